@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// The `spinn` command: one sub-command per job. Each command module registers itself on the
+// program; this file only wires them together and turns user errors into one clear line.
+import { Command, CommanderError } from "commander";
+import { registerDataCommands } from "./commands/data.js";
+import { UserError } from "./errors.js";
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("spinn")
+    .description("Train, evaluate and inspect tree-structured sentence encoders (SPINN and relatives).")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  registerDataCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof UserError) {
+      process.stderr.write(`spinn: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,89 @@
+// Shared plumbing of the libtorch shim: tensor handles, argument conversion and the one error
+// wrapper every entry point goes through. No model logic lives in native code.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace spinn {
+
+// A JS tensor handle is a type-tagged Napi::External pointing at one TensorBox. The box owns one
+// reference to the at::Tensor (a refcount bump, never a data copy). dispose() releases the
+// tensor at once; the box itself is deleted by the External's finalizer when JS drops it.
+struct TensorBox {
+  at::Tensor tensor;
+};
+
+// Per-environment state: the TorchError constructor handed over by TypeScript at init.
+struct Addon {
+  Napi::FunctionReference torchError;
+};
+
+// Dtype codes shared with TypeScript (src/engine/dtype.ts).
+enum DtypeCode : int { kFloat32 = 0, kFloat64 = 1, kInt64 = 2, kBool = 3 };
+at::ScalarType scalarType(int code);
+int dtypeCode(at::ScalarType t);
+
+// Device codes shared with TypeScript: -1 is the CPU, n >= 0 is CUDA device n.
+at::Device device(int64_t code);
+int64_t deviceCode(const at::Device& d);
+
+// Throws a JS TorchError carrying the op name and libtorch's message.
+[[noreturn]] void throwTorchError(Napi::Env env, const char* op, const std::string& message);
+
+// Runs an entry point's body, turning every C++ exception into a JS exception: nothing thrown
+// by libtorch may cross into V8 as a C++ exception or abort the process.
+template <typename F>
+Napi::Value guard(const Napi::CallbackInfo& info, const char* op, F&& body) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throwTorchError(info.Env(), op, e.what_without_backtrace());
+  } catch (const std::bad_alloc&) {
+    throwTorchError(info.Env(), op, "out of memory");
+  } catch (const std::exception& e) {
+    throwTorchError(info.Env(), op, e.what());
+  } catch (...) {
+    throwTorchError(info.Env(), op, "unknown native error");
+  }
+}
+
+void expectArgs(const Napi::CallbackInfo& info, size_t n);
+at::Tensor& argTensor(const Napi::CallbackInfo& info, size_t i);
+at::Tensor argOptionalTensor(const Napi::CallbackInfo& info, size_t i);
+std::vector<at::Tensor> argTensorList(const Napi::CallbackInfo& info, size_t i);
+int64_t argInt(const Napi::CallbackInfo& info, size_t i);
+std::vector<int64_t> argIntList(const Napi::CallbackInfo& info, size_t i);
+double argDouble(const Napi::CallbackInfo& info, size_t i);
+bool argBool(const Napi::CallbackInfo& info, size_t i);
+at::ScalarType argDtype(const Napi::CallbackInfo& info, size_t i);
+TensorBox* argBox(const Napi::CallbackInfo& info, size_t i);
+
+Napi::Value wrapTensor(Napi::Env env, at::Tensor t);
+Napi::Value wrapTensorList(Napi::Env env, const std::vector<at::Tensor>& ts);
+Napi::Value wrapDouble(Napi::Env env, double v);
+
+// Small helpers used by op-table expressions.
+inline std::vector<at::Tensor> pair(const std::tuple<at::Tensor, at::Tensor>& t) {
+  return {std::get<0>(t), std::get<1>(t)};
+}
+int64_t reduction(int64_t code);
+// dst.copy_(src) without recording autograd history (loading weights, resetting state).
+at::Tensor copyInto(at::Tensor& dst, const at::Tensor& src);
+
+// Live-handle bookkeeping for the memory report.
+void trackBox(TensorBox* box);
+void untrackBox(TensorBox* box);
+
+void registerGeneratedOps(Napi::Env env, Napi::Object exports);
+void registerCore(Napi::Env env, Napi::Object exports);
+void registerAutograd(Napi::Env env, Napi::Object exports);
+void registerOptim(Napi::Env env, Napi::Object exports);
+
+}  // namespace spinn

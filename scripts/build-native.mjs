@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+// Builds the libtorch shim (native/src/*.cpp) into build/spinn_native.node with g++ directly.
+// Why not node-gyp: the same script must build on GPU machines that have Node and a CUDA
+// PyTorch but no npm registry (../shared/GPU.md), and libtorch's flags come from one finder
+// (scripts/find-libtorch.mjs) either way. Objects are rebuilt only when their source, a header
+// or the flags changed; translation units compile in parallel.
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { availableParallelism } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { findLibtorch } from "./find-libtorch.mjs";
+import { generateOps } from "./gen-ops.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const srcDir = path.join(root, "native/src");
+const buildDir = path.join(root, "build");
+const objDir = path.join(buildDir, "obj");
+const output = path.join(buildDir, "spinn_native.node");
+
+function nodeIncludeDir() {
+  const candidates = [
+    process.env.NODE_INCLUDE,
+    path.resolve(path.dirname(process.execPath), "../include/node"),
+    "/usr/include/node",
+    "/usr/local/include/node",
+  ].filter(Boolean);
+  const found = candidates.find((d) => existsSync(path.join(d, "node_api.h")));
+  if (!found)
+    throw new Error(`Node-API headers (node_api.h) not found in: ${candidates.join(", ")}; set NODE_INCLUDE`);
+  return found;
+}
+
+function addonApiIncludeDir() {
+  const dir = path.join(root, "node_modules/node-addon-api");
+  if (!existsSync(path.join(dir, "napi.h"))) throw new Error("node-addon-api is missing: run `npm ci` first");
+  return dir;
+}
+
+function run(cmd, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: "inherit" });
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited with ${code}`))));
+  });
+}
+
+async function main() {
+  generateOps(root);
+  const torch = findLibtorch();
+  const debug = process.env.SPINN_NATIVE_DEBUG === "1";
+  const cxxflags = [
+    "-std=c++17",
+    debug ? "-O0" : "-O2",
+    "-g0",
+    "-fPIC",
+    "-fvisibility=hidden",
+    "-Wall",
+    "-Wno-unused-parameter",
+    "-Wno-unused-variable",
+    `-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11abi}`,
+    "-DNAPI_VERSION=8",
+    "-DNAPI_CPP_EXCEPTIONS",
+    "-DNODE_ADDON_API_DISABLE_DEPRECATED",
+    ...(torch.cuda ? ["-DSPINN_WITH_CUDA=1"] : []),
+    `-I${nodeIncludeDir()}`,
+    `-I${addonApiIncludeDir()}`,
+    ...torch.includeDirs.map((d) => `-isystem${d}`),
+  ];
+  const ldflags = [
+    "-shared",
+    `-L${torch.libDir}`,
+    `-Wl,-rpath,${torch.libDir}`,
+    // torch_cuda registers the CUDA backend from static initialisers and is otherwise unreferenced.
+    "-Wl,--no-as-needed",
+    ...torch.libs.map((l) => `-l${l}`),
+    "-Wl,--as-needed",
+  ];
+  const cxx = process.env.CXX ?? "g++";
+  mkdirSync(objDir, { recursive: true });
+
+  const headers = readdirSync(srcDir).filter((f) => f.endsWith(".h"));
+  const headerStamp = Math.max(0, ...headers.map((h) => statSync(path.join(srcDir, h)).mtimeMs));
+  const flagHash = createHash("sha256")
+    .update(JSON.stringify([cxx, cxxflags]))
+    .digest("hex")
+    .slice(0, 16);
+  const sources = readdirSync(srcDir)
+    .filter((f) => f.endsWith(".cpp"))
+    .sort();
+  const jobs = sources.map((file) => {
+    const src = path.join(srcDir, file);
+    const obj = path.join(objDir, `${file.replace(/\.cpp$/, "")}.${flagHash}.o`);
+    const fresh = existsSync(obj) && statSync(obj).mtimeMs > Math.max(statSync(src).mtimeMs, headerStamp);
+    return { src, obj, fresh };
+  });
+  const stale = jobs.filter((j) => !j.fresh);
+  const parallel = Math.max(1, Math.min(availableParallelism(), stale.length));
+  console.log(
+    `libtorch ${torch.version} from ${torch.source}${torch.cuda ? " (CUDA)" : ""}; compiling ${stale.length}/${jobs.length} files`,
+  );
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < stale.length) {
+        const job = stale[next++];
+        const started = Date.now();
+        await run(cxx, [...cxxflags, "-c", job.src, "-o", `${job.obj}.tmp`]);
+        renameSync(`${job.obj}.tmp`, job.obj);
+        console.log(`  ${path.basename(job.src)} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      }
+    }),
+  );
+  const linkInputs = jobs.map((j) => j.obj);
+  const upToDate =
+    stale.length === 0 &&
+    existsSync(output) &&
+    linkInputs.every((o) => statSync(o).mtimeMs <= statSync(output).mtimeMs);
+  if (!upToDate) {
+    await run(cxx, [...linkInputs, "-o", `${output}.tmp`, ...ldflags]);
+    renameSync(`${output}.tmp`, output);
+  }
+  const { tried, ...info } = torch;
+  writeFileSync(path.join(buildDir, "libtorch.json"), `${JSON.stringify(info, null, 2)}\n`);
+  console.log(`built ${path.relative(root, output)}`);
+}
+
+main().catch((err) => {
+  console.error(`native build failed: ${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,197 @@
+// The op table: one row per libtorch op the engine exposes. From it this script writes both the
+// C++ shim entry points (native/src/ops_generated.cpp) and their TypeScript typing
+// (src/engine/native-ops.generated.ts), so the two can never drift apart. Hand-written native
+// code is kept for what a row cannot say: tensor creation, data readback, autograd, optimizers.
+//
+// Row: [name, "kind arg, kind arg, ...", returnKind, C++ expression over the args].
+// Argument kinds: T tensor, T? optional tensor (null), T[] tensor list, i int, i[] int list,
+// f number (double), b boolean, dtype (ScalarType code). Returns: T, T[], f, i, b.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+
+export const OPS = [
+  // elementwise arithmetic (broadcasting)
+  ["add", "T a, T b", "T", "at::add(a, b)"],
+  ["sub", "T a, T b", "T", "at::sub(a, b)"],
+  ["mul", "T a, T b", "T", "at::mul(a, b)"],
+  ["div", "T a, T b", "T", "at::div(a, b)"],
+  ["addScalar", "T a, f s", "T", "at::add(a, s)"],
+  ["mulScalar", "T a, f s", "T", "at::mul(a, s)"],
+  ["rsubScalar", "T a, f s", "T", "at::rsub(a, s)"],
+  ["divScalar", "T a, f s", "T", "at::div(a, s)"],
+  ["powScalar", "T a, f e", "T", "at::pow(a, e)"],
+  ["maximum", "T a, T b", "T", "at::maximum(a, b)"],
+  ["minimum", "T a, T b", "T", "at::minimum(a, b)"],
+  ["clamp", "T a, f lo, f hi", "T", "at::clamp(a, lo, hi)"],
+  ["neg", "T a", "T", "at::neg(a)"],
+  ["abs", "T a", "T", "at::abs(a)"],
+  ["sqrt", "T a", "T", "at::sqrt(a)"],
+  ["square", "T a", "T", "at::square(a)"],
+  ["sigmoid", "T a", "T", "at::sigmoid(a)"],
+  ["tanh", "T a", "T", "at::tanh(a)"],
+  ["relu", "T a", "T", "at::relu(a)"],
+  ["exp", "T a", "T", "at::exp(a)"],
+  ["log", "T a", "T", "at::log(a)"],
+  // comparisons and logic (results are bool tensors)
+  ["eq", "T a, T b", "T", "at::eq(a, b)"],
+  ["ne", "T a, T b", "T", "at::ne(a, b)"],
+  ["lt", "T a, T b", "T", "at::lt(a, b)"],
+  ["le", "T a, T b", "T", "at::le(a, b)"],
+  ["gt", "T a, T b", "T", "at::gt(a, b)"],
+  ["ge", "T a, T b", "T", "at::ge(a, b)"],
+  ["eqScalar", "T a, f s", "T", "at::eq(a, s)"],
+  ["ltScalar", "T a, f s", "T", "at::lt(a, s)"],
+  ["gtScalar", "T a, f s", "T", "at::gt(a, s)"],
+  ["logicalAnd", "T a, T b", "T", "at::logical_and(a, b)"],
+  ["logicalOr", "T a, T b", "T", "at::logical_or(a, b)"],
+  ["logicalNot", "T a", "T", "at::logical_not(a)"],
+  ["where", "T cond, T a, T b", "T", "at::where(cond, a, b)"],
+  ["maskedFill", "T a, T mask, f value", "T", "at::masked_fill(a, mask, value)"],
+  // linear algebra
+  ["matmul", "T a, T b", "T", "at::matmul(a, b)"],
+  ["mm", "T a, T b", "T", "at::mm(a, b)"],
+  ["bmm", "T a, T b", "T", "at::bmm(a, b)"],
+  ["addmm", "T bias, T a, T b", "T", "at::addmm(bias, a, b)"],
+  ["linear", "T x, T weight, T? bias", "T", "at::linear(x, weight, bias)"],
+  // shape
+  ["reshape", "T a, i[] shape", "T", "at::reshape(a, shape)"],
+  ["transpose", "T a, i d0, i d1", "T", "at::transpose(a, d0, d1)"],
+  ["permute", "T a, i[] dims", "T", "a.permute(dims)"],
+  ["narrow", "T a, i dim, i start, i length", "T", "at::narrow(a, dim, start, length)"],
+  ["select", "T a, i dim, i index", "T", "at::select(a, dim, index)"],
+  ["squeeze", "T a, i dim", "T", "at::squeeze(a, dim)"],
+  ["unsqueeze", "T a, i dim", "T", "at::unsqueeze(a, dim)"],
+  ["expand", "T a, i[] shape", "T", "a.expand(shape)"],
+  ["flatten", "T a, i start, i end", "T", "at::flatten(a, start, end)"],
+  ["contiguous", "T a", "T", "a.contiguous()"],
+  ["cat", "T[] xs, i dim", "T", "at::cat(xs, dim)"],
+  ["stack", "T[] xs, i dim", "T", "at::stack(xs, dim)"],
+  ["split", "T a, i size, i dim", "T[]", "at::split(a, size, dim)"],
+  ["splitSizes", "T a, i[] sizes, i dim", "T[]", "at::split_with_sizes(a, sizes, dim)"],
+  ["chunk", "T a, i chunks, i dim", "T[]", "at::chunk(a, chunks, dim)"],
+  // indexing
+  ["indexSelect", "T a, i dim, T index", "T", "at::index_select(a, dim, index)"],
+  ["gather", "T a, i dim, T index", "T", "at::gather(a, dim, index)"],
+  ["scatterAdd", "T a, i dim, T index, T src", "T", "at::scatter_add(a, dim, index, src)"],
+  ["indexAdd", "T a, i dim, T index, T src", "T", "at::index_add(a, dim, index, src)"],
+  ["indexCopy", "T a, i dim, T index, T src", "T", "at::index_copy(a, dim, index, src)"],
+  ["embedding", "T weight, T indices, i paddingIdx", "T", "at::embedding(weight, indices, paddingIdx)"],
+  // reductions
+  ["sumAll", "T a", "T", "at::sum(a)"],
+  ["sum", "T a, i[] dims, b keepdim", "T", "at::sum(a, dims, keepdim)"],
+  ["meanAll", "T a", "T", "at::mean(a)"],
+  ["mean", "T a, i[] dims, b keepdim", "T", "at::mean(a, dims, keepdim)"],
+  ["maxAll", "T a", "T", "at::max(a)"],
+  ["max", "T a, i dim, b keepdim", "T[]", "spinn::pair(at::max(a, dim, keepdim))"],
+  ["minAll", "T a", "T", "at::min(a)"],
+  ["argmax", "T a, i dim, b keepdim", "T", "at::argmax(a, dim, keepdim)"],
+  ["norm", "T a", "T", "at::norm(a)"],
+  // normalisation, losses, regularisation
+  ["softmax", "T a, i dim", "T", "at::softmax(a, dim)"],
+  ["logSoftmax", "T a, i dim", "T", "at::log_softmax(a, dim)"],
+  [
+    "crossEntropy",
+    "T logits, T target, i reduction",
+    "T",
+    "at::cross_entropy_loss(logits, target, {}, spinn::reduction(reduction), -100, 0.0)",
+  ],
+  [
+    "nllLoss",
+    "T logp, T target, i reduction",
+    "T",
+    "at::nll_loss(logp, target, {}, spinn::reduction(reduction), -100)",
+  ],
+  ["dropout", "T a, f p, b train", "T", "at::dropout(a, p, train)"],
+  [
+    "batchNorm",
+    "T x, T? weight, T? bias, T? runningMean, T? runningVar, b train, f momentum, f eps",
+    "T",
+    "at::batch_norm(x, weight, bias, runningMean, runningVar, train, momentum, eps, true)",
+  ],
+  [
+    "layerNorm",
+    "T x, i[] shape, T? weight, T? bias, f eps",
+    "T",
+    "at::layer_norm(x, shape, weight, bias, eps, true)",
+  ],
+  // conversion and copies
+  ["toDtype", "T a, dtype dtype", "T", "a.to(dtype)"],
+  ["toDevice", "T a, i device", "T", "a.to(spinn::device(device))"],
+  ["clone", "T a", "T", "a.clone()"],
+  ["detach", "T a", "T", "a.detach()"],
+  ["copyInto", "T dst, T src", "T", "spinn::copyInto(dst, src)"],
+  ["zerosLike", "T a", "T", "at::zeros_like(a)"],
+  // random (seeded by manualSeed)
+  ["multinomial", "T probs, i n, b replacement", "T", "at::multinomial(probs, n, replacement)"],
+  ["bernoulli", "T probs", "T", "at::bernoulli(probs)"],
+  // scalars read back
+  ["item", "T a", "f", "a.item<double>()"],
+];
+
+const KINDS = {
+  T: { ts: "Handle", cpp: (i) => `spinn::argTensor(info, ${i})` },
+  "T?": { ts: "Handle | null", cpp: (i) => `spinn::argOptionalTensor(info, ${i})` },
+  "T[]": { ts: "Handle[]", cpp: (i) => `spinn::argTensorList(info, ${i})` },
+  i: { ts: "number", cpp: (i) => `spinn::argInt(info, ${i})` },
+  "i[]": { ts: "number[]", cpp: (i) => `spinn::argIntList(info, ${i})` },
+  f: { ts: "number", cpp: (i) => `spinn::argDouble(info, ${i})` },
+  b: { ts: "boolean", cpp: (i) => `spinn::argBool(info, ${i})` },
+  dtype: { ts: "number", cpp: (i) => `spinn::argDtype(info, ${i})` },
+};
+const RETURNS = { T: "Handle", "T[]": "Handle[]", f: "number" };
+const WRAP = { T: "spinn::wrapTensor", "T[]": "spinn::wrapTensorList", f: "spinn::wrapDouble" };
+
+function parseArgs(spec) {
+  if (!spec.trim()) return [];
+  return spec.split(",").map((part) => {
+    const [kind, name] = part.trim().split(/\s+/);
+    if (!KINDS[kind] || !name) throw new Error(`bad argument spec "${part}"`);
+    return { kind, name };
+  });
+}
+
+function cppFor([name, spec, ret, expr]) {
+  const args = parseArgs(spec);
+  const lines = args.map((a, i) => `    auto ${a.name} = ${KINDS[a.kind].cpp(i)};`);
+  return [
+    `static Napi::Value op_${name}(const Napi::CallbackInfo& info) {`,
+    `  return spinn::guard(info, "${name}", [&]() -> Napi::Value {`,
+    `    spinn::expectArgs(info, ${args.length});`,
+    ...lines,
+    `    return ${WRAP[ret]}(info.Env(), ${expr});`,
+    "  });",
+    "}",
+  ].join("\n");
+}
+
+function tsFor([name, spec, ret]) {
+  const args = parseArgs(spec).map((a) => `${a.name}: ${KINDS[a.kind].ts}`);
+  return `  ${name}(${args.join(", ")}): ${RETURNS[ret]};`;
+}
+
+function writeIfChanged(file, text) {
+  if (existsSync(file) && readFileSync(file, "utf8") === text) return;
+  writeFileSync(file, text);
+}
+
+export function generateOps(root) {
+  const banner = "// Generated by scripts/gen-ops.mjs from its op table. Do not edit by hand.\n";
+  const cpp = [
+    banner,
+    '#include "common.h"\n',
+    ...OPS.map(cppFor),
+    "\nvoid spinn::registerGeneratedOps(Napi::Env env, Napi::Object exports) {",
+    ...OPS.map(([name]) => `  exports.Set("${name}", Napi::Function::New(env, op_${name}, "${name}"));`),
+    "}\n",
+  ].join("\n");
+  const ts = [
+    banner,
+    'import type { Handle } from "./native-types.js";\n',
+    "/** Entry points generated from the op table; each takes and returns native handles. */",
+    "export interface NativeOps {",
+    ...OPS.map(tsFor),
+    "}\n",
+  ].join("\n");
+  writeIfChanged(path.join(root, "native/src/ops_generated.cpp"), cpp);
+  writeIfChanged(path.join(root, "src/engine/native-ops.generated.ts"), ts);
+}

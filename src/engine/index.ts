@@ -1,0 +1,68 @@
+// The tensor engine's public API.
+export { isGradEnabled, noGrad } from "./autograd.js";
+export type { Device, DType } from "./dtype.js";
+export { TorchError } from "./errors.js";
+export {
+  arange,
+  full,
+  getRngState,
+  manualSeed,
+  ones,
+  rand,
+  randn,
+  setRngState,
+  type TensorOptions,
+  tensor,
+  zeros,
+  zerosLike,
+} from "./factories.js";
+export {
+  addmm,
+  batchNorm,
+  bernoulli,
+  cat,
+  crossEntropy,
+  dropout,
+  embedding,
+  layerNorm,
+  linear,
+  multinomial,
+  nllLoss,
+  stack,
+  where,
+} from "./functional.js";
+export { type NativeBinding, native, type RuntimeInfo } from "./native.js";
+export { Adam, clipGradNorm, Optimizer, type OptimizerState, type ParamList, RMSprop, SGD } from "./optim.js";
+export {
+  deserialize,
+  type LoadedTensors,
+  loadSafetensors,
+  type NamedTensors,
+  SafetensorsError,
+  saveSafetensors,
+  serialize,
+} from "./safetensors.js";
+export { type EngineMemory, keep, memory, moveToOuter, scope } from "./scope.js";
+export { type Reduction, Tensor } from "./tensor.js";
+
+import { availableParallelism } from "node:os";
+import { native } from "./native.js";
+
+/** libtorch version, threads and CUDA availability. */
+export function runtimeInfo() {
+  return native.runtimeInfo();
+}
+
+/** Sets libtorch's intra-op thread count (defaults to SPINN_THREADS or every available core). */
+export function setNumThreads(n: number = availableParallelism()): void {
+  native.setNumThreads(n);
+}
+
+export function cudaAvailable(): boolean {
+  return native.runtimeInfo().cudaAvailable;
+}
+
+/** Waits for queued CUDA work (for timing); a no-op without CUDA. */
+export function synchronize(): void {
+  native.cudaSynchronize();
+}

@@ -1,0 +1,120 @@
+// Memory management. Native tensors are invisible to the JS garbage collector (a 4-byte handle
+// can pin megabytes), so tensors are freed deterministically: by dispose(), or by the scope they
+// were created in, which frees everything made inside it except what it returns (as tf.tidy and
+// TorchSharp's DisposeScope). A FinalizationRegistry is only the safety net for handles that were
+// dropped without either, and it counts them so leaks show up in memory().
+import { type MemoryReport, native } from "./native.js";
+import type { Handle } from "./native-types.js";
+
+/** What a scope needs from a tensor (implemented by Tensor). */
+export interface Scoped {
+  _scope: Scope | null;
+  dispose(): void;
+  readonly isDisposed: boolean;
+}
+
+export class Scope {
+  readonly tracked: Scoped[] = [];
+  constructor(readonly parent: Scope | null) {}
+}
+
+let current: Scope | null = null;
+let collectedByGc = 0;
+
+// Registered without an unregister token (unregistering costs ~1.5 µs a tensor): after an
+// explicit dispose() the callback finds the handle already released and does nothing.
+const safetyNet = new FinalizationRegistry<Handle>((handle) => {
+  if (native.dispose(handle)) collectedByGc++;
+});
+
+/** Called by every new tensor: joins the innermost scope and the safety net. */
+export function track(t: Scoped, handle: Handle): void {
+  t._scope = current;
+  current?.tracked.push(t);
+  safetyNet.register(t, handle);
+}
+
+function isScoped(v: unknown): v is Scoped {
+  return typeof v === "object" && v !== null && "_scope" in v && typeof (v as Scoped).dispose === "function";
+}
+
+/** Finds every tensor in a result (itself, or inside arrays, Maps, Sets and plain objects). */
+function collect(value: unknown, out: Set<Scoped>, seen: Set<unknown>): void {
+  if (typeof value !== "object" || value === null || seen.has(value)) return;
+  seen.add(value);
+  if (isScoped(value)) {
+    out.add(value);
+    return;
+  }
+  if (Array.isArray(value)) for (const v of value) collect(v, out, seen);
+  else if (value instanceof Map) for (const v of value.values()) collect(v, out, seen);
+  else if (value instanceof Set) for (const v of value) collect(v, out, seen);
+  else if (Object.getPrototypeOf(value) === Object.prototype)
+    for (const v of Object.values(value)) collect(v, out, seen);
+}
+
+function release(s: Scope, survivors: Set<Scoped>): void {
+  for (const t of s.tracked) {
+    if (t._scope !== s) continue; // kept, or moved out
+    if (survivors.has(t)) {
+      t._scope = s.parent;
+      s.parent?.tracked.push(t);
+    } else {
+      t.dispose();
+    }
+  }
+  s.tracked.length = 0;
+}
+
+/**
+ * Runs fn and disposes every tensor created inside it, except the tensors it returns (found in
+ * arrays, Maps, Sets and plain objects), which move to the enclosing scope. fn must be
+ * synchronous: an async function would let other work create tensors inside the scope.
+ */
+export function scope<T>(fn: () => T): T {
+  const s = new Scope(current);
+  current = s;
+  let result: T;
+  try {
+    result = fn();
+  } catch (err) {
+    current = s.parent;
+    release(s, new Set());
+    throw err;
+  }
+  current = s.parent;
+  if (result instanceof Promise) {
+    release(s, new Set());
+    throw new TypeError("scope() needs a synchronous function; await inside it and return plain results");
+  }
+  const survivors = new Set<Scoped>();
+  collect(result, survivors, new Set());
+  release(s, survivors);
+  return result;
+}
+
+/** Takes a tensor out of every scope: it lives until dispose() (parameters, optimizer state). */
+export function keep<T extends Scoped>(t: T): T {
+  t._scope = null;
+  return t;
+}
+
+/** Moves a tensor from its scope to the enclosing one. */
+export function moveToOuter<T extends Scoped>(t: T): T {
+  const s = t._scope;
+  if (s) {
+    t._scope = s.parent;
+    s.parent?.tracked.push(t);
+  }
+  return t;
+}
+
+export interface EngineMemory extends MemoryReport {
+  /** Tensors whose handle the garbage collector reclaimed because nobody disposed them. */
+  collectedByGc: number;
+}
+
+/** Live native tensors and bytes, for leak tests and benchmarks. */
+export function memory(): EngineMemory {
+  return { ...native.memory(), collectedByGc };
+}

@@ -70,7 +70,7 @@ export abstract class Optimizer {
   state(): OptimizerState {
     const tensors = new Map<string, Tensor>();
     for (const [slot, ts] of Object.entries(this.slots)) {
-      ts.forEach((t, i) => tensors.set(`${slot}.${this.names[i]}`, t));
+      for (const [i, t] of ts.entries()) tensors.set(`${slot}.${this.names[i]}`, t);
     }
     return { step: this.stepCount, lr: this.lr, tensors };
   }

@@ -1,0 +1,123 @@
+// Scopes free what they do not return; the live-tensor count stays flat over long training.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  crossEntropy,
+  keep,
+  linear,
+  manualSeed,
+  memory,
+  moveToOuter,
+  noGrad,
+  randn,
+  SGD,
+  scope,
+  tensor,
+  zeros,
+} from "../../src/engine/index.js";
+
+describe("memory", () => {
+  test("scope disposes intermediates and keeps what it returns, even inside structures", () => {
+    const start = memory().tensors;
+    const a = zeros([4]);
+    let inner: ReturnType<typeof zeros> | undefined;
+    const out = scope(() => {
+      inner = a.add(1);
+      const b = inner.mul(2);
+      return { list: [b], map: new Map([["c", b.add(1)]]) };
+    });
+    assert.equal(inner!.isDisposed, true);
+    assert.deepEqual(out.list[0]!.toArray(), [2, 2, 2, 2]);
+    assert.deepEqual(out.map.get("c")!.toArray(), [3, 3, 3, 3]);
+    assert.equal(memory().tensors, start + 3);
+    out.list[0]!.dispose();
+    out.map.get("c")!.dispose();
+    a.dispose();
+    assert.equal(memory().tensors, start);
+  });
+
+  test("nested scopes hand results outwards; keep and moveToOuter escape", () => {
+    const start = memory().tensors;
+    let kept: ReturnType<typeof zeros> | undefined;
+    let moved: ReturnType<typeof zeros> | undefined;
+    const result = scope(() => {
+      const fromInner = scope(() => {
+        kept = keep(zeros([1]));
+        moved = moveToOuter(zeros([1]));
+        zeros([1]); // dropped
+        return zeros([2]);
+      });
+      assert.equal(fromInner.isDisposed, false);
+      assert.equal(moved!.isDisposed, false);
+      return fromInner.sum();
+    });
+    assert.equal(moved!.isDisposed, true); // moved only one level out, then freed there
+    assert.equal(kept!.isDisposed, false);
+    assert.equal(result.item(), 0);
+    kept!.dispose();
+    result.dispose();
+    assert.equal(memory().tensors, start);
+  });
+
+  test("a throwing scope still frees its tensors; async functions are refused", () => {
+    const start = memory().tensors;
+    assert.throws(
+      () =>
+        scope(() => {
+          zeros([10]);
+          throw new Error("boom");
+        }),
+      /boom/,
+    );
+    assert.equal(memory().tensors, start);
+    assert.throws(() => scope(async () => zeros([1])), /synchronous function/);
+    assert.equal(memory().tensors, start);
+  });
+
+  test("memory() counts distinct storage bytes (views share storage)", () => {
+    scope(() => {
+      const before = memory();
+      const t = zeros([256], { dtype: "float64" });
+      t.reshape(16, 16);
+      t.narrow(0, 0, 8);
+      const after = memory();
+      assert.equal(after.tensors - before.tensors, 3);
+      assert.equal(after.bytes - before.bytes, 256 * 8);
+    });
+  });
+
+  test("10,000 training steps keep the live-tensor count and bytes flat", () => {
+    manualSeed(3);
+    const w = keep(randn([3, 8]).mul(0.1).setRequiresGrad());
+    const b = keep(zeros([3]).setRequiresGrad());
+    const opt = new SGD(
+      [
+        ["w", w],
+        ["b", b],
+      ],
+      { lr: 0.1, momentum: 0.9 },
+    );
+    const x = keep(randn([16, 8]));
+    const y = keep(tensor(new Int32Array(16).map((_, i) => i % 3)));
+    const step = (): number =>
+      scope(() => {
+        opt.zeroGrad();
+        const loss = crossEntropy(linear(x, w, b), y);
+        loss.backward();
+        opt.step();
+        return loss.item();
+      });
+    const first = step();
+    for (let i = 0; i < 100; i++) step();
+    const settled = memory();
+    let last = first;
+    for (let i = 0; i < 10_000; i++) last = step();
+    const end = memory();
+    assert.equal(end.tensors, settled.tensors);
+    assert.equal(end.bytes, settled.bytes);
+    assert.ok(last < first, `loss should fall: ${first} -> ${last}`);
+    noGrad(() => assert.ok(Number.isFinite(last)));
+    opt.dispose();
+    for (const t of [w, b, x, y]) t.dispose();
+  });
+});

@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""PyTorch side of `npm run bench:engine`: the same measurements as bench/engine.ts, printed as
+one JSON line, so both run on the same machine in the same run (Debian's python3-torch)."""
+import json, sys, time
+import torch
+
+def timed(fn, reps, warmup=3):
+    for _ in range(warmup):
+        fn()
+    t = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - t) / reps
+
+def main():
+    threads = int(sys.argv[1])
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    one = torch.ones(1)
+    out["op_call_us"] = timed(lambda: one.neg(), 100000, 1000) * 1e6
+    for m, k, n in [(128, 300, 1500), (256, 900, 256)]:
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        s = timed(lambda: torch.mm(a, b), 200, 20)
+        out[f"matmul_{m}x{k}x{n}_gflops"] = 2 * m * k * n / s / 1e9
+    x = torch.randn(128, 300)
+    w = torch.randn(300, 1500, requires_grad=True)
+    def fwd_bwd():
+        w.grad = None
+        torch.tanh(x @ w).sum().backward()
+    out["tanh_matmul_fwd_bwd_ms"] = timed(fwd_bwd, 100, 10) * 1e3
+    print(json.dumps(out))
+
+main()

@@ -79,16 +79,7 @@ export interface NativeOps {
   crossEntropy(logits: Handle, target: Handle, reduction: number): Handle;
   nllLoss(logp: Handle, target: Handle, reduction: number): Handle;
   dropout(a: Handle, p: number, train: boolean): Handle;
-  batchNorm(
-    x: Handle,
-    weight: Handle | null,
-    bias: Handle | null,
-    runningMean: Handle | null,
-    runningVar: Handle | null,
-    train: boolean,
-    momentum: number,
-    eps: number,
-  ): Handle;
+  batchNorm(x: Handle, weight: Handle | null, bias: Handle | null, runningMean: Handle | null, runningVar: Handle | null, train: boolean, momentum: number, eps: number): Handle;
   layerNorm(x: Handle, shape: number[], weight: Handle | null, bias: Handle | null, eps: number): Handle;
   toDtype(a: Handle, dtype: number): Handle;
   toDevice(a: Handle, device: number): Handle;

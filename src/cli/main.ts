@@ -3,6 +3,7 @@
 // program; this file only wires them together and turns user errors into one clear line.
 import { Command, CommanderError } from "commander";
 import { registerDataCommands } from "./commands/data.js";
+import { registerDemoCommand } from "./commands/demo.js";
 import { UserError } from "./errors.js";
 
 export function buildProgram(): Command {
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .description("Train, evaluate and inspect tree-structured sentence encoders (SPINN and relatives).")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
+  registerDemoCommand(program);
   registerDataCommands(program);
   return program;
 }

@@ -85,5 +85,6 @@ void registerGeneratedOps(Napi::Env env, Napi::Object exports);
 void registerCore(Napi::Env env, Napi::Object exports);
 void registerAutograd(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
+void registerStateMemory(Napi::Env env, Napi::Object exports);
 
 }  // namespace spinn

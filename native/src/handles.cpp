@@ -248,6 +248,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   spinn::registerCore(env, exports);
   spinn::registerAutograd(env, exports);
   spinn::registerOptim(env, exports);
+  spinn::registerStateMemory(env, exports);
   return exports;
 }
 

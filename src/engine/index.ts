@@ -43,6 +43,7 @@ export {
   serialize,
 } from "./safetensors.js";
 export { type EngineMemory, keep, memory, moveToOuter, scope } from "./scope.js";
+export { StateMemory } from "./state-memory.js";
 export { type Reduction, Tensor } from "./tensor.js";
 
 import { availableParallelism } from "node:os";

@@ -28,7 +28,7 @@ export interface MemoryReport {
   cudaBytes: number;
 }
 
-/** Hand-written entry points (native/src/{handles,core,autograd,optim}.cpp). */
+/** Hand-written entry points (native/src/{handles,core,autograd,optim,state_memory}.cpp). */
 interface NativeCore {
   init(errorClass: typeof TorchError): void;
   dispose(h: Handle): boolean;
@@ -94,6 +94,8 @@ interface NativeCore {
     momentum: number,
   ): void;
   clipGradNorm(params: Handle[], maxNorm: number): number;
+  stateRead(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array): Handle;
+  stateWrite(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array, value: Handle): Handle;
 }
 
 export type NativeBinding = NativeCore & NativeOps;

@@ -1,0 +1,110 @@
+// The thin stack's state memory (DESIGN.md, "The thin stack"): one buffer of rows (leaves,
+// REDUCE outputs, a null row) that the encoder reads from and appends to at every step.
+//
+// With stock autograd, each index_copy into the buffer and each gather from it would carry a
+// gradient the size of the whole buffer, making the backward pass O(steps x rows). Here the
+// buffer is not an autograd tensor at all. A read's backward adds its gradient into a shared
+// gradient buffer, touching only the rows it read (index_add_); a write's backward takes the
+// gradient of the rows it wrote from that buffer (index_select). Every row is written once.
+//
+// Ordering: reads and writes thread a scalar "token" through the graph (each write returns a
+// new token, each read takes the latest one), so autograd runs a write's backward only after
+// the backward of every later read -- by then the gradient of its rows is complete.
+#include <torch/csrc/autograd/custom_function.h>
+
+#include "common.h"
+
+namespace spinn {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+struct ReadRows : public torch::autograd::Function<ReadRows> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& token, const at::Tensor& memory,
+                            const at::Tensor& gradMemory, const at::Tensor& index) {
+    ctx->saved_data["grad_memory"] = gradMemory;
+    ctx->saved_data["index"] = index;
+    return memory.index_select(0, index);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    at::Tensor gradMemory = ctx->saved_data["grad_memory"].toTensor();
+    at::Tensor index = ctx->saved_data["index"].toTensor();
+    gradMemory.index_add_(0, index, grads[0]);
+    return {at::zeros({}, gradMemory.options()), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+struct WriteRows : public torch::autograd::Function<WriteRows> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& token, at::Tensor memory, const at::Tensor& gradMemory,
+                            const at::Tensor& index, const at::Tensor& value) {
+    memory.index_copy_(0, index, value);
+    ctx->saved_data["grad_memory"] = gradMemory;
+    ctx->saved_data["index"] = index;
+    return at::zeros({}, memory.options());
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    at::Tensor gradMemory = ctx->saved_data["grad_memory"].toTensor();
+    at::Tensor index = ctx->saved_data["index"].toTensor();
+    return {at::zeros({}, gradMemory.options()), at::Tensor(), at::Tensor(), at::Tensor(),
+            gradMemory.index_select(0, index)};
+  }
+};
+
+// Row indices arrive as a JS Int32Array (the schedule lives in typed arrays on the host). They
+// are bounds-checked here, on the host: index_select/index_copy check bounds on the CPU but not
+// inside CUDA kernels, where a bad index would be a device-side assert.
+at::Tensor rowIndex(const Napi::CallbackInfo& info, size_t i, const at::Tensor& memory) {
+  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i + 1) + ": expected an Int32Array of rows");
+  auto rows = info[i].As<Napi::Int32Array>();
+  int64_t n = static_cast<int64_t>(rows.ElementLength()), limit = memory.size(0);
+  at::Tensor index = at::empty({n}, at::kLong);
+  int64_t* out = index.data_ptr<int64_t>();
+  for (int64_t k = 0; k < n; k++) {
+    int32_t r = rows[k];
+    if (r < 0 || r >= limit)
+      throw Napi::RangeError::New(info.Env(), "row " + std::to_string(r) + " (position " + std::to_string(k) +
+                                                  ") is outside the state memory's " + std::to_string(limit) + " rows");
+    out[k] = r;
+  }
+  return memory.is_cpu() ? index : index.to(memory.device(), /*non_blocking=*/true);
+}
+
+// stateRead(token, memory, gradMemory, rows: Int32Array) -> the rows
+Napi::Value stateRead(const Napi::CallbackInfo& info) {
+  return guard(info, "stateRead", [&]() -> Napi::Value {
+    expectArgs(info, 4);
+    at::Tensor& token = argTensor(info, 0);
+    at::Tensor& memory = argTensor(info, 1);
+    at::Tensor& gradMemory = argTensor(info, 2);
+    at::Tensor index = rowIndex(info, 3, memory);
+    return wrapTensor(info.Env(), ReadRows::apply(token, memory, gradMemory, index));
+  });
+}
+
+// stateWrite(token, memory, gradMemory, rows: Int32Array, value) -> new token
+Napi::Value stateWrite(const Napi::CallbackInfo& info) {
+  return guard(info, "stateWrite", [&]() -> Napi::Value {
+    expectArgs(info, 5);
+    at::Tensor& token = argTensor(info, 0);
+    at::Tensor& memory = argTensor(info, 1);
+    at::Tensor& gradMemory = argTensor(info, 2);
+    at::Tensor index = rowIndex(info, 3, memory);
+    at::Tensor& value = argTensor(info, 4);
+    TORCH_CHECK(value.dim() == 2 && value.size(0) == index.numel() && value.size(1) == memory.size(1),
+                "value must be ", index.numel(), " x ", memory.size(1), ", got ", value.sizes());
+    return wrapTensor(info.Env(), WriteRows::apply(token, memory, gradMemory, index, value));
+  });
+}
+
+}  // namespace
+
+void registerStateMemory(Napi::Env env, Napi::Object exports) {
+  exports.Set("stateRead", Napi::Function::New(env, stateRead, "stateRead"));
+  exports.Set("stateWrite", Napi::Function::New(env, stateWrite, "stateWrite"));
+}
+
+}  // namespace spinn

@@ -1,0 +1,46 @@
+// The thin stack's state memory as a TS object: rows are appended with write() and gathered
+// with read(); gradients flow sparsely (see native/src/state_memory.cpp). Row indices are
+// Int32Arrays because the stack schedule is computed in typed arrays on the host.
+import type { Device, DType } from "./dtype.js";
+import { zeros } from "./factories.js";
+import { native } from "./native.js";
+import { type Tensor, wrap } from "./tensor.js";
+
+export class StateMemory {
+  readonly rows: number;
+  readonly width: number;
+  readonly #memory: Tensor;
+  readonly #grad: Tensor;
+  #token: Tensor;
+
+  /**
+   * A memory of `rows` rows of `width` values. Its tensors join the current scope like any
+   * other; outside a scope call dispose(). A memory serves one forward and one backward pass
+   * (the gradient buffer is not cleared between backward passes).
+   */
+  constructor(rows: number, width: number, options: { dtype?: DType; device?: Device } = {}) {
+    this.rows = rows;
+    this.width = width;
+    this.#memory = zeros([rows, width], options);
+    this.#grad = zeros([rows, width], options);
+    this.#token = zeros([], options);
+  }
+
+  /** Stores values (rows.length × width) at the given rows; each row should be written once. */
+  write(rows: Int32Array, values: Tensor): void {
+    this.#token = wrap(
+      native.stateWrite(this.#token.handle, this.#memory.handle, this.#grad.handle, rows, values.handle),
+    );
+  }
+
+  /** The given rows (rows.length × width), differentiable with respect to what was written there. */
+  read(rows: Int32Array): Tensor {
+    return wrap(native.stateRead(this.#token.handle, this.#memory.handle, this.#grad.handle, rows));
+  }
+
+  dispose(): void {
+    this.#memory.dispose();
+    this.#grad.dispose();
+    this.#token.dispose();
+  }
+}

@@ -1,0 +1,120 @@
+// The thin stack's state memory: values, and gradients that match both a dense autograd
+// formulation (index_copy into a full tensor at every step) and finite differences.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  manualSeed,
+  noGrad,
+  randn,
+  StateMemory,
+  scope,
+  type Tensor,
+  tensor,
+  zeros,
+} from "../../src/engine/index.js";
+
+const rows = (...xs: number[]) => new Int32Array(xs);
+
+/**
+ * A small stack program: 3 leaves; reduce(0,1) -> row 3; reduce(3,2) -> row 4; output row 4 and
+ * a re-read of leaf 0. `compose` stands for the TreeLSTM; reads and writes go through `mem`.
+ */
+function program(
+  leaves: Tensor,
+  w: Tensor,
+  mem: { write(r: Int32Array, v: Tensor): void; read(r: Int32Array): Tensor },
+) {
+  const compose = (pair: Tensor) => pair.reshape(1, 4).matmul(w).tanh();
+  mem.write(rows(0, 1, 2), leaves);
+  mem.write(rows(3), compose(mem.read(rows(0, 1))));
+  mem.write(rows(4), compose(mem.read(rows(3, 2))));
+  return mem
+    .read(rows(4, 0))
+    .mul(
+      tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { dtype: "float64" },
+      ),
+    )
+    .sum();
+}
+
+/** The same memory with stock autograd: a full tensor rebuilt by indexCopy at every write. */
+class DenseMemory {
+  m: Tensor = zeros([5, 2], { dtype: "float64" });
+  write(r: Int32Array, v: Tensor) {
+    this.m = this.m.indexCopy(0, tensor(r), v);
+  }
+  read(r: Int32Array) {
+    return this.m.indexSelect(0, tensor(r));
+  }
+}
+
+describe("StateMemory", () => {
+  test("reads return what was written", () => {
+    scope(() => {
+      const mem = new StateMemory(4, 3);
+      mem.write(
+        rows(2, 0),
+        tensor([
+          [1, 2, 3],
+          [4, 5, 6],
+        ]),
+      );
+      assert.deepEqual(mem.read(rows(0, 2, 1)).toArray(), [4, 5, 6, 1, 2, 3, 0, 0, 0]);
+    });
+  });
+
+  test("gradients equal the dense autograd formulation and finite differences", () => {
+    manualSeed(5);
+    scope(() => {
+      const leaves = randn([3, 2], { dtype: "float64" }).setRequiresGrad();
+      const w = randn([4, 2], { dtype: "float64" }).setRequiresGrad();
+      const sparse = program(leaves, w, new StateMemory(5, 2, { dtype: "float64" }));
+      sparse.backward();
+      const gl = leaves.grad!.toArray();
+      const gw = w.grad!.toArray();
+      leaves.zeroGrad();
+      w.zeroGrad();
+      const dense = program(leaves, w, new DenseMemory());
+      dense.backward();
+      assert.ok(Math.abs(sparse.item() - dense.item()) < 1e-12);
+      leaves.grad!.toArray().forEach((g, i) => assert.ok(Math.abs(g - gl[i]!) < 1e-12, `leaf grad ${i}`));
+      w.grad!.toArray().forEach((g, i) => assert.ok(Math.abs(g - gw[i]!) < 1e-12, `w grad ${i}`));
+
+      // finite differences on the leaves
+      const base = leaves.toArray();
+      const eps = 1e-6;
+      const f = (vals: number[]) =>
+        noGrad(() =>
+          program(
+            tensor(vals, { dtype: "float64", shape: [3, 2] }),
+            w,
+            new StateMemory(5, 2, { dtype: "float64" }),
+          ).item(),
+        );
+      base.forEach((_, i) => {
+        const up = [...base];
+        const down = [...base];
+        up[i]! += eps;
+        down[i]! -= eps;
+        const fd = (f(up) - f(down)) / (2 * eps);
+        assert.ok(Math.abs(fd - gl[i]!) < 1e-7, `finite difference ${i}: ${fd} vs ${gl[i]}`);
+      });
+    });
+  });
+
+  test("bad rows and shapes are clear errors", () => {
+    scope(() => {
+      const mem = new StateMemory(2, 3);
+      assert.throws(() => mem.read(rows(2)), /row 2 \(position 0\) is outside the state memory's 2 rows/);
+      assert.throws(() => mem.read(rows(-1)), /outside/);
+      assert.throws(() => mem.write(rows(0), zeros([2, 3])), /value must be 1 x 3/);
+      const n = mem as unknown as { read(r: unknown): Tensor };
+      assert.throws(() => n.read([0]), /expected an Int32Array/);
+    });
+  });
+});

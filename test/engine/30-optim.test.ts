@@ -29,7 +29,8 @@ function backwardLinear(p: Tensor): void {
 
 function close(actual: number[], expected: number[], tol = 1e-12): void {
   assert.equal(actual.length, expected.length);
-  for (const [i, a] of actual.entries()) assert.ok(Math.abs(a - expected[i]!) <= tol, `element ${i}: ${a} vs ${expected[i]}`);
+  for (const [i, a] of actual.entries())
+    assert.ok(Math.abs(a - expected[i]!) <= tol, `element ${i}: ${a} vs ${expected[i]}`);
 }
 
 describe("optimizers", () => {

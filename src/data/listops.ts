@@ -1,0 +1,225 @@
+// ListOps (Nangia & Bowman 2018): nested list operations over single digits, a sentence
+// classification task whose gold trees are known exactly.
+//
+// File format (the published one): `label<TAB>expression`, one example per line, label 0–9.
+// The expression is binarized in the same bracket notation as SNLI parses:
+//   [MAX 2 9 ] → ( ( ( [MAX 2 ) 9 ) ] )
+// i.e. the operator token is combined with its first argument, then each further argument is
+// added on the right, and finally the closing "]" is added on the right. So the tokens (leaves)
+// are the operator tokens "[MIN" "[MAX" "[MED" "[SM", the digits "0"–"9" and the closing "]":
+// "]" is a word of the sentence (a SHIFT), not structure. Only "(" and ")" are structure.
+// Transitions are then read exactly as for SNLI: "(" ignored, token SHIFT, ")" REDUCE.
+//
+// Operators: MIN, MAX, MED (median; for an even count the mean of the two middle values,
+// truncated to an integer, as in the published generator's int(np.median(...))), SM (sum mod 10).
+
+import { DataError, ErrorSink, FormatError, type SkippedLines } from "./errors.js";
+import { readLineBatches } from "./lines.js";
+import type { SourceLocation } from "./nli.js";
+import { type ParsedSentence, parseBinaryParse, REDUCE, SHIFT, validateTransitions } from "./transitions.js";
+
+export const LISTOPS_OPERATORS = ["[MIN", "[MAX", "[MED", "[SM"] as const;
+export type ListOpsOperator = (typeof LISTOPS_OPERATORS)[number];
+export const LISTOPS_END = "]";
+/** Number of classes: the value of an expression is a digit. */
+export const LISTOPS_NUM_CLASSES = 10;
+
+export interface ListOpsExample {
+  /** "line N" for examples read from a file, "N" (0-based) for generated ones. */
+  id: string;
+  /** The value of the expression, 0–9. */
+  label: number;
+  sentence: ParsedSentence;
+  source: SourceLocation;
+}
+
+const OPERATOR_SET: ReadonlySet<string> = new Set(LISTOPS_OPERATORS);
+
+/** True for the four operator tokens. */
+export function isListOpsOperator(token: string): token is ListOpsOperator {
+  return OPERATOR_SET.has(token);
+}
+
+/** Applies an operator to its argument values. */
+export function applyListOp(op: ListOpsOperator, args: readonly number[]): number {
+  if (args.length === 0) throw new FormatError(`${op} has no arguments`);
+  switch (op) {
+    case "[MIN":
+      return Math.min(...args);
+    case "[MAX":
+      return Math.max(...args);
+    case "[MED": {
+      const sorted = [...args].sort((a, b) => a - b);
+      const mid = sorted.length >> 1;
+      // Values are non-negative, so truncation is Math.floor, as Python's int() of the median.
+      return sorted.length % 2 === 1 ? sorted[mid]! : Math.floor((sorted[mid - 1]! + sorted[mid]!) / 2);
+    }
+    case "[SM":
+      return args.reduce((a, b) => a + b, 0) % 10;
+  }
+}
+
+function digitOf(token: string): number | null {
+  return token.length === 1 && token >= "0" && token <= "9" ? token.charCodeAt(0) - 48 : null;
+}
+
+/**
+ * The value of an expression given as its flat token sequence in prefix form, ignoring the tree
+ * (e.g. ["[MAX", "2", "9", "]"] → 9). Throws {@link FormatError} for a malformed expression.
+ */
+export function evaluateListOpsTokens(tokens: readonly string[]): number {
+  let pos = 0;
+  const parse = (): number => {
+    const token = tokens[pos];
+    if (token === undefined) throw new FormatError("expression ends early (missing value or ']')");
+    pos++;
+    const digit = digitOf(token);
+    if (digit !== null) return digit;
+    if (!isListOpsOperator(token))
+      throw new FormatError(`unexpected token ${JSON.stringify(token)} (token ${pos})`);
+    const args: number[] = [];
+    while (tokens[pos] !== LISTOPS_END) args.push(parse());
+    pos++;
+    return applyListOp(token, args);
+  };
+  const value = parse();
+  if (pos !== tokens.length) throw new FormatError(`extra tokens after the expression (token ${pos + 1})`);
+  return value;
+}
+
+/** A value on the evaluation stack: a digit, an operator still collecting arguments, or "]". */
+type Item =
+  | { kind: "value"; value: number }
+  | { kind: "open"; op: ListOpsOperator; args: number[] }
+  | { kind: "end" };
+
+/**
+ * The value of an expression by following its tree, the way a tree encoder sees it: every
+ * REDUCE combines (operator or open list, value) into an open list and (open list, "]") into a
+ * value. This also checks that the tree is the standard binarization: any other shape (e.g. a
+ * value combined with a value) is a {@link FormatError}.
+ */
+export function evaluateListOps(sentence: ParsedSentence): number {
+  const { tokens, transitions } = sentence;
+  if (transitions === null) return evaluateListOpsTokens(tokens);
+  validateTransitions(transitions, tokens.length);
+  const stack: Item[] = [];
+  let next = 0;
+  for (let step = 0; step < transitions.length; step++) {
+    if (transitions[step] === SHIFT) {
+      const token = tokens[next++]!;
+      const digit = digitOf(token);
+      if (digit !== null) stack.push({ kind: "value", value: digit });
+      else if (isListOpsOperator(token)) stack.push({ kind: "open", op: token, args: [] });
+      else if (token === LISTOPS_END) stack.push({ kind: "end" });
+      else throw new FormatError(`unknown token ${JSON.stringify(token)} (word ${next})`);
+    } else if (transitions[step] === REDUCE) {
+      const right = stack.pop()!;
+      const left = stack.pop()!;
+      if (left.kind === "open" && right.kind === "value") {
+        stack.push({ kind: "open", op: left.op, args: [...left.args, right.value] });
+      } else if (left.kind === "open" && right.kind === "end" && left.args.length > 0) {
+        stack.push({ kind: "value", value: applyListOp(left.op, left.args) });
+      } else {
+        throw new FormatError(
+          `not a binarized ListOps tree: cannot combine ${describe(left)} with ${describe(right)} (step ${step + 1})`,
+        );
+      }
+    }
+  }
+  const result = stack[0]!;
+  if (result.kind !== "value")
+    throw new FormatError(`expression does not reduce to a value (ends with ${describe(result)})`);
+  return result.value;
+}
+
+function describe(item: Item): string {
+  if (item.kind === "value") return `the value ${item.value}`;
+  if (item.kind === "end") return "']'";
+  return item.args.length === 0 ? `the operator ${item.op}` : `an open ${item.op} list`;
+}
+
+/** Operator nesting depth: 0 for a lone digit, 1 for [MAX 2 9 ], and so on. */
+export function listOpsDepth(tokens: readonly string[]): number {
+  let depth = 0;
+  let max = 0;
+  for (const t of tokens) {
+    if (isListOpsOperator(t)) max = Math.max(max, ++depth);
+    else if (t === LISTOPS_END) depth--;
+  }
+  return max;
+}
+
+/**
+ * Parses one expression (bracketed, as in the published files; or flat prefix tokens without
+ * "(" / ")", which gives `transitions: null`).
+ */
+export function parseListOpsExpression(expression: string): ParsedSentence {
+  if (/(^|\s)[()](\s|$)/.test(expression)) return parseBinaryParse(expression);
+  const tokens = expression.split(/\s+/).filter((t) => t !== "");
+  if (tokens.length === 0) throw new FormatError("empty sentence (no words)");
+  return { tokens, transitions: null };
+}
+
+export interface ListOpsReadOptions {
+  /** Skip invalid lines (and count them) instead of throwing. Default false. */
+  lenient?: boolean;
+  /** Check every label against the evaluator (default true). */
+  verifyLabels?: boolean;
+  maxKeptErrors?: number;
+}
+
+export interface ListOpsReadResult {
+  examples: ListOpsExample[];
+  lines: number;
+  invalid: SkippedLines;
+}
+
+/** Reads a ListOps file (`label<TAB>expression` per line). Throws {@link DataError} unless lenient. */
+export async function readListOps(
+  file: string,
+  options: ListOpsReadOptions = {},
+): Promise<ListOpsReadResult> {
+  const sink = new ErrorSink(options.lenient ?? false, options.maxKeptErrors);
+  const verify = options.verifyLabels ?? true;
+  const examples: ListOpsExample[] = [];
+  let count = 0;
+  for await (const { lines, firstLine } of readLineBatches(file)) {
+    for (let i = 0; i < lines.length; i++) {
+      const text = lines[i]!;
+      const line = firstLine + i;
+      if (text.trim() === "") continue;
+      count++;
+      try {
+        examples.push(parseListOpsLine(file, line, text, verify));
+      } catch (err) {
+        if (err instanceof DataError) sink.report(err);
+        else throw err;
+      }
+    }
+  }
+  return { examples, lines: count, invalid: sink.skipped };
+}
+
+function parseListOpsLine(file: string, line: number, text: string, verify: boolean): ListOpsExample {
+  const tab = text.indexOf("\t");
+  if (tab < 0) throw new DataError(file, line, undefined, "expected 'label<TAB>expression'");
+  const labelText = text.slice(0, tab).trim();
+  const label = Number(labelText);
+  if (!/^\d$/.test(labelText) || label >= LISTOPS_NUM_CLASSES) {
+    throw new DataError(file, line, "label", `expected a digit 0-9, got ${JSON.stringify(labelText)}`);
+  }
+  let sentence: ParsedSentence;
+  let value: number;
+  try {
+    sentence = parseListOpsExpression(text.slice(tab + 1));
+    value = evaluateListOps(sentence);
+  } catch (err) {
+    if (err instanceof FormatError) throw new DataError(file, line, "expression", err.message);
+    throw err;
+  }
+  if (verify && value !== label) {
+    throw new DataError(file, line, "label", `${label} does not match the expression's value ${value}`);
+  }
+  return { id: `line ${line}`, label, sentence, source: { file, line } };
+}

@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { PAD, PAD_ID, UNK, UNK_ID, Vocabulary } from "../../src/data/vocabulary.js";
+import { fixtureDir, rejection } from "./helpers.js";
+
+let fx: Awaited<ReturnType<typeof fixtureDir>>;
+before(async () => {
+  fx = await fixtureDir();
+});
+after(async () => {
+  await fx.cleanup();
+});
+
+const SENTENCES = [
+  ["The", "dog", "runs", "."],
+  ["the", "cat", "runs", "."],
+  ["A", "dog", "sleeps", "."],
+];
+
+test("ids: <pad> 0, <unk> 1, then by count (ties by code unit order)", () => {
+  const v = Vocabulary.build(SENTENCES);
+  assert.equal(PAD_ID, 0);
+  assert.equal(UNK_ID, 1);
+  assert.deepEqual(v.toArray(), [PAD, UNK, ".", "dog", "runs", "A", "The", "cat", "sleeps", "the"]);
+  assert.equal(v.size, 10);
+  assert.equal(v.idOf("dog"), 3);
+  assert.equal(v.idOf("giraffe"), UNK_ID);
+  assert.equal(v.lookup("giraffe"), undefined);
+  assert.equal(v.wordOf(3), "dog");
+  assert.equal(v.countOf(2), 3);
+  assert.throws(() => v.wordOf(10), /no word with id 10 \(vocabulary size 10\)/);
+  assert.deepEqual([...v.encode(["The", "dog", "flies"])], [6, 3, 1]);
+});
+
+test("lowercasing applies when building and on lookup; minCount and maxWords", () => {
+  const v = Vocabulary.build(SENTENCES, { lowercase: true, minCount: 2 });
+  assert.deepEqual(v.toArray(), [PAD, UNK, ".", "dog", "runs", "the"]);
+  assert.equal(v.idOf("THE"), v.idOf("the"));
+  assert.equal(v.idOf("cat"), UNK_ID);
+  assert.deepEqual(Vocabulary.build(SENTENCES, { maxWords: 2 }).toArray(), [PAD, UNK, ".", "dog"]);
+  assert.throws(() => Vocabulary.build(SENTENCES, { minCount: 0 }), /minCount must be a positive integer/);
+});
+
+test("special tokens in the data keep their fixed ids", () => {
+  const v = Vocabulary.build([["<unk>", "<pad>", "x"]]);
+  assert.deepEqual(v.toArray(), [PAD, UNK, "x"]);
+});
+
+test("save/load and toJSON/fromJSON round-trip without shifting ids", async () => {
+  const v = Vocabulary.build(SENTENCES, { lowercase: true });
+  const path = join(fx.dir, "model", "vocab.json");
+  await v.save(path);
+  const loaded = await Vocabulary.load(path);
+  assert.deepEqual(loaded.toArray(), v.toArray());
+  assert.equal(loaded.lowercase, true);
+  assert.equal(loaded.hash(), v.hash());
+  for (const w of v.toArray()) assert.equal(loaded.idOf(w), v.idOf(w));
+  assert.deepEqual(Vocabulary.fromJSON(JSON.parse(JSON.stringify(v))).toJSON(), v.toJSON());
+  assert.equal(JSON.parse(await readFile(path, "utf8")).format, "spinn-vocabulary");
+  assert.notEqual(Vocabulary.build(SENTENCES).hash(), v.hash());
+});
+
+test("fromJSON and load reject what is not a vocabulary", async () => {
+  const good = Vocabulary.build(SENTENCES).toJSON();
+  assert.throws(() => Vocabulary.fromJSON(null), /not a spinn vocabulary: expected an object/);
+  assert.throws(() => Vocabulary.fromJSON({ ...good, format: "x" }), /format is "x"/);
+  assert.throws(() => Vocabulary.fromJSON({ ...good, version: 2 }), /unsupported version 2/);
+  assert.throws(
+    () => Vocabulary.fromJSON({ ...good, words: ["a", ...good.words] }),
+    /must start with <pad>, <unk>/,
+  );
+  assert.throws(
+    () => Vocabulary.fromJSON({ ...good, words: [...good.words, "dog"], counts: [...good.counts, 1] }),
+    /unique/,
+  );
+  assert.throws(() => Vocabulary.fromJSON({ ...good, counts: [1] }), /one non-negative integer per word/);
+  const bad = await fx.write("bad.json", "{not json");
+  assert.match((await rejection(Vocabulary.load(bad))).message, /bad\.json: invalid JSON/);
+});

@@ -1,4 +1,329 @@
-import type { Command } from "commander";
+// `spinn data stats` (what is in a data file) and `spinn listops generate` (make a ListOps set).
+// Both print a human-readable report and, with --json, end with one JSON summary line.
+// Problems the user can cause (missing file, bad flag, bad data) become a UserError: one line,
+// exit code 2.
 
-/** `spinn data ...` and `spinn listops ...`: filled in by the data layer. */
-export function registerDataCommands(_program: Command): void {}
+import type { Command } from "commander";
+import { writeFileAtomic } from "../../data/atomic.js";
+import {
+  DATASET_FORMATS,
+  type Dataset,
+  type DatasetFormat,
+  readDataset,
+  sentencesOf,
+} from "../../data/dataset.js";
+import { loadEmbeddings } from "../../data/embeddings.js";
+import { DataError } from "../../data/errors.js";
+import { listOpsDepth } from "../../data/listops.js";
+import { generateListOps } from "../../data/listops-generate.js";
+import { NLI_LABELS } from "../../data/nli.js";
+import { formatLengths, labelCounts, summarizeLengths } from "../../data/stats.js";
+import { Vocabulary } from "../../data/vocabulary.js";
+import { UserError } from "../errors.js";
+
+/** `spinn data ...` and `spinn listops ...`. */
+export function registerDataCommands(program: Command): void {
+  const data = program.command("data").description("Inspect data files (NLI pairs, ListOps).");
+  data
+    .command("stats")
+    .description(
+      "Counts, label distribution, sentence length percentiles and parse errors of a data file; " +
+        "with --embeddings, how much of its vocabulary the vectors cover.",
+    )
+    .requiredOption(
+      "--data <file>",
+      "data file: NLI .jsonl / tab-separated .txt, or ListOps label<TAB>expression",
+    )
+    .option("--format <format>", `file format (${DATASET_FORMATS.join(", ")}); detected when omitted`)
+    .option(
+      "--embeddings <file>",
+      "word vectors in GloVe/word2vec text format, to report vocabulary coverage",
+    )
+    .option(
+      "--lowercase",
+      "lowercase words when building the vocabulary (use with lowercased vectors such as GloVe 6B)",
+    )
+    .option("--min-count <n>", "keep vocabulary words seen at least n times", "1")
+    .option("--cache-dir <dir>", "cache the vectors found here in binary form, so the next load is fast")
+    .option("--json", "end with a JSON summary line")
+    .action(async (opts: StatsOptions) => {
+      await guard(() => dataStats(opts));
+    });
+
+  const listops = program.command("listops").description("ListOps data sets.");
+  listops
+    .command("generate")
+    .description(
+      "Generate a ListOps data set with the published settings (Nangia & Bowman 2018): MIN MAX MED SM, " +
+        "values 0-9, operator probability 0.25, 2-5 arguments, maximum depth 20, unique examples. " +
+        "With --count 100000 the lengths match the published test set; smaller sets are somewhat shorter, " +
+        "because uniqueness rejects more short expressions in larger sets.",
+    )
+    .requiredOption("--count <n>", "number of examples")
+    .requiredOption("--out <file>", "output file (label<TAB>expression per line), written atomically")
+    .option("--seed <s>", "random seed", "0")
+    .option("--min-length <n>", "shortest expression, in tokens without brackets", "2")
+    .option("--max-length <n>", "longest expression, in tokens without brackets (default: no limit)")
+    .option(
+      "--max-depth <n>",
+      "maximum depth of the generating recursion (operators nest at most n - 1 deep)",
+      "20",
+    )
+    .option("--max-args <n>", "most arguments per operator", "5")
+    .option("--json", "end with a JSON summary line")
+    .action(async (opts: GenerateOptions) => {
+      await guard(() => listopsGenerate(opts));
+    });
+}
+
+interface StatsOptions {
+  data: string;
+  format?: string;
+  embeddings?: string;
+  lowercase?: boolean;
+  minCount: string;
+  cacheDir?: string;
+  json?: boolean;
+}
+
+interface GenerateOptions {
+  count: string;
+  out: string;
+  seed: string;
+  minLength: string;
+  maxLength?: string;
+  maxDepth: string;
+  maxArgs: string;
+  json?: boolean;
+}
+
+/** Runs a command, turning data and file errors into one-line user errors. */
+async function guard(run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    if (err instanceof DataError || err instanceof UserError) throw new UserError(err.message);
+    const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    if (typeof code === "string" && (err as NodeJS.ErrnoException).path !== undefined) {
+      throw new UserError(`${(err as NodeJS.ErrnoException).path}: ${(err as Error).message}`);
+    }
+    throw err;
+  }
+}
+
+function intOption(flag: string, text: string, min: number): number {
+  const value = Number(text);
+  if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min) {
+    throw new UserError(`${flag} must be an integer >= ${min}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function percent(part: number, whole: number): string {
+  return whole === 0 ? "0%" : `${((100 * part) / whole).toFixed(1)}%`;
+}
+
+async function dataStats(opts: StatsOptions): Promise<void> {
+  const started = performance.now();
+  let format: DatasetFormat | undefined;
+  if (opts.format !== undefined) {
+    if (!(DATASET_FORMATS as readonly string[]).includes(opts.format)) {
+      throw new UserError(
+        `--format must be one of ${DATASET_FORMATS.join(", ")}, got ${JSON.stringify(opts.format)}`,
+      );
+    }
+    format = opts.format as DatasetFormat;
+  }
+  const minCount = intOption("--min-count", opts.minCount, 1);
+  // Stats is a diagnostic: it reads leniently and reports the invalid lines instead of stopping.
+  const dataset = await readDataset(opts.data, {
+    ...(format ? { format } : {}),
+    lenient: true,
+    maxKeptErrors: 5,
+  });
+  const readSeconds = (performance.now() - started) / 1000;
+  const summary: Record<string, unknown> = { command: "data stats", file: opts.data, format: dataset.format };
+
+  say(`file: ${opts.data} (${dataset.format})`);
+  describeDataset(dataset, summary);
+  const invalid = dataset.result.invalid;
+  say(`parse errors: ${invalid.count}${invalid.count > 0 ? " (lines skipped)" : ""}`);
+  for (const e of invalid.errors) say(`  ${e.message}`);
+  if (invalid.count > invalid.errors.length) say(`  ... and ${invalid.count - invalid.errors.length} more`);
+  summary["parseErrors"] = { count: invalid.count, first: invalid.errors.map((e) => e.message) };
+  say(`read in ${readSeconds.toFixed(2)} s`);
+  summary["readSeconds"] = round(readSeconds, 3);
+
+  if (opts.embeddings !== undefined) {
+    const vocab = Vocabulary.build(sentencesOf(dataset), { lowercase: opts.lowercase ?? false, minCount });
+    const t = performance.now();
+    const emb = await loadEmbeddings(opts.embeddings, vocab, {
+      ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }),
+    });
+    const seconds = (performance.now() - t) / 1000;
+    const words = vocab.size - 2;
+    say(
+      `vocabulary: ${words} words (${opts.lowercase ? "lowercased" : "cased"}, min count ${minCount}) + <pad>, <unk>`,
+    );
+    say(
+      `embeddings: ${opts.embeddings}: ${emb.dim}-d, ${emb.rows} rows; ` +
+        `vectors for ${emb.found} of ${words} word types (${percent(emb.found, words)})` +
+        (emb.coverage.tokens === undefined ? "" : `, ${(100 * emb.coverage.tokens).toFixed(1)}% of tokens`),
+    );
+    if (emb.missing.length > 0) {
+      const shown = emb.missing.slice(0, 15).map((w) => `${w} (${vocab.countOf(vocab.idOf(w))})`);
+      say(`  most frequent without a vector: ${shown.join(", ")}${emb.missing.length > 15 ? ", ..." : ""}`);
+    }
+    say(`  loaded in ${seconds.toFixed(2)} s${emb.cache === "none" ? "" : ` (cache: ${emb.cache})`}`);
+    summary["vocabulary"] = { words, size: vocab.size, lowercase: vocab.lowercase, minCount };
+    summary["embeddings"] = {
+      file: opts.embeddings,
+      dim: emb.dim,
+      rows: emb.rows,
+      found: emb.found,
+      coverage: {
+        types: round(emb.coverage.types, 4),
+        ...(emb.coverage.tokens === undefined ? {} : { tokens: round(emb.coverage.tokens, 4) }),
+      },
+      missing: emb.missing.length,
+      mostFrequentMissing: emb.missing.slice(0, 20),
+      cache: emb.cache,
+      seconds: round(seconds, 3),
+    };
+  }
+  if (opts.json) say(JSON.stringify(summary));
+}
+
+function describeDataset(dataset: Dataset, summary: Record<string, unknown>): void {
+  if (dataset.task === "nli") {
+    const r = dataset.result;
+    say(
+      `lines: ${r.lines}, pairs: ${r.examples.length}, skipped: ${r.noGoldLabel} without gold label ('-'), ` +
+        `${r.invalid.count} invalid`,
+    );
+    const labels = labelCounts(
+      r.examples.map((e) => e.label),
+      NLI_LABELS,
+    );
+    say(`labels: ${formatCounts(labels, r.examples.length)}`);
+    const premise = summarizeLengths(r.examples.map((e) => e.premise.tokens.length));
+    const hypothesis = summarizeLengths(r.examples.map((e) => e.hypothesis.tokens.length));
+    say(`premise length (tokens): ${formatLengths(premise)}`);
+    say(`hypothesis length (tokens): ${formatLengths(hypothesis)}`);
+    const unparsed = r.examples.filter(
+      (e) => e.premise.transitions === null || e.hypothesis.transitions === null,
+    );
+    if (unparsed.length > 0) say(`pairs without a binary parse (tokenized from text): ${unparsed.length}`);
+    const genres = new Map<string, number>();
+    for (const e of r.examples)
+      if (e.genre !== undefined) genres.set(e.genre, (genres.get(e.genre) ?? 0) + 1);
+    if (genres.size > 0) say(`genres: ${formatCounts(Object.fromEntries(genres), r.examples.length)}`);
+    Object.assign(summary, {
+      task: "nli",
+      lines: r.lines,
+      examples: r.examples.length,
+      skipped: { noGoldLabel: r.noGoldLabel, invalid: r.invalid.count },
+      labels,
+      lengths: { premise, hypothesis },
+      withoutParse: unparsed.length,
+      ...(genres.size > 0 ? { genres: Object.fromEntries(genres) } : {}),
+    });
+  } else {
+    const r = dataset.result;
+    say(`lines: ${r.lines}, examples: ${r.examples.length}, ${r.invalid.count} invalid`);
+    const labels = labelCounts(
+      r.examples.map((e) => e.label),
+      ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+    );
+    say(`labels: ${formatCounts(labels, r.examples.length)}`);
+    const lengths = summarizeLengths(r.examples.map((e) => e.sentence.tokens.length));
+    const depths = summarizeLengths(r.examples.map((e) => listOpsDepth(e.sentence.tokens)));
+    say(`length (tokens without brackets): ${formatLengths(lengths)}`);
+    say(`operator depth: ${formatLengths(depths)}`);
+    Object.assign(summary, {
+      task: "listops",
+      lines: r.lines,
+      examples: r.examples.length,
+      skipped: { invalid: r.invalid.count },
+      labels,
+      lengths: { sentence: lengths },
+      depth: depths,
+    });
+  }
+}
+
+function formatCounts(counts: Record<string, number>, total: number): string {
+  return Object.entries(counts)
+    .map(([name, n]) => `${name} ${n} (${percent(n, total)})`)
+    .join(", ");
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+async function listopsGenerate(opts: GenerateOptions): Promise<void> {
+  const started = performance.now();
+  const count = intOption("--count", opts.count, 1);
+  const seed = intOption("--seed", opts.seed, Number.MIN_SAFE_INTEGER);
+  const minLength = intOption("--min-length", opts.minLength, 1);
+  const maxLength =
+    opts.maxLength === undefined ? undefined : intOption("--max-length", opts.maxLength, minLength);
+  const maxDepth = intOption("--max-depth", opts.maxDepth, 1);
+  const maxArgs = intOption("--max-args", opts.maxArgs, 2);
+  let generated: ReturnType<typeof generateListOps>;
+  try {
+    generated = generateListOps({
+      count,
+      seed,
+      minLength,
+      maxDepth,
+      maxArgs,
+      ...(maxLength === undefined ? {} : { maxLength }),
+    });
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+  await writeFileAtomic(opts.out, generated.lines.map((l) => `${l}\n`).join(""));
+  const seconds = (performance.now() - started) / 1000;
+  const labels = labelCounts(generated.labels, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+  const lengths = summarizeLengths(generated.lengths);
+  const depths = summarizeLengths(generated.depths);
+  say(`wrote ${count} examples to ${opts.out} (seed ${seed}) in ${seconds.toFixed(2)} s`);
+  say(`labels: ${formatCounts(labels, count)}`);
+  say(`length (tokens without brackets): ${formatLengths(lengths)}`);
+  say(`operator depth: ${formatLengths(depths)}`);
+  say(
+    `draws: ${generated.attempts} (${generated.duplicates} duplicates, ${generated.outOfRange} outside the length range)`,
+  );
+  if (opts.json) {
+    say(
+      JSON.stringify({
+        command: "listops generate",
+        out: opts.out,
+        count,
+        seed,
+        settings: {
+          minLength,
+          maxLength: maxLength ?? null,
+          maxDepth,
+          maxArgs,
+          minArgs: 2,
+          operatorProbability: 0.25,
+        },
+        labels,
+        lengths,
+        depth: depths,
+        attempts: generated.attempts,
+        duplicates: generated.duplicates,
+        outOfRange: generated.outOfRange,
+        seconds: round(seconds, 3),
+      }),
+    );
+  }
+}

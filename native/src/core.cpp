@@ -5,6 +5,8 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <dlfcn.h>
+
 #include <cstring>
 #include <mutex>
 
@@ -241,11 +243,27 @@ Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
   });
 }
 
+// OpenBLAS keeps its own thread pool beside libtorch's OpenMP one. It is reached by symbol
+// lookup so the addon still loads with another BLAS (then this reports false).
+Napi::Value setBlasThreads(const Napi::CallbackInfo& info) {
+  return guard(info, "setBlasThreads", [&]() -> Napi::Value {
+    int64_t n = argInt(info, 0);
+    if (n < 1) throw Napi::RangeError::New(info.Env(), "threads must be at least 1");
+    using SetThreads = void (*)(int);
+    auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    if (set) set(static_cast<int>(n));
+    return Napi::Boolean::New(info.Env(), set != nullptr);
+  });
+}
+
 Napi::Value runtimeInfo(const Napi::CallbackInfo& info) {
   return guard(info, "runtimeInfo", [&]() -> Napi::Value {
     Napi::Object out = Napi::Object::New(info.Env());
     out.Set("torchVersion", TORCH_VERSION);
     out.Set("threads", at::get_num_threads());
+    using GetThreads = int (*)();
+    auto get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+    out.Set("blasThreads", get ? Napi::Value(Napi::Number::New(info.Env(), get())) : info.Env().Null());
     bool cuda = torch::cuda::is_available();
     out.Set("cudaAvailable", cuda);
     out.Set("cudaDevices", cuda ? static_cast<double>(torch::cuda::device_count()) : 0.0);
@@ -278,6 +296,7 @@ void registerCore(Napi::Env env, Napi::Object exports) {
   exports.Set("dtype", Napi::Function::New(env, dtype, "dtype"));
   exports.Set("device", Napi::Function::New(env, deviceOf, "device"));
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
+  exports.Set("setBlasThreads", Napi::Function::New(env, setBlasThreads, "setBlasThreads"));
   exports.Set("runtimeInfo", Napi::Function::New(env, runtimeInfo, "runtimeInfo"));
   exports.Set("cudaSynchronize", Napi::Function::New(env, cudaSynchronize, "cudaSynchronize"));
 }

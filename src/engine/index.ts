@@ -55,9 +55,14 @@ export function runtimeInfo() {
   return native.runtimeInfo();
 }
 
-/** Sets libtorch's intra-op thread count (defaults to SPINN_THREADS or every available core). */
-export function setNumThreads(n: number = availableParallelism()): void {
+/** Sets libtorch's intra-op (OpenMP) thread count (default 1; see native.ts for why). */
+export function setNumThreads(n: number): void {
   native.setNumThreads(n);
+}
+
+/** Sets OpenBLAS's thread count (default: every core); false when the BLAS is not OpenBLAS. */
+export function setBlasThreads(n: number = availableParallelism()): boolean {
+  return native.setBlasThreads(n);
 }
 
 export function cudaAvailable(): boolean {

@@ -13,7 +13,10 @@ type HostArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint
 
 export interface RuntimeInfo {
   torchVersion: string;
+  /** libtorch's intra-op (OpenMP) threads. */
   threads: number;
+  /** OpenBLAS threads (matrix products), or null with another BLAS. */
+  blasThreads: number | null;
   cudaAvailable: boolean;
   cudaDevices: number;
   parallelInfo: string;
@@ -52,6 +55,7 @@ interface NativeCore {
   dtype(h: Handle): number;
   device(h: Handle): number;
   setNumThreads(n: number): void;
+  setBlasThreads(n: number): boolean;
   runtimeInfo(): RuntimeInfo;
   cudaSynchronize(): void;
   setRequiresGrad(h: Handle, on: boolean): void;
@@ -117,10 +121,16 @@ function load(): NativeBinding {
   const require = createRequire(import.meta.url);
   const binding = require(locateAddon()) as NativeBinding;
   binding.init(TorchError);
-  // libtorch's OpenMP pool may start with one thread on containers; use every core we are given
-  // unless the user pinned a count.
-  const pinned = Number(process.env.SPINN_THREADS ?? process.env.OMP_NUM_THREADS ?? 0);
-  binding.setNumThreads(pinned > 0 ? pinned : availableParallelism());
+  // Threads. OpenBLAS runs the matrix products, where threads pay: it gets every core. libtorch's
+  // OpenMP pool parallelises elementwise ops; on the small per-step tensors of tree encoders a
+  // parallel region costs more than it saves, and when another process holds a core, a
+  // descheduled OpenMP thread stalls every region (measured on 2 cores under load: tanh of a
+  // 64×640 tensor took ~1 ms instead of ~50 µs, and a SPINN step ran 6–8× slower). So intra-op
+  // threads default to 1. SPINN_THREADS and SPINN_BLAS_THREADS override both.
+  const intra = Number(process.env.SPINN_THREADS ?? 0);
+  const blas = Number(process.env.SPINN_BLAS_THREADS ?? 0);
+  binding.setNumThreads(intra > 0 ? intra : 1);
+  binding.setBlasThreads(blas > 0 ? blas : availableParallelism());
   return binding;
 }
 

@@ -20,7 +20,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { endianness } from "node:os";
 import { basename, join, resolve } from "node:path";
-import { writeFileAtomic } from "./atomic.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
 import { DataError, ErrorSink, type SkippedLines } from "./errors.js";
 import { asDataError, readLineBatches } from "./lines.js";
 import { Rng } from "./rng.js";
@@ -376,7 +376,7 @@ async function writeCache(
   prefix.writeUInt32LE(CACHE_VERSION, 8);
   prefix.writeUInt32LE(json.length, 12);
   json.copy(prefix, 16);
-  await writeFileAtomic(cacheFile, [
+  writeFileAtomic(cacheFile, [
     prefix,
     new Uint8Array(found.ids.buffer, found.ids.byteOffset, found.ids.byteLength),
     new Uint8Array(found.vectors.buffer, found.vectors.byteOffset, found.vectors.byteLength),

@@ -1,7 +1,6 @@
 // The data layer: everything between files on disk and batches of token ids plus transitions.
 // Pure TypeScript (no tensor engine); embeddings are Float32Arrays.
 
-export * from "./atomic.js";
 export * from "./batching.js";
 export * from "./dataset.js";
 export * from "./embeddings.js";

@@ -8,7 +8,7 @@
 
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { writeFileAtomic } from "./atomic.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
 
 export const PAD = "<pad>";
 export const UNK = "<unk>";
@@ -175,7 +175,7 @@ export class Vocabulary {
 
   /** Writes the vocabulary as JSON, atomically (temp file + rename). */
   async save(path: string): Promise<void> {
-    await writeFileAtomic(path, `${JSON.stringify(this.toJSON())}\n`);
+    writeFileAtomic(path, `${JSON.stringify(this.toJSON())}\n`);
   }
 
   /**

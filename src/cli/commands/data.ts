@@ -4,7 +4,6 @@
 // exit code 2.
 
 import type { Command } from "commander";
-import { writeFileAtomic } from "../../data/atomic.js";
 import {
   DATASET_FORMATS,
   type Dataset,
@@ -13,13 +12,14 @@ import {
   sentencesOf,
 } from "../../data/dataset.js";
 import { loadEmbeddings } from "../../data/embeddings.js";
-import { DataError } from "../../data/errors.js";
 import { listOpsDepth } from "../../data/listops.js";
 import { generateListOps } from "../../data/listops-generate.js";
 import { NLI_LABELS } from "../../data/nli.js";
 import { formatLengths, labelCounts, summarizeLengths } from "../../data/stats.js";
 import { Vocabulary } from "../../data/vocabulary.js";
+import { writeFileAtomic } from "../../util/atomic-write.js";
 import { UserError } from "../errors.js";
+import { intFlag } from "../flags.js";
 
 /** `spinn data ...` and `spinn listops ...`. */
 export function registerDataCommands(program: Command): void {
@@ -47,7 +47,7 @@ export function registerDataCommands(program: Command): void {
     .option("--cache-dir <dir>", "cache the vectors found here in binary form, so the next load is fast")
     .option("--json", "end with a JSON summary line")
     .action(async (opts: StatsOptions) => {
-      await guard(() => dataStats(opts));
+      await dataStats(opts);
     });
 
   const listops = program.command("listops").description("ListOps data sets.");
@@ -72,7 +72,7 @@ export function registerDataCommands(program: Command): void {
     .option("--max-args <n>", "most arguments per operator", "5")
     .option("--json", "end with a JSON summary line")
     .action(async (opts: GenerateOptions) => {
-      await guard(() => listopsGenerate(opts));
+      await listopsGenerate(opts);
     });
 }
 
@@ -98,27 +98,6 @@ interface GenerateOptions {
 }
 
 /** Runs a command, turning data and file errors into one-line user errors. */
-async function guard(run: () => Promise<void>): Promise<void> {
-  try {
-    await run();
-  } catch (err) {
-    if (err instanceof DataError || err instanceof UserError) throw new UserError(err.message);
-    const code = (err as NodeJS.ErrnoException | undefined)?.code;
-    if (typeof code === "string" && (err as NodeJS.ErrnoException).path !== undefined) {
-      throw new UserError(`${(err as NodeJS.ErrnoException).path}: ${(err as Error).message}`);
-    }
-    throw err;
-  }
-}
-
-function intOption(flag: string, text: string, min: number): number {
-  const value = Number(text);
-  if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min) {
-    throw new UserError(`${flag} must be an integer >= ${min}, got ${JSON.stringify(text)}`);
-  }
-  return value;
-}
-
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
@@ -138,7 +117,7 @@ async function dataStats(opts: StatsOptions): Promise<void> {
     }
     format = opts.format as DatasetFormat;
   }
-  const minCount = intOption("--min-count", opts.minCount, 1);
+  const minCount = intFlag(opts.minCount, "--min-count", 1)!;
   // Stats is a diagnostic: it reads leniently and reports the invalid lines instead of stopping.
   const dataset = await readDataset(opts.data, {
     ...(format ? { format } : {}),
@@ -269,13 +248,13 @@ function round(x: number, digits: number): number {
 
 async function listopsGenerate(opts: GenerateOptions): Promise<void> {
   const started = performance.now();
-  const count = intOption("--count", opts.count, 1);
-  const seed = intOption("--seed", opts.seed, Number.MIN_SAFE_INTEGER);
-  const minLength = intOption("--min-length", opts.minLength, 1);
+  const count = intFlag(opts.count, "--count", 1)!;
+  const seed = intFlag(opts.seed, "--seed", Number.MIN_SAFE_INTEGER)!;
+  const minLength = intFlag(opts.minLength, "--min-length", 1)!;
   const maxLength =
-    opts.maxLength === undefined ? undefined : intOption("--max-length", opts.maxLength, minLength);
-  const maxDepth = intOption("--max-depth", opts.maxDepth, 1);
-  const maxArgs = intOption("--max-args", opts.maxArgs, 2);
+    opts.maxLength === undefined ? undefined : intFlag(opts.maxLength, "--max-length", minLength)!;
+  const maxDepth = intFlag(opts.maxDepth, "--max-depth", 1)!;
+  const maxArgs = intFlag(opts.maxArgs, "--max-args", 2)!;
   let generated: ReturnType<typeof generateListOps>;
   try {
     generated = generateListOps({
@@ -289,7 +268,7 @@ async function listopsGenerate(opts: GenerateOptions): Promise<void> {
   } catch (err) {
     throw new UserError((err as Error).message);
   }
-  await writeFileAtomic(opts.out, generated.lines.map((l) => `${l}\n`).join(""));
+  writeFileAtomic(opts.out, generated.lines.map((l) => `${l}\n`).join(""));
   const seconds = (performance.now() - started) / 1000;
   const labels = labelCounts(generated.labels, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
   const lengths = summarizeLengths(generated.lengths);

@@ -1,0 +1,6 @@
+// Names of the model families and tasks, kept apart from the models themselves so that code
+// that only needs the names (CLI flag checks) does not load the tensor engine.
+export const ENCODERS = ["spinn-pi-nt", "spinn-pi", "lstm", "bilstm", "cbow"] as const;
+export type EncoderKind = (typeof ENCODERS)[number];
+export const TASKS = ["nli", "listops"] as const;
+export type Task = (typeof TASKS)[number];

@@ -1,0 +1,57 @@
+// The leaf pipeline shared by every encoder: word ids → embeddings → projection to 2H (a leaf's
+// h and c, as in the article) → batch norm → dropout. Leaves are compact: sentence i's token j
+// is row leafOffset[i] + j, with no padding rows (padding would skew batch-norm statistics).
+import type { SentenceBatch } from "../data/batching.js";
+import {
+  BatchNorm,
+  dropout,
+  embedding,
+  Linear,
+  type ParamPath,
+  type Tensor,
+  tensor,
+} from "../engine/index.js";
+
+export interface LeafConfig {
+  vocabSize: number;
+  dEmbed: number;
+  dHidden: number;
+  embedDropout: number;
+}
+
+/** The token ids of a padded batch, without padding, sentence after sentence. */
+export function compactIds(batch: SentenceBatch): Int32Array {
+  let total = 0;
+  for (let i = 0; i < batch.size; i++) total += batch.lengths[i]!;
+  const out = new Int32Array(total);
+  let k = 0;
+  for (let i = 0; i < batch.size; i++) {
+    const n = batch.lengths[i]!;
+    out.set(batch.ids.subarray(i * batch.width, i * batch.width + n), k);
+    k += n;
+  }
+  return out;
+}
+
+export class LeafEmbedder {
+  readonly embed: Tensor;
+  readonly projection: Linear;
+  readonly norm: BatchNorm;
+
+  constructor(
+    path: ParamPath,
+    readonly config: LeafConfig,
+  ) {
+    // N(0, 1) as nn.Embedding; pretrained vectors are copied in afterwards.
+    this.embed = path.sub("embed").normal("weight", [config.vocabSize, config.dEmbed]);
+    this.projection = new Linear(path.sub("projection"), config.dEmbed, 2 * config.dHidden);
+    this.norm = new BatchNorm(path.sub("embed_bn"), 2 * config.dHidden);
+  }
+
+  /** Leaf states (tokens × 2H) of a batch, compact. */
+  forward(batch: SentenceBatch, training: boolean): Tensor {
+    const ids = tensor(compactIds(batch), { device: this.embed.device });
+    const projected = this.projection.forward(embedding(this.embed, ids));
+    return dropout(this.norm.forward(projected, training), this.config.embedDropout, training);
+  }
+}

@@ -1,0 +1,136 @@
+// A whole model: leaves → sentence encoder → classifier head, built from a JSON-serialisable
+// config into one ParameterStore (so checkpoints save it by name).
+import type { ClassificationBatch, NliBatch, SentenceBatch } from "../data/batching.js";
+import { SKIP } from "../data/transitions.js";
+import { type Device, type DType, ParameterStore, type Tensor } from "../engine/index.js";
+import { CbowEncoder, LstmEncoder, type SentenceEncoder } from "./baselines.js";
+import { Mlp, pairFeatures } from "./heads.js";
+import { ENCODERS, type EncoderKind, type Task } from "./kinds.js";
+import { LeafEmbedder } from "./leaves.js";
+import { SpinnEncoder } from "./spinn.js";
+
+export { ENCODERS, type EncoderKind, type Task };
+
+export interface ModelConfig {
+  task: Task;
+  encoder: EncoderKind;
+  vocabSize: number;
+  classes: number;
+  dEmbed: number;
+  dHidden: number;
+  /** Tracker size for spinn-pi (ignored by the other encoders). */
+  dTracker: number;
+  dMlp: number;
+  nMlp: number;
+  embedDropout: number;
+  mlpDropout: number;
+  /** Train the word embeddings (false: keep them frozen, e.g. pretrained GloVe). */
+  trainEmbeddings: boolean;
+}
+
+export function defaultConfig(task: Task, encoder: EncoderKind, vocabSize: number): ModelConfig {
+  return {
+    task,
+    encoder,
+    vocabSize,
+    classes: task === "nli" ? 3 : 10,
+    dEmbed: 300,
+    dHidden: 300,
+    dTracker: 64,
+    dMlp: 1024,
+    nMlp: 2,
+    embedDropout: 0.1,
+    mlpDropout: 0.1,
+    trainEmbeddings: true,
+  };
+}
+
+export class Model {
+  readonly store: ParameterStore;
+  readonly leaves: LeafEmbedder;
+  readonly encoder: SentenceEncoder;
+  readonly head: Mlp;
+
+  constructor(
+    readonly config: ModelConfig,
+    options: { dtype?: DType; device?: Device } = {},
+  ) {
+    validateConfig(config);
+    this.store = new ParameterStore(options);
+    const root = this.store.root();
+    this.leaves = new LeafEmbedder(root, config);
+    this.encoder = makeEncoder(root.sub("encoder"), config);
+    const features = config.task === "nli" ? 4 * this.encoder.outputSize : this.encoder.outputSize;
+    this.head = new Mlp(root.sub("classifier"), features, config.classes, config);
+    if (!config.trainEmbeddings) this.store.freeze("embed.weight");
+  }
+
+  /** Encodes sentences (N × encoder size). */
+  encode(batch: SentenceBatch, training: boolean): Tensor {
+    return this.encoder.encode(this.leaves.forward(batch, training), batch);
+  }
+
+  /** Class scores (batch × classes) for an NLI or a single-sentence batch. */
+  forward(batch: NliBatch | ClassificationBatch, training: boolean): Tensor {
+    if ("sentence" in batch) return this.head.forward(this.encode(batch.sentence, training), training);
+    // Premise and hypothesis go through the encoder together, in one pass.
+    const both = this.encode(stackSentenceBatches(batch.premise, batch.hypothesis), training);
+    const n = batch.premise.size;
+    return this.head.forward(pairFeatures(both.narrow(0, 0, n), both.narrow(0, n, n)), training);
+  }
+
+  dispose(): void {
+    this.store.dispose();
+  }
+}
+
+function makeEncoder(path: ReturnType<ParameterStore["root"]>, c: ModelConfig): SentenceEncoder {
+  switch (c.encoder) {
+    case "spinn-pi-nt":
+      return new SpinnEncoder(path, { dHidden: c.dHidden, dTracker: 0 });
+    case "spinn-pi":
+      return new SpinnEncoder(path, { dHidden: c.dHidden, dTracker: c.dTracker });
+    case "lstm":
+      return new LstmEncoder(path, c.dHidden, false);
+    case "bilstm":
+      return new LstmEncoder(path, c.dHidden, true);
+    case "cbow":
+      return new CbowEncoder(c.dHidden);
+  }
+}
+
+function validateConfig(c: ModelConfig): void {
+  if (!ENCODERS.includes(c.encoder))
+    throw new Error(`unknown encoder "${c.encoder}" (expected ${ENCODERS.join(", ")})`);
+  for (const key of ["vocabSize", "classes", "dEmbed", "dHidden"] as const) {
+    if (!Number.isInteger(c[key]) || c[key] < 1)
+      throw new Error(`model config: ${key} must be a positive integer`);
+  }
+  if (c.encoder === "spinn-pi" && !(c.dTracker >= 1))
+    throw new Error("model config: spinn-pi needs dTracker >= 1");
+  for (const key of ["embedDropout", "mlpDropout"] as const) {
+    if (!(c[key] >= 0 && c[key] < 1)) throw new Error(`model config: ${key} must be in [0, 1)`);
+  }
+}
+
+/** One batch holding the sentences of a, then those of b (re-padded to the wider of the two). */
+export function stackSentenceBatches(a: SentenceBatch, b: SentenceBatch): SentenceBatch {
+  const size = a.size + b.size;
+  const width = Math.max(a.width, b.width);
+  const steps = Math.max(a.steps, b.steps);
+  const ids = new Int32Array(size * width);
+  const lengths = new Int32Array(size);
+  const hasTrees = a.transitions !== null && b.transitions !== null;
+  const transitions = hasTrees ? new Uint8Array(size * steps).fill(SKIP) : null;
+  let row = 0;
+  for (const part of [a, b]) {
+    for (let i = 0; i < part.size; i++, row++) {
+      ids.set(part.ids.subarray(i * part.width, (i + 1) * part.width), row * width);
+      lengths[row] = part.lengths[i]!;
+      if (transitions && part.transitions) {
+        transitions.set(part.transitions.subarray(i * part.steps, (i + 1) * part.steps), row * steps);
+      }
+    }
+  }
+  return { size, width, ids, lengths, steps, transitions };
+}

@@ -4,7 +4,10 @@
 import { Command, CommanderError } from "commander";
 import { registerDataCommands } from "./commands/data.js";
 import { registerDemoCommand } from "./commands/demo.js";
-import { UserError } from "./errors.js";
+import { registerEvalCommand } from "./commands/eval.js";
+import { registerPredictCommand } from "./commands/predict.js";
+import { registerTrainCommand } from "./commands/train.js";
+import { userMessage } from "./errors.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -14,6 +17,9 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   registerDemoCommand(program);
+  registerTrainCommand(program);
+  registerEvalCommand(program);
+  registerPredictCommand(program);
   registerDataCommands(program);
   return program;
 }
@@ -25,11 +31,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    if (err instanceof UserError) {
-      process.stderr.write(`spinn: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
+    const message = userMessage(err);
+    if (message === null) throw err;
+    process.stderr.write(`spinn: ${message}\n`);
+    return 2;
   }
 }
 

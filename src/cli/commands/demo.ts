@@ -1,147 +1,156 @@
-// `spinn demo`: the embedded default job. Until the SPINN model lands it is an end-to-end run
-// through the engine: generate a three-class spiral data set (not linearly separable), train a
-// small ReLU MLP with Adam, report held-out accuracy and save the weights as safetensors.
+// `spinn demo`: the embedded default job. Generates ListOps data (train, dev and a held-out test
+// set, unique across all three), trains SPINN-PI on the given trees, evaluates the best-on-dev
+// model on the test set, shows a few test examples with their trees, and leaves the model in --out.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import {
-  Adam,
-  crossEntropy,
-  keep,
-  linear,
-  manualSeed,
-  noGrad,
-  rand,
-  randn,
-  saveSafetensors,
-  scope,
-  type Tensor,
-  tensor,
-  zeros,
-} from "../../engine/index.js";
+import { ENCODERS } from "../../models/kinds.js";
 import { UserError } from "../errors.js";
+import { choiceFlag, intFlag } from "../flags.js";
+import { makeProgress } from "../progress.js";
 
-interface DemoOptions {
-  seed: string;
-  steps: string;
+interface DemoFlags {
   out: string;
+  seed: string;
+  trainSize: string;
+  epochs: string;
+  maxLength: string;
+  model: string;
   json?: boolean;
 }
 
-const CLASSES = 3;
-
-/** n points per class on three interleaved spiral arms, with Gaussian noise on the angle. */
-function spirals(n: number): { x: Tensor; y: Tensor } {
-  return scope(() => {
-    const t = rand([CLASSES * n], { dtype: "float64" }).toFloat64Array();
-    const noise = randn([CLASSES * n], { dtype: "float64" }).toFloat64Array();
-    const xs = new Float32Array(CLASSES * n * 2);
-    const ys = new Int32Array(CLASSES * n);
-    for (let i = 0; i < CLASSES * n; i++) {
-      const k = i % CLASSES;
-      const r = t[i]!;
-      const angle = 4 * r + (2 * Math.PI * k) / CLASSES + 0.2 * noise[i]!;
-      xs[2 * i] = r * Math.cos(angle);
-      xs[2 * i + 1] = r * Math.sin(angle);
-      ys[i] = k;
-    }
-    return { x: tensor(xs, { shape: [CLASSES * n, 2] }), y: tensor(ys) };
-  });
-}
-
-function parseIntFlag(value: string, flag: string, min: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new UserError(`${flag} must be an integer >= ${min}, got "${value}"`);
-  return n;
-}
-
-export function runDemo(o: DemoOptions): void {
-  const seed = parseIntFlag(o.seed, "--seed", 0);
-  const steps = parseIntFlag(o.steps, "--steps", 1);
-  manualSeed(seed);
-  const train = spirals(500);
-  const test = spirals(200);
-  const hidden = 64;
-  const init = (rows: number, cols: number) =>
-    keep(
-      randn([rows, cols])
-        .mul(Math.sqrt(2 / cols))
-        .setRequiresGrad(),
-    );
-  const params: [string, Tensor][] = [
-    ["layer1.weight", init(hidden, 2)],
-    ["layer1.bias", keep(zeros([hidden]).setRequiresGrad())],
-    ["layer2.weight", init(hidden, hidden)],
-    ["layer2.bias", keep(zeros([hidden]).setRequiresGrad())],
-    ["out.weight", init(CLASSES, hidden)],
-    ["out.bias", keep(zeros([CLASSES]).setRequiresGrad())],
-  ];
-  const p = Object.fromEntries(params);
-  const forward = (x: Tensor) =>
-    linear(
-      linear(
-        linear(x, p["layer1.weight"]!, p["layer1.bias"]).relu(),
-        p["layer2.weight"]!,
-        p["layer2.bias"],
-      ).relu(),
-      p["out.weight"]!,
-      p["out.bias"],
-    );
-  const accuracy = (d: { x: Tensor; y: Tensor }) =>
-    noGrad(() => scope(() => forward(d.x).argmax(1).eq(d.y).to("float32").mean().item()));
-
-  const opt = new Adam(params, { lr: 0.01 });
-  const started = Date.now();
-  let loss = Number.NaN;
-  for (let step = 1; step <= steps; step++) {
-    loss = scope(() => {
-      opt.zeroGrad();
-      const l = crossEntropy(forward(train.x), train.y);
-      l.backward();
-      opt.step();
-      return l.item();
-    });
-    if (!o.json && (step % 100 === 0 || step === steps)) {
-      process.stdout.write(`step ${step}/${steps}  loss ${loss.toFixed(4)}\n`);
-    }
-  }
-  const summary = {
-    task: "spirals (3 classes, generated)",
-    model: "MLP 2-64-64-3",
-    steps,
-    seed,
-    final_loss: +loss.toFixed(4),
-    train_accuracy: +accuracy(train).toFixed(4),
-    test_accuracy: +accuracy(test).toFixed(4),
-    seconds: +((Date.now() - started) / 1000).toFixed(2),
-    saved: path.join(o.out, "model.safetensors"),
+async function runDemo(f: DemoFlags): Promise<void> {
+  const seed = intFlag(f.seed, "--seed", 0)!;
+  const trainSize = intFlag(f.trainSize, "--train-size", 100)!;
+  const epochs = intFlag(f.epochs, "--epochs", 1)!;
+  const maxLength = intFlag(f.maxLength, "--max-length", 5)!;
+  const model = choiceFlag(f.model, "--model", ENCODERS)!;
+  const { generateListOps } = await import("../../data/listops-generate.js");
+  const { writeFileAtomic } = await import("../../util/atomic-write.js");
+  const { train, defaultTrainOptions } = await import("../../training/trainer.js");
+  const { loadModelDir } = await import("../../training/checkpoint.js");
+  const { evaluate } = await import("../../training/evaluate.js");
+  const { readTaskData } = await import("../../training/task.js");
+  const { drawTree } = await import("../../data/tree-format.js");
+  const say = (line: string) => {
+    if (!f.json) process.stdout.write(`${line}\n`);
   };
-  mkdirSync(o.out, { recursive: true });
-  saveSafetensors(summary.saved, new Map(params));
-  if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else {
-    process.stdout.write(
-      `test accuracy ${(summary.test_accuracy * 100).toFixed(1)}% (train ${(summary.train_accuracy * 100).toFixed(1)}%), ` +
-        `${summary.seconds} s; weights saved to ${summary.saved}\n`,
+
+  // One generator stream, split three ways: the test set shares no expression with training.
+  const heldOut = Math.max(500, Math.round(trainSize / 10));
+  const generated = generateListOps({ count: trainSize + 2 * heldOut, seed, maxLength });
+  const dataDir = path.join(f.out, "data");
+  mkdirSync(dataDir, { recursive: true });
+  const files = {
+    train: path.join(dataDir, "train.tsv"),
+    dev: path.join(dataDir, "dev.tsv"),
+    test: path.join(dataDir, "test.tsv"),
+  };
+  const lines = generated.lines.map((l) => `${l}\n`);
+  writeFileAtomic(files.train, lines.slice(0, trainSize).join(""));
+  writeFileAtomic(files.dev, lines.slice(trainSize, trainSize + heldOut).join(""));
+  writeFileAtomic(files.test, lines.slice(trainSize + heldOut).join(""));
+  say(
+    `generated ListOps: ${trainSize} train, ${heldOut} dev, ${heldOut} test expressions (up to ${maxLength} tokens) in ${dataDir}`,
+  );
+
+  const runDir = path.join(f.out, "run");
+  const options = defaultTrainOptions({
+    task: "listops",
+    train: files.train,
+    dev: files.dev,
+    out: runDir,
+    model,
+    epochs,
+    seed,
+    batchSize: 64,
+    optimizer: "adam",
+    lr: 2e-3,
+    lrDecay: 0.9,
+    dEmbed: 128,
+    dHidden: 128,
+    dTracker: 32,
+    dMlp: 256,
+    nMlp: 1,
+    embedDropout: 0,
+    mlpDropout: 0,
+  });
+  const { rmSync } = await import("node:fs");
+  rmSync(runDir, { recursive: true, force: true });
+  say(`training ${model} (hidden 128, tracker 32) for ${epochs} epochs...`);
+  const progress = makeProgress(!f.json);
+  let epochShown = -1;
+  const result = await train(options, {
+    log: (m) => progress.log(m),
+    onStep: (r) => {
+      if (r.epoch !== epochShown) {
+        progress.stop();
+        progress.start(r.batchesInEpoch, `epoch ${r.epoch + 1}/${epochs}`);
+        epochShown = r.epoch;
+      }
+      progress.update(r.batchInEpoch, {
+        rate: r.examplesPerSecond.toFixed(0),
+        loss: r.loss.toFixed(4),
+        acc: `${(100 * r.accuracy).toFixed(1)}%`,
+      });
+    },
+    onEval: (e) => progress.log(`after epoch ${e.epoch}: dev accuracy ${(100 * e.devAccuracy).toFixed(2)}%`),
+  });
+  progress.stop();
+
+  const loaded = loadModelDir(runDir);
+  try {
+    const test = await readTaskData(files.test, "listops");
+    const { predictions, report } = evaluate(loaded.model, test, loaded.vocab);
+    say(
+      `\ntest accuracy (held-out generated set): ${(100 * report.accuracy).toFixed(2)}% on ${report.examples} expressions`,
     );
+    say(`model saved in ${loaded.dir}\n`);
+    for (const i of [0, 1, 2]) {
+      const ex = test.examples[i];
+      if (!ex || !("sentence" in ex) || !ex.sentence.transitions) continue;
+      say(`${ex.sentence.tokens.join(" ")}  → predicted ${predictions.predicted[i]}, true ${ex.label}`);
+      say(drawTree(ex.sentence.tokens, ex.sentence.transitions));
+      say("");
+    }
+    if (f.json) {
+      process.stdout.write(
+        `${JSON.stringify({
+          task: "listops (generated)",
+          model,
+          train_examples: trainSize,
+          test_examples: report.examples,
+          epochs,
+          steps: result.steps,
+          best_dev_accuracy: result.bestDevAccuracy,
+          test_accuracy: report.accuracy,
+          seconds: result.seconds,
+          model_dir: loaded.dir,
+        })}\n`,
+      );
+    }
+  } finally {
+    loaded.model.dispose();
   }
-  opt.dispose();
-  for (const [, t] of params) t.dispose();
-  for (const d of [train, test]) {
-    d.x.dispose();
-    d.y.dispose();
-  }
+  if (result.bestDevAccuracy === null) throw new UserError("training ended before any evaluation");
 }
 
 export function registerDemoCommand(program: Command): void {
   program
     .command("demo")
-    .description("Run the embedded default job: train and evaluate on generated data, then save the model.")
-    .option("--seed <n>", "random seed", "1")
-    .option("--steps <n>", "training steps", "400")
-    .option("--out <dir>", "where to save the model", "runs/demo")
+    .description(
+      "The embedded default job: generate ListOps data, train SPINN-PI on it, report held-out test accuracy with a few trees, save the model.",
+    )
+    .option("--out <dir>", "where data, run and model go", "runs/demo")
+    .option("--seed <n>", "seed for data, initialisation and batch order", "1")
+    .option("--train-size <n>", "training expressions", "20000")
+    .option("--epochs <n>", "training epochs", "6")
+    .option("--max-length <n>", "longest expression, in tokens without brackets", "40")
+    .option("--model <kind>", "encoder to train", "spinn-pi")
     .option("--json", "print only a JSON summary line")
-    .addHelpText("after", "\nExamples:\n  spinn demo\n  spinn demo --seed 7 --json")
-    .action((o: DemoOptions) => runDemo(o));
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spinn demo\n  spinn demo --train-size 2000 --epochs 2 --json\n  spinn demo --model lstm",
+    )
+    .action(runDemo);
 }

@@ -1,0 +1,78 @@
+// `spinn eval`: accuracy, per-class precision/recall/F1 and the confusion matrix of a saved model
+// on a data file; --report writes one JSON line per example.
+import type { Command } from "commander";
+import { fileFlag, intFlag } from "../flags.js";
+
+interface EvalFlags {
+  modelDir: string;
+  data: string;
+  report?: string;
+  batchSize?: string;
+  device?: string;
+  lenient?: boolean;
+  json?: boolean;
+}
+
+async function runEval(f: EvalFlags): Promise<void> {
+  const data = fileFlag(f.data, "--data")!;
+  const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
+  const { loadModelDir } = await import("../../training/checkpoint.js");
+  const { evaluate } = await import("../../training/evaluate.js");
+  const { formatReport } = await import("../../training/metrics.js");
+  const { readTaskData, labelNames } = await import("../../training/task.js");
+  const { probabilitiesOf, treesOf } = await import("../../training/report.js");
+  const { writeFileAtomic } = await import("../../util/atomic-write.js");
+  const loaded = loadModelDir(f.modelDir, (f.device ?? "cpu") as "cpu");
+  try {
+    const task = loaded.model.config.task;
+    const taskData = await readTaskData(data, task, Boolean(f.lenient));
+    const { predictions, report } = evaluate(loaded.model, taskData, loaded.vocab, batchSize);
+    if (f.report) {
+      const labels = labelNames(task);
+      const lines = taskData.examples.map((ex, i) =>
+        JSON.stringify({
+          id: ex.id,
+          gold: labels[ex.label],
+          predicted: labels[predictions.predicted[i]!],
+          probabilities: probabilitiesOf(predictions, i, labels),
+          trees: treesOf(ex),
+        }),
+      );
+      writeFileAtomic(f.report, lines.map((l) => `${l}\n`).join(""));
+    }
+    const summary = {
+      model: loaded.dir,
+      data,
+      examples: report.examples,
+      accuracy: report.accuracy,
+      macro_f1: report.macroF1,
+      per_class: report.perClass,
+      confusion: report.confusion,
+      labels: report.labels,
+      skipped: taskData.skipped,
+      ...(f.report ? { report: f.report } : {}),
+    };
+    if (!f.json) process.stdout.write(`${formatReport(report)}\n`);
+    else process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } finally {
+    loaded.model.dispose();
+  }
+}
+
+export function registerEvalCommand(program: Command): void {
+  program
+    .command("eval")
+    .description("Evaluate a saved model: accuracy, per-class precision/recall/F1, confusion matrix.")
+    .requiredOption("--model-dir <dir>", "a model directory, or a training run (its best model)")
+    .requiredOption("--data <file>", "data file of the model's task")
+    .option("--report <file>", "write one JSON line per example: id, gold, predicted, probabilities, trees")
+    .option("--batch-size <n>", "examples per batch (default 256)")
+    .option("--device <device>", "cpu or cuda (default cpu)")
+    .option("--lenient", "skip invalid data lines (reported) instead of stopping")
+    .option("--json", "print only a JSON summary line")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spinn eval --model-dir runs/lo --data test.tsv\n  spinn eval --model-dir runs/snli/best --data dev.jsonl --report dev-report.jsonl --json",
+    )
+    .action(runEval);
+}

@@ -1,0 +1,131 @@
+// `spinn predict`: JSON lines in (stdin or --input), JSON lines out: label, probabilities, trees.
+// --pretty prints the same for people, with the trees drawn as text.
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+import type { Command } from "commander";
+import { fileFlag, intFlag } from "../flags.js";
+
+interface PredictFlags {
+  modelDir: string;
+  input?: string;
+  pretty?: boolean;
+  batchSize?: string;
+  device?: string;
+}
+
+async function runPredict(f: PredictFlags): Promise<void> {
+  const input = fileFlag(f.input, "--input");
+  const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
+  const { loadModelDir } = await import("../../training/checkpoint.js");
+  const { predict } = await import("../../training/evaluate.js");
+  const { labelNames } = await import("../../training/task.js");
+  const { exampleFromLine } = await import("../../training/predict-input.js");
+  const { probabilitiesOf, treesOf } = await import("../../training/report.js");
+  const { drawTree } = await import("../../data/tree-format.js");
+  const { DataError } = await import("../../data/errors.js");
+  type Example = import("../../training/task.js").Example;
+
+  const loaded = loadModelDir(f.modelDir, (f.device ?? "cpu") as "cpu");
+  const { model, vocab } = loaded;
+  const task = model.config.task;
+  const labels = labelNames(task);
+  const needsTrees = model.config.encoder.startsWith("spinn");
+  const file = input ?? "<stdin>";
+
+  const flush = (examples: Example[]) => {
+    if (examples.length === 0) return;
+    const p = predict(
+      model,
+      { task, file, examples, skipped: { noGoldLabel: 0, invalid: 0 } },
+      vocab,
+      batchSize,
+    );
+    examples.forEach((ex, i) => {
+      const label = labels[p.predicted[i]!]!;
+      const probabilities = probabilitiesOf(p, i, labels);
+      if (!f.pretty) {
+        process.stdout.write(`${JSON.stringify({ id: ex.id, label, probabilities, trees: treesOf(ex) })}\n`);
+        return;
+      }
+      const probs = Object.entries(probabilities)
+        .map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`)
+        .join(", ");
+      const parts =
+        "sentence" in ex
+          ? [["sentence", ex.sentence] as const]
+          : ([
+              ["premise", ex.premise],
+              ["hypothesis", ex.hypothesis],
+            ] as const);
+      const drawn = parts.map(
+        ([name, s]) => `${name}:\n${s.transitions ? drawTree(s.tokens, s.transitions) : s.tokens.join(" ")}`,
+      );
+      process.stdout.write(`${ex.id}: ${label}  (${probs})\n${drawn.join("\n")}\n\n`);
+    });
+  };
+
+  try {
+    const lines = createInterface({
+      input: input ? createReadStream(input) : process.stdin,
+      crlfDelay: Number.POSITIVE_INFINITY,
+    });
+    let pending: Example[] = [];
+    let lineNo = 0;
+    for await (const line of lines) {
+      lineNo++;
+      if (line.trim() === "") continue;
+      const ex = exampleFromLine(line, task, file, lineNo);
+      if (needsTrees) {
+        const sentences =
+          "sentence" in ex
+            ? [["sentence", ex.sentence] as const]
+            : ([
+                ["premise", ex.premise],
+                ["hypothesis", ex.hypothesis],
+              ] as const);
+        for (const [name, s] of sentences) {
+          if (!s.transitions) {
+            throw new DataError(
+              file,
+              lineNo,
+              name,
+              `this model (${model.config.encoder}) composes along given trees, so it needs a parse: add "${name}_parse" ` +
+                'in binary-parse notation, e.g. "( ( A man ) ( is ( playing ( a guitar ) ) ) )" (models that parse raw text themselves are not available yet)',
+            );
+          }
+        }
+      }
+      pending.push(ex);
+      if (pending.length >= batchSize) {
+        flush(pending);
+        pending = [];
+      }
+    }
+    flush(pending);
+  } finally {
+    model.dispose();
+  }
+}
+
+export function registerPredictCommand(program: Command): void {
+  program
+    .command("predict")
+    .description("Predict labels for JSON lines read from stdin (or --input); writes JSON lines.")
+    .requiredOption("--model-dir <dir>", "a model directory, or a training run (its best model)")
+    .option("--input <file>", "read from this file instead of stdin")
+    .option("--pretty", "human-readable output with the trees drawn as text")
+    .option("--batch-size <n>", "lines predicted together (default 256)")
+    .option("--device <device>", "cpu or cuda (default cpu)")
+    .addHelpText(
+      "after",
+      `
+Input lines (JSON): NLI {"premise": "...", "hypothesis": "..."} with optional "premise_parse" and
+"hypothesis_parse" (binary-parse notation; SNLI's sentence1/sentence2 and *_binary_parse work too);
+ListOps {"sentence": "( ( ( [MAX 2 ) 9 ) ] )"}.
+
+Examples:
+  echo '{"sentence": "( ( ( [MAX 2 ) 9 ) ] )"}' | spinn predict --model-dir runs/demo --pretty
+  spinn predict --model-dir runs/snli --input pairs.jsonl > predictions.jsonl`,
+    )
+    .action(runPredict);
+}

@@ -1,0 +1,212 @@
+// `spinn train`: flags → TrainOptions, a progress bar on terminals, JSON-lines metrics in the run
+// directory (written by the trainer), SIGINT → checkpoint and exit, and --resume.
+import type { Command } from "commander";
+import { ENCODERS, TASKS } from "../../models/kinds.js";
+import type { OptimizerKind, TrainOptions } from "../../training/trainer.js";
+import { UserError } from "../errors.js";
+import { choiceFlag, defined, fileFlag, intFlag, numberFlag } from "../flags.js";
+import { makeProgress } from "../progress.js";
+
+interface TrainFlags {
+  task?: string;
+  train?: string;
+  dev?: string;
+  embeddings?: string;
+  embeddingsCache?: string;
+  model?: string;
+  out: string;
+  epochs?: string;
+  batchSize?: string;
+  seed?: string;
+  device?: string;
+  optimizer?: string;
+  lr?: string;
+  lrDecay?: string;
+  l2?: string;
+  clip?: string;
+  evalEvery?: string;
+  patience?: string;
+  maxSteps?: string;
+  dEmbed?: string;
+  dHidden?: string;
+  dTracker?: string;
+  dMlp?: string;
+  nMlp?: string;
+  embedDropout?: string;
+  mlpDropout?: string;
+  trainEmbeddings?: boolean;
+  minCount?: string;
+  lowercase?: boolean;
+  maxLength?: string;
+  lenient?: boolean;
+  resume?: boolean;
+  json?: boolean;
+}
+
+const OPTIMIZERS: readonly OptimizerKind[] = ["rmsprop", "adam", "sgd"];
+
+/** The flags as TrainOptions fields (undefined where not given). */
+function parseFlags(f: TrainFlags): Partial<TrainOptions> {
+  const device = f.device;
+  if (device !== undefined && !/^(cpu|cuda(:\d+)?)$/.test(device)) {
+    throw new UserError(`--device must be cpu, cuda or cuda:N, got "${device}"`);
+  }
+  return defined({
+    task: choiceFlag(f.task, "--task", TASKS),
+    train: fileFlag(f.train, "--train"),
+    dev: fileFlag(f.dev, "--dev"),
+    embeddings: fileFlag(f.embeddings, "--embeddings"),
+    embeddingsCache: f.embeddingsCache,
+    model: choiceFlag(f.model, "--model", ENCODERS),
+    out: f.out,
+    epochs: intFlag(f.epochs, "--epochs", 1),
+    batchSize: intFlag(f.batchSize, "--batch-size", 1),
+    seed: intFlag(f.seed, "--seed", 0),
+    device: device as TrainOptions["device"] | undefined,
+    optimizer: choiceFlag(f.optimizer, "--optimizer", OPTIMIZERS),
+    lr: numberFlag(f.lr, "--lr", Number.MIN_VALUE),
+    lrDecay: numberFlag(f.lrDecay, "--lr-decay", 0, 1),
+    weightDecay: numberFlag(f.l2, "--l2", 0),
+    clip: numberFlag(f.clip, "--clip", 0),
+    evalEvery: intFlag(f.evalEvery, "--eval-every", 0),
+    patience: intFlag(f.patience, "--patience", 0),
+    maxSteps: intFlag(f.maxSteps, "--max-steps", 0),
+    dEmbed: intFlag(f.dEmbed, "--d-embed", 1),
+    dHidden: intFlag(f.dHidden, "--d-hidden", 1),
+    dTracker: intFlag(f.dTracker, "--d-tracker", 1),
+    dMlp: intFlag(f.dMlp, "--d-mlp", 1),
+    nMlp: intFlag(f.nMlp, "--n-mlp", 0),
+    embedDropout: numberFlag(f.embedDropout, "--embed-dropout", 0, 0.99),
+    mlpDropout: numberFlag(f.mlpDropout, "--mlp-dropout", 0, 0.99),
+    trainEmbeddings: f.trainEmbeddings,
+    minCount: intFlag(f.minCount, "--min-count", 1),
+    lowercase: f.lowercase,
+    maxLength: intFlag(f.maxLength, "--max-length", 0),
+    lenient: f.lenient,
+  });
+}
+
+async function runTrain(f: TrainFlags): Promise<void> {
+  const flags = parseFlags(f);
+  const trainer = await import("../../training/trainer.js");
+  let options: TrainOptions;
+  if (f.resume) {
+    const saved = trainer.savedRunOptions(f.out);
+    if (!saved) throw new UserError(`--resume: ${f.out} has no checkpoint to resume from`);
+    options = { ...saved, ...defined({ epochs: flags.epochs, maxSteps: flags.maxSteps }) };
+  } else {
+    for (const required of ["task", "train", "dev", "model"] as const) {
+      if (flags[required] === undefined) throw new UserError(`--${required} is required (unless --resume)`);
+    }
+    if (trainer.savedRunOptions(f.out)) {
+      throw new UserError(
+        `${f.out} already holds a training run: use --resume to continue it, or another --out`,
+      );
+    }
+    options = trainer.defaultTrainOptions({ ...(flags as TrainOptions) });
+  }
+
+  const progress = makeProgress(!f.json);
+  const abort = new AbortController();
+  const onSigint = () => {
+    progress.log("interrupted: saving a checkpoint (resume with --resume)");
+    abort.abort();
+  };
+  process.once("SIGINT", onSigint);
+  let epochShown = -1;
+  try {
+    const result = await trainer.train(
+      options,
+      {
+        signal: abort.signal,
+        log: (m) => progress.log(m),
+        onStep: (r) => {
+          if (r.epoch !== epochShown) {
+            progress.stop();
+            progress.start(r.batchesInEpoch, `epoch ${r.epoch + 1}/${options.epochs}`);
+            epochShown = r.epoch;
+          }
+          progress.update(r.batchInEpoch, {
+            rate: r.examplesPerSecond.toFixed(0),
+            loss: r.loss.toFixed(4),
+            acc: `${(100 * r.accuracy).toFixed(1)}%`,
+          });
+        },
+        onEval: (e) => {
+          progress.log(
+            `step ${e.step}: dev accuracy ${(100 * e.devAccuracy).toFixed(2)}%${e.best ? " (best so far, saved)" : ""}`,
+          );
+        },
+      },
+      Boolean(f.resume),
+    );
+    progress.stop();
+    const best =
+      result.bestDevAccuracy === null ? "no evaluation yet" : `${(100 * result.bestDevAccuracy).toFixed(2)}%`;
+    if (!f.json) {
+      process.stdout.write(
+        `${result.interrupted ? "stopped" : "done"} after ${result.steps} steps (${result.seconds.toFixed(0)} s); ` +
+          `best dev accuracy ${best}; model in ${result.out}/best, checkpoint in ${result.out}/last\n`,
+      );
+    } else {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    }
+    if (result.interrupted) process.exitCode = 130;
+  } finally {
+    process.off("SIGINT", onSigint);
+    progress.stop();
+  }
+}
+
+export function registerTrainCommand(program: Command): void {
+  program
+    .command("train")
+    .description("Train a model; writes best-on-dev and rolling checkpoints and metrics.jsonl into --out.")
+    .option("--task <task>", "nli or listops")
+    .option("--train <file>", "training data (NLI .jsonl/.txt, or ListOps label<TAB>expression)")
+    .option("--dev <file>", "development data, evaluated every --eval-every steps (default: every epoch)")
+    .option(
+      "--embeddings <file>",
+      "pretrained vectors (GloVe/word2vec text); frozen unless --train-embeddings",
+    )
+    .option("--embeddings-cache <dir>", "cache the vectors in binary form here, so the next load is fast")
+    .option("--model <kind>", ENCODERS.join(" | "))
+    .requiredOption("--out <dir>", "run directory")
+    .option("--epochs <n>", "epochs (default 10)")
+    .option("--batch-size <n>", "examples per batch (default 128)")
+    .option("--seed <n>", "seed for initialisation, batch order and dropout (default 1)")
+    .option("--device <device>", "cpu, cuda or cuda:N (default cpu)")
+    .option("--optimizer <name>", "rmsprop (default; lr 2e-3, alpha 0.9), adam or sgd")
+    .option("--lr <x>", "learning rate")
+    .option("--lr-decay <x>", "learning rate multiplier per epoch (default 0.75)")
+    .option("--l2 <x>", "L2 weight decay (default 0)")
+    .option("--clip <x>", "clip the global gradient norm (default 5; 0 turns it off)")
+    .option("--eval-every <n>", "evaluate on dev every n steps (default: once per epoch)")
+    .option("--patience <n>", "stop after n evaluations without improvement (default: never)")
+    .option("--max-steps <n>", "stop after n steps in all")
+    .option("--d-embed <n>", "embedding size without --embeddings (default 300)")
+    .option("--d-hidden <n>", "hidden size H (default 300)")
+    .option("--d-tracker <n>", "tracker size for spinn-pi (default 64)")
+    .option("--d-mlp <n>", "classifier layer size (default 1024)")
+    .option("--n-mlp <n>", "classifier hidden layers (default 2)")
+    .option("--embed-dropout <p>", "dropout on projected embeddings (default 0.1)")
+    .option("--mlp-dropout <p>", "dropout in the classifier (default 0.1)")
+    .option("--train-embeddings", "train the word embeddings (default when no --embeddings)")
+    .option("--min-count <n>", "vocabulary: keep words seen at least n times (default 1)")
+    .option("--lowercase", "vocabulary: lowercase words (default for nli)")
+    .option("--no-lowercase", "vocabulary: keep case")
+    .option("--max-length <n>", "longest sentence: longer NLI sentences are cropped, ListOps skipped")
+    .option("--lenient", "skip invalid data lines (reported) instead of stopping")
+    .option("--resume", "continue the run in --out exactly where its checkpoint left off")
+    .option("--json", "no progress bar; end with a JSON summary line")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  spinn train --task listops --train train.tsv --dev dev.tsv --model spinn-pi --out runs/lo
+  spinn train --task nli --train snli_1.0_train.jsonl --dev snli_1.0_dev.jsonl \\
+      --embeddings glove.6B.100d.txt --model spinn-pi --out runs/snli --eval-every 500
+  spinn train --out runs/snli --resume`,
+    )
+    .action(runTrain);
+}

@@ -1,0 +1,53 @@
+// Running a model over a data set without training: class probabilities and predictions in the
+// data set's own order, and the classification report.
+import { evaluationBatches } from "../data/batching.js";
+import type { Vocabulary } from "../data/vocabulary.js";
+import { noGrad, scope } from "../engine/index.js";
+import type { Model } from "../models/model.js";
+import { type ClassificationReport, classificationReport } from "./metrics.js";
+import { batchFor, labelNames, lengthKeys, type TaskData } from "./task.js";
+
+export interface Predictions {
+  /** Predicted class per example, in data order. */
+  predicted: Int32Array;
+  /** examples × classes probabilities, row-major, in data order. */
+  probabilities: Float32Array;
+  classes: number;
+}
+
+export function predict(model: Model, data: TaskData, vocab: Vocabulary, batchSize = 256): Predictions {
+  const n = data.examples.length;
+  const classes = model.config.classes;
+  const predicted = new Int32Array(n);
+  const probabilities = new Float32Array(n * classes);
+  noGrad(() => {
+    for (const batch of evaluationBatches(lengthKeys(data), batchSize)) {
+      // One host transfer per batch: the probabilities; the argmax is taken here.
+      const probs = scope(() =>
+        model
+          .forward(batchFor(data, batch, vocab), false)
+          .softmax(1)
+          .toFloat32Array(),
+      );
+      batch.indices.forEach((ex, row) => {
+        const p = probs.subarray(row * classes, (row + 1) * classes);
+        probabilities.set(p, ex * classes);
+        let best = 0;
+        for (let c = 1; c < classes; c++) if (p[c]! > p[best]!) best = c;
+        predicted[ex] = best;
+      });
+    }
+  });
+  return { predicted, probabilities, classes };
+}
+
+export function evaluate(model: Model, data: TaskData, vocab: Vocabulary, batchSize = 256) {
+  const predictions = predict(model, data, vocab, batchSize);
+  const gold = Int32Array.from(data.examples, (e) => e.label);
+  const report: ClassificationReport = classificationReport(
+    gold,
+    predictions.predicted,
+    labelNames(data.task),
+  );
+  return { predictions, report };
+}

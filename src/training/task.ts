@@ -1,0 +1,61 @@
+// What differs between tasks, in one place: reading a data set, its label names, and turning a
+// batch plan into the arrays the model consumes.
+import type { Batch, ClassificationBatch, NliBatch } from "../data/batching.js";
+import { encodeListOpsBatch, encodeNliBatch, lengthsOf } from "../data/batching.js";
+import { readDataset } from "../data/dataset.js";
+import type { ListOpsExample } from "../data/listops.js";
+import { NLI_LABELS, type NliExample } from "../data/nli.js";
+import type { Vocabulary } from "../data/vocabulary.js";
+import type { Task } from "../models/model.js";
+
+export type Example = NliExample | ListOpsExample;
+
+export interface TaskData {
+  task: Task;
+  file: string;
+  examples: Example[];
+  /** Lines skipped: no gold label (NLI '-') and invalid lines (lenient mode). */
+  skipped: { noGoldLabel: number; invalid: number };
+}
+
+export function labelNames(task: Task): string[] {
+  return task === "nli" ? [...NLI_LABELS] : Array.from({ length: 10 }, (_, i) => String(i));
+}
+
+/** Reads a data file for a task; a file of the other task is a clear error. */
+export async function readTaskData(file: string, task: Task, lenient = false): Promise<TaskData> {
+  const dataset = await readDataset(file, { lenient });
+  if (dataset.task !== task) {
+    throw new Error(
+      `${file}: this is ${dataset.task === "nli" ? "NLI" : "ListOps"} data but the task is ${task}`,
+    );
+  }
+  const r = dataset.result;
+  return {
+    task,
+    file,
+    examples: r.examples,
+    skipped: { noGoldLabel: "noGoldLabel" in r ? r.noGoldLabel : 0, invalid: r.invalid.count },
+  };
+}
+
+export function batchFor(data: TaskData, batch: Batch, vocab: Vocabulary): NliBatch | ClassificationBatch {
+  return data.task === "nli"
+    ? encodeNliBatch(data.examples as NliExample[], batch, vocab)
+    : encodeListOpsBatch(data.examples as ListOpsExample[], batch, vocab);
+}
+
+/** Every sentence's tokens (both sides of NLI pairs), e.g. to build a vocabulary. */
+export function* sentencesOfData(data: TaskData): Generator<string[]> {
+  for (const ex of data.examples) {
+    if ("sentence" in ex) yield ex.sentence.tokens;
+    else {
+      yield ex.premise.tokens;
+      yield ex.hypothesis.tokens;
+    }
+  }
+}
+
+export function lengthKeys(data: TaskData) {
+  return lengthsOf(data.examples);
+}

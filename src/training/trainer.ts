@@ -1,0 +1,459 @@
+// The training loop: batches from the data layer, forward/backward through the model, an
+// optimizer step, evaluation on dev every N steps with a best-on-dev model, a rolling checkpoint
+// that resumes exactly (same batches, same dropout draws, same optimizer state), a per-epoch
+// learning-rate decay and early stopping. The loop reports through hooks; it never prints.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { limitLength, trainingBatches } from "../data/batching.js";
+import { loadEmbeddings } from "../data/embeddings.js";
+import { Rng, type RngState } from "../data/rng.js";
+import { Vocabulary } from "../data/vocabulary.js";
+import {
+  Adam,
+  clipGradNorm,
+  crossEntropy,
+  type Device,
+  getRngState,
+  manualSeed,
+  noGrad,
+  type Optimizer,
+  RMSprop,
+  SGD,
+  saveSafetensors,
+  scope,
+  setRngState,
+  tensor,
+} from "../engine/index.js";
+import { defaultConfig, type EncoderKind, Model, type ModelConfig, type Task } from "../models/model.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
+import {
+  loadModelDir,
+  loadTensors,
+  resolveCheckpointDir,
+  saveModelDir,
+  writeDirAtomic,
+  writeModelFiles,
+} from "./checkpoint.js";
+import { evaluate } from "./evaluate.js";
+import type { ClassificationReport } from "./metrics.js";
+import { batchFor, lengthKeys, readTaskData, sentencesOfData, type TaskData } from "./task.js";
+
+export type OptimizerKind = "rmsprop" | "adam" | "sgd";
+
+export interface TrainOptions {
+  task: Task;
+  train: string;
+  dev: string;
+  out: string;
+  model: EncoderKind;
+  embeddings?: string;
+  embeddingsCache?: string;
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  device: Device;
+  optimizer: OptimizerKind;
+  lr: number;
+  /** Learning rate multiplier applied at every new epoch (the article: 0.75). */
+  lrDecay: number;
+  /** L2 penalty (weight decay added to the gradient). */
+  weightDecay: number;
+  /** Clip the global gradient norm to this (0: no clipping). */
+  clip: number;
+  /** Evaluate on dev every this many steps (0: at the end of each epoch). */
+  evalEvery: number;
+  /** Stop after this many evaluations without a better dev accuracy (0: never). */
+  patience: number;
+  /** Stop after this many steps in all (0: run every epoch). */
+  maxSteps: number;
+  dEmbed: number;
+  dHidden: number;
+  dTracker: number;
+  dMlp: number;
+  nMlp: number;
+  embedDropout: number;
+  mlpDropout: number;
+  /** Train the embeddings too (default: frozen when pretrained, trained otherwise). */
+  trainEmbeddings?: boolean;
+  minCount: number;
+  lowercase: boolean;
+  /** Longest sentence kept (0: no limit); longer ones are cropped (NLI) or skipped (ListOps). */
+  maxLength: number;
+  lenient: boolean;
+}
+
+export const DEFAULT_LR: Record<OptimizerKind, number> = { rmsprop: 2e-3, adam: 1e-3, sgd: 0.1 };
+
+export function defaultTrainOptions(
+  base: Pick<TrainOptions, "task" | "train" | "dev" | "out" | "model"> & Partial<TrainOptions>,
+): TrainOptions {
+  const d = defaultConfig(base.task, base.model, 1);
+  const optimizer = base.optimizer ?? "rmsprop";
+  return {
+    epochs: 10,
+    batchSize: 128,
+    seed: 1,
+    device: "cpu",
+    optimizer,
+    lr: DEFAULT_LR[optimizer],
+    lrDecay: 0.75,
+    weightDecay: 0,
+    clip: 5,
+    evalEvery: 0,
+    patience: 0,
+    maxSteps: 0,
+    dEmbed: d.dEmbed,
+    dHidden: d.dHidden,
+    dTracker: d.dTracker,
+    dMlp: d.dMlp,
+    nMlp: d.nMlp,
+    embedDropout: d.embedDropout,
+    mlpDropout: d.mlpDropout,
+    minCount: 1,
+    lowercase: base.task === "nli",
+    maxLength: 0,
+    lenient: false,
+    ...base,
+  };
+}
+
+/** What the rolling checkpoint remembers besides weights and optimizer state. */
+interface TrainerState {
+  format: "spinn-trainer";
+  version: 1;
+  options: TrainOptions;
+  step: number;
+  epoch: number;
+  /** Batches of the current epoch already trained. */
+  batchInEpoch: number;
+  /** The batch RNG's state at the start of the current epoch (its batches are re-derived). */
+  epochRng: RngState;
+  /** libtorch's CPU generator (dropout draws), base64. */
+  engineRng: string;
+  best: { devAccuracy: number; step: number; epoch: number } | null;
+  evalsSinceBest: number;
+  finished: boolean;
+}
+
+export interface StepReport {
+  step: number;
+  epoch: number;
+  batchInEpoch: number;
+  batchesInEpoch: number;
+  loss: number;
+  accuracy: number;
+  lr: number;
+  examplesPerSecond: number;
+}
+
+export interface EvalReport {
+  step: number;
+  epoch: number;
+  devAccuracy: number;
+  best: boolean;
+  report: ClassificationReport;
+}
+
+export interface TrainHooks {
+  onStep?(r: StepReport): void;
+  onEval?(r: EvalReport): void;
+  log?(message: string): void;
+  /** Checked after every step: when aborted, the run checkpoints and returns. */
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  out: string;
+  steps: number;
+  epochs: number;
+  bestDevAccuracy: number | null;
+  bestStep: number | null;
+  interrupted: boolean;
+  stoppedEarly: boolean;
+  seconds: number;
+  trainExamples: number;
+  devExamples: number;
+  vocabularySize: number;
+  parameters: number;
+  embeddings?: { found: number; coverage: number; missing: string[] };
+}
+
+function makeOptimizer(model: Model, o: TrainOptions): Optimizer {
+  const params = model.store.trainable();
+  switch (o.optimizer) {
+    case "rmsprop":
+      return new RMSprop(params, { lr: o.lr, alpha: 0.9, weightDecay: o.weightDecay });
+    case "adam":
+      return new Adam(params, { lr: o.lr, weightDecay: o.weightDecay });
+    case "sgd":
+      return new SGD(params, { lr: o.lr, weightDecay: o.weightDecay });
+  }
+}
+
+function limit(data: TaskData, o: TrainOptions, log: (m: string) => void): TaskData {
+  if (!o.maxLength) return data;
+  const mode = data.task === "listops" ? "skip" : "crop";
+  const r = limitLength(data.examples, o.maxLength, mode);
+  if (r.cropped || r.skipped) {
+    log(
+      `${data.file}: ${mode === "skip" ? `skipped ${r.skipped}` : `cropped ${r.cropped}`} examples longer than ${o.maxLength} tokens`,
+    );
+  }
+  return { ...data, examples: r.examples };
+}
+
+const lastDir = (out: string) => path.join(out, "last");
+const bestDir = (out: string) => path.join(out, "best");
+const metricsFile = (out: string) => path.join(out, "metrics.jsonl");
+
+/** Options of the run in `out`, if it has a checkpoint. */
+export function savedRunOptions(out: string): TrainOptions | null {
+  const dir = resolveCheckpointDir(lastDir(out));
+  if (!dir) return null;
+  return (JSON.parse(readFileSync(path.join(dir, "trainer.json"), "utf8")) as TrainerState).options;
+}
+
+/**
+ * Trains (or, with resume, continues) the run in options.out. Resuming re-reads the data files
+ * named in the saved options and continues from the rolling checkpoint exactly.
+ */
+export async function train(
+  options: TrainOptions,
+  hooks: TrainHooks = {},
+  resume = false,
+): Promise<TrainResult> {
+  const log = hooks.log ?? (() => {});
+  const started = Date.now();
+  mkdirSync(options.out, { recursive: true });
+
+  let state: TrainerState | null = null;
+  let o = options;
+  if (resume) {
+    const dir = resolveCheckpointDir(lastDir(options.out));
+    if (!dir) throw new Error(`${options.out}: nothing to resume (no checkpoint in ${lastDir(options.out)})`);
+    state = JSON.parse(readFileSync(path.join(dir, "trainer.json"), "utf8")) as TrainerState;
+    // The saved options rule, except how long to train.
+    o = { ...state.options, epochs: options.epochs, maxSteps: options.maxSteps };
+    log(`resuming ${options.out} at step ${state.step} (epoch ${state.epoch + 1})`);
+  }
+
+  manualSeed(o.seed);
+  const trainData = limit(await readTaskData(o.train, o.task, o.lenient), o, log);
+  const devData = limit(await readTaskData(o.dev, o.task, o.lenient), o, log);
+  if (trainData.examples.length === 0) throw new Error(`${o.train}: no training examples`);
+
+  let model: Model;
+  let vocab: Vocabulary;
+  let embeddingsInfo: TrainResult["embeddings"];
+  if (state) {
+    const loaded = loadModelDir(resolveCheckpointDir(lastDir(o.out))!, o.device);
+    model = loaded.model;
+    vocab = loaded.vocab;
+  } else {
+    vocab = Vocabulary.build(sentencesOfData(trainData), {
+      minCount: o.minCount,
+      lowercase: o.lowercase,
+    });
+    let dEmbed = o.dEmbed;
+    const emb = o.embeddings
+      ? await loadEmbeddings(o.embeddings, vocab, {
+          seed: o.seed,
+          ...(o.embeddingsCache ? { cacheDir: o.embeddingsCache } : {}),
+        })
+      : null;
+    if (emb) {
+      dEmbed = emb.dim;
+      embeddingsInfo = { found: emb.found, coverage: emb.coverage.types, missing: emb.missing.slice(0, 20) };
+      log(
+        `embeddings: ${emb.found} of ${vocab.size - 2} words have vectors (${(100 * emb.coverage.types).toFixed(1)}% of types` +
+          `${emb.coverage.tokens === undefined ? "" : `, ${(100 * emb.coverage.tokens).toFixed(1)}% of tokens`}); ` +
+          `most frequent missing: ${emb.missing.slice(0, 8).join(" ")}`,
+      );
+    }
+    const config: ModelConfig = {
+      ...defaultConfig(o.task, o.model, vocab.size),
+      dEmbed,
+      dHidden: o.dHidden,
+      dTracker: o.dTracker,
+      dMlp: o.dMlp,
+      nMlp: o.nMlp,
+      embedDropout: o.embedDropout,
+      mlpDropout: o.mlpDropout,
+      trainEmbeddings: o.trainEmbeddings ?? !emb,
+    };
+    o = { ...o, dEmbed };
+    model = new Model(config, { device: o.device });
+    if (emb) scope(() => model.leaves.embed.copy_(tensor(emb.matrix, { shape: [vocab.size, emb.dim] })));
+  }
+
+  const optimizer = makeOptimizer(model, o);
+  const rng = new Rng(o.seed);
+  let step = 0;
+  let epoch = 0;
+  let batchInEpoch = 0;
+  let best: TrainerState["best"] = null;
+  let evalsSinceBest = 0;
+  if (state) {
+    const dir = resolveCheckpointDir(lastDir(o.out))!;
+    const saved = loadTensors(path.join(dir, "optimizer.safetensors"));
+    optimizer.loadState({ step: 0, lr: o.lr, tensors: saved });
+    for (const t of saved.values()) t.dispose();
+    step = state.step;
+    epoch = state.epoch;
+    batchInEpoch = state.batchInEpoch;
+    best = state.best;
+    evalsSinceBest = state.evalsSinceBest;
+    optimizer.stepCount = step;
+    rng.setState(state.epochRng);
+    setRngState(new Uint8Array(Buffer.from(state.engineRng, "base64")));
+    truncateMetrics(o.out, step);
+  } else {
+    writeFileSync(metricsFile(o.out), "");
+  }
+
+  const keys = lengthKeys(trainData);
+  const record = (entry: object) => appendFileSync(metricsFile(o.out), `${JSON.stringify(entry)}\n`);
+  let interrupted = false;
+  let stoppedEarly = false;
+  let epochRng = rng.getState();
+
+  const checkpoint = (finished: boolean) => {
+    const s: TrainerState = {
+      format: "spinn-trainer",
+      version: 1,
+      options: o,
+      step,
+      epoch,
+      batchInEpoch,
+      epochRng,
+      engineRng: Buffer.from(getRngState()).toString("base64"),
+      best,
+      evalsSinceBest,
+      finished,
+    };
+    writeDirAtomic(lastDir(o.out), (dir) => {
+      writeModelFiles(dir, model, vocab, { steps: step, epoch });
+      saveSafetensors(path.join(dir, "optimizer.safetensors"), optimizer.state().tensors);
+      writeFileAtomic(path.join(dir, "trainer.json"), `${JSON.stringify(s, null, 2)}\n`);
+    });
+  };
+
+  const runEval = (): boolean => {
+    const { report } = evaluate(model, devData, vocab);
+    const improved = best === null || report.accuracy > best.devAccuracy;
+    if (improved) {
+      best = { devAccuracy: report.accuracy, step, epoch };
+      evalsSinceBest = 0;
+      saveModelDir(bestDir(o.out), model, vocab, { steps: step, epoch, devAccuracy: report.accuracy });
+    } else {
+      evalsSinceBest++;
+    }
+    record({ type: "eval", step, epoch: epoch + 1, dev_accuracy: report.accuracy, best: improved });
+    hooks.onEval?.({ step, epoch, devAccuracy: report.accuracy, best: improved, report });
+    return o.patience > 0 && evalsSinceBest >= o.patience;
+  };
+
+  try {
+    training: while (epoch < o.epochs) {
+      // The epoch's batches come from the batch RNG's state at the epoch's start, so a resumed
+      // run re-derives exactly the batches it was in the middle of.
+      if (batchInEpoch === 0) epochRng = rng.getState();
+      else rng.setState(epochRng);
+      const batches = trainingBatches(keys, { batchSize: o.batchSize, rng });
+      optimizer.lr = o.lr * o.lrDecay ** epoch;
+      let seen = 0;
+      let lossSum = 0;
+      let right = 0;
+      let clock = Date.now();
+      while (batchInEpoch < batches.length) {
+        const batch = batchFor(trainData, batches[batchInEpoch]!, vocab);
+        const { loss, correct } = scope(() => {
+          optimizer.zeroGrad();
+          const logits = model.forward(batch, true);
+          const target = tensor(batch.labels, { device: o.device });
+          const l = crossEntropy(logits, target);
+          l.backward();
+          if (o.clip > 0) clipGradNorm(optimizer.params, o.clip);
+          optimizer.step();
+          const c = noGrad(() => logits.argmax(1).eq(target).sum().item());
+          return { loss: l.item(), correct: c };
+        });
+        step++;
+        batchInEpoch++;
+        const n = batch.labels.length;
+        seen += n;
+        lossSum += loss * n;
+        right += correct;
+        const now = Date.now();
+        const r: StepReport = {
+          step,
+          epoch,
+          batchInEpoch,
+          batchesInEpoch: batches.length,
+          loss: lossSum / seen,
+          accuracy: right / seen,
+          lr: optimizer.lr,
+          examplesPerSecond: (n * 1000) / Math.max(1, now - clock),
+        };
+        clock = now;
+        hooks.onStep?.(r);
+        if (step % 50 === 0)
+          record({ type: "train", step, epoch: epoch + 1, loss: r.loss, accuracy: r.accuracy, lr: r.lr });
+        const epochDone = batchInEpoch === batches.length;
+        if (epochDone) {
+          record({ type: "epoch", step, epoch: epoch + 1, loss: r.loss, accuracy: r.accuracy });
+          epoch++;
+          batchInEpoch = 0;
+          epochRng = rng.getState();
+        }
+        const evalNow = o.evalEvery > 0 ? step % o.evalEvery === 0 : epochDone;
+        if (evalNow) {
+          const stop = runEval();
+          checkpoint(false);
+          if (stop) {
+            stoppedEarly = true;
+            log(`early stop: no better dev accuracy in ${o.patience} evaluations`);
+            break training;
+          }
+        }
+        if (hooks.signal?.aborted || (o.maxSteps > 0 && step >= o.maxSteps)) {
+          interrupted = hooks.signal?.aborted ?? false;
+          if (!evalNow) checkpoint(false);
+          break training;
+        }
+        if (epochDone) break;
+      }
+    }
+    if (!interrupted) checkpoint(epoch >= o.epochs || stoppedEarly);
+  } finally {
+    optimizer.dispose();
+  }
+  const parameters = model.store.countTrainable();
+  model.dispose();
+  const b = best as TrainerState["best"];
+  return {
+    out: o.out,
+    steps: step,
+    epochs: epoch,
+    bestDevAccuracy: b?.devAccuracy ?? null,
+    bestStep: b?.step ?? null,
+    interrupted,
+    stoppedEarly,
+    seconds: (Date.now() - started) / 1000,
+    trainExamples: trainData.examples.length,
+    devExamples: devData.examples.length,
+    vocabularySize: vocab.size,
+    parameters,
+    ...(embeddingsInfo ? { embeddings: embeddingsInfo } : {}),
+  };
+}
+
+/** Drops metric lines written after the checkpoint a run resumes from. */
+function truncateMetrics(out: string, step: number): void {
+  const file = metricsFile(out);
+  if (!existsSync(file)) return;
+  const kept = readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => line && (JSON.parse(line) as { step: number }).step <= step);
+  writeFileSync(file, kept.map((l) => `${l}\n`).join(""));
+}

@@ -130,9 +130,17 @@ interface TrainerState {
   epochRng: RngState;
   /** libtorch's CPU generator (dropout draws), base64. */
   engineRng: string;
+  /** Running totals of the current epoch's training batches, for its summary line. */
+  epochTotals: EpochTotals;
   best: { devAccuracy: number; step: number; epoch: number } | null;
   evalsSinceBest: number;
   finished: boolean;
+}
+
+interface EpochTotals {
+  examples: number;
+  lossSum: number;
+  correct: number;
 }
 
 export interface StepReport {
@@ -293,6 +301,7 @@ export async function train(
   let batchInEpoch = 0;
   let best: TrainerState["best"] = null;
   let evalsSinceBest = 0;
+  let totals: EpochTotals = { examples: 0, lossSum: 0, correct: 0 };
   if (state) {
     const dir = resolveCheckpointDir(lastDir(o.out))!;
     const saved = loadTensors(path.join(dir, "optimizer.safetensors"));
@@ -303,6 +312,7 @@ export async function train(
     batchInEpoch = state.batchInEpoch;
     best = state.best;
     evalsSinceBest = state.evalsSinceBest;
+    totals = state.epochTotals;
     optimizer.stepCount = step;
     rng.setState(state.epochRng);
     setRngState(new Uint8Array(Buffer.from(state.engineRng, "base64")));
@@ -327,6 +337,7 @@ export async function train(
       batchInEpoch,
       epochRng,
       engineRng: Buffer.from(getRngState()).toString("base64"),
+      epochTotals: totals,
       best,
       evalsSinceBest,
       finished,
@@ -361,9 +372,6 @@ export async function train(
       else rng.setState(epochRng);
       const batches = trainingBatches(keys, { batchSize: o.batchSize, rng });
       optimizer.lr = o.lr * o.lrDecay ** epoch;
-      let seen = 0;
-      let lossSum = 0;
-      let right = 0;
       let clock = Date.now();
       while (batchInEpoch < batches.length) {
         const batch = batchFor(trainData, batches[batchInEpoch]!, vocab);
@@ -381,17 +389,17 @@ export async function train(
         step++;
         batchInEpoch++;
         const n = batch.labels.length;
-        seen += n;
-        lossSum += loss * n;
-        right += correct;
+        totals.examples += n;
+        totals.lossSum += loss * n;
+        totals.correct += correct;
         const now = Date.now();
         const r: StepReport = {
           step,
           epoch,
           batchInEpoch,
           batchesInEpoch: batches.length,
-          loss: lossSum / seen,
-          accuracy: right / seen,
+          loss: totals.lossSum / totals.examples,
+          accuracy: totals.correct / totals.examples,
           lr: optimizer.lr,
           examplesPerSecond: (n * 1000) / Math.max(1, now - clock),
         };
@@ -405,6 +413,7 @@ export async function train(
           epoch++;
           batchInEpoch = 0;
           epochRng = rng.getState();
+          totals = { examples: 0, lossSum: 0, correct: 0 };
         }
         const evalNow = o.evalEvery > 0 ? step % o.evalEvery === 0 : epochDone;
         if (evalNow) {

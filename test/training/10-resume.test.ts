@@ -1,0 +1,164 @@
+// Exact resume: a run stopped part-way (cleanly, or killed with SIGKILL) and resumed ends with the
+// same weights as an uninterrupted run; a crash while a checkpoint is written leaves the previous
+// checkpoint intact.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { generateListOps } from "../../src/data/listops-generate.js";
+import { resolveCheckpointDir, writeDirAtomic } from "../../src/training/checkpoint.js";
+import { defaultTrainOptions, type TrainOptions, train } from "../../src/training/trainer.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const cli = path.resolve(here, "../../src/cli/main.js");
+const dir = mkdtempSync(path.join(tmpdir(), "spinn-resume-"));
+const trainFile = path.join(dir, "train.tsv");
+const devFile = path.join(dir, "dev.tsv");
+const data = generateListOps({ count: 260, seed: 4, maxLength: 12 });
+writeFileSync(
+  trainFile,
+  data.lines
+    .slice(0, 200)
+    .map((l) => `${l}\n`)
+    .join(""),
+);
+writeFileSync(
+  devFile,
+  data.lines
+    .slice(200)
+    .map((l) => `${l}\n`)
+    .join(""),
+);
+
+function options(out: string, extra: Partial<TrainOptions> = {}): TrainOptions {
+  return defaultTrainOptions({
+    task: "listops",
+    train: trainFile,
+    dev: devFile,
+    out,
+    model: "spinn-pi",
+    epochs: 3,
+    batchSize: 16,
+    seed: 9,
+    dEmbed: 8,
+    dHidden: 8,
+    dTracker: 4,
+    dMlp: 8,
+    nMlp: 1,
+    embedDropout: 0.2, // dropout draws must resume exactly too
+    mlpDropout: 0.2,
+    evalEvery: 5,
+    ...extra,
+  });
+}
+
+const weights = (out: string) => readFileSync(path.join(out, "last", "model.safetensors"));
+
+describe("resume", () => {
+  test("stopping after some steps and resuming gives the uninterrupted run's weights", async () => {
+    const whole = path.join(dir, "whole");
+    const full = await train(options(whole));
+    const parts = path.join(dir, "parts");
+    const first = await train(options(parts, { maxSteps: 7 })); // mid-epoch, between evaluations
+    assert.equal(first.steps, 7);
+    const second = await train(options(parts, { maxSteps: 17 }), {}, true);
+    assert.equal(second.steps, 17);
+    const rest = await train(options(parts), {}, true);
+    assert.equal(rest.steps, full.steps);
+    assert.equal(rest.bestDevAccuracy, full.bestDevAccuracy);
+    assert.deepEqual(weights(parts), weights(whole));
+    assert.deepEqual(
+      readFileSync(path.join(parts, "metrics.jsonl"), "utf8"),
+      readFileSync(path.join(whole, "metrics.jsonl"), "utf8"),
+    );
+  });
+
+  test("SIGKILL during training, then --resume, gives the uninterrupted run's weights", async () => {
+    const args = (out: string) => [
+      cli,
+      "train",
+      "--task",
+      "listops",
+      "--train",
+      trainFile,
+      "--dev",
+      devFile,
+      "--model",
+      "spinn-pi",
+      "--out",
+      out,
+      "--epochs",
+      "3",
+      "--batch-size",
+      "16",
+      "--seed",
+      "9",
+      "--d-embed",
+      "8",
+      "--d-hidden",
+      "8",
+      "--d-tracker",
+      "4",
+      "--d-mlp",
+      "8",
+      "--n-mlp",
+      "1",
+      "--eval-every",
+      "5",
+      "--json",
+    ];
+    const whole = path.join(dir, "cli-whole");
+    assert.equal(spawnSync(process.execPath, args(whole)).status, 0);
+
+    const killed = path.join(dir, "cli-killed");
+    const child = spawn(process.execPath, args(killed), { stdio: "ignore" });
+    const trainerJson = path.join(killed, "last", "trainer.json");
+    await new Promise<void>((resolve, reject) => {
+      const poll = setInterval(() => {
+        if (existsSync(trainerJson) && JSON.parse(readFileSync(trainerJson, "utf8")).step >= 10) {
+          clearInterval(poll);
+          child.kill("SIGKILL");
+          resolve();
+        }
+      }, 5);
+      child.on("exit", () => {
+        clearInterval(poll);
+        reject(new Error("the run finished before it could be killed"));
+      });
+    }).catch((e) => assert.fail(e));
+    await new Promise((r) => child.on("exit", r));
+    const resumed = spawnSync(process.execPath, [cli, "train", "--out", killed, "--resume", "--json"], {
+      encoding: "utf8",
+    });
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.deepEqual(weights(killed), weights(whole));
+  });
+
+  test("a crash while a checkpoint is written leaves the previous one intact", () => {
+    const target = path.join(dir, "ckpt");
+    writeDirAtomic(target, (d) => writeFileSync(path.join(d, "trainer.json"), "old"));
+    // A child process writes half of a new checkpoint and is killed mid-way.
+    const script = `
+      import { writeFileSync } from "node:fs";
+      import { writeDirAtomic } from ${JSON.stringify(path.resolve(here, "../../src/training/checkpoint.js"))};
+      writeDirAtomic(${JSON.stringify(target)}, (d) => {
+        writeFileSync(d + "/trainer.json", "new, half writ");
+        process.kill(process.pid, "SIGKILL");
+      });`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script]);
+    assert.equal(r.signal, "SIGKILL");
+    assert.equal(readFileSync(path.join(resolveCheckpointDir(target)!, "trainer.json"), "utf8"), "old");
+    // The window between the two renames: the old checkpoint is only at <target>.old.
+    const swapped = path.join(dir, "ckpt2");
+    mkdirSync(`${swapped}.old`, { recursive: true });
+    writeFileSync(path.join(`${swapped}.old`, "trainer.json"), "previous");
+    assert.equal(resolveCheckpointDir(swapped), `${swapped}.old`);
+    // The next save completes normally over the leftovers.
+    writeDirAtomic(swapped, (d) => writeFileSync(path.join(d, "trainer.json"), "next"));
+    assert.equal(readFileSync(path.join(resolveCheckpointDir(swapped)!, "trainer.json"), "utf8"), "next");
+    assert.equal(existsSync(`${swapped}.old`), false);
+  });
+});

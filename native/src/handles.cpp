@@ -1,9 +1,5 @@
 // Tensor handles, argument conversion, errors and the addon's entry point.
 #include <cmath>
-#include <cstdlib>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <limits>
 #include <mutex>
 #include <unordered_set>
@@ -224,22 +220,7 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
 
 }  // namespace spinn
 
-// Tensors of a few hundred KB are allocated and freed at every step. glibc serves blocks above
-// its mmap threshold with fresh mmap()s, so each one page-faults on first touch: measured here,
-// that halved matmul throughput against the same libtorch driven from Python. Keeping such
-// blocks on the heap (and not trimming it eagerly) restores the speed. SPINN_MALLOC_TUNING=0
-// leaves glibc's defaults alone.
-static void tuneAllocator() {
-#ifdef __GLIBC__
-  const char* opt = std::getenv("SPINN_MALLOC_TUNING");
-  if (opt && std::string(opt) == "0") return;
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
-#endif
-}
-
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  tuneAllocator();
   env.SetInstanceData(new spinn::Addon());
   exports.Set("init", Napi::Function::New(env, spinn::init, "init"));
   exports.Set("dispose", Napi::Function::New(env, spinn::dispose, "dispose"));

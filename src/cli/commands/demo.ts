@@ -106,9 +106,13 @@ async function runDemo(f: DemoFlags): Promise<void> {
       `\ntest accuracy (held-out generated set): ${(100 * report.accuracy).toFixed(2)}% on ${report.examples} expressions`,
     );
     say(`model saved in ${loaded.dir}\n`);
-    for (const i of [0, 1, 2]) {
-      const ex = test.examples[i];
-      if (!ex || !("sentence" in ex) || !ex.sentence.transitions) continue;
+    // A few short test expressions, so that their trees fit on a screen.
+    const shown = test.examples
+      .map((ex, i) => ({ ex, i }))
+      .filter(({ ex }) => "sentence" in ex && ex.sentence.tokens.length >= 5 && ex.sentence.tokens.length <= 9)
+      .slice(0, 3);
+    for (const { ex, i } of shown) {
+      if (!("sentence" in ex) || !ex.sentence.transitions) continue;
       say(`${ex.sentence.tokens.join(" ")}  → predicted ${predictions.predicted[i]}, true ${ex.label}`);
       say(drawTree(ex.sentence.tokens, ex.sentence.transitions));
       say("");

@@ -4,7 +4,14 @@ export class UserError extends Error {
 }
 
 /** Error classes whose message already says what and where (file:line, file name, op). */
-const USER_FACING = new Set(["UserError", "DataError", "FormatError", "SafetensorsError", "TorchError"]);
+const USER_FACING = new Set([
+  "UserError",
+  "DataError",
+  "FormatError",
+  "SafetensorsError",
+  "TorchError",
+  "CheckpointError",
+]);
 
 /**
  * The one line to show for an error the user can fix (bad flag or data, a file system error

@@ -20,6 +20,11 @@ export const MODEL_FILE = "model.safetensors";
 export const CONFIG_FILE = "config.json";
 export const VOCAB_FILE = "vocab.json";
 
+/** A model directory or checkpoint that is missing, incomplete or does not fit the model. */
+export class CheckpointError extends Error {
+  override name = "CheckpointError";
+}
+
 export interface ModelMeta {
   format: "spinn-model";
   version: 1;
@@ -93,14 +98,14 @@ function readJson(file: string): unknown {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new Error(
+    throw new CheckpointError(
       `${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
     );
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
+    throw new CheckpointError(`${file}: not valid JSON (${(err as Error).message})`);
   }
 }
 
@@ -119,24 +124,33 @@ export function loadModelDir(dir: string, device: Device = "cpu"): LoadedModel {
   const candidates = [dir, path.join(dir, "best"), path.join(dir, "last")];
   const found = candidates.map(resolveCheckpointDir).find((d) => d && existsSync(path.join(d, CONFIG_FILE)));
   if (!found)
-    throw new Error(`${dir}: no model here (expected ${CONFIG_FILE}, or a training run with best/ or last/)`);
+    throw new CheckpointError(
+      `${dir}: no model here (expected ${CONFIG_FILE}, or a training run with best/ or last/)`,
+    );
   const meta = readJson(path.join(found, CONFIG_FILE)) as ModelMeta;
   if (meta?.format !== "spinn-model" || meta.version !== 1 || typeof meta.model !== "object") {
-    throw new Error(`${path.join(found, CONFIG_FILE)}: not a spinn-model config (format/version missing)`);
+    throw new CheckpointError(
+      `${path.join(found, CONFIG_FILE)}: not a spinn-model config (format/version missing)`,
+    );
   }
   const vocab = Vocabulary.fromJSON(readJson(path.join(found, VOCAB_FILE)));
   if (vocab.size !== meta.model.vocabSize) {
-    throw new Error(
+    throw new CheckpointError(
       `${found}: vocabulary has ${vocab.size} words but the model expects ${meta.model.vocabSize}`,
     );
   }
-  const model = new Model(meta.model, { device });
+  let model: Model;
+  try {
+    model = new Model(meta.model, { device });
+  } catch (err) {
+    throw new CheckpointError(`${path.join(found, CONFIG_FILE)}: ${(err as Error).message}`);
+  }
   const { tensors } = loadSafetensors(path.join(found, MODEL_FILE));
   try {
     model.store.load(tensors);
   } catch (err) {
     model.dispose();
-    throw new Error(`${path.join(found, MODEL_FILE)}: ${(err as Error).message}`);
+    throw new CheckpointError(`${path.join(found, MODEL_FILE)}: ${(err as Error).message}`);
   } finally {
     for (const t of tensors.values()) t.dispose();
   }

@@ -3,6 +3,7 @@
 import type { Batch, ClassificationBatch, NliBatch } from "../data/batching.js";
 import { encodeListOpsBatch, encodeNliBatch, lengthsOf } from "../data/batching.js";
 import { readDataset } from "../data/dataset.js";
+import { DataError } from "../data/errors.js";
 import type { ListOpsExample } from "../data/listops.js";
 import { NLI_LABELS, type NliExample } from "../data/nli.js";
 import type { Vocabulary } from "../data/vocabulary.js";
@@ -26,9 +27,8 @@ export function labelNames(task: Task): string[] {
 export async function readTaskData(file: string, task: Task, lenient = false): Promise<TaskData> {
   const dataset = await readDataset(file, { lenient });
   if (dataset.task !== task) {
-    throw new Error(
-      `${file}: this is ${dataset.task === "nli" ? "NLI" : "ListOps"} data but the task is ${task}`,
-    );
+    const kind = dataset.task === "nli" ? "NLI" : "ListOps";
+    throw new DataError(file, 0, undefined, `this is ${kind} data but the task is ${task}`);
   }
   const r = dataset.result;
   return {
@@ -37,6 +37,33 @@ export async function readTaskData(file: string, task: Task, lenient = false): P
     examples: r.examples,
     skipped: { noGoldLabel: "noGoldLabel" in r ? r.noGoldLabel : 0, invalid: r.invalid.count },
   };
+}
+
+/**
+ * SPINN-PI(-NT) composes along given trees: every sentence needs its parse. Names the first
+ * example without one.
+ */
+export function requireTrees(data: TaskData, encoder: string): void {
+  if (!encoder.startsWith("spinn")) return;
+  for (const ex of data.examples) {
+    const sides =
+      "sentence" in ex
+        ? ([["sentence", ex.sentence]] as const)
+        : ([
+            ["sentence1_binary_parse", ex.premise],
+            ["sentence2_binary_parse", ex.hypothesis],
+          ] as const);
+    for (const [field, s] of sides) {
+      if (!s.transitions) {
+        throw new DataError(
+          ex.source.file,
+          ex.source.line,
+          field,
+          `no parse, and ${encoder} composes along given trees`,
+        );
+      }
+    }
+  }
 }
 
 export function batchFor(data: TaskData, batch: Batch, vocab: Vocabulary): NliBatch | ClassificationBatch {

@@ -6,6 +6,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import path from "node:path";
 import { limitLength, trainingBatches } from "../data/batching.js";
 import { loadEmbeddings } from "../data/embeddings.js";
+import { DataError } from "../data/errors.js";
 import { Rng, type RngState } from "../data/rng.js";
 import { Vocabulary } from "../data/vocabulary.js";
 import {
@@ -27,6 +28,7 @@ import {
 import { defaultConfig, type EncoderKind, Model, type ModelConfig, type Task } from "../models/model.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import {
+  CheckpointError,
   loadModelDir,
   loadTensors,
   resolveCheckpointDir,
@@ -36,7 +38,7 @@ import {
 } from "./checkpoint.js";
 import { evaluate } from "./evaluate.js";
 import type { ClassificationReport } from "./metrics.js";
-import { batchFor, lengthKeys, readTaskData, sentencesOfData, type TaskData } from "./task.js";
+import { batchFor, lengthKeys, readTaskData, requireTrees, sentencesOfData, type TaskData } from "./task.js";
 
 export type OptimizerKind = "rmsprop" | "adam" | "sgd";
 
@@ -238,7 +240,10 @@ export async function train(
   let o = options;
   if (resume) {
     const dir = resolveCheckpointDir(lastDir(options.out));
-    if (!dir) throw new Error(`${options.out}: nothing to resume (no checkpoint in ${lastDir(options.out)})`);
+    if (!dir)
+      throw new CheckpointError(
+        `${options.out}: nothing to resume (no checkpoint in ${lastDir(options.out)})`,
+      );
     state = JSON.parse(readFileSync(path.join(dir, "trainer.json"), "utf8")) as TrainerState;
     // The saved options rule, except how long to train.
     o = { ...state.options, epochs: options.epochs, maxSteps: options.maxSteps };
@@ -248,7 +253,9 @@ export async function train(
   manualSeed(o.seed);
   const trainData = limit(await readTaskData(o.train, o.task, o.lenient), o, log);
   const devData = limit(await readTaskData(o.dev, o.task, o.lenient), o, log);
-  if (trainData.examples.length === 0) throw new Error(`${o.train}: no training examples`);
+  if (trainData.examples.length === 0) throw new DataError(o.train, 0, undefined, "no training examples");
+  requireTrees(trainData, o.model);
+  requireTrees(devData, o.model);
 
   let model: Model;
   let vocab: Vocabulary;
@@ -349,7 +356,8 @@ export async function train(
     });
   };
 
-  const runEval = (): boolean => {
+  /** Evaluates on dev; `during` is the 1-based epoch the evaluation belongs to. */
+  const runEval = (during: number): boolean => {
     const { report } = evaluate(model, devData, vocab);
     const improved = best === null || report.accuracy > best.devAccuracy;
     if (improved) {
@@ -359,7 +367,7 @@ export async function train(
     } else {
       evalsSinceBest++;
     }
-    record({ type: "eval", step, epoch: epoch + 1, dev_accuracy: report.accuracy, best: improved });
+    record({ type: "eval", step, epoch: during, dev_accuracy: report.accuracy, best: improved });
     hooks.onEval?.({ step, epoch, devAccuracy: report.accuracy, best: improved, report });
     return o.patience > 0 && evalsSinceBest >= o.patience;
   };
@@ -417,7 +425,7 @@ export async function train(
         }
         const evalNow = o.evalEvery > 0 ? step % o.evalEvery === 0 : epochDone;
         if (evalNow) {
-          const stop = runEval();
+          const stop = runEval(epochDone ? epoch : epoch + 1);
           checkpoint(false);
           if (stop) {
             stoppedEarly = true;

@@ -109,7 +109,9 @@ async function runDemo(f: DemoFlags): Promise<void> {
     // A few short test expressions, so that their trees fit on a screen.
     const shown = test.examples
       .map((ex, i) => ({ ex, i }))
-      .filter(({ ex }) => "sentence" in ex && ex.sentence.tokens.length >= 5 && ex.sentence.tokens.length <= 9)
+      .filter(
+        ({ ex }) => "sentence" in ex && ex.sentence.tokens.length >= 5 && ex.sentence.tokens.length <= 9,
+      )
       .slice(0, 3);
     for (const { ex, i } of shown) {
       if (!("sentence" in ex) || !ex.sentence.transitions) continue;

@@ -19,13 +19,14 @@ async function runEval(f: EvalFlags): Promise<void> {
   const { loadModelDir } = await import("../../training/checkpoint.js");
   const { evaluate } = await import("../../training/evaluate.js");
   const { formatReport } = await import("../../training/metrics.js");
-  const { readTaskData, labelNames } = await import("../../training/task.js");
+  const { readTaskData, labelNames, requireTrees } = await import("../../training/task.js");
   const { probabilitiesOf, treesOf } = await import("../../training/report.js");
   const { writeFileAtomic } = await import("../../util/atomic-write.js");
   const loaded = loadModelDir(f.modelDir, (f.device ?? "cpu") as "cpu");
   try {
     const task = loaded.model.config.task;
     const taskData = await readTaskData(data, task, Boolean(f.lenient));
+    requireTrees(taskData, loaded.model.config.encoder);
     const { predictions, report } = evaluate(loaded.model, taskData, loaded.vocab, batchSize);
     if (f.report) {
       const labels = labelNames(task);

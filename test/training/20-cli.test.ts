@@ -1,0 +1,220 @@
+// The train / eval / predict commands end to end on tiny data the test writes, and their errors.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/cli/main.js");
+const dir = mkdtempSync(path.join(tmpdir(), "spinn-cli-"));
+
+function spinn(args: string[], input?: string) {
+  return spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", input });
+}
+
+// A tiny NLI set in SNLI's jsonl format: the label follows from the words, so it is learnable.
+const pairs: string[] = [];
+const labels = ["entailment", "neutral", "contradiction"];
+const verbs = ["sleeps", "runs", "eats"];
+for (let i = 0; i < 48; i++) {
+  const label = labels[i % 3]!;
+  const verb = verbs[i % 3]!;
+  pairs.push(
+    JSON.stringify({
+      gold_label: label,
+      pairID: `p${i}`,
+      sentence1: `A dog ${verb} .`,
+      sentence2: `The dog ${verb} .`,
+      sentence1_binary_parse: `( ( A dog ) ( ${verb} . ) )`,
+      sentence2_binary_parse: `( ( The dog ) ( ${verb} . ) )`,
+    }),
+  );
+}
+const nli = path.join(dir, "nli.jsonl");
+writeFileSync(nli, `${pairs.join("\n")}\n`);
+const small = ["--d-embed", "8", "--d-hidden", "8", "--d-tracker", "4", "--d-mlp", "8", "--n-mlp", "1"];
+
+describe("train, eval, predict", () => {
+  const run = path.join(dir, "run");
+  test("train writes best and last models and ends with a JSON summary", () => {
+    const r = spinn([
+      "train",
+      "--task",
+      "nli",
+      "--train",
+      nli,
+      "--dev",
+      nli,
+      "--model",
+      "spinn-pi",
+      "--out",
+      run,
+      "--epochs",
+      "2",
+      "--batch-size",
+      "8",
+      ...small,
+      "--json",
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const summary = JSON.parse(r.stdout.trim().split("\n").pop()!);
+    assert.equal(summary.steps, 12);
+    assert.equal(summary.trainExamples, 48);
+    assert.ok(summary.bestDevAccuracy >= 0 && summary.bestDevAccuracy <= 1);
+    const metrics = readFileSync(path.join(run, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      metrics.filter((m) => m.type === "eval").map((m) => m.epoch),
+      [1, 2],
+    );
+  });
+
+  test("a second train into the same directory is refused (use --resume)", () => {
+    const r = spinn([
+      "train",
+      "--task",
+      "nli",
+      "--train",
+      nli,
+      "--dev",
+      nli,
+      "--model",
+      "spinn-pi",
+      "--out",
+      run,
+    ]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /already holds a training run: use --resume/);
+  });
+
+  test("eval reports accuracy, per-class figures and a per-example report", () => {
+    const report = path.join(dir, "report.jsonl");
+    const r = spinn(["eval", "--model-dir", run, "--data", nli, "--report", report, "--json"]);
+    assert.equal(r.status, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.examples, 48);
+    assert.deepEqual(s.labels, labels);
+    assert.equal(
+      s.confusion.flat().reduce((a: number, b: number) => a + b, 0),
+      48,
+    );
+    const lines = readFileSync(report, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.equal(lines.length, 48);
+    const right = lines.filter((l) => l.gold === l.predicted).length;
+    assert.equal(right / 48, s.accuracy);
+    assert.equal(lines[0].trees.premise, "( ( A dog ) ( sleeps . ) )");
+    const p = Object.values(lines[0].probabilities as Record<string, number>).reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(p - 1) < 1e-4);
+  });
+
+  test("predict reads JSON lines and writes label, probabilities and trees", () => {
+    const input = `${JSON.stringify({ premise: "A dog runs .", hypothesis: "The dog runs .", premise_parse: "( ( A dog ) ( runs . ) )", hypothesis_parse: "( ( The dog ) ( runs . ) )" })}\n`;
+    const r = spinn(["predict", "--model-dir", run], input);
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.ok(labels.includes(out.label));
+    assert.deepEqual(Object.keys(out.probabilities), labels);
+    assert.equal(out.trees.hypothesis, "( ( The dog ) ( runs . ) )");
+    const pretty = spinn(["predict", "--model-dir", run, "--pretty"], input);
+    assert.match(pretty.stdout, /premise:\n┐\n├─ ┐\n│ {2}├─ A\n/);
+  });
+
+  test("predict without parses explains that this model needs them", () => {
+    const r = spinn(
+      ["predict", "--model-dir", run],
+      '{"premise": "A man plays.", "hypothesis": "A person plays."}\n',
+    );
+    assert.equal(r.status, 2);
+    assert.match(
+      r.stderr,
+      /<stdin>:1: premise: this model \(spinn-pi\) composes along given trees, so it needs a parse/,
+    );
+  });
+
+  test("bad flags, missing files and wrong data are one line and exit code 2", () => {
+    const cases: [string[], RegExp][] = [
+      [["train", "--task", "nli", "--out", path.join(dir, "x")], /--train is required/],
+      [
+        [
+          "train",
+          "--task",
+          "nli",
+          "--train",
+          path.join(dir, "missing.jsonl"),
+          "--dev",
+          nli,
+          "--model",
+          "lstm",
+          "--out",
+          path.join(dir, "x"),
+        ],
+        /--train: no such file/,
+      ],
+      [
+        [
+          "train",
+          "--task",
+          "nli",
+          "--train",
+          nli,
+          "--dev",
+          nli,
+          "--model",
+          "treelstm",
+          "--out",
+          path.join(dir, "x"),
+        ],
+        /--model must be one of/,
+      ],
+      [
+        [
+          "train",
+          "--task",
+          "nli",
+          "--train",
+          nli,
+          "--dev",
+          nli,
+          "--model",
+          "lstm",
+          "--out",
+          path.join(dir, "x"),
+          "--epochs",
+          "two",
+        ],
+        /--epochs must be an integer >= 1, got "two"/,
+      ],
+      [
+        [
+          "train",
+          "--task",
+          "listops",
+          "--train",
+          nli,
+          "--dev",
+          nli,
+          "--model",
+          "lstm",
+          "--out",
+          path.join(dir, "x"),
+        ],
+        /nli.jsonl:0: this is NLI data but the task is listops/,
+      ],
+      [["eval", "--model-dir", path.join(dir, "nothing"), "--data", nli], /no model here/],
+      [["train", "--out", path.join(dir, "nothing"), "--resume"], /no checkpoint to resume from/],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = spinn(args);
+      assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, pattern);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+  });
+});

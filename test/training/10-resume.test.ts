@@ -137,6 +137,18 @@ describe("resume", () => {
     assert.deepEqual(weights(killed), weights(whole));
   });
 
+  test("early stopping ends the run after --patience evaluations without a better dev accuracy", async () => {
+    const out = path.join(dir, "patience");
+    const r = await train(options(out, { patience: 2, lr: 1e-9, optimizer: "sgd" })); // cannot improve
+    assert.equal(r.stoppedEarly, true);
+    assert.equal(r.steps, 15); // evaluations at steps 5 (best), 10 and 15 (no better)
+    const evals = readFileSync(path.join(out, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.equal(evals.filter((e) => e.type === "eval").length, 3);
+  });
+
   test("a crash while a checkpoint is written leaves the previous one intact", () => {
     const target = path.join(dir, "ckpt");
     writeDirAtomic(target, (d) => writeFileSync(path.join(d, "trainer.json"), "old"));

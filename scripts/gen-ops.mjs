@@ -5,7 +5,8 @@
 //
 // Row: [name, "kind arg, kind arg, ...", returnKind, C++ expression over the args].
 // Argument kinds: T tensor, T? optional tensor (null), T[] tensor list, i int, i[] int list,
-// f number (double), b boolean, dtype (ScalarType code). Returns: T, T[], f, i, b.
+// f number (double), s number as a Scalar (integral values stay integers), b boolean, dtype
+// (ScalarType code). Returns: T, T[], f, i, b.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
@@ -15,14 +16,14 @@ export const OPS = [
   ["sub", "T a, T b", "T", "at::sub(a, b)"],
   ["mul", "T a, T b", "T", "at::mul(a, b)"],
   ["div", "T a, T b", "T", "at::div(a, b)"],
-  ["addScalar", "T a, f s", "T", "at::add(a, s)"],
-  ["mulScalar", "T a, f s", "T", "at::mul(a, s)"],
-  ["rsubScalar", "T a, f s", "T", "at::rsub(a, s)"],
-  ["divScalar", "T a, f s", "T", "at::div(a, s)"],
-  ["powScalar", "T a, f e", "T", "at::pow(a, e)"],
+  ["addScalar", "T a, s s", "T", "at::add(a, s)"],
+  ["mulScalar", "T a, s s", "T", "at::mul(a, s)"],
+  ["rsubScalar", "T a, s s", "T", "at::rsub(a, s)"],
+  ["divScalar", "T a, s s", "T", "at::div(a, s)"],
+  ["powScalar", "T a, s e", "T", "at::pow(a, e)"],
   ["maximum", "T a, T b", "T", "at::maximum(a, b)"],
   ["minimum", "T a, T b", "T", "at::minimum(a, b)"],
-  ["clamp", "T a, f lo, f hi", "T", "at::clamp(a, lo, hi)"],
+  ["clamp", "T a, s lo, s hi", "T", "at::clamp(a, lo, hi)"],
   ["neg", "T a", "T", "at::neg(a)"],
   ["abs", "T a", "T", "at::abs(a)"],
   ["sqrt", "T a", "T", "at::sqrt(a)"],
@@ -39,14 +40,14 @@ export const OPS = [
   ["le", "T a, T b", "T", "at::le(a, b)"],
   ["gt", "T a, T b", "T", "at::gt(a, b)"],
   ["ge", "T a, T b", "T", "at::ge(a, b)"],
-  ["eqScalar", "T a, f s", "T", "at::eq(a, s)"],
-  ["ltScalar", "T a, f s", "T", "at::lt(a, s)"],
-  ["gtScalar", "T a, f s", "T", "at::gt(a, s)"],
+  ["eqScalar", "T a, s s", "T", "at::eq(a, s)"],
+  ["ltScalar", "T a, s s", "T", "at::lt(a, s)"],
+  ["gtScalar", "T a, s s", "T", "at::gt(a, s)"],
   ["logicalAnd", "T a, T b", "T", "at::logical_and(a, b)"],
   ["logicalOr", "T a, T b", "T", "at::logical_or(a, b)"],
   ["logicalNot", "T a", "T", "at::logical_not(a)"],
   ["where", "T cond, T a, T b", "T", "at::where(cond, a, b)"],
-  ["maskedFill", "T a, T mask, f value", "T", "at::masked_fill(a, mask, value)"],
+  ["maskedFill", "T a, T mask, s value", "T", "at::masked_fill(a, mask, value)"],
   // linear algebra
   ["matmul", "T a, T b", "T", "at::matmul(a, b)"],
   ["mm", "T a, T b", "T", "at::mm(a, b)"],
@@ -135,6 +136,9 @@ const KINDS = {
   i: { ts: "number", cpp: (i) => `spinn::argInt(info, ${i})` },
   "i[]": { ts: "number[]", cpp: (i) => `spinn::argIntList(info, ${i})` },
   f: { ts: "number", cpp: (i) => `spinn::argDouble(info, ${i})` },
+  // A JS number as a libtorch Scalar: integral values stay integers, so int64 tensors combined
+  // with whole numbers stay int64 (PyTorch's wrapped-number type promotion).
+  s: { ts: "number", cpp: (i) => `spinn::argScalar(info, ${i})` },
   b: { ts: "boolean", cpp: (i) => `spinn::argBool(info, ${i})` },
   dtype: { ts: "number", cpp: (i) => `spinn::argDtype(info, ${i})` },
 };

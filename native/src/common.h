@@ -61,6 +61,7 @@ std::vector<at::Tensor> argTensorList(const Napi::CallbackInfo& info, size_t i);
 int64_t argInt(const Napi::CallbackInfo& info, size_t i);
 std::vector<int64_t> argIntList(const Napi::CallbackInfo& info, size_t i);
 double argDouble(const Napi::CallbackInfo& info, size_t i);
+at::Scalar argScalar(const Napi::CallbackInfo& info, size_t i);
 bool argBool(const Napi::CallbackInfo& info, size_t i);
 at::ScalarType argDtype(const Napi::CallbackInfo& info, size_t i);
 TensorBox* argBox(const Napi::CallbackInfo& info, size_t i);

@@ -125,6 +125,12 @@ double argDouble(const Napi::CallbackInfo& info, size_t i) {
   return info[i].As<Napi::Number>().DoubleValue();
 }
 
+at::Scalar argScalar(const Napi::CallbackInfo& info, size_t i) {
+  double d = argDouble(info, i);
+  if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= 9007199254740991.0) return at::Scalar(static_cast<int64_t>(d));
+  return at::Scalar(d);
+}
+
 bool argBool(const Napi::CallbackInfo& info, size_t i) {
   if (!info[i].IsBoolean()) throw Napi::TypeError::New(info.Env(), argName(i) + ": expected a boolean");
   return info[i].As<Napi::Boolean>().Value();

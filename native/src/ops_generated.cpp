@@ -38,7 +38,7 @@ static Napi::Value op_addScalar(const Napi::CallbackInfo& info) {
   return spinn::guard(info, "addScalar", [&]() -> Napi::Value {
     spinn::expectArgs(info, 2);
     auto a = spinn::argTensor(info, 0);
-    auto s = spinn::argDouble(info, 1);
+    auto s = spinn::argScalar(info, 1);
     return spinn::wrapTensor(info.Env(), at::add(a, s));
   });
 }
@@ -46,7 +46,7 @@ static Napi::Value op_mulScalar(const Napi::CallbackInfo& info) {
   return spinn::guard(info, "mulScalar", [&]() -> Napi::Value {
     spinn::expectArgs(info, 2);
     auto a = spinn::argTensor(info, 0);
-    auto s = spinn::argDouble(info, 1);
+    auto s = spinn::argScalar(info, 1);
     return spinn::wrapTensor(info.Env(), at::mul(a, s));
   });
 }
@@ -54,7 +54,7 @@ static Napi::Value op_rsubScalar(const Napi::CallbackInfo& info) {
   return spinn::guard(info, "rsubScalar", [&]() -> Napi::Value {
     spinn::expectArgs(info, 2);
     auto a = spinn::argTensor(info, 0);
-    auto s = spinn::argDouble(info, 1);
+    auto s = spinn::argScalar(info, 1);
     return spinn::wrapTensor(info.Env(), at::rsub(a, s));
   });
 }
@@ -62,7 +62,7 @@ static Napi::Value op_divScalar(const Napi::CallbackInfo& info) {
   return spinn::guard(info, "divScalar", [&]() -> Napi::Value {
     spinn::expectArgs(info, 2);
     auto a = spinn::argTensor(info, 0);
-    auto s = spinn::argDouble(info, 1);
+    auto s = spinn::argScalar(info, 1);
     return spinn::wrapTensor(info.Env(), at::div(a, s));
   });
 }
@@ -70,7 +70,7 @@ static Napi::Value op_powScalar(const Napi::CallbackInfo& info) {
   return spinn::guard(info, "powScalar", [&]() -> Napi::Value {
     spinn::expectArgs(info, 2);
     auto a = spinn::argTensor(info, 0);
-    auto e = spinn::argDouble(info, 1);
+    auto e = spinn::argScalar(info, 1);
     return spinn::wrapTensor(info.Env(), at::pow(a, e));
   });
 }
@@ -94,8 +94,8 @@ static Napi::Value op_clamp(const Napi::CallbackInfo& info) {
   return spinn::guard(info, "clamp", [&]() -> Napi::Value {
     spinn::expectArgs(info, 3);
     auto a = spinn::argTensor(info, 0);
-    auto lo = spinn::argDouble(info, 1);
-    auto hi = spinn::argDouble(info, 2);
+    auto lo = spinn::argScalar(info, 1);
+    auto hi = spinn::argScalar(info, 2);
     return spinn::wrapTensor(info.Env(), at::clamp(a, lo, hi));
   });
 }
@@ -214,7 +214,7 @@ static Napi::Value op_eqScalar(const Napi::CallbackInfo& info) {
   return spinn::guard(info, "eqScalar", [&]() -> Napi::Value {
     spinn::expectArgs(info, 2);
     auto a = spinn::argTensor(info, 0);
-    auto s = spinn::argDouble(info, 1);
+    auto s = spinn::argScalar(info, 1);
     return spinn::wrapTensor(info.Env(), at::eq(a, s));
   });
 }
@@ -222,7 +222,7 @@ static Napi::Value op_ltScalar(const Napi::CallbackInfo& info) {
   return spinn::guard(info, "ltScalar", [&]() -> Napi::Value {
     spinn::expectArgs(info, 2);
     auto a = spinn::argTensor(info, 0);
-    auto s = spinn::argDouble(info, 1);
+    auto s = spinn::argScalar(info, 1);
     return spinn::wrapTensor(info.Env(), at::lt(a, s));
   });
 }
@@ -230,7 +230,7 @@ static Napi::Value op_gtScalar(const Napi::CallbackInfo& info) {
   return spinn::guard(info, "gtScalar", [&]() -> Napi::Value {
     spinn::expectArgs(info, 2);
     auto a = spinn::argTensor(info, 0);
-    auto s = spinn::argDouble(info, 1);
+    auto s = spinn::argScalar(info, 1);
     return spinn::wrapTensor(info.Env(), at::gt(a, s));
   });
 }
@@ -271,7 +271,7 @@ static Napi::Value op_maskedFill(const Napi::CallbackInfo& info) {
     spinn::expectArgs(info, 3);
     auto a = spinn::argTensor(info, 0);
     auto mask = spinn::argTensor(info, 1);
-    auto value = spinn::argDouble(info, 2);
+    auto value = spinn::argScalar(info, 2);
     return spinn::wrapTensor(info.Env(), at::masked_fill(a, mask, value));
   });
 }

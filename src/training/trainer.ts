@@ -380,7 +380,9 @@ export async function train(
       else rng.setState(epochRng);
       const batches = trainingBatches(keys, { batchSize: o.batchSize, rng });
       optimizer.lr = o.lr * o.lrDecay ** epoch;
-      let clock = Date.now();
+      // Throughput since this epoch (or this process) started: steadier than per batch.
+      const clock = Date.now();
+      let examplesTimed = 0;
       while (batchInEpoch < batches.length) {
         const batch = batchFor(trainData, batches[batchInEpoch]!, vocab);
         const { loss, correct } = scope(() => {
@@ -400,6 +402,7 @@ export async function train(
         totals.examples += n;
         totals.lossSum += loss * n;
         totals.correct += correct;
+        examplesTimed += n;
         const now = Date.now();
         const r: StepReport = {
           step,
@@ -409,9 +412,8 @@ export async function train(
           loss: totals.lossSum / totals.examples,
           accuracy: totals.correct / totals.examples,
           lr: optimizer.lr,
-          examplesPerSecond: (n * 1000) / Math.max(1, now - clock),
+          examplesPerSecond: (examplesTimed * 1000) / Math.max(1, now - clock),
         };
-        clock = now;
         hooks.onStep?.(r);
         if (step % 50 === 0)
           record({ type: "train", step, epoch: epoch + 1, loss: r.loss, accuracy: r.accuracy, lr: r.lr });

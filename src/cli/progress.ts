@@ -1,6 +1,7 @@
 // Progress for long jobs: a bar with rate, ETA, loss and accuracy on a terminal; nothing
 // otherwise (logs and JSON lines carry the numbers there).
 import cliProgress from "cli-progress";
+import type { StepReport } from "../training/trainer.js";
 
 export interface Progress {
   start(total: number, label: string): void;
@@ -43,5 +44,22 @@ export function makeProgress(enabled: boolean, stream: NodeJS.WriteStream = proc
         bar.render();
       } else stream.write(`${line}\n`);
     },
+  };
+}
+
+/** A step handler for the trainer that shows one bar per epoch. */
+export function epochBars(progress: Progress, epochs: number): (r: StepReport) => void {
+  let shown = -1;
+  return (r) => {
+    if (r.epoch !== shown) {
+      progress.stop();
+      progress.start(r.batchesInEpoch, `epoch ${r.epoch + 1}/${epochs}`);
+      shown = r.epoch;
+    }
+    progress.update(r.batchInEpoch, {
+      rate: r.examplesPerSecond.toFixed(0),
+      loss: r.loss.toFixed(4),
+      acc: `${(100 * r.accuracy).toFixed(1)}%`,
+    });
   };
 }

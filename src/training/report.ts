@@ -3,7 +3,7 @@
 import type { ParsedSentence } from "../data/transitions.js";
 import { bracketed } from "../data/tree-format.js";
 import type { Predictions } from "./evaluate.js";
-import type { Example } from "./task.js";
+import { type Example, sidesOf } from "./task.js";
 
 export function treeOf(s: ParsedSentence): string | null {
   return s.transitions ? bracketed(s.tokens, s.transitions) : null;
@@ -22,7 +22,5 @@ export function probabilitiesOf(
 }
 
 export function treesOf(ex: Example): Record<string, string | null> {
-  return "sentence" in ex
-    ? { sentence: treeOf(ex.sentence) }
-    : { premise: treeOf(ex.premise), hypothesis: treeOf(ex.hypothesis) };
+  return Object.fromEntries(sidesOf(ex).map(([role, s]) => [role, treeOf(s)]));
 }

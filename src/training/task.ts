@@ -6,6 +6,7 @@ import { readDataset } from "../data/dataset.js";
 import { DataError } from "../data/errors.js";
 import type { ListOpsExample } from "../data/listops.js";
 import { NLI_LABELS, type NliExample } from "../data/nli.js";
+import type { ParsedSentence } from "../data/transitions.js";
 import type { Vocabulary } from "../data/vocabulary.js";
 import type { Task } from "../models/model.js";
 
@@ -39,31 +40,36 @@ export async function readTaskData(file: string, task: Task, lenient = false): P
   };
 }
 
+/** An example's sentences by role: the sentence (ListOps), or the premise and the hypothesis. */
+export function sidesOf(ex: Example): [role: string, sentence: ParsedSentence][] {
+  return "sentence" in ex
+    ? [["sentence", ex.sentence]]
+    : [
+        ["premise", ex.premise],
+        ["hypothesis", ex.hypothesis],
+      ];
+}
+
 /**
- * SPINN-PI(-NT) composes along given trees: every sentence needs its parse. Names the first
- * example without one.
+ * SPINN-PI(-NT) composes along given trees, so every sentence needs its parse: the first one
+ * without is a DataError at its file:line. `advice(role)` is added to the message.
  */
-export function requireTrees(data: TaskData, encoder: string): void {
+export function requireTree(ex: Example, encoder: string, advice: (role: string) => string = () => ""): void {
   if (!encoder.startsWith("spinn")) return;
-  for (const ex of data.examples) {
-    const sides =
-      "sentence" in ex
-        ? ([["sentence", ex.sentence]] as const)
-        : ([
-            ["sentence1_binary_parse", ex.premise],
-            ["sentence2_binary_parse", ex.hypothesis],
-          ] as const);
-    for (const [field, s] of sides) {
-      if (!s.transitions) {
-        throw new DataError(
-          ex.source.file,
-          ex.source.line,
-          field,
-          `no parse, and ${encoder} composes along given trees`,
-        );
-      }
+  for (const [role, s] of sidesOf(ex)) {
+    if (!s.transitions) {
+      throw new DataError(
+        ex.source.file,
+        ex.source.line,
+        role,
+        `no parse, and ${encoder} composes along given trees${advice(role)}`,
+      );
     }
   }
+}
+
+export function requireTrees(data: TaskData, encoder: string): void {
+  for (const ex of data.examples) requireTree(ex, encoder);
 }
 
 export function batchFor(data: TaskData, batch: Batch, vocab: Vocabulary): NliBatch | ClassificationBatch {
@@ -74,13 +80,7 @@ export function batchFor(data: TaskData, batch: Batch, vocab: Vocabulary): NliBa
 
 /** Every sentence's tokens (both sides of NLI pairs), e.g. to build a vocabulary. */
 export function* sentencesOfData(data: TaskData): Generator<string[]> {
-  for (const ex of data.examples) {
-    if ("sentence" in ex) yield ex.sentence.tokens;
-    else {
-      yield ex.premise.tokens;
-      yield ex.hypothesis.tokens;
-    }
-  }
+  for (const ex of data.examples) for (const [, s] of sidesOf(ex)) yield s.tokens;
 }
 
 export function lengthKeys(data: TaskData) {

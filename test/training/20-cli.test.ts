@@ -134,7 +134,7 @@ describe("train, eval, predict", () => {
     assert.equal(r.status, 2);
     assert.match(
       r.stderr,
-      /<stdin>:1: premise: this model \(spinn-pi\) composes along given trees, so it needs a parse/,
+      /<stdin>:1: premise: no parse, and spinn-pi composes along given trees: add "premise_parse"/,
     );
   });
 

@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { ENCODERS } from "../../models/kinds.js";
 import { UserError } from "../errors.js";
 import { choiceFlag, intFlag } from "../flags.js";
-import { makeProgress } from "../progress.js";
+import { epochBars, makeProgress } from "../progress.js";
 
 interface DemoFlags {
   out: string;
@@ -79,21 +79,9 @@ async function runDemo(f: DemoFlags): Promise<void> {
   rmSync(runDir, { recursive: true, force: true });
   say(`training ${model} (hidden 128, tracker 32) for ${epochs} epochs...`);
   const progress = makeProgress(!f.json);
-  let epochShown = -1;
   const result = await train(options, {
     log: (m) => progress.log(m),
-    onStep: (r) => {
-      if (r.epoch !== epochShown) {
-        progress.stop();
-        progress.start(r.batchesInEpoch, `epoch ${r.epoch + 1}/${epochs}`);
-        epochShown = r.epoch;
-      }
-      progress.update(r.batchInEpoch, {
-        rate: r.examplesPerSecond.toFixed(0),
-        loss: r.loss.toFixed(4),
-        acc: `${(100 * r.accuracy).toFixed(1)}%`,
-      });
-    },
+    onStep: epochBars(progress, epochs),
     onEval: (e) => progress.log(`after epoch ${e.epoch}: dev accuracy ${(100 * e.devAccuracy).toFixed(2)}%`),
   });
   progress.stop();

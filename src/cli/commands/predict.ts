@@ -18,18 +18,16 @@ async function runPredict(f: PredictFlags): Promise<void> {
   const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
   const { loadModelDir } = await import("../../training/checkpoint.js");
   const { predict } = await import("../../training/evaluate.js");
-  const { labelNames } = await import("../../training/task.js");
+  const { labelNames, requireTree, sidesOf } = await import("../../training/task.js");
   const { exampleFromLine } = await import("../../training/predict-input.js");
   const { probabilitiesOf, treesOf } = await import("../../training/report.js");
   const { drawTree } = await import("../../data/tree-format.js");
-  const { DataError } = await import("../../data/errors.js");
   type Example = import("../../training/task.js").Example;
 
   const loaded = loadModelDir(f.modelDir, (f.device ?? "cpu") as "cpu");
   const { model, vocab } = loaded;
   const task = model.config.task;
   const labels = labelNames(task);
-  const needsTrees = model.config.encoder.startsWith("spinn");
   const file = input ?? "<stdin>";
 
   const flush = (examples: Example[]) => {
@@ -50,14 +48,7 @@ async function runPredict(f: PredictFlags): Promise<void> {
       const probs = Object.entries(probabilities)
         .map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`)
         .join(", ");
-      const parts =
-        "sentence" in ex
-          ? [["sentence", ex.sentence] as const]
-          : ([
-              ["premise", ex.premise],
-              ["hypothesis", ex.hypothesis],
-            ] as const);
-      const drawn = parts.map(
+      const drawn = sidesOf(ex).map(
         ([name, s]) => `${name}:\n${s.transitions ? drawTree(s.tokens, s.transitions) : s.tokens.join(" ")}`,
       );
       process.stdout.write(`${ex.id}: ${label}  (${probs})\n${drawn.join("\n")}\n\n`);
@@ -75,26 +66,13 @@ async function runPredict(f: PredictFlags): Promise<void> {
       lineNo++;
       if (line.trim() === "") continue;
       const ex = exampleFromLine(line, task, file, lineNo);
-      if (needsTrees) {
-        const sentences =
-          "sentence" in ex
-            ? [["sentence", ex.sentence] as const]
-            : ([
-                ["premise", ex.premise],
-                ["hypothesis", ex.hypothesis],
-              ] as const);
-        for (const [name, s] of sentences) {
-          if (!s.transitions) {
-            throw new DataError(
-              file,
-              lineNo,
-              name,
-              `this model (${model.config.encoder}) composes along given trees, so it needs a parse: add "${name}_parse" ` +
-                'in binary-parse notation, e.g. "( ( A man ) ( is ( playing ( a guitar ) ) ) )" (models that parse raw text themselves are not available yet)',
-            );
-          }
-        }
-      }
+      requireTree(
+        ex,
+        model.config.encoder,
+        (role) =>
+          `: add "${role}_parse" in binary-parse notation, e.g. "( ( A man ) ( is ( playing ( a guitar ) ) ) )" ` +
+          "(models that parse raw text themselves are not available yet)",
+      );
       pending.push(ex);
       if (pending.length >= batchSize) {
         flush(pending);

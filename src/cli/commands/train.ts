@@ -5,7 +5,7 @@ import { ENCODERS, TASKS } from "../../models/kinds.js";
 import type { OptimizerKind, TrainOptions } from "../../training/trainer.js";
 import { UserError } from "../errors.js";
 import { choiceFlag, defined, fileFlag, intFlag, numberFlag } from "../flags.js";
-import { makeProgress } from "../progress.js";
+import { epochBars, makeProgress } from "../progress.js";
 
 interface TrainFlags {
   task?: string;
@@ -113,25 +113,13 @@ async function runTrain(f: TrainFlags): Promise<void> {
     abort.abort();
   };
   process.once("SIGINT", onSigint);
-  let epochShown = -1;
   try {
     const result = await trainer.train(
       options,
       {
         signal: abort.signal,
         log: (m) => progress.log(m),
-        onStep: (r) => {
-          if (r.epoch !== epochShown) {
-            progress.stop();
-            progress.start(r.batchesInEpoch, `epoch ${r.epoch + 1}/${options.epochs}`);
-            epochShown = r.epoch;
-          }
-          progress.update(r.batchInEpoch, {
-            rate: r.examplesPerSecond.toFixed(0),
-            loss: r.loss.toFixed(4),
-            acc: `${(100 * r.accuracy).toFixed(1)}%`,
-          });
-        },
+        onStep: epochBars(progress, options.epochs),
         onEval: (e) => {
           progress.log(
             `step ${e.step}: dev accuracy ${(100 * e.devAccuracy).toFixed(2)}%${e.best ? " (best so far, saved)" : ""}`,

@@ -11,6 +11,7 @@ const USER_FACING = new Set([
   "SafetensorsError",
   "TorchError",
   "CheckpointError",
+  "DeviceError",
 ]);
 
 /**

@@ -48,6 +48,7 @@ export { StateMemory } from "./state-memory.js";
 export { type Reduction, Tensor } from "./tensor.js";
 
 import { availableParallelism } from "node:os";
+import { type Device, deviceCode } from "./dtype.js";
 import { native } from "./native.js";
 
 /** libtorch version, threads and CUDA availability. */
@@ -63,6 +64,25 @@ export function setNumThreads(n: number): void {
 /** Sets OpenBLAS's thread count (default: every core); false when the BLAS is not OpenBLAS. */
 export function setBlasThreads(n: number = availableParallelism()): boolean {
   return native.setBlasThreads(n);
+}
+
+/** A device that this libtorch or this machine does not have. */
+export class DeviceError extends Error {
+  override name = "DeviceError";
+}
+
+/** Throws a DeviceError naming the device unless it can be used here. */
+export function checkDevice(device: Device): void {
+  const index = deviceCode(device);
+  if (index < 0) return;
+  const info = native.runtimeInfo();
+  if (!info.cudaAvailable) {
+    throw new DeviceError(
+      `device ${device}: CUDA is not available (libtorch ${info.torchVersion} was built without CUDA, or no GPU is visible)`,
+    );
+  }
+  if (index >= info.cudaDevices)
+    throw new DeviceError(`device ${device}: there are only ${info.cudaDevices} CUDA devices`);
 }
 
 export function cudaAvailable(): boolean {

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs
 import path from "node:path";
 import { Vocabulary } from "../data/vocabulary.js";
 import {
+  checkDevice,
   type Device,
   keep,
   loadSafetensors,
@@ -121,6 +122,7 @@ export interface LoadedModel {
  * its latest checkpoint).
  */
 export function loadModelDir(dir: string, device: Device = "cpu"): LoadedModel {
+  checkDevice(device);
   const candidates = [dir, path.join(dir, "best"), path.join(dir, "last")];
   const found = candidates.map(resolveCheckpointDir).find((d) => d && existsSync(path.join(d, CONFIG_FILE)));
   if (!found)

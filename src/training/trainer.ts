@@ -11,6 +11,7 @@ import { Rng, type RngState } from "../data/rng.js";
 import { Vocabulary } from "../data/vocabulary.js";
 import {
   Adam,
+  checkDevice,
   clipGradNorm,
   crossEntropy,
   type Device,
@@ -234,6 +235,7 @@ export async function train(
 ): Promise<TrainResult> {
   const log = hooks.log ?? (() => {});
   const started = Date.now();
+  checkDevice(options.device);
   mkdirSync(options.out, { recursive: true });
 
   let state: TrainerState | null = null;

@@ -208,6 +208,10 @@ describe("train, eval, predict", () => {
         /nli.jsonl:0: this is NLI data but the task is listops/,
       ],
       [["eval", "--model-dir", path.join(dir, "nothing"), "--data", nli], /no model here/],
+      [
+        ["eval", "--model-dir", run, "--data", nli, "--device", "cuda:7"],
+        /device cuda:7: (CUDA is not available|there are only)/,
+      ],
       [["train", "--out", path.join(dir, "nothing"), "--resume"], /no checkpoint to resume from/],
     ];
     for (const [args, pattern] of cases) {

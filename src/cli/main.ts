@@ -14,7 +14,10 @@ export function buildProgram(): Command {
   program
     .name("spinn")
     .description("Train, evaluate and inspect tree-structured sentence encoders (SPINN and relatives).")
-    .showHelpAfterError("(run with --help for usage)")
+    // Usage errors are one line, like every other user error.
+    .configureOutput({
+      outputError: (text, write) => write(`spinn: ${text.replace(/^error: /, "").trim()} (see --help)\n`),
+    })
     .exitOverride();
   registerDemoCommand(program);
   registerTrainCommand(program);
@@ -30,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     const message = userMessage(err);
     if (message === null) throw err;
     process.stderr.write(`spinn: ${message}\n`);

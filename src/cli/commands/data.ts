@@ -46,6 +46,11 @@ export function registerDataCommands(program: Command): void {
     .option("--min-count <n>", "keep vocabulary words seen at least n times", "1")
     .option("--cache-dir <dir>", "cache the vectors found here in binary form, so the next load is fast")
     .option("--json", "end with a JSON summary line")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spinn data stats --data snli_1.0_dev.jsonl\n" +
+        "  spinn data stats --data snli_1.0_dev.jsonl --embeddings glove.6B.100d.txt --lowercase --json",
+    )
     .action(async (opts: StatsOptions) => {
       await dataStats(opts);
     });
@@ -71,6 +76,11 @@ export function registerDataCommands(program: Command): void {
     )
     .option("--max-args <n>", "most arguments per operator", "5")
     .option("--json", "end with a JSON summary line")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spinn listops generate --count 100000 --seed 1 --out listops-train.tsv\n" +
+        "  spinn listops generate --count 2000 --seed 2 --max-length 40 --out dev.tsv --json",
+    )
     .action(async (opts: GenerateOptions) => {
       await listopsGenerate(opts);
     });

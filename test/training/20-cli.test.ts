@@ -213,7 +213,7 @@ describe("train, eval, predict", () => {
         /device cuda:7: (CUDA is not available|there are only)/,
       ],
       [["train", "--out", path.join(dir, "nothing"), "--resume"], /no checkpoint to resume from/],
-      [["train", "--frob"], /unknown option '--frob'/],
+      [["train", "--out", path.join(dir, "x"), "--frob"], /unknown option '--frob'/],
     ];
     for (const [args, pattern] of cases) {
       const r = spinn(args);

@@ -108,11 +108,14 @@ async function runTrain(f: TrainFlags): Promise<void> {
 
   const progress = makeProgress(!f.json);
   const abort = new AbortController();
+  // Ctrl-C or a polite kill: finish the step, save a checkpoint, exit (kill -9 loses only the
+  // steps since the last checkpoint, which --resume redoes identically).
   const onSigint = () => {
     progress.log("interrupted: saving a checkpoint (resume with --resume)");
     abort.abort();
   };
   process.once("SIGINT", onSigint);
+  process.once("SIGTERM", onSigint);
   try {
     const result = await trainer.train(
       options,
@@ -142,6 +145,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
     if (result.interrupted) process.exitCode = 130;
   } finally {
     process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
     progress.stop();
   }
 }

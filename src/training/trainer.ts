@@ -437,6 +437,8 @@ export async function train(
             break training;
           }
         }
+        // Let signal handlers (Ctrl-C) run: the step itself never yields to the event loop.
+        await new Promise((resolve) => setImmediate(resolve));
         if (hooks.signal?.aborted || (o.maxSteps > 0 && step >= o.maxSteps)) {
           interrupted = hooks.signal?.aborted ?? false;
           if (!evalNow) checkpoint(false);

@@ -55,6 +55,41 @@ function options(out: string, extra: Partial<TrainOptions> = {}): TrainOptions {
   });
 }
 
+/** The CLI form of options(): the same run. */
+const cliArgs = (out: string) => [
+  cli,
+  "train",
+  "--task",
+  "listops",
+  "--train",
+  trainFile,
+  "--dev",
+  devFile,
+  "--model",
+  "spinn-pi",
+  "--out",
+  out,
+  "--epochs",
+  "3",
+  "--batch-size",
+  "16",
+  "--seed",
+  "9",
+  "--d-embed",
+  "8",
+  "--d-hidden",
+  "8",
+  "--d-tracker",
+  "4",
+  "--d-mlp",
+  "8",
+  "--n-mlp",
+  "1",
+  "--eval-every",
+  "5",
+  "--json",
+];
+
 const weights = (out: string) => readFileSync(path.join(out, "last", "model.safetensors"));
 
 describe("resume", () => {
@@ -77,44 +112,11 @@ describe("resume", () => {
   });
 
   test("SIGKILL during training, then --resume, gives the uninterrupted run's weights", async () => {
-    const args = (out: string) => [
-      cli,
-      "train",
-      "--task",
-      "listops",
-      "--train",
-      trainFile,
-      "--dev",
-      devFile,
-      "--model",
-      "spinn-pi",
-      "--out",
-      out,
-      "--epochs",
-      "3",
-      "--batch-size",
-      "16",
-      "--seed",
-      "9",
-      "--d-embed",
-      "8",
-      "--d-hidden",
-      "8",
-      "--d-tracker",
-      "4",
-      "--d-mlp",
-      "8",
-      "--n-mlp",
-      "1",
-      "--eval-every",
-      "5",
-      "--json",
-    ];
     const whole = path.join(dir, "cli-whole");
-    assert.equal(spawnSync(process.execPath, args(whole)).status, 0);
+    assert.equal(spawnSync(process.execPath, cliArgs(whole)).status, 0);
 
     const killed = path.join(dir, "cli-killed");
-    const child = spawn(process.execPath, args(killed), { stdio: "ignore" });
+    const child = spawn(process.execPath, cliArgs(killed), { stdio: "ignore" });
     const trainerJson = path.join(killed, "last", "trainer.json");
     await new Promise<void>((resolve, reject) => {
       const poll = setInterval(() => {
@@ -135,6 +137,26 @@ describe("resume", () => {
     });
     assert.equal(resumed.status, 0, resumed.stderr);
     assert.deepEqual(weights(killed), weights(whole));
+  });
+
+  test("Ctrl-C (SIGINT) checkpoints and exits with 130; --resume then finishes the run exactly", async () => {
+    const out = path.join(dir, "cli-sigint");
+    const child = spawn(process.execPath, cliArgs(out), { stdio: "ignore" });
+    const trainerJson = path.join(out, "last", "trainer.json");
+    const poll = setInterval(() => {
+      if (existsSync(trainerJson)) {
+        clearInterval(poll);
+        child.kill("SIGINT");
+      }
+    }, 5);
+    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    clearInterval(poll);
+    assert.equal(code, 130);
+    const resumed = spawnSync(process.execPath, [cli, "train", "--out", out, "--resume", "--json"], {
+      encoding: "utf8",
+    });
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.deepEqual(weights(out), weights(path.join(dir, "cli-whole")));
   });
 
   test("early stopping ends the run after --patience evaluations without a better dev accuracy", async () => {

@@ -2,6 +2,7 @@
 // The `spinn` command: one sub-command per job. Each command module registers itself on the
 // program; this file only wires them together and turns user errors into one clear line.
 import { Command, CommanderError } from "commander";
+import { registerBenchCommand } from "./commands/bench.js";
 import { registerDataCommands } from "./commands/data.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerEvalCommand } from "./commands/eval.js";
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerEvalCommand(program);
   registerPredictCommand(program);
   registerDataCommands(program);
+  registerBenchCommand(program);
   return program;
 }
 

@@ -138,6 +138,31 @@ describe("train, eval, predict", () => {
     );
   });
 
+  test("bench prints throughput, memory and versions as one JSON line", () => {
+    const r = spinn([
+      "bench",
+      "--synthetic",
+      "40",
+      "--batch-size",
+      "8",
+      "--steps",
+      "2",
+      "--warmup",
+      "0",
+      "--eval-batches",
+      "1",
+      ...small,
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const b = JSON.parse(r.stdout);
+    assert.equal(b.model, "spinn-pi");
+    assert.equal(b.pairs, 40);
+    assert.equal(b.config.batchSize, 8);
+    assert.ok(b.train_pairs_per_s > 0 && b.eval_pairs_per_s > 0 && b.peak_rss_mib > 0);
+    assert.equal(b.live_tensors.length, 2);
+    assert.match(b.versions.torch, /^\d+\.\d+/);
+  });
+
   test("bad flags, missing files and wrong data are one line and exit code 2", () => {
     const cases: [string[], RegExp][] = [
       [["train", "--task", "nli", "--out", path.join(dir, "x")], /--train is required/],

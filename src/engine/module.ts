@@ -3,7 +3,7 @@
 // Layers are plain classes built from a path in the store; their forward passes are engine ops.
 import type { Device, DType } from "./dtype.js";
 import { rand, randn, zeros } from "./factories.js";
-import { batchNorm, linear } from "./functional.js";
+import { batchNorm, cat, linear } from "./functional.js";
 import { keep } from "./scope.js";
 import type { Tensor } from "./tensor.js";
 
@@ -208,8 +208,16 @@ export class LSTMCell {
     this.biasHh = path.uniform("bias_hh", [4 * hiddenSize], bound);
   }
 
-  forward(x: Tensor, h: Tensor, c: Tensor): { h: Tensor; c: Tensor } {
-    const gates = linear(x, this.weightIh, this.biasIh).add(linear(h, this.weightHh, this.biasHh));
+  /**
+   * [W_ih | W_hh] and b_ih + b_hh, so that a step costs one matrix product over [x, h]; build
+   * them once per sequence (they are differentiable).
+   */
+  fusedWeights(): { weight: Tensor; bias: Tensor } {
+    return { weight: cat([this.weightIh, this.weightHh], 1), bias: this.biasIh.add(this.biasHh) };
+  }
+
+  forward(x: Tensor, h: Tensor, c: Tensor, fused = this.fusedWeights()): { h: Tensor; c: Tensor } {
+    const gates = linear(cat([x, h], 1), fused.weight, fused.bias);
     const [i, f, g, o] = gates.chunk(4, 1) as [Tensor, Tensor, Tensor, Tensor];
     const cNext = f.sigmoid().mul(c).add(i.sigmoid().mul(g.tanh()));
     return { h: o.sigmoid().mul(cNext.tanh()), c: cNext };

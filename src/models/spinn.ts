@@ -7,6 +7,7 @@ import {
   cat,
   Linear,
   LSTMCell,
+  linear,
   type ParamPath,
   StateMemory,
   type Tensor,
@@ -38,11 +39,31 @@ export class Reduce {
     this.track = dTracker > 0 ? new Linear(path.sub("track"), dTracker, 5 * dHidden, { bias: false }) : null;
   }
 
-  /** left, right: R × 2H states ([h, c]); tracking: R × T or null. Returns R × 2H. */
-  forward(left: Tensor, right: Tensor, tracking: Tensor | null): Tensor {
+  /**
+   * The three weights side by side, 5H × (2H [+ T]), so that a step costs one matrix product
+   * instead of three. Build it once per batch (it is differentiable: gradients reach each weight).
+   */
+  fusedWeight(): Tensor {
+    return cat(
+      this.track
+        ? [this.left.weight, this.right.weight, this.track.weight]
+        : [this.left.weight, this.right.weight],
+      1,
+    );
+  }
+
+  /**
+   * left, right: R × 2H states ([h, c]); tracking: R × T (null without a tracker); weight: the
+   * fusedWeight() of this batch. Returns R × 2H.
+   */
+  forward(left: Tensor, right: Tensor, tracking: Tensor | null, weight: Tensor = this.fusedWeight()): Tensor {
     const H = this.dHidden;
-    let gates = this.left.forward(left.narrow(1, 0, H)).add(this.right.forward(right.narrow(1, 0, H)));
-    if (this.track && tracking) gates = gates.add(this.track.forward(tracking));
+    const inputs = [left.narrow(1, 0, H), right.narrow(1, 0, H)];
+    if (this.track) {
+      if (!tracking) throw new Error("this composition has a tracker input: pass the tracker state");
+      inputs.push(tracking);
+    }
+    const gates = linear(cat(inputs, 1), weight, this.left.bias);
     const [a, i, f1, f2, o] = gates.chunk(5, 1) as [Tensor, Tensor, Tensor, Tensor, Tensor];
     const c = a
       .tanh()
@@ -100,6 +121,8 @@ export class SpinnEncoder {
       trackH = zeros([N, this.config.dTracker], { dtype: leaves.dtype, device: leaves.device });
       trackC = trackH;
     }
+    const reduceWeight = this.reduce.fusedWeight();
+    const trackerWeights = this.tracker?.cell.fusedWeights();
     const actions = new Uint8Array(N);
     const active = new Uint8Array(N);
     const trackerRows = new Int32Array(3 * N);
@@ -116,7 +139,7 @@ export class SpinnEncoder {
           .read(machine.trackerRows(trackerRows))
           .narrow(1, 0, H)
           .reshape(N, 3 * H);
-        const next = this.tracker.cell.forward(x, trackH, trackC);
+        const next = this.tracker.cell.forward(x, trackH, trackC, trackerWeights);
         if (allActive) {
           trackH = next.h;
           trackC = next.c;
@@ -132,7 +155,10 @@ export class SpinnEncoder {
       if (R === 0) continue;
       const both = memory.read(concatRows(r.left, r.right));
       const tracking = trackH ? trackH.indexSelect(0, tensor(r.examples, { device: leaves.device })) : null;
-      memory.write(r.out, this.reduce.forward(both.narrow(0, 0, R), both.narrow(0, R, R), tracking));
+      memory.write(
+        r.out,
+        this.reduce.forward(both.narrow(0, 0, R), both.narrow(0, R, R), tracking, reduceWeight),
+      );
     }
     for (let i = 0; i < N; i++) {
       if (!machine.isDone(i)) throw new Error(`sentence ${i} of the batch did not reduce to a single tree`);

@@ -4,3 +4,6 @@ export const ENCODERS = ["spinn-pi-nt", "spinn-pi", "lstm", "bilstm", "cbow"] as
 export type EncoderKind = (typeof ENCODERS)[number];
 export const TASKS = ["nli", "listops"] as const;
 export type Task = (typeof TASKS)[number];
+/** Where a SPINN's trees come from: the data's parses, or a fixed shape (controls for learned trees). */
+export const TRANSITION_MODES = ["gold", "left", "right", "balanced"] as const;
+export type TransitionMode = (typeof TRANSITION_MODES)[number];

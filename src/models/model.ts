@@ -5,11 +5,11 @@ import { SKIP } from "../data/transitions.js";
 import { type Device, type DType, ParameterStore, type Tensor } from "../engine/index.js";
 import { CbowEncoder, LstmEncoder, type SentenceEncoder } from "./baselines.js";
 import { Mlp, pairFeatures } from "./heads.js";
-import { ENCODERS, type EncoderKind, type Task } from "./kinds.js";
+import { ENCODERS, type EncoderKind, type Task, TRANSITION_MODES, type TransitionMode } from "./kinds.js";
 import { LeafEmbedder } from "./leaves.js";
 import { SpinnEncoder } from "./spinn.js";
 
-export { ENCODERS, type EncoderKind, type Task };
+export { ENCODERS, type EncoderKind, type Task, type TransitionMode };
 
 export interface ModelConfig {
   task: Task;
@@ -26,6 +26,8 @@ export interface ModelConfig {
   mlpDropout: number;
   /** Train the word embeddings (false: keep them frozen, e.g. pretrained GloVe). */
   trainEmbeddings: boolean;
+  /** The trees SPINN composes along: the data's parses ("gold") or a fixed shape. */
+  transitions: TransitionMode;
 }
 
 export function defaultConfig(task: Task, encoder: EncoderKind, vocabSize: number): ModelConfig {
@@ -42,6 +44,7 @@ export function defaultConfig(task: Task, encoder: EncoderKind, vocabSize: numbe
     embedDropout: 0.1,
     mlpDropout: 0.1,
     trainEmbeddings: true,
+    transitions: "gold",
   };
 }
 
@@ -105,6 +108,9 @@ function validateConfig(c: ModelConfig): void {
   for (const key of ["vocabSize", "classes", "dEmbed", "dHidden"] as const) {
     if (!Number.isInteger(c[key]) || c[key] < 1)
       throw new Error(`model config: ${key} must be a positive integer`);
+  }
+  if (!TRANSITION_MODES.includes(c.transitions)) {
+    throw new Error(`model config: transitions must be one of ${TRANSITION_MODES.join(", ")}`);
   }
   if (c.encoder === "spinn-pi" && !(c.dTracker >= 1))
     throw new Error("model config: spinn-pi needs dTracker >= 1");

@@ -135,6 +135,7 @@ export function loadModelDir(dir: string, device: Device = "cpu"): LoadedModel {
       `${path.join(found, CONFIG_FILE)}: not a spinn-model config (format/version missing)`,
     );
   }
+  meta.model = { ...meta.model, transitions: meta.model.transitions ?? "gold" };
   const vocab = Vocabulary.fromJSON(readJson(path.join(found, VOCAB_FILE)));
   if (vocab.size !== meta.model.vocabSize) {
     throw new CheckpointError(

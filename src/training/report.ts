@@ -2,8 +2,9 @@
 // class name, and the tree(s) the model used, as bracketed strings.
 import type { ParsedSentence } from "../data/transitions.js";
 import { bracketed } from "../data/tree-format.js";
+import { branchingCounts, meanBracketF1 } from "../data/tree-metrics.js";
 import type { Predictions } from "./evaluate.js";
-import { type Example, sidesOf } from "./task.js";
+import { type Example, sidesOf, type TaskData } from "./task.js";
 
 export function treeOf(s: ParsedSentence): string | null {
   return s.transitions ? bracketed(s.tokens, s.transitions) : null;
@@ -23,4 +24,43 @@ export function probabilitiesOf(
 
 export function treesOf(ex: Example): Record<string, string | null> {
   return Object.fromEntries(sidesOf(ex).map(([role, s]) => [role, treeOf(s)]));
+}
+
+export interface TreeReport {
+  /** Mean sentence-level unlabeled F1 of the trees used against the data's parses (null: no parses). */
+  f1VsGold: number | null;
+  sentencesCompared: number;
+  /** Shares of internal nodes of the trees used that branch left / right. */
+  leftBranching: number;
+  rightBranching: number;
+}
+
+/** How the trees a model used compare with the data's own parses, and how they branch. */
+export function treeReport(given: TaskData, used: TaskData): TreeReport {
+  const gold: (Uint8Array | null)[] = [];
+  const mine: (Uint8Array | null)[] = [];
+  const counts = { left: 0, right: 0, nodes: 0 };
+  given.examples.forEach((ex, i) => {
+    const usedSides = sidesOf(used.examples[i]!);
+    sidesOf(ex).forEach(([, s], k) => {
+      const u = usedSides[k]![1].transitions;
+      gold.push(s.transitions);
+      mine.push(u);
+      if (u) branchingCounts(u, counts);
+    });
+  });
+  const agreement = meanBracketF1(mine, gold);
+  return {
+    f1VsGold: agreement.f1,
+    sentencesCompared: agreement.sentences,
+    leftBranching: counts.nodes ? counts.left / counts.nodes : 0,
+    rightBranching: counts.nodes ? counts.right / counts.nodes : 0,
+  };
+}
+
+export function formatTreeReport(t: TreeReport, mode: string): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const f1 =
+    t.f1VsGold === null ? "no parses to compare" : `${pct(t.f1VsGold)} over ${t.sentencesCompared} sentences`;
+  return `trees (${mode}): unlabeled F1 against the data's parses ${f1}; nodes branching left ${pct(t.leftBranching)}, right ${pct(t.rightBranching)}`;
 }

@@ -6,9 +6,9 @@ import { readDataset } from "../data/dataset.js";
 import { DataError } from "../data/errors.js";
 import type { ListOpsExample } from "../data/listops.js";
 import { NLI_LABELS, type NliExample } from "../data/nli.js";
-import type { ParsedSentence } from "../data/transitions.js";
+import { branchingTransitions, type ParsedSentence } from "../data/transitions.js";
 import type { Vocabulary } from "../data/vocabulary.js";
-import type { Task } from "../models/model.js";
+import type { Task, TransitionMode } from "../models/kinds.js";
 
 export type Example = NliExample | ListOpsExample;
 
@@ -38,6 +38,26 @@ export async function readTaskData(file: string, task: Task, lenient = false): P
     examples: r.examples,
     skipped: { noGoldLabel: "noGoldLabel" in r ? r.noGoldLabel : 0, invalid: r.invalid.count },
   };
+}
+
+/** A sentence with the given transition mode's tree (its own parse for "gold"). */
+function withTree(s: ParsedSentence, mode: TransitionMode): ParsedSentence {
+  return mode === "gold" ? s : { tokens: s.tokens, transitions: branchingTransitions(s.tokens.length, mode) };
+}
+
+/** The example with the mode's trees in place of its parses (unchanged for "gold"). */
+export function exampleWithTrees(ex: Example, mode: TransitionMode): Example {
+  if (mode === "gold") return ex;
+  return "sentence" in ex
+    ? { ...ex, sentence: withTree(ex.sentence, mode) }
+    : { ...ex, premise: withTree(ex.premise, mode), hypothesis: withTree(ex.hypothesis, mode) };
+}
+
+/** The data with the mode's trees in place of its parses (the same object for "gold"). */
+export function dataWithTrees(data: TaskData, mode: TransitionMode): TaskData {
+  return mode === "gold"
+    ? data
+    : { ...data, examples: data.examples.map((ex) => exampleWithTrees(ex, mode)) };
 }
 
 /** An example's sentences by role: the sentence (ListOps), or the premise and the hypothesis. */

@@ -26,7 +26,14 @@ import {
   setRngState,
   tensor,
 } from "../engine/index.js";
-import { defaultConfig, type EncoderKind, Model, type ModelConfig, type Task } from "../models/model.js";
+import {
+  defaultConfig,
+  type EncoderKind,
+  Model,
+  type ModelConfig,
+  type Task,
+  type TransitionMode,
+} from "../models/model.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import {
   CheckpointError,
@@ -39,7 +46,15 @@ import {
 } from "./checkpoint.js";
 import { evaluate } from "./evaluate.js";
 import type { ClassificationReport } from "./metrics.js";
-import { batchFor, lengthKeys, readTaskData, requireTrees, sentencesOfData, type TaskData } from "./task.js";
+import {
+  batchFor,
+  dataWithTrees,
+  lengthKeys,
+  readTaskData,
+  requireTrees,
+  sentencesOfData,
+  type TaskData,
+} from "./task.js";
 
 export type OptimizerKind = "rmsprop" | "adam" | "sgd";
 
@@ -49,6 +64,8 @@ export interface TrainOptions {
   dev: string;
   out: string;
   model: EncoderKind;
+  /** SPINN's trees: the data's parses ("gold") or a fixed left/right/balanced shape. */
+  transitions: TransitionMode;
   embeddings?: string;
   embeddingsCache?: string;
   epochs: number;
@@ -116,6 +133,7 @@ export function defaultTrainOptions(
     lowercase: base.task === "nli",
     maxLength: 0,
     lenient: false,
+    transitions: "gold",
     ...base,
   };
 }
@@ -253,8 +271,11 @@ export async function train(
   }
 
   manualSeed(o.seed);
-  const trainData = limit(await readTaskData(o.train, o.task, o.lenient), o, log);
-  const devData = limit(await readTaskData(o.dev, o.task, o.lenient), o, log);
+  const trainData = dataWithTrees(
+    limit(await readTaskData(o.train, o.task, o.lenient), o, log),
+    o.transitions,
+  );
+  const devData = dataWithTrees(limit(await readTaskData(o.dev, o.task, o.lenient), o, log), o.transitions);
   if (trainData.examples.length === 0) throw new DataError(o.train, 0, undefined, "no training examples");
   requireTrees(trainData, o.model);
   requireTrees(devData, o.model);
@@ -297,6 +318,7 @@ export async function train(
       embedDropout: o.embedDropout,
       mlpDropout: o.mlpDropout,
       trainEmbeddings: o.trainEmbeddings ?? !emb,
+      transitions: o.transitions,
     };
     o = { ...o, dEmbed };
     model = new Model(config, { device: o.device });

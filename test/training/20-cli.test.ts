@@ -138,6 +138,62 @@ describe("train, eval, predict", () => {
     );
   });
 
+  test("fixed right-branching trees: no parses needed, and eval compares the trees with the parses", () => {
+    const out = path.join(dir, "right");
+    const t = spinn([
+      "train",
+      "--task",
+      "nli",
+      "--train",
+      nli,
+      "--dev",
+      nli,
+      "--model",
+      "spinn-pi",
+      "--transitions",
+      "right",
+      "--out",
+      out,
+      "--epochs",
+      "1",
+      "--batch-size",
+      "16",
+      ...small,
+      "--json",
+    ]);
+    assert.equal(t.status, 0, t.stderr);
+    const e = spinn(["eval", "--model-dir", out, "--data", nli, "--json"]);
+    assert.equal(e.status, 0, e.stderr);
+    const s = JSON.parse(e.stdout);
+    assert.equal(s.transitions, "right");
+    // (A (dog (sleeps .))) against ((A dog) (sleeps .)): spans {1:4, 2:4} vs {0:2, 2:4}, F1 1/2
+    assert.equal(s.trees.f1VsGold, 0.5);
+    assert.ok(Math.abs(s.trees.rightBranching - 2 / 3) < 1e-12);
+    const p = spinn(
+      ["predict", "--model-dir", out],
+      '{"premise": "A dog runs.", "hypothesis": "The dog runs."}\n',
+    );
+    assert.equal(p.status, 0, p.stderr);
+    assert.equal(JSON.parse(p.stdout).trees.premise, "( A ( dog ( runs . ) ) )");
+    const bad = spinn([
+      "train",
+      "--task",
+      "nli",
+      "--train",
+      nli,
+      "--dev",
+      nli,
+      "--model",
+      "lstm",
+      "--transitions",
+      "left",
+      "--out",
+      path.join(dir, "x"),
+    ]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--transitions left applies to SPINN models, not lstm/);
+  });
+
   test("bench prints throughput, memory and versions as one JSON line", () => {
     const r = spinn([
       "bench",

@@ -19,15 +19,19 @@ async function runEval(f: EvalFlags): Promise<void> {
   const { loadModelDir } = await import("../../training/checkpoint.js");
   const { evaluate } = await import("../../training/evaluate.js");
   const { formatReport } = await import("../../training/metrics.js");
-  const { readTaskData, labelNames, requireTrees } = await import("../../training/task.js");
+  const { dataWithTrees, readTaskData, labelNames, requireTrees } = await import("../../training/task.js");
+  const { treeReport, formatTreeReport } = await import("../../training/report.js");
   const { probabilitiesOf, treesOf } = await import("../../training/report.js");
   const { writeFileAtomic } = await import("../../util/atomic-write.js");
   const loaded = loadModelDir(f.modelDir, (f.device ?? "cpu") as "cpu");
   try {
     const task = loaded.model.config.task;
-    const taskData = await readTaskData(data, task, Boolean(f.lenient));
+    const given = await readTaskData(data, task, Boolean(f.lenient));
+    const mode = loaded.model.config.transitions;
+    const taskData = dataWithTrees(given, mode);
     requireTrees(taskData, loaded.model.config.encoder);
     const { predictions, report } = evaluate(loaded.model, taskData, loaded.vocab, batchSize);
+    const trees = loaded.model.config.encoder.startsWith("spinn") ? treeReport(given, taskData) : null;
     if (f.report) {
       const labels = labelNames(task);
       const lines = taskData.examples.map((ex, i) =>
@@ -51,10 +55,14 @@ async function runEval(f: EvalFlags): Promise<void> {
       confusion: report.confusion,
       labels: report.labels,
       skipped: taskData.skipped,
+      transitions: mode,
+      trees,
       ...(f.report ? { report: f.report } : {}),
     };
-    if (!f.json) process.stdout.write(`${formatReport(report)}\n`);
-    else process.stdout.write(`${JSON.stringify(summary)}\n`);
+    if (!f.json) {
+      process.stdout.write(`${formatReport(report)}\n`);
+      if (trees) process.stdout.write(`\n${formatTreeReport(trees, mode)}\n`);
+    } else process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
     loaded.model.dispose();
   }

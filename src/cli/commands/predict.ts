@@ -18,7 +18,7 @@ async function runPredict(f: PredictFlags): Promise<void> {
   const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
   const { loadModelDir } = await import("../../training/checkpoint.js");
   const { predict } = await import("../../training/evaluate.js");
-  const { labelNames, requireTree, sidesOf } = await import("../../training/task.js");
+  const { exampleWithTrees, labelNames, requireTree, sidesOf } = await import("../../training/task.js");
   const { exampleFromLine } = await import("../../training/predict-input.js");
   const { probabilitiesOf, treesOf } = await import("../../training/report.js");
   const { drawTree } = await import("../../data/tree-format.js");
@@ -65,13 +65,13 @@ async function runPredict(f: PredictFlags): Promise<void> {
     for await (const line of lines) {
       lineNo++;
       if (line.trim() === "") continue;
-      const ex = exampleFromLine(line, task, file, lineNo);
+      const ex = exampleWithTrees(exampleFromLine(line, task, file, lineNo), model.config.transitions);
       requireTree(
         ex,
         model.config.encoder,
         (role) =>
           `: add "${role}_parse" in binary-parse notation, e.g. "( ( A man ) ( is ( playing ( a guitar ) ) ) )" ` +
-          "(models that parse raw text themselves are not available yet)",
+          "(or use a model trained with --transitions left, right or balanced, which needs no parses)",
       );
       pending.push(ex);
       if (pending.length >= batchSize) {

@@ -1,7 +1,7 @@
 // `spinn train`: flags → TrainOptions, a progress bar on terminals, JSON-lines metrics in the run
 // directory (written by the trainer), SIGINT → checkpoint and exit, and --resume.
 import type { Command } from "commander";
-import { ENCODERS, TASKS } from "../../models/kinds.js";
+import { ENCODERS, TASKS, TRANSITION_MODES } from "../../models/kinds.js";
 import type { OptimizerKind, TrainOptions } from "../../training/trainer.js";
 import { UserError } from "../errors.js";
 import { choiceFlag, defined, fileFlag, intFlag, numberFlag } from "../flags.js";
@@ -14,6 +14,7 @@ interface TrainFlags {
   embeddings?: string;
   embeddingsCache?: string;
   model?: string;
+  transitions?: string;
   out: string;
   epochs?: string;
   batchSize?: string;
@@ -58,6 +59,7 @@ function parseFlags(f: TrainFlags): Partial<TrainOptions> {
     embeddings: fileFlag(f.embeddings, "--embeddings"),
     embeddingsCache: f.embeddingsCache,
     model: choiceFlag(f.model, "--model", ENCODERS),
+    transitions: choiceFlag(f.transitions, "--transitions", TRANSITION_MODES),
     out: f.out,
     epochs: intFlag(f.epochs, "--epochs", 1),
     batchSize: intFlag(f.batchSize, "--batch-size", 1),
@@ -104,6 +106,11 @@ async function runTrain(f: TrainFlags): Promise<void> {
       );
     }
     options = trainer.defaultTrainOptions({ ...(flags as TrainOptions) });
+    if (options.transitions !== "gold" && !options.model.startsWith("spinn")) {
+      throw new UserError(
+        `--transitions ${options.transitions} applies to SPINN models, not ${options.model}`,
+      );
+    }
   }
 
   const progress = makeProgress(!f.json);
@@ -163,6 +170,10 @@ export function registerTrainCommand(program: Command): void {
     )
     .option("--embeddings-cache <dir>", "cache the vectors in binary form here, so the next load is fast")
     .option("--model <kind>", ENCODERS.join(" | "))
+    .option(
+      "--transitions <mode>",
+      "SPINN's trees: gold (the data's parses, default), or fixed left | right | balanced shapes (no parses needed)",
+    )
     .requiredOption("--out <dir>", "run directory")
     .option("--epochs <n>", "epochs (default 10)")
     .option("--batch-size <n>", "examples per batch (default 128)")

@@ -48,6 +48,12 @@ export function defaultConfig(task: Task, encoder: EncoderKind, vocabSize: numbe
   };
 }
 
+export interface ModelPass {
+  logits: Tensor;
+  transitionLoss: Tensor | null;
+  trees: Uint8Array[] | null;
+}
+
 export class Model {
   readonly store: ParameterStore;
   readonly leaves: LeafEmbedder;
@@ -73,13 +79,38 @@ export class Model {
     return this.encoder.encode(this.leaves.forward(batch, training), batch);
   }
 
+  /**
+   * One pass: class scores (batch × classes), the transition loss of full SPINN in training
+   * (teacher forcing), and for SPINN models the tree each sentence was composed along
+   * (premises, then hypotheses).
+   */
+  run(batch: NliBatch | ClassificationBatch, training: boolean): ModelPass {
+    // Premise and hypothesis go through the encoder together, in one pass.
+    const sentences =
+      "sentence" in batch ? batch.sentence : stackSentenceBatches(batch.premise, batch.hypothesis);
+    const leaves = this.leaves.forward(sentences, training);
+    let encoding: Tensor;
+    let transitionLoss: Tensor | null = null;
+    let trees: Uint8Array[] | null = null;
+    if (this.encoder instanceof SpinnEncoder) {
+      const pass = this.encoder.run(leaves, sentences, training);
+      encoding = pass.encoding;
+      transitionLoss = pass.transitionLoss;
+      trees = Array.from(sentences.lengths, (n, i) =>
+        pass.transitions.slice(i * pass.steps, i * pass.steps + 2 * n - 1),
+      );
+    } else {
+      encoding = this.encoder.encode(leaves, sentences);
+    }
+    const n = "sentence" in batch ? batch.sentence.size : batch.premise.size;
+    const features =
+      "sentence" in batch ? encoding : pairFeatures(encoding.narrow(0, 0, n), encoding.narrow(0, n, n));
+    return { logits: this.head.forward(features, training), transitionLoss, trees };
+  }
+
   /** Class scores (batch × classes) for an NLI or a single-sentence batch. */
   forward(batch: NliBatch | ClassificationBatch, training: boolean): Tensor {
-    if ("sentence" in batch) return this.head.forward(this.encode(batch.sentence, training), training);
-    // Premise and hypothesis go through the encoder together, in one pass.
-    const both = this.encode(stackSentenceBatches(batch.premise, batch.hypothesis), training);
-    const n = batch.premise.size;
-    return this.head.forward(pairFeatures(both.narrow(0, 0, n), both.narrow(0, n, n)), training);
+    return this.run(batch, training).logits;
   }
 
   dispose(): void {
@@ -93,6 +124,8 @@ function makeEncoder(path: ReturnType<ParameterStore["root"]>, c: ModelConfig): 
       return new SpinnEncoder(path, { dHidden: c.dHidden, dTracker: 0 });
     case "spinn-pi":
       return new SpinnEncoder(path, { dHidden: c.dHidden, dTracker: c.dTracker });
+    case "spinn":
+      return new SpinnEncoder(path, { dHidden: c.dHidden, dTracker: c.dTracker, predictTransitions: true });
     case "lstm":
       return new LstmEncoder(path, c.dHidden, false);
     case "bilstm":
@@ -112,8 +145,9 @@ function validateConfig(c: ModelConfig): void {
   if (!TRANSITION_MODES.includes(c.transitions)) {
     throw new Error(`model config: transitions must be one of ${TRANSITION_MODES.join(", ")}`);
   }
-  if (c.encoder === "spinn-pi" && !(c.dTracker >= 1))
-    throw new Error("model config: spinn-pi needs dTracker >= 1");
+  if ((c.encoder === "spinn-pi" || c.encoder === "spinn") && !(c.dTracker >= 1)) {
+    throw new Error(`model config: ${c.encoder} needs dTracker >= 1`);
+  }
   for (const key of ["embedDropout", "mlpDropout"] as const) {
     if (!(c[key] >= 0 && c[key] < 1)) throw new Error(`model config: ${key} must be in [0, 1)`);
   }

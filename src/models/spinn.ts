@@ -2,9 +2,10 @@
 // read of [buffer top, stack top, stack second] for the tracker LSTM, one TreeLSTM composition
 // for the examples that REDUCE, one write of the new rows. No per-example tensors.
 import type { SentenceBatch } from "../data/batching.js";
-import { SKIP } from "../data/transitions.js";
+import { REDUCE, SHIFT, SKIP } from "../data/transitions.js";
 import {
   cat,
+  crossEntropy,
   Linear,
   LSTMCell,
   linear,
@@ -21,6 +22,18 @@ export interface SpinnConfig {
   dHidden: number;
   /** Tracker LSTM size; 0 for SPINN-PI-NT (no tracker). */
   dTracker: number;
+  /** Full SPINN: the tracker also predicts SHIFT/REDUCE (needs a tracker). */
+  predictTransitions?: boolean;
+}
+
+/** An encoder pass: encodings, the transition loss (teacher forcing), and the trees used. */
+export interface SpinnPass {
+  encoding: Tensor;
+  /** Mean cross-entropy of the predicted transitions against the given ones, or null. */
+  transitionLoss: Tensor | null;
+  /** The transitions followed, N × steps, SKIP-padded. */
+  transitions: Uint8Array;
+  steps: number;
 }
 
 /** The TreeLSTM composition: gates a, i, f1, f2, o from W_l h_l + b + W_r h_r (+ W_t h_tracker). */
@@ -77,14 +90,32 @@ export class Reduce {
 /** The tracker: an LSTM cell over the h of [buffer top, stack top, stack second]. */
 export class Tracker {
   readonly cell: LSTMCell;
+  /** SHIFT/REDUCE scores from the tracker state (full SPINN only). */
+  readonly transition: Linear | null;
 
   constructor(
     path: ParamPath,
     readonly dHidden: number,
     readonly dTracker: number,
+    predictTransitions = false,
   ) {
     this.cell = new LSTMCell(path.sub("rnn"), 3 * dHidden, dTracker);
+    this.transition = predictTransitions ? new Linear(path.sub("transition"), dTracker, 2) : null;
   }
+}
+
+/**
+ * The valid action with the higher score: REDUCE needs two stack items, SHIFT a word left in the
+ * buffer, so whatever the scores, the result is a binary tree over all the words.
+ */
+export function chooseAction(
+  shiftScore: number,
+  reduceScore: number,
+  canShift: boolean,
+  canReduce: boolean,
+): number {
+  if (canShift && canReduce) return reduceScore > shiftScore ? REDUCE : SHIFT;
+  return canShift ? SHIFT : REDUCE;
 }
 
 export class SpinnEncoder {
@@ -96,29 +127,50 @@ export class SpinnEncoder {
     readonly config: SpinnConfig,
   ) {
     this.reduce = new Reduce(path.sub("reduce"), config.dHidden, config.dTracker);
+    if (config.predictTransitions && !(config.dTracker > 0))
+      throw new Error("predicting transitions needs a tracker");
     this.tracker =
-      config.dTracker > 0 ? new Tracker(path.sub("tracker"), config.dHidden, config.dTracker) : null;
+      config.dTracker > 0
+        ? new Tracker(path.sub("tracker"), config.dHidden, config.dTracker, config.predictTransitions)
+        : null;
   }
 
   get outputSize(): number {
     return this.config.dHidden;
   }
 
-  /** Sentence encodings (N × H) from compact leaf states (tokens × 2H) and given transitions. */
+  /** Sentence encodings (N × H) from compact leaf states (tokens × 2H). */
   encode(leaves: Tensor, batch: SentenceBatch): Tensor {
-    const transitions = batch.transitions;
-    if (!transitions)
+    return this.run(leaves, batch, false).encoding;
+  }
+
+  /**
+   * One pass over a batch. Given transitions are followed when the batch has them and either the
+   * encoder does not predict transitions or `teacherForcing` is set (then the predictions are
+   * scored against them); otherwise a predicting encoder follows its own valid predictions, one
+   * small host transfer (the scores) per step.
+   */
+  run(leaves: Tensor, batch: SentenceBatch, teacherForcing: boolean): SpinnPass {
+    const predicting = this.tracker?.transition ?? null;
+    const given = predicting && !teacherForcing ? null : batch.transitions;
+    if (!given && !predicting) {
       throw new Error("this SPINN variant needs given transitions (parses) for every sentence");
+    }
     const H = this.config.dHidden;
     const N = batch.size;
+    const device = leaves.device;
     const machine = new StackMachine(batch.lengths);
-    const memory = new StateMemory(machine.rowCount, 2 * H, { dtype: leaves.dtype, device: leaves.device });
+    const memory = new StateMemory(machine.rowCount, 2 * H, { dtype: leaves.dtype, device });
     memory.write(rowRange(0, machine.leafCount), leaves);
+    let steps = 0;
+    for (let i = 0; i < N; i++) steps = Math.max(steps, 2 * batch.lengths[i]! - 1);
+    if (given) steps = batch.steps;
+    const followed = new Uint8Array(N * steps).fill(SKIP);
 
     let trackH: Tensor | null = null;
     let trackC: Tensor | null = null;
     if (this.tracker) {
-      trackH = zeros([N, this.config.dTracker], { dtype: leaves.dtype, device: leaves.device });
+      trackH = zeros([N, this.config.dTracker], { dtype: leaves.dtype, device });
       trackC = trackH;
     }
     const reduceWeight = this.reduce.fusedWeight();
@@ -126,10 +178,12 @@ export class SpinnEncoder {
     const actions = new Uint8Array(N);
     const active = new Uint8Array(N);
     const trackerRows = new Int32Array(3 * N);
-    for (let s = 0; s < batch.steps; s++) {
+    let transitionLoss: Tensor | null = null;
+    let scored = 0;
+    for (let s = 0; s < steps; s++) {
       let allActive = true;
       for (let i = 0; i < N; i++) {
-        const a = transitions[i * batch.steps + s]!;
+        const a = given ? given[i * steps + s]! : s < 2 * batch.lengths[i]! - 1 ? SHIFT : SKIP;
         actions[i] = a;
         active[i] = a === SKIP ? 0 : 1;
         if (a === SKIP) allActive = false;
@@ -145,16 +199,43 @@ export class SpinnEncoder {
           trackC = next.c;
         } else {
           // Padding steps leave an example's tracker untouched: results never depend on the batch.
-          const mask = tensor(active, { dtype: "bool", device: leaves.device }).unsqueeze(1);
+          const mask = tensor(active, { dtype: "bool", device }).unsqueeze(1);
           trackH = where(mask, next.h, trackH);
           trackC = where(mask, next.c, trackC);
         }
+        if (predicting) {
+          const scores = predicting.forward(trackH);
+          if (given) {
+            // Teacher forcing: cross-entropy against the given action at active steps.
+            const target = tensor(
+              Int32Array.from(actions, (a) => (a === REDUCE ? REDUCE : SHIFT)),
+              { device },
+            );
+            const weight = tensor(Float32Array.from(active), { dtype: scores.dtype, device });
+            const loss = crossEntropy(scores, target, "none").mul(weight).sum();
+            transitionLoss = transitionLoss ? transitionLoss.add(loss) : loss;
+            for (let i = 0; i < N; i++) scored += active[i]!;
+          } else {
+            const host = scores.toFloat32Array();
+            for (let i = 0; i < N; i++) {
+              if (active[i]) {
+                actions[i] = chooseAction(
+                  host[2 * i]!,
+                  host[2 * i + 1]!,
+                  machine.canShift(i),
+                  machine.canReduce(i),
+                );
+              }
+            }
+          }
+        }
       }
+      for (let i = 0; i < N; i++) followed[i * steps + s] = actions[i]!;
       const r = machine.apply(actions, s);
       const R = r.examples.length;
       if (R === 0) continue;
       const both = memory.read(concatRows(r.left, r.right));
-      const tracking = trackH ? trackH.indexSelect(0, tensor(r.examples, { device: leaves.device })) : null;
+      const tracking = trackH ? trackH.indexSelect(0, tensor(r.examples, { device })) : null;
       memory.write(
         r.out,
         this.reduce.forward(both.narrow(0, 0, R), both.narrow(0, R, R), tracking, reduceWeight),
@@ -163,7 +244,12 @@ export class SpinnEncoder {
     for (let i = 0; i < N; i++) {
       if (!machine.isDone(i)) throw new Error(`sentence ${i} of the batch did not reduce to a single tree`);
     }
-    return memory.read(machine.topRows()).narrow(1, 0, H);
+    return {
+      encoding: memory.read(machine.topRows()).narrow(1, 0, H),
+      transitionLoss: transitionLoss && scored ? transitionLoss.div(scored) : null,
+      transitions: followed,
+      steps,
+    };
   }
 }
 

@@ -13,6 +13,11 @@ export interface Predictions {
   /** examples × classes probabilities, row-major, in data order. */
   probabilities: Float32Array;
   classes: number;
+  /**
+   * The trees a SPINN model composed along, per example in data order, one per sentence (the
+   * sentence, or premise then hypothesis); null for models without trees.
+   */
+  trees: (Uint8Array[] | null)[];
 }
 
 export function predict(model: Model, data: TaskData, vocab: Vocabulary, batchSize = 256): Predictions {
@@ -20,16 +25,17 @@ export function predict(model: Model, data: TaskData, vocab: Vocabulary, batchSi
   const classes = model.config.classes;
   const predicted = new Int32Array(n);
   const probabilities = new Float32Array(n * classes);
+  const trees: (Uint8Array[] | null)[] = new Array(n).fill(null);
   noGrad(() => {
     for (const batch of evaluationBatches(lengthKeys(data), batchSize)) {
       // One host transfer per batch: the probabilities; the argmax is taken here.
-      const probs = scope(() =>
-        model
-          .forward(batchFor(data, batch, vocab), false)
-          .softmax(1)
-          .toFloat32Array(),
-      );
+      const { probs, used } = scope(() => {
+        const pass = model.run(batchFor(data, batch, vocab), false);
+        return { probs: pass.logits.softmax(1).toFloat32Array(), used: pass.trees };
+      });
+      const rows = batch.indices.length;
       batch.indices.forEach((ex, row) => {
+        if (used) trees[ex] = data.task === "nli" ? [used[row]!, used[rows + row]!] : [used[row]!];
         const p = probs.subarray(row * classes, (row + 1) * classes);
         probabilities.set(p, ex * classes);
         let best = 0;
@@ -38,7 +44,23 @@ export function predict(model: Model, data: TaskData, vocab: Vocabulary, batchSi
       });
     }
   });
-  return { predicted, probabilities, classes };
+  return { predicted, probabilities, classes, trees };
+}
+
+/** The data with each sentence's transitions replaced by the tree the model used. */
+export function withUsedTrees(data: TaskData, p: Predictions): TaskData {
+  const examples = data.examples.map((ex, i) => {
+    const t = p.trees[i];
+    if (!t) return ex;
+    return "sentence" in ex
+      ? { ...ex, sentence: { ...ex.sentence, transitions: t[0]! } }
+      : {
+          ...ex,
+          premise: { ...ex.premise, transitions: t[0]! },
+          hypothesis: { ...ex.hypothesis, transitions: t[1]! },
+        };
+  });
+  return { ...data, examples };
 }
 
 export function evaluate(model: Model, data: TaskData, vocab: Vocabulary, batchSize = 256) {

@@ -8,7 +8,7 @@ import type { ListOpsExample } from "../data/listops.js";
 import { NLI_LABELS, type NliExample } from "../data/nli.js";
 import { branchingTransitions, type ParsedSentence } from "../data/transitions.js";
 import type { Vocabulary } from "../data/vocabulary.js";
-import type { Task, TransitionMode } from "../models/kinds.js";
+import { type EncoderKind, needsGivenTrees, type Task, type TransitionMode } from "../models/kinds.js";
 
 export type Example = NliExample | ListOpsExample;
 
@@ -71,11 +71,16 @@ export function sidesOf(ex: Example): [role: string, sentence: ParsedSentence][]
 }
 
 /**
- * SPINN-PI(-NT) composes along given trees, so every sentence needs its parse: the first one
- * without is a DataError at its file:line. `advice(role)` is added to the message.
+ * When the encoder needs given trees (needsGivenTrees), every sentence needs its parse: the first
+ * one without is a DataError at its file:line. `advice(role)` is added to the message.
  */
-export function requireTree(ex: Example, encoder: string, advice: (role: string) => string = () => ""): void {
-  if (!encoder.startsWith("spinn")) return;
+export function requireTree(
+  ex: Example,
+  encoder: EncoderKind,
+  training: boolean,
+  advice: (role: string) => string = () => "",
+): void {
+  if (!needsGivenTrees(encoder, training)) return;
   for (const [role, s] of sidesOf(ex)) {
     if (!s.transitions) {
       throw new DataError(
@@ -88,8 +93,8 @@ export function requireTree(ex: Example, encoder: string, advice: (role: string)
   }
 }
 
-export function requireTrees(data: TaskData, encoder: string): void {
-  for (const ex of data.examples) requireTree(ex, encoder);
+export function requireTrees(data: TaskData, encoder: EncoderKind, training: boolean): void {
+  for (const ex of data.examples) requireTree(ex, encoder, training);
 }
 
 export function batchFor(data: TaskData, batch: Batch, vocab: Vocabulary): NliBatch | ClassificationBatch {

@@ -66,6 +66,8 @@ export interface TrainOptions {
   model: EncoderKind;
   /** SPINN's trees: the data's parses ("gold") or a fixed left/right/balanced shape. */
   transitions: TransitionMode;
+  /** Full SPINN: weight of the transition cross-entropy beside the task loss. */
+  transitionWeight: number;
   embeddings?: string;
   embeddingsCache?: string;
   epochs: number;
@@ -134,6 +136,7 @@ export function defaultTrainOptions(
     maxLength: 0,
     lenient: false,
     transitions: "gold",
+    transitionWeight: 1,
     ...base,
   };
 }
@@ -277,8 +280,8 @@ export async function train(
   );
   const devData = dataWithTrees(limit(await readTaskData(o.dev, o.task, o.lenient), o, log), o.transitions);
   if (trainData.examples.length === 0) throw new DataError(o.train, 0, undefined, "no training examples");
-  requireTrees(trainData, o.model);
-  requireTrees(devData, o.model);
+  requireTrees(trainData, o.model, true);
+  requireTrees(devData, o.model, false);
 
   let model: Model;
   let vocab: Vocabulary;
@@ -411,9 +414,12 @@ export async function train(
         const batch = batchFor(trainData, batches[batchInEpoch]!, vocab);
         const { loss, correct } = scope(() => {
           optimizer.zeroGrad();
-          const logits = model.forward(batch, true);
+          const pass = model.run(batch, true);
+          const logits = pass.logits;
           const target = tensor(batch.labels, { device: o.device });
-          const l = crossEntropy(logits, target);
+          let l = crossEntropy(logits, target);
+          // Full SPINN: the task loss plus the weighted transition loss (teacher forcing).
+          if (pass.transitionLoss) l = l.add(pass.transitionLoss.mul(o.transitionWeight));
           l.backward();
           if (o.clip > 0) clipGradNorm(optimizer.params, o.clip);
           optimizer.step();

@@ -191,7 +191,43 @@ describe("train, eval, predict", () => {
       path.join(dir, "x"),
     ]);
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /--transitions left applies to SPINN models, not lstm/);
+    assert.match(bad.stderr, /--transitions left applies to spinn-pi and spinn-pi-nt, not lstm/);
+  });
+
+  test("full SPINN learns from parses, then parses raw text itself", () => {
+    const out = path.join(dir, "full");
+    const t = spinn([
+      "train",
+      "--task",
+      "nli",
+      "--train",
+      nli,
+      "--dev",
+      nli,
+      "--model",
+      "spinn",
+      "--out",
+      out,
+      "--epochs",
+      "1",
+      "--batch-size",
+      "16",
+      ...small,
+      "--json",
+    ]);
+    assert.equal(t.status, 0, t.stderr);
+    const e = spinn(["eval", "--model-dir", out, "--data", nli, "--json"]);
+    assert.equal(e.status, 0, e.stderr);
+    const f1 = JSON.parse(e.stdout).trees.f1VsGold;
+    assert.ok(f1 >= 0 && f1 <= 1);
+    const p = spinn(
+      ["predict", "--model-dir", out],
+      '{"premise": "A dog runs fast.", "hypothesis": "The dog runs."}\n',
+    );
+    assert.equal(p.status, 0, p.stderr);
+    const tree: string = JSON.parse(p.stdout).trees.premise;
+    assert.deepEqual(tree.replace(/[()]/g, " ").trim().split(/\s+/), ["A", "dog", "runs", "fast", "."]);
+    assert.equal((tree.match(/\(/g) ?? []).length, 4); // a binary tree over five words
   });
 
   test("bench prints throughput, memory and versions as one JSON line", () => {

@@ -17,7 +17,7 @@ async function runEval(f: EvalFlags): Promise<void> {
   const data = fileFlag(f.data, "--data")!;
   const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
   const { loadModelDir } = await import("../../training/checkpoint.js");
-  const { evaluate } = await import("../../training/evaluate.js");
+  const { evaluate, withUsedTrees } = await import("../../training/evaluate.js");
   const { formatReport } = await import("../../training/metrics.js");
   const { dataWithTrees, readTaskData, labelNames, requireTrees } = await import("../../training/task.js");
   const { treeReport, formatTreeReport } = await import("../../training/report.js");
@@ -29,9 +29,10 @@ async function runEval(f: EvalFlags): Promise<void> {
     const given = await readTaskData(data, task, Boolean(f.lenient));
     const mode = loaded.model.config.transitions;
     const taskData = dataWithTrees(given, mode);
-    requireTrees(taskData, loaded.model.config.encoder);
+    requireTrees(taskData, loaded.model.config.encoder, false);
     const { predictions, report } = evaluate(loaded.model, taskData, loaded.vocab, batchSize);
-    const trees = loaded.model.config.encoder.startsWith("spinn") ? treeReport(given, taskData) : null;
+    const used = withUsedTrees(taskData, predictions);
+    const trees = loaded.model.config.encoder.startsWith("spinn") ? treeReport(given, used) : null;
     if (f.report) {
       const labels = labelNames(task);
       const lines = taskData.examples.map((ex, i) =>
@@ -40,7 +41,7 @@ async function runEval(f: EvalFlags): Promise<void> {
           gold: labels[ex.label],
           predicted: labels[predictions.predicted[i]!],
           probabilities: probabilitiesOf(predictions, i, labels),
-          trees: treesOf(ex),
+          trees: treesOf(used.examples[i]!),
         }),
       );
       writeFileAtomic(f.report, lines.map((l) => `${l}\n`).join(""));

@@ -17,7 +17,7 @@ async function runPredict(f: PredictFlags): Promise<void> {
   const input = fileFlag(f.input, "--input");
   const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
   const { loadModelDir } = await import("../../training/checkpoint.js");
-  const { predict } = await import("../../training/evaluate.js");
+  const { predict, withUsedTrees } = await import("../../training/evaluate.js");
   const { exampleWithTrees, labelNames, requireTree, sidesOf } = await import("../../training/task.js");
   const { exampleFromLine } = await import("../../training/predict-input.js");
   const { probabilitiesOf, treesOf } = await import("../../training/report.js");
@@ -32,13 +32,10 @@ async function runPredict(f: PredictFlags): Promise<void> {
 
   const flush = (examples: Example[]) => {
     if (examples.length === 0) return;
-    const p = predict(
-      model,
-      { task, file, examples, skipped: { noGoldLabel: 0, invalid: 0 } },
-      vocab,
-      batchSize,
-    );
-    examples.forEach((ex, i) => {
+    const data = { task, file, examples, skipped: { noGoldLabel: 0, invalid: 0 } };
+    const p = predict(model, data, vocab, batchSize);
+    // Show the trees the model composed along (its own, for full SPINN).
+    withUsedTrees(data, p).examples.forEach((ex, i) => {
       const label = labels[p.predicted[i]!]!;
       const probabilities = probabilitiesOf(p, i, labels);
       if (!f.pretty) {
@@ -69,6 +66,7 @@ async function runPredict(f: PredictFlags): Promise<void> {
       requireTree(
         ex,
         model.config.encoder,
+        false,
         (role) =>
           `: add "${role}_parse" in binary-parse notation, e.g. "( ( A man ) ( is ( playing ( a guitar ) ) ) )" ` +
           "(or use a model trained with --transitions left, right or balanced, which needs no parses)",

@@ -15,6 +15,7 @@ interface TrainFlags {
   embeddingsCache?: string;
   model?: string;
   transitions?: string;
+  transitionWeight?: string;
   out: string;
   epochs?: string;
   batchSize?: string;
@@ -60,6 +61,7 @@ function parseFlags(f: TrainFlags): Partial<TrainOptions> {
     embeddingsCache: f.embeddingsCache,
     model: choiceFlag(f.model, "--model", ENCODERS),
     transitions: choiceFlag(f.transitions, "--transitions", TRANSITION_MODES),
+    transitionWeight: numberFlag(f.transitionWeight, "--transition-weight", 0),
     out: f.out,
     epochs: intFlag(f.epochs, "--epochs", 1),
     batchSize: intFlag(f.batchSize, "--batch-size", 1),
@@ -106,9 +108,9 @@ async function runTrain(f: TrainFlags): Promise<void> {
       );
     }
     options = trainer.defaultTrainOptions({ ...(flags as TrainOptions) });
-    if (options.transitions !== "gold" && !options.model.startsWith("spinn")) {
+    if (options.transitions !== "gold" && options.model !== "spinn-pi" && options.model !== "spinn-pi-nt") {
       throw new UserError(
-        `--transitions ${options.transitions} applies to SPINN models, not ${options.model}`,
+        `--transitions ${options.transitions} applies to spinn-pi and spinn-pi-nt, not ${options.model}`,
       );
     }
   }
@@ -174,6 +176,7 @@ export function registerTrainCommand(program: Command): void {
       "--transitions <mode>",
       "SPINN's trees: gold (the data's parses, default), or fixed left | right | balanced shapes (no parses needed)",
     )
+    .option("--transition-weight <x>", "spinn (full SPINN): weight of the transition loss (default 1)")
     .requiredOption("--out <dir>", "run directory")
     .option("--epochs <n>", "epochs (default 10)")
     .option("--batch-size <n>", "examples per batch (default 128)")

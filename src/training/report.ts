@@ -30,6 +30,8 @@ export interface TreeReport {
   /** Mean sentence-level unlabeled F1 of the trees used against the data's parses (null: no parses). */
   f1VsGold: number | null;
   sentencesCompared: number;
+  /** Share of transitions (SHIFT/REDUCE, position by position) that equal the parses'. */
+  transitionAccuracy: number | null;
   /** Shares of internal nodes of the trees used that branch left / right. */
   leftBranching: number;
   rightBranching: number;
@@ -40,12 +42,18 @@ export function treeReport(given: TaskData, used: TaskData): TreeReport {
   const gold: (Uint8Array | null)[] = [];
   const mine: (Uint8Array | null)[] = [];
   const counts = { left: 0, right: 0, nodes: 0 };
+  let same = 0;
+  let compared = 0;
   given.examples.forEach((ex, i) => {
     const usedSides = sidesOf(used.examples[i]!);
     sidesOf(ex).forEach(([, s], k) => {
       const u = usedSides[k]![1].transitions;
       gold.push(s.transitions);
       mine.push(u);
+      if (u && s.transitions && u.length === s.transitions.length) {
+        for (let k = 0; k < u.length; k++) if (u[k] === s.transitions[k]) same++;
+        compared += u.length;
+      }
       if (u) branchingCounts(u, counts);
     });
   });
@@ -53,6 +61,7 @@ export function treeReport(given: TaskData, used: TaskData): TreeReport {
   return {
     f1VsGold: agreement.f1,
     sentencesCompared: agreement.sentences,
+    transitionAccuracy: compared ? same / compared : null,
     leftBranching: counts.nodes ? counts.left / counts.nodes : 0,
     rightBranching: counts.nodes ? counts.right / counts.nodes : 0,
   };
@@ -62,5 +71,7 @@ export function formatTreeReport(t: TreeReport, mode: string): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const f1 =
     t.f1VsGold === null ? "no parses to compare" : `${pct(t.f1VsGold)} over ${t.sentencesCompared} sentences`;
-  return `trees (${mode}): unlabeled F1 against the data's parses ${f1}; nodes branching left ${pct(t.leftBranching)}, right ${pct(t.rightBranching)}`;
+  const acc =
+    t.transitionAccuracy === null ? "" : `; transitions equal to the parses' ${pct(t.transitionAccuracy)}`;
+  return `trees (${mode}): unlabeled F1 against the data's parses ${f1}${acc}; nodes branching left ${pct(t.leftBranching)}, right ${pct(t.rightBranching)}`;
 }

@@ -169,6 +169,8 @@ describe("train, eval, predict", () => {
     // (A (dog (sleeps .))) against ((A dog) (sleeps .)): spans {1:4, 2:4} vs {0:2, 2:4}, F1 1/2
     assert.equal(s.trees.f1VsGold, 0.5);
     assert.ok(Math.abs(s.trees.rightBranching - 2 / 3) < 1e-12);
+    // S S S S R R R against S S R S S R R: positions 0, 1, 3, 5 and 6 agree
+    assert.equal(s.trees.transitionAccuracy, 5 / 7);
     const p = spinn(
       ["predict", "--model-dir", out],
       '{"premise": "A dog runs.", "hypothesis": "The dog runs."}\n',

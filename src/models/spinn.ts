@@ -13,7 +13,6 @@ import {
   StateMemory,
   type Tensor,
   tensor,
-  where,
   zeros,
 } from "../engine/index.js";
 import { StackMachine } from "./stack-machine.js";
@@ -178,6 +177,8 @@ export class SpinnEncoder {
     const actions = new Uint8Array(N);
     const active = new Uint8Array(N);
     const trackerRows = new Int32Array(3 * N);
+    const activeRows = new Int32Array(N);
+    const activeTrackerRows = new Int32Array(3 * N);
     let transitionLoss: Tensor | null = null;
     let scored = 0;
     for (let s = 0; s < steps; s++) {
@@ -189,19 +190,38 @@ export class SpinnEncoder {
         if (a === SKIP) allActive = false;
       }
       if (this.tracker && trackH && trackC) {
-        const x = memory
-          .read(machine.trackerRows(trackerRows))
-          .narrow(1, 0, H)
-          .reshape(N, 3 * H);
-        const next = this.tracker.cell.forward(x, trackH, trackC, trackerWeights);
+        machine.trackerRows(trackerRows);
         if (allActive) {
-          trackH = next.h;
-          trackC = next.c;
+          const x = memory
+            .read(trackerRows)
+            .narrow(1, 0, H)
+            .reshape(N, 3 * H);
+          ({ h: trackH, c: trackC } = this.tracker.cell.forward(x, trackH, trackC, trackerWeights));
         } else {
-          // Padding steps leave an example's tracker untouched: results never depend on the batch.
-          const mask = tensor(active, { dtype: "bool", device }).unsqueeze(1);
-          trackH = where(mask, next.h, trackH);
-          trackC = where(mask, next.c, trackC);
+          // Only the examples that move at this step run the tracker; the others keep their
+          // state, so a result never depends on the batch (and padding costs nothing).
+          let count = 0;
+          for (let i = 0; i < N; i++) {
+            if (!active[i]) continue;
+            activeRows[count] = i;
+            for (let k = 0; k < 3; k++) activeTrackerRows[3 * count + k] = trackerRows[3 * i + k]!;
+            count++;
+          }
+          if (count > 0) {
+            const rows = tensor(activeRows.subarray(0, count), { device });
+            const x = memory
+              .read(activeTrackerRows.subarray(0, 3 * count))
+              .narrow(1, 0, H)
+              .reshape(count, 3 * H);
+            const next = this.tracker.cell.forward(
+              x,
+              trackH.indexSelect(0, rows),
+              trackC.indexSelect(0, rows),
+              trackerWeights,
+            );
+            trackH = trackH.indexCopy(0, rows, next.h);
+            trackC = trackC.indexCopy(0, rows, next.c);
+          }
         }
         if (predicting) {
           const scores = predicting.forward(trackH);

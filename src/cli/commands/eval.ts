@@ -62,7 +62,10 @@ async function runEval(f: EvalFlags): Promise<void> {
     };
     if (!f.json) {
       process.stdout.write(`${formatReport(report)}\n`);
-      if (trees) process.stdout.write(`\n${formatTreeReport(trees, mode)}\n`);
+      if (trees) {
+        const source = loaded.model.config.encoder === "spinn" ? "predicted" : mode;
+        process.stdout.write(`\n${formatTreeReport(trees, source)}\n`);
+      }
     } else process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
     loaded.model.dispose();

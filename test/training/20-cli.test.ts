@@ -36,17 +36,15 @@ const nli = path.join(dir, "nli.jsonl");
 writeFileSync(nli, `${pairs.join("\n")}\n`);
 const small = ["--d-embed", "8", "--d-hidden", "8", "--d-tracker", "4", "--d-mlp", "8", "--n-mlp", "1"];
 
+/** `spinn train --task nli` on the test's pairs (train and dev), with the given flags. */
+function trainNli(...flags: string[]) {
+  return spinn(["train", "--task", "nli", "--train", nli, "--dev", nli, ...flags]);
+}
+
 describe("train, eval, predict", () => {
   const run = path.join(dir, "run");
   test("train writes best and last models and ends with a JSON summary", () => {
-    const r = spinn([
-      "train",
-      "--task",
-      "nli",
-      "--train",
-      nli,
-      "--dev",
-      nli,
+    const r = trainNli(
       "--model",
       "spinn-pi",
       "--out",
@@ -57,7 +55,7 @@ describe("train, eval, predict", () => {
       "8",
       ...small,
       "--json",
-    ]);
+    );
     assert.equal(r.status, 0, r.stderr);
     const summary = JSON.parse(r.stdout.trim().split("\n").pop()!);
     assert.equal(summary.steps, 12);
@@ -74,19 +72,7 @@ describe("train, eval, predict", () => {
   });
 
   test("a second train into the same directory is refused (use --resume)", () => {
-    const r = spinn([
-      "train",
-      "--task",
-      "nli",
-      "--train",
-      nli,
-      "--dev",
-      nli,
-      "--model",
-      "spinn-pi",
-      "--out",
-      run,
-    ]);
+    const r = trainNli("--model", "spinn-pi", "--out", run);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /already holds a training run: use --resume/);
   });
@@ -140,14 +126,7 @@ describe("train, eval, predict", () => {
 
   test("fixed right-branching trees: no parses needed, and eval compares the trees with the parses", () => {
     const out = path.join(dir, "right");
-    const t = spinn([
-      "train",
-      "--task",
-      "nli",
-      "--train",
-      nli,
-      "--dev",
-      nli,
+    const t = trainNli(
       "--model",
       "spinn-pi",
       "--transitions",
@@ -160,7 +139,7 @@ describe("train, eval, predict", () => {
       "16",
       ...small,
       "--json",
-    ]);
+    );
     assert.equal(t.status, 0, t.stderr);
     const e = spinn(["eval", "--model-dir", out, "--data", nli, "--json"]);
     assert.equal(e.status, 0, e.stderr);
@@ -177,35 +156,14 @@ describe("train, eval, predict", () => {
     );
     assert.equal(p.status, 0, p.stderr);
     assert.equal(JSON.parse(p.stdout).trees.premise, "( A ( dog ( runs . ) ) )");
-    const bad = spinn([
-      "train",
-      "--task",
-      "nli",
-      "--train",
-      nli,
-      "--dev",
-      nli,
-      "--model",
-      "lstm",
-      "--transitions",
-      "left",
-      "--out",
-      path.join(dir, "x"),
-    ]);
+    const bad = trainNli("--model", "lstm", "--transitions", "left", "--out", path.join(dir, "x"));
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--transitions left applies to spinn-pi and spinn-pi-nt, not lstm/);
   });
 
   test("full SPINN learns from parses, then parses raw text itself", () => {
     const out = path.join(dir, "full");
-    const t = spinn([
-      "train",
-      "--task",
-      "nli",
-      "--train",
-      nli,
-      "--dev",
-      nli,
+    const t = trainNli(
       "--model",
       "spinn",
       "--out",
@@ -216,7 +174,7 @@ describe("train, eval, predict", () => {
       "16",
       ...small,
       "--json",
-    ]);
+    );
     assert.equal(t.status, 0, t.stderr);
     const e = spinn(["eval", "--model-dir", out, "--data", nli, "--json"]);
     assert.equal(e.status, 0, e.stderr);

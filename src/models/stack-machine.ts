@@ -54,16 +54,6 @@ export class StackMachine {
     this.#shifted = new Int32Array(this.size);
   }
 
-  /** Stack depth of example i. */
-  depth(i: number): number {
-    return this.#depth[i]!;
-  }
-
-  /** Tokens example i has not shifted yet. */
-  bufferLeft(i: number): number {
-    return this.lengths[i]! - this.#shifted[i]!;
-  }
-
   canShift(i: number): boolean {
     return this.#shifted[i]! < this.lengths[i]!;
   }

@@ -158,7 +158,6 @@ interface TrainerState {
   epochTotals: EpochTotals;
   best: { devAccuracy: number; step: number; epoch: number } | null;
   evalsSinceBest: number;
-  finished: boolean;
 }
 
 interface EpochTotals {
@@ -361,7 +360,9 @@ export async function train(
   let stoppedEarly = false;
   let epochRng = rng.getState();
 
-  const checkpoint = (finished: boolean) => {
+  let savedStep = -1;
+  const checkpoint = () => {
+    savedStep = step;
     const s: TrainerState = {
       format: "spinn-trainer",
       version: 1,
@@ -374,7 +375,6 @@ export async function train(
       epochTotals: totals,
       best,
       evalsSinceBest,
-      finished,
     };
     writeDirAtomic(lastDir(o.out), (dir) => {
       writeModelFiles(dir, model, vocab, { steps: step, epoch });
@@ -458,7 +458,7 @@ export async function train(
         const evalNow = o.evalEvery > 0 ? step % o.evalEvery === 0 : epochDone;
         if (evalNow) {
           const stop = runEval(epochDone ? epoch : epoch + 1);
-          checkpoint(false);
+          checkpoint();
           if (stop) {
             stoppedEarly = true;
             log(`early stop: no better dev accuracy in ${o.patience} evaluations`);
@@ -469,13 +469,14 @@ export async function train(
         await new Promise((resolve) => setImmediate(resolve));
         if (hooks.signal?.aborted || (o.maxSteps > 0 && step >= o.maxSteps)) {
           interrupted = hooks.signal?.aborted ?? false;
-          if (!evalNow) checkpoint(false);
+          if (!evalNow) checkpoint();
           break training;
         }
         if (epochDone) break;
       }
     }
-    if (!interrupted) checkpoint(epoch >= o.epochs || stoppedEarly);
+    // The last state, unless the last step was just checkpointed.
+    if (!interrupted && savedStep !== step) checkpoint();
   } finally {
     optimizer.dispose();
   }

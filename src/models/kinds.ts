@@ -1,17 +1,38 @@
 // Names of the model families and tasks, kept apart from the models themselves so that code
 // that only needs the names (CLI flag checks) does not load the tensor engine.
-export const ENCODERS = ["spinn-pi-nt", "spinn-pi", "spinn", "lstm", "bilstm", "cbow"] as const;
+export const ENCODERS = ["spinn-pi-nt", "spinn-pi", "spinn", "rl-spinn", "lstm", "bilstm", "cbow"] as const;
 export type EncoderKind = (typeof ENCODERS)[number];
 export const TASKS = ["nli", "listops"] as const;
 export type Task = (typeof TASKS)[number];
-/** Where a SPINN's trees come from: the data's parses, or a fixed shape (controls for learned trees). */
+/** Where a SPINN's trees come from: the data's parses ("gold") or a fixed shape (controls for learned trees). */
 export const TRANSITION_MODES = ["gold", "left", "right", "balanced"] as const;
 export type TransitionMode = (typeof TRANSITION_MODES)[number];
 
+/** Encoders that compose along trees (and so have trees to report). */
+export function composesTrees(encoder: EncoderKind): boolean {
+  return encoder === "spinn-pi-nt" || encoder === "spinn-pi" || predictsTransitions(encoder);
+}
+
+/** Encoders whose tracker decides the transitions: full SPINN and RL-SPINN. */
+export function predictsTransitions(encoder: EncoderKind): boolean {
+  return encoder === "spinn" || encoder === "rl-spinn";
+}
+
 /**
  * Whether an encoder needs every sentence's parse: SPINN-PI(-NT) always compose along given trees;
- * full SPINN learns from them in training (teacher forcing) and parses by itself afterwards.
+ * full SPINN learns from them in training (teacher forcing) and parses by itself afterwards;
+ * RL-SPINN never uses them (it samples its own trees in training).
  */
 export function needsGivenTrees(encoder: EncoderKind, training: boolean): boolean {
   return encoder === "spinn-pi" || encoder === "spinn-pi-nt" || (encoder === "spinn" && training);
 }
+
+/** RL-SPINN's per-example reward: −(cross-entropy of the gold label), or 1/0 for correct/wrong. */
+export const REWARDS = ["neg-loss", "correct"] as const;
+export type RewardKind = (typeof REWARDS)[number];
+/**
+ * What RL-SPINN subtracts from the reward: nothing, a moving average of past rewards, the batch's
+ * own mean with whitening ((r − mean) / std), or the reward of the greedy parse (self-critical).
+ */
+export const BASELINES = ["none", "moving-average", "whiten", "self-critical"] as const;
+export type BaselineKind = (typeof BASELINES)[number];

@@ -5,9 +5,16 @@ import { SKIP } from "../data/transitions.js";
 import { type Device, type DType, ParameterStore, type Tensor } from "../engine/index.js";
 import { CbowEncoder, LstmEncoder, type SentenceEncoder } from "./baselines.js";
 import { Mlp, pairFeatures } from "./heads.js";
-import { ENCODERS, type EncoderKind, type Task, TRANSITION_MODES, type TransitionMode } from "./kinds.js";
+import {
+  ENCODERS,
+  type EncoderKind,
+  predictsTransitions,
+  type Task,
+  TRANSITION_MODES,
+  type TransitionMode,
+} from "./kinds.js";
 import { LeafEmbedder } from "./leaves.js";
-import { SpinnEncoder } from "./spinn.js";
+import { SpinnEncoder, type TransitionSource } from "./spinn.js";
 
 export { ENCODERS, type EncoderKind, type Task, type TransitionMode };
 
@@ -51,6 +58,13 @@ export function defaultConfig(task: Task, encoder: EncoderKind, vocabSize: numbe
 export interface ModelPass {
   logits: Tensor;
   transitionLoss: Tensor | null;
+  /**
+   * Per example (batch), for encoders that predict transitions: the log-probability of the trees
+   * followed under the tracker's policy (premise and hypothesis together) and the policy's
+   * entropy, summed over the steps with a real choice. What REINFORCE trains the policy with.
+   */
+  logProb: Tensor | null;
+  entropy: Tensor | null;
   trees: Uint8Array[] | null;
 }
 
@@ -80,32 +94,55 @@ export class Model {
   }
 
   /**
-   * One pass: class scores (batch × classes), the transition loss of full SPINN in training
-   * (teacher forcing), and for SPINN models the tree each sentence was composed along
-   * (premises, then hypotheses).
+   * Where a SPINN's transitions come from by default: the given trees for SPINN-PI(-NT) and for
+   * full SPINN in training (teacher forcing), samples from the policy for RL-SPINN in training,
+   * and the most probable valid actions when a predicting model is evaluated.
    */
-  run(batch: NliBatch | ClassificationBatch, training: boolean): ModelPass {
+  transitionSource(training: boolean): TransitionSource {
+    if (!predictsTransitions(this.config.encoder)) return "given";
+    if (!training) return "greedy";
+    return this.config.encoder === "rl-spinn" ? "sample" : "given";
+  }
+
+  /**
+   * One pass: class scores (batch × classes), the transition loss of full SPINN in training
+   * (teacher forcing), the policy terms of predicting encoders, and for SPINN models the tree
+   * each sentence was composed along (premises, then hypotheses). `source` overrides where the
+   * transitions come from (e.g. RL-SPINN's greedy parse for a self-critical baseline).
+   */
+  run(
+    batch: NliBatch | ClassificationBatch,
+    training: boolean,
+    source: TransitionSource = this.transitionSource(training),
+  ): ModelPass {
     // Premise and hypothesis go through the encoder together, in one pass.
     const sentences =
       "sentence" in batch ? batch.sentence : stackSentenceBatches(batch.premise, batch.hypothesis);
     const leaves = this.leaves.forward(sentences, training);
     let encoding: Tensor;
     let transitionLoss: Tensor | null = null;
+    let logProb: Tensor | null = null;
+    let entropy: Tensor | null = null;
     let trees: Uint8Array[] | null = null;
+    const n = "sentence" in batch ? batch.sentence.size : batch.premise.size;
+    // Sums the per-sentence terms of a pair's two sentences.
+    const perExample = (t: Tensor | null) =>
+      t && !("sentence" in batch) ? t.narrow(0, 0, n).add(t.narrow(0, n, n)) : t;
     if (this.encoder instanceof SpinnEncoder) {
-      const pass = this.encoder.run(leaves, sentences, training);
+      const pass = this.encoder.run(leaves, sentences, source);
       encoding = pass.encoding;
       transitionLoss = pass.transitionLoss;
+      logProb = perExample(pass.logProb);
+      entropy = perExample(pass.entropy);
       trees = Array.from(sentences.lengths, (n, i) =>
         pass.transitions.slice(i * pass.steps, i * pass.steps + 2 * n - 1),
       );
     } else {
       encoding = this.encoder.encode(leaves, sentences);
     }
-    const n = "sentence" in batch ? batch.sentence.size : batch.premise.size;
     const features =
       "sentence" in batch ? encoding : pairFeatures(encoding.narrow(0, 0, n), encoding.narrow(0, n, n));
-    return { logits: this.head.forward(features, training), transitionLoss, trees };
+    return { logits: this.head.forward(features, training), transitionLoss, logProb, entropy, trees };
   }
 
   /** Class scores (batch × classes) for an NLI or a single-sentence batch. */
@@ -125,6 +162,7 @@ function makeEncoder(path: ReturnType<ParameterStore["root"]>, c: ModelConfig): 
     case "spinn-pi":
       return new SpinnEncoder(path, { dHidden: c.dHidden, dTracker: c.dTracker });
     case "spinn":
+    case "rl-spinn":
       return new SpinnEncoder(path, { dHidden: c.dHidden, dTracker: c.dTracker, predictTransitions: true });
     case "lstm":
       return new LstmEncoder(path, c.dHidden, false);
@@ -145,7 +183,10 @@ function validateConfig(c: ModelConfig): void {
   if (!TRANSITION_MODES.includes(c.transitions)) {
     throw new Error(`model config: transitions must be one of ${TRANSITION_MODES.join(", ")}`);
   }
-  if ((c.encoder === "spinn-pi" || c.encoder === "spinn") && !(c.dTracker >= 1)) {
+  if (c.encoder === "rl-spinn" && c.transitions !== "gold") {
+    throw new Error("model config: rl-spinn learns its own trees; transitions must be gold (unused)");
+  }
+  if ((c.encoder === "spinn-pi" || predictsTransitions(c.encoder)) && !(c.dTracker >= 1)) {
     throw new Error(`model config: ${c.encoder} needs dTracker >= 1`);
   }
   for (const key of ["embedDropout", "mlpDropout"] as const) {

@@ -5,12 +5,13 @@ import type { SentenceBatch } from "../data/batching.js";
 import { REDUCE, SHIFT, SKIP } from "../data/transitions.js";
 import {
   cat,
-  crossEntropy,
   Linear,
   LSTMCell,
   linear,
   type ParamPath,
+  rand,
   StateMemory,
+  stack,
   type Tensor,
   tensor,
   zeros,
@@ -25,11 +26,26 @@ export interface SpinnConfig {
   predictTransitions?: boolean;
 }
 
+/**
+ * How a pass decides its transitions: follow the batch's own ("given"; a predicting encoder
+ * scores them: teacher forcing), take the most probable valid action ("greedy"), or draw each
+ * action from the tracker's policy ("sample", RL-SPINN's training; the uniforms come from the
+ * engine's seeded CPU generator, so a run is reproducible and resumes exactly).
+ */
+export type TransitionSource = "given" | "greedy" | "sample";
+
 /** An encoder pass: encodings, the transition loss (teacher forcing), and the trees used. */
 export interface SpinnPass {
   encoding: Tensor;
   /** Mean cross-entropy of the predicted transitions against the given ones, or null. */
   transitionLoss: Tensor | null;
+  /**
+   * Per sentence (N), for a predicting encoder: the log-probability of the transitions followed
+   * under the policy restricted to valid actions (forced actions count as probability 1), and
+   * the summed entropy of that policy at the steps with a real choice. Null otherwise.
+   */
+  logProb: Tensor | null;
+  entropy: Tensor | null;
   /** The transitions followed, N × steps, SKIP-padded. */
   transitions: Uint8Array;
   steps: number;
@@ -117,6 +133,21 @@ export function chooseAction(
   return canShift ? SHIFT : REDUCE;
 }
 
+/**
+ * An action drawn from the softmax of the two scores restricted to the valid actions, with the
+ * uniform draw u in [0, 1): REDUCE when u < P(REDUCE) = sigmoid(reduce − shift).
+ */
+export function sampleAction(
+  shiftScore: number,
+  reduceScore: number,
+  canShift: boolean,
+  canReduce: boolean,
+  u: number,
+): number {
+  if (canShift && canReduce) return u < 1 / (1 + Math.exp(shiftScore - reduceScore)) ? REDUCE : SHIFT;
+  return canShift ? SHIFT : REDUCE;
+}
+
 export class SpinnEncoder {
   readonly reduce: Reduce;
   readonly tracker: Tracker | null;
@@ -140,20 +171,21 @@ export class SpinnEncoder {
 
   /** Sentence encodings (N × H) from compact leaf states (tokens × 2H). */
   encode(leaves: Tensor, batch: SentenceBatch): Tensor {
-    return this.run(leaves, batch, false).encoding;
+    return this.run(leaves, batch, this.tracker?.transition ? "greedy" : "given").encoding;
   }
 
   /**
-   * One pass over a batch. Given transitions are followed when the batch has them and either the
-   * encoder does not predict transitions or `teacherForcing` is set (then the predictions are
-   * scored against them); otherwise a predicting encoder follows its own valid predictions, one
-   * small host transfer (the scores) per step.
+   * One pass over a batch, its transitions decided as `source` says. Predicted and sampled
+   * transitions cost one small host transfer (the N × 2 scores) per step; given ones none.
    */
-  run(leaves: Tensor, batch: SentenceBatch, teacherForcing: boolean): SpinnPass {
+  run(leaves: Tensor, batch: SentenceBatch, source: TransitionSource): SpinnPass {
     const predicting = this.tracker?.transition ?? null;
-    const given = predicting && !teacherForcing ? null : batch.transitions;
-    if (!given && !predicting) {
+    const given = source === "given" ? batch.transitions : null;
+    if (source === "given" && !given) {
       throw new Error("this SPINN variant needs given transitions (parses) for every sentence");
+    }
+    if (source !== "given" && !predicting) {
+      throw new Error(`${source} transitions need an encoder that predicts transitions`);
     }
     const H = this.config.dHidden;
     const N = batch.size;
@@ -179,8 +211,14 @@ export class SpinnEncoder {
     const trackerRows = new Int32Array(3 * N);
     const activeRows = new Int32Array(N);
     const activeTrackerRows = new Int32Array(3 * N);
-    let transitionLoss: Tensor | null = null;
-    let scored = 0;
+    // Per step, for a predicting encoder: the scores (N × 2), and on the host the action taken
+    // and whether it was a real choice (both actions valid); the losses are built from them once
+    // per batch, after the loop.
+    const stepScores: Tensor[] = [];
+    const choices = new Int32Array(steps * N);
+    const activeMask = new Float32Array(steps * N);
+    const choiceMask = new Float32Array(steps * N);
+    const uniforms = source === "sample" ? rand([steps * N]).toFloat32Array() : null;
     for (let s = 0; s < steps; s++) {
       let allActive = true;
       for (let i = 0; i < N; i++) {
@@ -225,28 +263,22 @@ export class SpinnEncoder {
         }
         if (predicting) {
           const scores = predicting.forward(trackH);
-          if (given) {
-            // Teacher forcing: cross-entropy against the given action at active steps.
-            const target = tensor(
-              Int32Array.from(actions, (a) => (a === REDUCE ? REDUCE : SHIFT)),
-              { device },
-            );
-            const weight = tensor(Float32Array.from(active), { dtype: scores.dtype, device });
-            const loss = crossEntropy(scores, target, "none").mul(weight).sum();
-            transitionLoss = transitionLoss ? transitionLoss.add(loss) : loss;
-            for (let i = 0; i < N; i++) scored += active[i]!;
-          } else {
-            const host = scores.toFloat32Array();
-            for (let i = 0; i < N; i++) {
-              if (active[i]) {
-                actions[i] = chooseAction(
-                  host[2 * i]!,
-                  host[2 * i + 1]!,
-                  machine.canShift(i),
-                  machine.canReduce(i),
-                );
-              }
+          stepScores.push(scores);
+          const host = given ? null : scores.toFloat32Array();
+          for (let i = 0; i < N; i++) {
+            if (!active[i]) continue;
+            const canShift = machine.canShift(i);
+            const canReduce = machine.canReduce(i);
+            if (host) {
+              const shiftScore = host[2 * i]!;
+              const reduceScore = host[2 * i + 1]!;
+              actions[i] = uniforms
+                ? sampleAction(shiftScore, reduceScore, canShift, canReduce, uniforms[s * N + i]!)
+                : chooseAction(shiftScore, reduceScore, canShift, canReduce);
             }
+            choices[s * N + i] = actions[i] === REDUCE ? 1 : 0;
+            activeMask[s * N + i] = 1;
+            choiceMask[s * N + i] = canShift && canReduce ? 1 : 0;
           }
         }
       }
@@ -264,13 +296,49 @@ export class SpinnEncoder {
     for (let i = 0; i < N; i++) {
       if (!machine.isDone(i)) throw new Error(`sentence ${i} of the batch did not reduce to a single tree`);
     }
+    const policy = stepScores.length > 0 ? policyTerms(stepScores, choices, activeMask, choiceMask) : null;
     return {
       encoding: memory.read(machine.topRows()).narrow(1, 0, H),
-      transitionLoss: transitionLoss && scored ? transitionLoss.div(scored) : null,
+      transitionLoss: given ? (policy?.crossEntropy ?? null) : null,
+      logProb: policy?.logProb ?? null,
+      entropy: policy?.entropy ?? null,
       transitions: followed,
       steps,
     };
   }
+}
+
+/**
+ * From the per-step scores (steps of N × 2) and the host-side record of the actions: the mean
+ * cross-entropy of the actions over active steps (teacher forcing), and per sentence the
+ * log-probability and entropy of the policy restricted to valid actions, which only the steps
+ * with a real choice contribute to (a forced action has probability 1 and no entropy).
+ */
+function policyTerms(
+  stepScores: Tensor[],
+  choices: Int32Array,
+  activeMask: Float32Array,
+  choiceMask: Float32Array,
+): { crossEntropy: Tensor | null; logProb: Tensor; entropy: Tensor } {
+  const S = stepScores.length;
+  const N = choices.length / S;
+  const logp = stack(stepScores, 0).logSoftmax(2); // S × N × 2
+  const device = logp.device;
+  const dtype = logp.dtype;
+  const picked = logp.gather(2, tensor(choices, { shape: [S, N, 1], device })).squeeze(2); // S × N
+  const choice = tensor(choiceMask, { shape: [S, N], dtype, device });
+  let activeCount = 0;
+  for (const a of activeMask) activeCount += a;
+  const crossEntropy =
+    activeCount > 0
+      ? picked
+          .mul(tensor(activeMask, { shape: [S, N], dtype, device }))
+          .sum()
+          .neg()
+          .div(activeCount)
+      : null;
+  const entropy = logp.exp().mul(logp).sum([2]).neg().mul(choice).sum([0]);
+  return { crossEntropy, logProb: picked.mul(choice).sum([0]), entropy };
 }
 
 export function rowRange(start: number, end: number): Int32Array {

@@ -26,6 +26,7 @@ import {
   setRngState,
   tensor,
 } from "../engine/index.js";
+import type { BaselineKind, RewardKind } from "../models/kinds.js";
 import {
   defaultConfig,
   type EncoderKind,
@@ -46,6 +47,7 @@ import {
 } from "./checkpoint.js";
 import { evaluate } from "./evaluate.js";
 import type { ClassificationReport } from "./metrics.js";
+import { Advantages, policyLoss, rewards } from "./reinforce.js";
 import {
   batchFor,
   dataWithTrees,
@@ -66,8 +68,16 @@ export interface TrainOptions {
   model: EncoderKind;
   /** SPINN's trees: the data's parses ("gold") or a fixed left/right/balanced shape. */
   transitions: TransitionMode;
-  /** Full SPINN: weight of the transition cross-entropy beside the task loss. */
+  /**
+   * Weight of the transition loss beside the task loss: the cross-entropy against the given
+   * transitions (full SPINN) or the REINFORCE policy loss (RL-SPINN).
+   */
   transitionWeight: number;
+  /** RL-SPINN: the per-example reward, the baseline, its decay, and the entropy bonus. */
+  reward: RewardKind;
+  baseline: BaselineKind;
+  baselineDecay: number;
+  entropyWeight: number;
   embeddings?: string;
   embeddingsCache?: string;
   epochs: number;
@@ -137,6 +147,10 @@ export function defaultTrainOptions(
     lenient: false,
     transitions: "gold",
     transitionWeight: 1,
+    reward: "neg-loss",
+    baseline: "moving-average",
+    baselineDecay: 0.9,
+    entropyWeight: 0,
     ...base,
   };
 }
@@ -158,6 +172,8 @@ interface TrainerState {
   epochTotals: EpochTotals;
   best: { devAccuracy: number; step: number; epoch: number } | null;
   evalsSinceBest: number;
+  /** RL-SPINN's moving-average baseline (null before the first batch, and for other models). */
+  rewardAverage?: number | null;
 }
 
 interface EpochTotals {
@@ -328,6 +344,8 @@ export async function train(
   }
 
   const optimizer = makeOptimizer(model, o);
+  const reinforce = model.config.encoder === "rl-spinn";
+  const advantages = new Advantages(o.baseline, o.baselineDecay, state?.rewardAverage ?? null);
   const rng = new Rng(o.seed);
   let step = 0;
   let epoch = 0;
@@ -375,6 +393,7 @@ export async function train(
       epochTotals: totals,
       best,
       evalsSinceBest,
+      rewardAverage: advantages.average,
     };
     writeDirAtomic(lastDir(o.out), (dir) => {
       writeModelFiles(dir, model, vocab, { steps: step, epoch });
@@ -417,14 +436,27 @@ export async function train(
           const pass = model.run(batch, true);
           const logits = pass.logits;
           const target = tensor(batch.labels, { device: o.device });
-          let l = crossEntropy(logits, target);
+          const taskLoss = crossEntropy(logits, target);
+          let l = taskLoss;
           // Full SPINN: the task loss plus the weighted transition loss (teacher forcing).
           if (pass.transitionLoss) l = l.add(pass.transitionLoss.mul(o.transitionWeight));
+          // RL-SPINN: the task loss trains the encoder and classifier through the sampled trees,
+          // the policy loss trains the tracker's transition scores.
+          if (reinforce && pass.logProb && pass.entropy) {
+            // The self-critical baseline: the reward of the greedy parse of the same batch (in
+            // training mode, so it sees the same kind of dropout as the sample).
+            const greedy =
+              o.baseline === "self-critical"
+                ? noGrad(() => rewards(model.run(batch, true, "greedy").logits, target, o.reward))
+                : null;
+            const a = advantages.of(rewards(logits, target, o.reward), greedy);
+            l = l.add(policyLoss(pass.logProb, pass.entropy, a, o.entropyWeight).mul(o.transitionWeight));
+          }
           l.backward();
           if (o.clip > 0) clipGradNorm(optimizer.params, o.clip);
           optimizer.step();
           const c = noGrad(() => logits.argmax(1).eq(target).sum().item());
-          return { loss: l.item(), correct: c };
+          return { loss: taskLoss.item(), correct: c };
         });
         step++;
         batchInEpoch++;

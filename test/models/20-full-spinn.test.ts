@@ -70,7 +70,7 @@ describe("full SPINN", () => {
       scope(() => {
         const enc = model.encoder as SpinnEncoder;
         const leavesAll = model.leaves.forward(rawBatch(lengths), false);
-        const all = enc.run(leavesAll, rawBatch(lengths), false);
+        const all = enc.run(leavesAll, rawBatch(lengths), "greedy");
         lengths.forEach((n, i) => {
           const tree = all.transitions.slice(i * all.steps, i * all.steps + 2 * n - 1);
           assert.ok(
@@ -83,7 +83,7 @@ describe("full SPINN", () => {
             all.transitions.slice(i * all.steps + 2 * n - 1, (i + 1) * all.steps).every((a) => a === SKIP),
           );
           const single = rawBatch([n], (_, j) => 2 + ((i * 7 + j * 3) % 15));
-          const alone = enc.run(model.leaves.forward(single, false), single, false);
+          const alone = enc.run(model.leaves.forward(single, false), single, "greedy");
           assert.deepEqual(alone.transitions.slice(0, 2 * n - 1), tree, `sentence ${i} tree`);
           const diff = alone.encoding
             .sub(all.encoding.narrow(0, i, 1))

@@ -20,6 +20,7 @@ async function runEval(f: EvalFlags): Promise<void> {
   const { evaluate, withUsedTrees } = await import("../../training/evaluate.js");
   const { formatReport } = await import("../../training/metrics.js");
   const { dataWithTrees, readTaskData, labelNames, requireTrees } = await import("../../training/task.js");
+  const { composesTrees, predictsTransitions } = await import("../../models/kinds.js");
   const { treeReport, formatTreeReport } = await import("../../training/report.js");
   const { probabilitiesOf, treesOf } = await import("../../training/report.js");
   const { writeFileAtomic } = await import("../../util/atomic-write.js");
@@ -32,7 +33,7 @@ async function runEval(f: EvalFlags): Promise<void> {
     requireTrees(taskData, loaded.model.config.encoder, false);
     const { predictions, report } = evaluate(loaded.model, taskData, loaded.vocab, batchSize);
     const used = withUsedTrees(taskData, predictions);
-    const trees = loaded.model.config.encoder.startsWith("spinn") ? treeReport(given, used) : null;
+    const trees = composesTrees(loaded.model.config.encoder) ? treeReport(given, used) : null;
     if (f.report) {
       const labels = labelNames(task);
       const lines = taskData.examples.map((ex, i) =>
@@ -63,7 +64,7 @@ async function runEval(f: EvalFlags): Promise<void> {
     if (!f.json) {
       process.stdout.write(`${formatReport(report)}\n`);
       if (trees) {
-        const source = loaded.model.config.encoder === "spinn" ? "predicted" : mode;
+        const source = predictsTransitions(loaded.model.config.encoder) ? "predicted" : mode;
         process.stdout.write(`\n${formatTreeReport(trees, source)}\n`);
       }
     } else process.stdout.write(`${JSON.stringify(summary)}\n`);

@@ -1,7 +1,7 @@
 // `spinn train`: flags → TrainOptions, a progress bar on terminals, JSON-lines metrics in the run
 // directory (written by the trainer), SIGINT → checkpoint and exit, and --resume.
 import type { Command } from "commander";
-import { ENCODERS, TASKS, TRANSITION_MODES } from "../../models/kinds.js";
+import { BASELINES, ENCODERS, REWARDS, TASKS, TRANSITION_MODES } from "../../models/kinds.js";
 import type { OptimizerKind, TrainOptions } from "../../training/trainer.js";
 import { UserError } from "../errors.js";
 import { choiceFlag, defined, fileFlag, intFlag, numberFlag } from "../flags.js";
@@ -16,6 +16,10 @@ interface TrainFlags {
   model?: string;
   transitions?: string;
   transitionWeight?: string;
+  reward?: string;
+  baseline?: string;
+  baselineDecay?: string;
+  entropyWeight?: string;
   out: string;
   epochs?: string;
   batchSize?: string;
@@ -62,6 +66,10 @@ function parseFlags(f: TrainFlags): Partial<TrainOptions> {
     model: choiceFlag(f.model, "--model", ENCODERS),
     transitions: choiceFlag(f.transitions, "--transitions", TRANSITION_MODES),
     transitionWeight: numberFlag(f.transitionWeight, "--transition-weight", 0),
+    reward: choiceFlag(f.reward, "--reward", REWARDS),
+    baseline: choiceFlag(f.baseline, "--baseline", BASELINES),
+    baselineDecay: numberFlag(f.baselineDecay, "--baseline-decay", 0, 0.999999),
+    entropyWeight: numberFlag(f.entropyWeight, "--entropy-weight", 0),
     out: f.out,
     epochs: intFlag(f.epochs, "--epochs", 1),
     batchSize: intFlag(f.batchSize, "--batch-size", 1),
@@ -112,6 +120,18 @@ async function runTrain(f: TrainFlags): Promise<void> {
       throw new UserError(
         `--transitions ${options.transitions} applies to spinn-pi and spinn-pi-nt, not ${options.model}`,
       );
+    }
+    if (options.model !== "rl-spinn") {
+      const rlFlags = {
+        reward: "--reward",
+        baseline: "--baseline",
+        baselineDecay: "--baseline-decay",
+        entropyWeight: "--entropy-weight",
+      } as const;
+      for (const [key, flag] of Object.entries(rlFlags)) {
+        if (flags[key as keyof typeof rlFlags] !== undefined)
+          throw new UserError(`${flag} applies to rl-spinn (REINFORCE), not ${options.model}`);
+      }
     }
   }
 
@@ -176,7 +196,17 @@ export function registerTrainCommand(program: Command): void {
       "--transitions <mode>",
       "SPINN's trees: gold (the data's parses, default), or fixed left | right | balanced shapes (no parses needed)",
     )
-    .option("--transition-weight <x>", "spinn (full SPINN): weight of the transition loss (default 1)")
+    .option(
+      "--transition-weight <x>",
+      "weight of the transition loss: cross-entropy on the parses (spinn) or REINFORCE's policy loss (rl-spinn) (default 1)",
+    )
+    .option("--reward <kind>", "rl-spinn: neg-loss (−cross-entropy, default) or correct (1/0)")
+    .option(
+      "--baseline <kind>",
+      "rl-spinn: moving-average (default), whiten ((r − mean) / std of the batch), self-critical (the greedy parse's reward) or none",
+    )
+    .option("--baseline-decay <x>", "rl-spinn: moving-average decay per batch (default 0.9)")
+    .option("--entropy-weight <x>", "rl-spinn: weight of the policy's entropy bonus (default 0)")
     .requiredOption("--out <dir>", "run directory")
     .option("--epochs <n>", "epochs (default 10)")
     .option("--batch-size <n>", "examples per batch (default 128)")
@@ -212,6 +242,7 @@ Examples:
   spinn train --task listops --train train.tsv --dev dev.tsv --model spinn-pi --out runs/lo
   spinn train --task nli --train snli_1.0_train.jsonl --dev snli_1.0_dev.jsonl \\
       --embeddings glove.6B.100d.txt --model spinn-pi --out runs/snli --eval-every 500
+  spinn train --task listops --train train.tsv --dev dev.tsv --model rl-spinn --baseline self-critical --out runs/rl
   spinn train --out runs/snli --resume`,
     )
     .action(runTrain);

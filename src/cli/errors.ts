@@ -12,6 +12,7 @@ const USER_FACING = new Set([
   "TorchError",
   "CheckpointError",
   "DeviceError",
+  "ParseError",
 ]);
 
 /**

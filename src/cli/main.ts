@@ -6,6 +6,7 @@ import { registerBenchCommand } from "./commands/bench.js";
 import { registerDataCommands } from "./commands/data.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerEvalCommand } from "./commands/eval.js";
+import { registerParseCommand } from "./commands/parse.js";
 import { registerPredictCommand } from "./commands/predict.js";
 import { registerTrainCommand } from "./commands/train.js";
 import { userMessage } from "./errors.js";
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerTrainCommand(program);
   registerEvalCommand(program);
   registerPredictCommand(program);
+  registerParseCommand(program);
   registerDataCommands(program);
   registerBenchCommand(program);
   return program;

@@ -2,7 +2,7 @@
 // class name, and the tree(s) the model used, as bracketed strings.
 import type { ParsedSentence } from "../data/transitions.js";
 import { bracketed } from "../data/tree-format.js";
-import { branchingCounts, meanBracketF1 } from "../data/tree-metrics.js";
+import { branchingCounts, meanBracketF1, type TreeAgreement } from "../data/tree-metrics.js";
 import type { Predictions } from "./evaluate.js";
 import { type Example, sidesOf, type TaskData } from "./task.js";
 
@@ -74,4 +74,10 @@ export function formatTreeReport(t: TreeReport, mode: string): string {
   const acc =
     t.transitionAccuracy === null ? "" : `; transitions equal to the parses' ${pct(t.transitionAccuracy)}`;
   return `trees (${mode}): unlabeled F1 against the data's parses ${f1}${acc}; nodes branching left ${pct(t.leftBranching)}, right ${pct(t.rightBranching)}`;
+}
+
+/** Agreement between the trees two models used on the same data (self-agreement of two runs). */
+export function treeAgreement(a: TaskData, b: TaskData): TreeAgreement {
+  const trees = (d: TaskData) => d.examples.flatMap((ex) => sidesOf(ex).map(([, s]) => s.transitions));
+  return meanBracketF1(trees(a), trees(b));
 }

@@ -1,6 +1,7 @@
 // `spinn eval`: accuracy, per-class precision/recall/F1 and the confusion matrix of a saved model
 // on a data file; --report writes one JSON line per example.
 import type { Command } from "commander";
+import { UserError } from "../errors.js";
 import { fileFlag, intFlag } from "../flags.js";
 
 interface EvalFlags {
@@ -11,6 +12,7 @@ interface EvalFlags {
   device?: string;
   lenient?: boolean;
   json?: boolean;
+  agreeWith?: string;
 }
 
 async function runEval(f: EvalFlags): Promise<void> {
@@ -21,7 +23,7 @@ async function runEval(f: EvalFlags): Promise<void> {
   const { formatReport } = await import("../../training/metrics.js");
   const { dataWithTrees, readTaskData, labelNames, requireTrees } = await import("../../training/task.js");
   const { composesTrees, predictsTransitions } = await import("../../models/kinds.js");
-  const { treeReport, formatTreeReport } = await import("../../training/report.js");
+  const { treeAgreement, treeReport, formatTreeReport } = await import("../../training/report.js");
   const { probabilitiesOf, treesOf } = await import("../../training/report.js");
   const { writeFileAtomic } = await import("../../util/atomic-write.js");
   const loaded = loadModelDir(f.modelDir, (f.device ?? "cpu") as "cpu");
@@ -34,6 +36,22 @@ async function runEval(f: EvalFlags): Promise<void> {
     const { predictions, report } = evaluate(loaded.model, taskData, loaded.vocab, batchSize);
     const used = withUsedTrees(taskData, predictions);
     const trees = composesTrees(loaded.model.config.encoder) ? treeReport(given, used) : null;
+    // Self-agreement: how alike the trees of two runs are on the same sentences.
+    let agreement: { model: string; f1: number | null; sentences: number } | null = null;
+    if (f.agreeWith) {
+      const other = loadModelDir(f.agreeWith, (f.device ?? "cpu") as "cpu");
+      try {
+        if (!composesTrees(other.model.config.encoder) || !trees) {
+          throw new UserError("--agree-with compares the trees of two SPINN models; one of these has none");
+        }
+        const otherData = dataWithTrees(given, other.model.config.transitions);
+        requireTrees(otherData, other.model.config.encoder, false);
+        const p = evaluate(other.model, otherData, other.vocab, batchSize).predictions;
+        agreement = { model: other.dir, ...treeAgreement(used, withUsedTrees(otherData, p)) };
+      } finally {
+        other.model.dispose();
+      }
+    }
     if (f.report) {
       const labels = labelNames(task);
       const lines = taskData.examples.map((ex, i) =>
@@ -59,6 +77,7 @@ async function runEval(f: EvalFlags): Promise<void> {
       skipped: taskData.skipped,
       transitions: mode,
       trees,
+      ...(agreement ? { agreement } : {}),
       ...(f.report ? { report: f.report } : {}),
     };
     if (!f.json) {
@@ -66,6 +85,12 @@ async function runEval(f: EvalFlags): Promise<void> {
       if (trees) {
         const source = predictsTransitions(loaded.model.config.encoder) ? "predicted" : mode;
         process.stdout.write(`\n${formatTreeReport(trees, source)}\n`);
+      }
+      if (agreement) {
+        const f1 = agreement.f1 === null ? "n/a" : `${(100 * agreement.f1).toFixed(1)}%`;
+        process.stdout.write(
+          `agreement with ${agreement.model}: unlabeled F1 between the two models' trees ${f1} over ${agreement.sentences} sentences\n`,
+        );
       }
     } else process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
@@ -83,6 +108,7 @@ export function registerEvalCommand(program: Command): void {
     .option("--batch-size <n>", "examples per batch (default 256)")
     .option("--device <device>", "cpu or cuda (default cpu)")
     .option("--lenient", "skip invalid data lines (reported) instead of stopping")
+    .option("--agree-with <dir>", "another SPINN model: report the F1 between its trees and this one's")
     .option("--json", "print only a JSON summary line")
     .addHelpText(
       "after",

@@ -1,0 +1,98 @@
+// `spinn parse`: raw sentences in (one per line, stdin or --input), their trees out, as the
+// model's tracker parses them (full SPINN or RL-SPINN).
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+import type { Command } from "commander";
+import { fileFlag, intFlag } from "../flags.js";
+
+interface ParseFlags {
+  modelDir: string;
+  input?: string;
+  pretty?: boolean;
+  json?: boolean;
+  batchSize?: string;
+  device?: string;
+}
+
+async function runParse(f: ParseFlags): Promise<void> {
+  const input = fileFlag(f.input, "--input");
+  const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
+  const { loadModelDir } = await import("../../training/checkpoint.js");
+  const { parseSentences } = await import("../../training/parse.js");
+  const { parseListOpsExpression } = await import("../../data/listops.js");
+  const { tokenize } = await import("../../data/tokenizer.js");
+  const { DataError, FormatError } = await import("../../data/errors.js");
+  const { bracketed, drawTree } = await import("../../data/tree-format.js");
+  type ParsedSentence = import("../../data/transitions.js").ParsedSentence;
+
+  const { model, vocab } = loadModelDir(f.modelDir, (f.device ?? "cpu") as "cpu");
+  const file = input ?? "<stdin>";
+  const sentenceOf = (text: string, line: number): ParsedSentence => {
+    if (model.config.task === "listops") {
+      try {
+        // A bracketed expression is accepted too; its brackets are ignored.
+        return { ...parseListOpsExpression(text), transitions: null };
+      } catch (err) {
+        if (err instanceof FormatError) throw new DataError(file, line, undefined, err.message);
+        throw err;
+      }
+    }
+    return { tokens: tokenize(text), transitions: null };
+  };
+  const flush = (sentences: ParsedSentence[]) => {
+    const trees = parseSentences(model, vocab, sentences, batchSize);
+    sentences.forEach((s, i) => {
+      const t = trees[i]!;
+      if (f.json) {
+        process.stdout.write(`${JSON.stringify({ tokens: s.tokens, tree: bracketed(s.tokens, t) })}\n`);
+      } else if (f.pretty) {
+        process.stdout.write(`${drawTree(s.tokens, t)}\n\n`);
+      } else {
+        process.stdout.write(`${bracketed(s.tokens, t)}\n`);
+      }
+    });
+  };
+  try {
+    const lines = createInterface({
+      input: input ? createReadStream(input) : process.stdin,
+      crlfDelay: Number.POSITIVE_INFINITY,
+    });
+    let pending: ParsedSentence[] = [];
+    let lineNo = 0;
+    for await (const line of lines) {
+      lineNo++;
+      if (line.trim() === "") continue;
+      pending.push(sentenceOf(line, lineNo));
+      if (pending.length >= batchSize) {
+        flush(pending);
+        pending = [];
+      }
+    }
+    flush(pending);
+  } finally {
+    model.dispose();
+  }
+}
+
+export function registerParseCommand(program: Command): void {
+  program
+    .command("parse")
+    .description("Parse raw sentences (one per line, stdin or --input) with a spinn or rl-spinn model.")
+    .requiredOption("--model-dir <dir>", "a model directory, or a training run (its best model)")
+    .option("--input <file>", "read from this file instead of stdin")
+    .option("--pretty", "draw each tree as text")
+    .option("--json", 'one JSON line per sentence: {"tokens": [...], "tree": "( ... )"}')
+    .option("--batch-size <n>", "sentences parsed together (default 256)")
+    .option("--device <device>", "cpu or cuda (default cpu)")
+    .addHelpText(
+      "after",
+      `
+Sentences are tokenized like the training data (PTB style for NLI; ListOps tokens split on spaces,
+brackets "(" ")" ignored). Output: one bracketed tree per line, e.g. ( ( a man ) ( plays guitar ) ).
+
+Examples:
+  echo 'A man is playing a guitar.' | spinn parse --model-dir runs/snli-rl --pretty
+  spinn parse --model-dir runs/lo-rl --input expressions.txt --json`,
+    )
+    .action(runParse);
+}

@@ -111,6 +111,19 @@ describe("resume", () => {
     );
   });
 
+  test("RL-SPINN (sampled trees, moving-average baseline) resumes exactly too", async () => {
+    const rl = { model: "rl-spinn", baseline: "moving-average", entropyWeight: 0.01 } as const;
+    const whole = path.join(dir, "rl-whole");
+    const full = await train(options(whole, rl));
+    const parts = path.join(dir, "rl-parts");
+    await train(options(parts, { ...rl, maxSteps: 7 }));
+    const saved = JSON.parse(readFileSync(path.join(parts, "last", "trainer.json"), "utf8"));
+    assert.equal(typeof saved.rewardAverage, "number");
+    const rest = await train(options(parts, rl), {}, true);
+    assert.equal(rest.steps, full.steps);
+    assert.deepEqual(weights(parts), weights(whole));
+  });
+
   test("SIGKILL during training, then --resume, gives the uninterrupted run's weights", async () => {
     const whole = path.join(dir, "cli-whole");
     assert.equal(spawnSync(process.execPath, cliArgs(whole)).status, 0);

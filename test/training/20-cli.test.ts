@@ -190,6 +190,88 @@ describe("train, eval, predict", () => {
     assert.equal((tree.match(/\(/g) ?? []).length, 4); // a binary tree over five words
   });
 
+  test("RL-SPINN learns with no parses at all; parse prints its trees; eval compares two runs' trees", () => {
+    // The same pairs with every parse removed.
+    const raw = path.join(dir, "raw.jsonl");
+    writeFileSync(
+      raw,
+      pairs
+        .map((l) => {
+          const { sentence1_binary_parse: _a, sentence2_binary_parse: _b, ...rest } = JSON.parse(l);
+          return `${JSON.stringify(rest)}\n`;
+        })
+        .join(""),
+    );
+    const rl = (out: string, seed: string) =>
+      spinn([
+        "train",
+        "--task",
+        "nli",
+        "--train",
+        raw,
+        "--dev",
+        raw,
+        "--model",
+        "rl-spinn",
+        "--baseline",
+        "self-critical",
+        "--entropy-weight",
+        "0.01",
+        "--seed",
+        seed,
+        "--out",
+        out,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        ...small,
+        "--json",
+      ]);
+    const a = path.join(dir, "rl-a");
+    const b = path.join(dir, "rl-b");
+    for (const [out, seed] of [
+      [a, "1"],
+      [b, "2"],
+    ] as const) {
+      const t = rl(out, seed);
+      assert.equal(t.status, 0, t.stderr);
+      assert.equal(JSON.parse(t.stdout.trim().split("\n").at(-1)!).steps, 3);
+    }
+    const parsed = spinn(["parse", "--model-dir", a], "A dog runs fast.\nThe dog sleeps .\n");
+    assert.equal(parsed.status, 0, parsed.stderr);
+    const trees = parsed.stdout.trim().split("\n");
+    assert.equal(trees.length, 2);
+    assert.deepEqual(trees[0]!.replace(/[()]/g, " ").trim().split(/\s+/), ["A", "dog", "runs", "fast", "."]);
+    assert.equal((trees[0]!.match(/\(/g) ?? []).length, 4); // a binary tree over five words
+    const json = spinn(["parse", "--model-dir", a, "--json"], "A dog runs fast.\n");
+    assert.equal(JSON.parse(json.stdout).tree, trees[0]);
+
+    // Eval on the parsed data: F1 against the parses, and agreement with another run.
+    const self = spinn(["eval", "--model-dir", a, "--data", nli, "--agree-with", a, "--json"]);
+    assert.equal(self.status, 0, self.stderr);
+    const s = JSON.parse(self.stdout);
+    assert.equal(s.agreement.f1, 1); // a model agrees with itself
+    assert.equal(s.agreement.sentences, 96); // 48 pairs × 2 sentences with a constituent to compare
+    assert.ok(s.trees.f1VsGold >= 0 && s.trees.f1VsGold <= 1);
+    const other = spinn(["eval", "--model-dir", a, "--data", nli, "--agree-with", b]);
+    assert.equal(other.status, 0, other.stderr);
+    assert.match(
+      other.stdout,
+      /agreement with .*rl-b.*: unlabeled F1 between the two models' trees \d+\.\d% over 96 sentences/,
+    );
+
+    const notParser = spinn(["parse", "--model-dir", path.join(dir, "run")], "A dog runs .\n");
+    assert.equal(notParser.status, 2);
+    assert.match(
+      notParser.stderr,
+      /composes along given trees and does not parse: train one with --model spinn or --model rl-spinn/,
+    );
+    const misplaced = trainNli("--model", "spinn-pi", "--baseline", "whiten", "--out", path.join(dir, "x"));
+    assert.equal(misplaced.status, 2);
+    assert.match(misplaced.stderr, /--baseline applies to rl-spinn \(REINFORCE\), not spinn-pi/);
+  });
+
   test("bench prints throughput, memory and versions as one JSON line", () => {
     const r = spinn([
       "bench",

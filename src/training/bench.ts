@@ -16,19 +16,23 @@ import {
   manualSeed,
   memory,
   noGrad,
+  randn,
   runtimeInfo,
   scope,
   synchronize,
   tensor,
 } from "../engine/index.js";
-import type { EncoderKind } from "../models/kinds.js";
+import { composesTrees, type EncoderKind } from "../models/kinds.js";
 import { defaultConfig, Model } from "../models/model.js";
+import { nliTrainingStepFlops } from "./flops.js";
 import { readTaskData } from "./task.js";
 
 export interface BenchOptions {
   data?: string;
   /** Random trees instead of a file: this many pairs. */
   synthetic?: number;
+  /** Synthetic pairs whose two sentences both have exactly this many words (scaling figures). */
+  length?: number;
   model: EncoderKind;
   batchSize: number;
   steps: number;
@@ -43,7 +47,7 @@ export interface BenchOptions {
   seed: number;
 }
 
-export const DEFAULT_BENCH: Omit<BenchOptions, "data" | "synthetic"> = {
+export const DEFAULT_BENCH: Omit<BenchOptions, "data" | "synthetic" | "length"> = {
   model: "spinn-pi",
   batchSize: 128,
   steps: 20,
@@ -76,11 +80,19 @@ function randomTree(n: number, rng: Rng): Uint8Array {
   return Uint8Array.from(out);
 }
 
-/** Pairs of random trees with SNLI-like lengths (premise ~ N(14, 6), hypothesis ~ N(8, 3)). */
-export function syntheticPairs(count: number, vocabSize: number, seed: number): NliExample[] {
+/**
+ * Pairs of random trees with SNLI-like lengths (premise ~ N(14, 6), hypothesis ~ N(8, 3)), or
+ * with every sentence `length` words long.
+ */
+export function syntheticPairs(
+  count: number,
+  vocabSize: number,
+  seed: number,
+  length?: number,
+): NliExample[] {
   const rng = new Rng(seed);
   const sentence = (mean: number, std: number, max: number) => {
-    const n = Math.max(2, Math.min(max, Math.round(rng.normal(mean, std))));
+    const n = length ?? Math.max(2, Math.min(max, Math.round(rng.normal(mean, std))));
     return {
       tokens: Array.from({ length: n }, () => `w${2 + rng.int(vocabSize - 2)}`),
       transitions: randomTree(n, rng),
@@ -101,7 +113,7 @@ export interface BenchResult {
   device: string;
   data: string;
   pairs: number;
-  config: Omit<BenchOptions, "data" | "synthetic">;
+  config: Omit<BenchOptions, "data" | "synthetic" | "length">;
   train_pairs_per_s: number;
   eval_pairs_per_s: number;
   train_seconds: number;
@@ -112,6 +124,14 @@ export interface BenchResult {
   /** Live native tensors and their bytes after each pass over the timed steps (flat = no leak). */
   live_tensors: number[];
   live_mib: number[];
+  /**
+   * SPINN models: the matrix-product work of the timed training steps (forward and backward),
+   * per pair and per second, and the rate a single large product of the composition's shape
+   * reaches on this machine in the same run: the ceiling the training rate is measured against.
+   */
+  train_gflop_per_pair?: number;
+  train_gflop_per_s?: number;
+  matmul_gflop_per_s: number;
   cuda_mib?: number;
   versions: { node: string; torch: string; threads: number; blas_threads: number | null; cores: number };
 }
@@ -120,7 +140,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   checkDevice(o.device);
   manualSeed(o.seed);
   const examples = o.synthetic
-    ? syntheticPairs(o.synthetic, 20000, o.seed)
+    ? syntheticPairs(o.synthetic, 20000, o.seed, o.length)
     : ((await readTaskData(o.data!, "nli")).examples as NliExample[]);
   const vocab = Vocabulary.build(examples.flatMap((e) => [e.premise.tokens, e.hypothesis.tokens]));
   const config = {
@@ -147,8 +167,11 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const losses: number[] = [];
   const liveTensors: number[] = [];
   const liveMib: number[] = [];
+  let flops = 0;
+  const countFlops = composesTrees(o.model);
   const step = () => {
     const batch = nextBatch();
+    if (countFlops) flops += nliTrainingStepFlops(batch, config);
     const loss = scope(() => {
       optimizer.zeroGrad();
       const l = crossEntropy(model.forward(batch, true), tensor(batch.labels, { device: o.device }));
@@ -163,6 +186,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
 
   for (let i = 0; i < o.warmup; i++) step();
   synchronize();
+  flops = 0;
   let pairs = 0;
   const t0 = performance.now();
   // Two halves, so the live-memory figures show whether anything grows from one to the next.
@@ -187,16 +211,17 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   });
   synchronize();
   const evalSeconds = (performance.now() - e0) / 1000;
+  const matmul = matmulRate(2 * o.dHidden + o.dTracker, 5 * o.dHidden, o.batchSize * 2, o.device);
   const info = runtimeInfo();
   const cudaMib = o.device === "cpu" ? undefined : +(memory().cudaBytes / 2 ** 20).toFixed(1);
   optimizer.dispose();
   model.dispose();
-  const { data: _d, synthetic: _s, ...cfg } = o;
+  const { data: _d, synthetic: _s, length: _l, ...cfg } = o;
   return {
     bench: "spinn",
     model: o.model,
     device: o.device,
-    data: o.synthetic ? `synthetic:${o.synthetic}` : o.data!,
+    data: o.synthetic ? `synthetic:${o.synthetic}${o.length ? `:length-${o.length}` : ""}` : o.data!,
     pairs: examples.length,
     config: cfg,
     train_pairs_per_s: +(pairs / trainSeconds).toFixed(2),
@@ -207,6 +232,13 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     peak_rss_mib: +(peakRss / 2 ** 20).toFixed(1),
     live_tensors: liveTensors,
     live_mib: liveMib,
+    ...(countFlops
+      ? {
+          train_gflop_per_pair: +(flops / 1e9 / pairs).toFixed(4),
+          train_gflop_per_s: +(flops / 1e9 / trainSeconds).toFixed(1),
+        }
+      : {}),
+    matmul_gflop_per_s: +matmul.toFixed(1),
     ...(cudaMib === undefined ? {} : { cuda_mib: cudaMib }),
     versions: {
       node: process.version,
@@ -216,4 +248,22 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       cores: availableParallelism(),
     },
   };
+}
+
+/** GFLOP/s of rows × k · k × n products (the median of 7 after a warm-up). */
+function matmulRate(k: number, n: number, rows: number, device: Device): number {
+  return scope(() => {
+    const x = randn([rows, k], { device });
+    const w = randn([k, n], { device });
+    const times: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      synchronize();
+      const t0 = performance.now();
+      scope(() => x.mm(w));
+      synchronize();
+      if (i > 0) times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return (2 * rows * k * n) / (times[3]! / 1000) / 1e9;
+  });
 }

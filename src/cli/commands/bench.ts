@@ -7,6 +7,7 @@ import { choiceFlag, defined, fileFlag, intFlag } from "../flags.js";
 interface BenchFlags {
   data?: string;
   synthetic?: string;
+  length?: string;
   model?: string;
   batchSize?: string;
   steps?: string;
@@ -24,6 +25,8 @@ interface BenchFlags {
 async function runBenchCommand(f: BenchFlags): Promise<void> {
   if ((f.data === undefined) === (f.synthetic === undefined))
     throw new UserError("give one of --data FILE or --synthetic N");
+  if (f.length !== undefined && f.synthetic === undefined)
+    throw new UserError("--length applies to --synthetic pairs");
   if (f.device !== undefined && !/^(cpu|cuda(:\d+)?)$/.test(f.device)) {
     throw new UserError(`--device must be cpu, cuda or cuda:N, got "${f.device}"`);
   }
@@ -33,6 +36,7 @@ async function runBenchCommand(f: BenchFlags): Promise<void> {
     ...defined({
       data: fileFlag(f.data, "--data"),
       synthetic: intFlag(f.synthetic, "--synthetic", 1),
+      length: intFlag(f.length, "--length", 1),
       model: choiceFlag(f.model, "--model", ENCODERS),
       batchSize: intFlag(f.batchSize, "--batch-size", 1),
       steps: intFlag(f.steps, "--steps", 2),
@@ -56,6 +60,7 @@ export function registerBenchCommand(program: Command): void {
     .description("Measure training and evaluation throughput (pairs/s) and memory; prints one JSON line.")
     .option("--data <file>", "NLI file whose pairs (with parses) are used")
     .option("--synthetic <n>", "n random tree pairs with SNLI-like lengths instead of a file")
+    .option("--length <n>", "with --synthetic: every sentence exactly n words (for scaling figures)")
     .option("--model <kind>", `${ENCODERS.join(" | ")} (default spinn-pi)`)
     .option("--batch-size <n>", "pairs per batch (default 128)")
     .option("--steps <n>", "timed training steps (default 20)")

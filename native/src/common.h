@@ -87,5 +87,6 @@ void registerCore(Napi::Env env, Napi::Object exports);
 void registerAutograd(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
 void registerStateMemory(Napi::Env env, Napi::Object exports);
+void registerBatchedLinear(Napi::Env env, Napi::Object exports);
 
 }  // namespace spinn

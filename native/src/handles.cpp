@@ -236,6 +236,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   spinn::registerAutograd(env, exports);
   spinn::registerOptim(env, exports);
   spinn::registerStateMemory(env, exports);
+  spinn::registerBatchedLinear(env, exports);
   return exports;
 }
 

@@ -1,5 +1,6 @@
 // The tensor engine's public API.
 export { isGradEnabled, noGrad } from "./autograd.js";
+export { BatchedLinear } from "./batched-linear.js";
 export type { Device, DType } from "./dtype.js";
 export { TorchError } from "./errors.js";
 export {

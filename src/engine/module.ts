@@ -1,6 +1,8 @@
 // Parameters and layers. Parameters live in one store under dotted names (as PyTorch's
 // state_dict: "reduce.left.weight"), so checkpoints, optimizers and freezing all work by name.
 // Layers are plain classes built from a path in the store; their forward passes are engine ops.
+
+import { BatchedLinear } from "./batched-linear.js";
 import type { Device, DType } from "./dtype.js";
 import { rand, randn, zeros } from "./factories.js";
 import { batchNorm, cat, linear } from "./functional.js";
@@ -209,15 +211,21 @@ export class LSTMCell {
   }
 
   /**
-   * [W_ih | W_hh] and b_ih + b_hh, so that a step costs one matrix product over [x, h]; build
-   * them once per sequence (they are differentiable).
+   * The gates' product for a sequence of steps that apply the cell to `rows` rows in all:
+   * [W_ih | W_hh] over [x, h] plus b_ih + b_hh, one matrix product per step, and one weight
+   * gradient product for the whole sequence (BatchedLinear). Build it once per sequence.
    */
-  fusedWeights(): { weight: Tensor; bias: Tensor } {
-    return { weight: cat([this.weightIh, this.weightHh], 1), bias: this.biasIh.add(this.biasHh) };
+  stepProduct(rows: number): BatchedLinear {
+    return new BatchedLinear(cat([this.weightIh, this.weightHh], 1), this.biasIh.add(this.biasHh), rows);
   }
 
-  forward(x: Tensor, h: Tensor, c: Tensor, fused = this.fusedWeights()): { h: Tensor; c: Tensor } {
-    const gates = linear(cat([x, h], 1), fused.weight, fused.bias);
+  forward(
+    x: Tensor,
+    h: Tensor,
+    c: Tensor,
+    product = this.stepProduct(x.shape[0]!),
+  ): { h: Tensor; c: Tensor } {
+    const gates = product.forward(cat([x, h], 1));
     const [i, f, g, o] = gates.chunk(4, 1) as [Tensor, Tensor, Tensor, Tensor];
     const cNext = f.sigmoid().mul(c).add(i.sigmoid().mul(g.tanh()));
     return { h: o.sigmoid().mul(cNext.tanh()), c: cNext };

@@ -100,6 +100,16 @@ interface NativeCore {
   clipGradNorm(params: Handle[], maxNorm: number): number;
   stateRead(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array): Handle;
   stateWrite(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array, value: Handle): Handle;
+  batchedLinearCollector(weight: Handle, bias: Handle | null, inputs: Handle, outputGrads: Handle): Handle;
+  batchedLinearStep(
+    token: Handle,
+    x: Handle,
+    weight: Handle,
+    bias: Handle | null,
+    inputs: Handle,
+    outputGrads: Handle,
+    offset: number,
+  ): Handle;
 }
 
 export type NativeBinding = NativeCore & NativeOps;

@@ -34,7 +34,7 @@ function runLstm(
   for (let i = 0; i < N; i++) maxLen = Math.max(maxLen, layout.lengths[i]!);
   let h = zeros([N, cell.hiddenSize], { dtype: like.dtype, device: like.device });
   let c = h;
-  const fused = cell.fusedWeights();
+  const product = cell.stepProduct(N * maxLen);
   const rows = new Int32Array(N);
   const active = new Uint8Array(N);
   for (let t = 0; t < maxLen; t++) {
@@ -46,7 +46,7 @@ function runLstm(
       all &&= on;
       rows[i] = on ? layout.leafOffset[i]! + (reverse ? n - 1 - t : t) : layout.nullRow;
     }
-    const next = cell.forward(memory.read(rows), h, c, fused);
+    const next = cell.forward(memory.read(rows), h, c, product);
     if (all) {
       h = next.h;
       c = next.c;

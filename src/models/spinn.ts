@@ -4,10 +4,10 @@
 import type { SentenceBatch } from "../data/batching.js";
 import { REDUCE, SHIFT, SKIP } from "../data/transitions.js";
 import {
+  BatchedLinear,
   cat,
   Linear,
   LSTMCell,
-  linear,
   type ParamPath,
   rand,
   StateMemory,
@@ -68,30 +68,34 @@ export class Reduce {
   }
 
   /**
-   * The three weights side by side, 5H × (2H [+ T]), so that a step costs one matrix product
-   * instead of three. Build it once per batch (it is differentiable: gradients reach each weight).
+   * The gates' product for a pass that composes `rows` nodes in all: the three weights side by
+   * side, 5H × (2H [+ T]), so that a step costs one matrix product instead of three, and the
+   * weight gradient one product for the whole pass (BatchedLinear). Build it once per batch.
    */
-  fusedWeight(): Tensor {
-    return cat(
-      this.track
-        ? [this.left.weight, this.right.weight, this.track.weight]
-        : [this.left.weight, this.right.weight],
-      1,
-    );
+  stepProduct(rows: number): BatchedLinear {
+    const weights = this.track
+      ? [this.left.weight, this.right.weight, this.track.weight]
+      : [this.left.weight, this.right.weight];
+    return new BatchedLinear(cat(weights, 1), this.left.bias, rows);
   }
 
   /**
-   * left, right: R × 2H states ([h, c]); tracking: R × T (null without a tracker); weight: the
-   * fusedWeight() of this batch. Returns R × 2H.
+   * left, right: R × 2H states ([h, c]); tracking: R × T (null without a tracker); product: the
+   * stepProduct() of this pass. Returns R × 2H.
    */
-  forward(left: Tensor, right: Tensor, tracking: Tensor | null, weight: Tensor = this.fusedWeight()): Tensor {
+  forward(
+    left: Tensor,
+    right: Tensor,
+    tracking: Tensor | null,
+    product: BatchedLinear = this.stepProduct(left.shape[0]!),
+  ): Tensor {
     const H = this.dHidden;
     const inputs = [left.narrow(1, 0, H), right.narrow(1, 0, H)];
     if (this.track) {
       if (!tracking) throw new Error("this composition has a tracker input: pass the tracker state");
       inputs.push(tracking);
     }
-    const gates = linear(cat(inputs, 1), weight, this.left.bias);
+    const gates = product.forward(cat(inputs, 1));
     const [a, i, f1, f2, o] = gates.chunk(5, 1) as [Tensor, Tensor, Tensor, Tensor, Tensor];
     const c = a
       .tanh()
@@ -204,8 +208,11 @@ export class SpinnEncoder {
       trackH = zeros([N, this.config.dTracker], { dtype: leaves.dtype, device });
       trackC = trackH;
     }
-    const reduceWeight = this.reduce.fusedWeight();
-    const trackerWeights = this.tracker?.cell.fusedWeights();
+    // Every sentence of n words takes 2n − 1 transitions and n − 1 compositions, whatever its tree.
+    const reduceProduct = this.reduce.stepProduct(machine.leafCount - N);
+    let transitionCount = 0;
+    for (let i = 0; i < N; i++) transitionCount += 2 * batch.lengths[i]! - 1;
+    const trackerProduct = this.tracker?.cell.stepProduct(transitionCount);
     const actions = new Uint8Array(N);
     const active = new Uint8Array(N);
     const trackerRows = new Int32Array(3 * N);
@@ -234,7 +241,7 @@ export class SpinnEncoder {
             .read(trackerRows)
             .narrow(1, 0, H)
             .reshape(N, 3 * H);
-          ({ h: trackH, c: trackC } = this.tracker.cell.forward(x, trackH, trackC, trackerWeights));
+          ({ h: trackH, c: trackC } = this.tracker.cell.forward(x, trackH, trackC, trackerProduct));
         } else {
           // Only the examples that move at this step run the tracker; the others keep their
           // state, so a result never depends on the batch (and padding costs nothing).
@@ -255,7 +262,7 @@ export class SpinnEncoder {
               x,
               trackH.indexSelect(0, rows),
               trackC.indexSelect(0, rows),
-              trackerWeights,
+              trackerProduct,
             );
             trackH = trackH.indexCopy(0, rows, next.h);
             trackC = trackC.indexCopy(0, rows, next.c);
@@ -290,7 +297,7 @@ export class SpinnEncoder {
       const tracking = trackH ? trackH.indexSelect(0, tensor(r.examples, { device })) : null;
       memory.write(
         r.out,
-        this.reduce.forward(both.narrow(0, 0, R), both.narrow(0, R, R), tracking, reduceWeight),
+        this.reduce.forward(both.narrow(0, 0, R), both.narrow(0, R, R), tracking, reduceProduct),
       );
     }
     for (let i = 0; i < N; i++) {

@@ -139,6 +139,34 @@ describe("SPINN encoder", () => {
     model.dispose();
   });
 
+  test("SPINN-PI's parameter gradients equal the per-example evaluation's", () => {
+    // The batched pass takes each weight's gradient once for all steps (BatchedLinear); the
+    // per-example evaluation takes it call by call.
+    const model = smallModel("spinn-pi");
+    const params = model.store.trainable();
+    const gradsOf = (loss: () => Tensor) =>
+      scope(() => {
+        for (const [, p] of params) p.zeroGrad();
+        loss().backward();
+        return params.map(([name, p]) => [name, p.grad?.clone() ?? null] as const);
+      });
+    const weights = (i: number) => zeros([1, 4], { dtype: "float64" }).add(i + 1);
+    const batched = gradsOf(() => {
+      const enc = model.encode(batchOf(sentences), false);
+      return sentences.map((_, i) => enc.narrow(0, i, 1).mul(weights(i)).sum()).reduce((a, b) => a.add(b));
+    });
+    const reference = gradsOf(() =>
+      sentences.map((s, i) => sequentialReference(model, s).mul(weights(i)).sum()).reduce((a, b) => a.add(b)),
+    );
+    batched.forEach(([name, g], k) => {
+      const r = reference[k]![1];
+      if (!g || !r) return assert.equal(g, r, name);
+      assert.ok(maxAbsDiff(g, r) < 1e-12, name);
+    });
+    assert.ok(batched.filter(([, g]) => g).length >= 8);
+    model.dispose();
+  });
+
   test("SPINN-PI-NT matches a recursive TreeLSTM evaluation", () => {
     const model = smallModel("spinn-pi-nt");
     noGrad(() =>

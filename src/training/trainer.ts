@@ -148,7 +148,7 @@ export function defaultTrainOptions(
     transitions: "gold",
     transitionWeight: 1,
     reward: "neg-loss",
-    baseline: "moving-average",
+    baseline: "self-critical",
     baselineDecay: 0.9,
     entropyWeight: 0,
     ...base,

@@ -203,7 +203,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--reward <kind>", "rl-spinn: neg-loss (−cross-entropy, default) or correct (1/0)")
     .option(
       "--baseline <kind>",
-      "rl-spinn: moving-average (default), whiten ((r − mean) / std of the batch), self-critical (the greedy parse's reward) or none",
+      "rl-spinn: self-critical (the greedy parse's reward, default), moving-average, whiten ((r − mean) / std of the batch) or none",
     )
     .option("--baseline-decay <x>", "rl-spinn: moving-average decay per batch (default 0.9)")
     .option("--entropy-weight <x>", "rl-spinn: weight of the policy's entropy bonus (default 0)")
@@ -242,7 +242,7 @@ Examples:
   spinn train --task listops --train train.tsv --dev dev.tsv --model spinn-pi --out runs/lo
   spinn train --task nli --train snli_1.0_train.jsonl --dev snli_1.0_dev.jsonl \\
       --embeddings glove.6B.100d.txt --model spinn-pi --out runs/snli --eval-every 500
-  spinn train --task listops --train train.tsv --dev dev.tsv --model rl-spinn --baseline self-critical --out runs/rl
+  spinn train --task listops --train train.tsv --dev dev.tsv --model rl-spinn --out runs/rl
   spinn train --out runs/snli --resume`,
     )
     .action(runTrain);

@@ -1,9 +1,8 @@
 // `spinn parse`: raw sentences in (one per line, stdin or --input), their trees out, as the
 // model's tracker parses them (full SPINN or RL-SPINN).
-import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { fileFlag, intFlag } from "../flags.js";
+import { forEachLineBatch } from "../line-batches.js";
 
 interface ParseFlags {
   modelDir: string;
@@ -53,22 +52,7 @@ async function runParse(f: ParseFlags): Promise<void> {
     });
   };
   try {
-    const lines = createInterface({
-      input: input ? createReadStream(input) : process.stdin,
-      crlfDelay: Number.POSITIVE_INFINITY,
-    });
-    let pending: ParsedSentence[] = [];
-    let lineNo = 0;
-    for await (const line of lines) {
-      lineNo++;
-      if (line.trim() === "") continue;
-      pending.push(sentenceOf(line, lineNo));
-      if (pending.length >= batchSize) {
-        flush(pending);
-        pending = [];
-      }
-    }
-    flush(pending);
+    await forEachLineBatch(input, batchSize, sentenceOf, flush);
   } finally {
     model.dispose();
   }

@@ -1,9 +1,8 @@
 // `spinn predict`: JSON lines in (stdin or --input), JSON lines out: label, probabilities, trees.
 // --pretty prints the same for people, with the trees drawn as text.
-import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { fileFlag, intFlag } from "../flags.js";
+import { forEachLineBatch } from "../line-batches.js";
 
 interface PredictFlags {
   modelDir: string;
@@ -52,32 +51,20 @@ async function runPredict(f: PredictFlags): Promise<void> {
     });
   };
 
+  const exampleOf = (line: string, lineNo: number): Example => {
+    const ex = exampleWithTrees(exampleFromLine(line, task, file, lineNo), model.config.transitions);
+    requireTree(
+      ex,
+      model.config.encoder,
+      false,
+      (role) =>
+        `: add "${role}_parse" in binary-parse notation, e.g. "( ( A man ) ( is ( playing ( a guitar ) ) ) )" ` +
+        "(or use a model trained with --transitions left, right or balanced, which needs no parses)",
+    );
+    return ex;
+  };
   try {
-    const lines = createInterface({
-      input: input ? createReadStream(input) : process.stdin,
-      crlfDelay: Number.POSITIVE_INFINITY,
-    });
-    let pending: Example[] = [];
-    let lineNo = 0;
-    for await (const line of lines) {
-      lineNo++;
-      if (line.trim() === "") continue;
-      const ex = exampleWithTrees(exampleFromLine(line, task, file, lineNo), model.config.transitions);
-      requireTree(
-        ex,
-        model.config.encoder,
-        false,
-        (role) =>
-          `: add "${role}_parse" in binary-parse notation, e.g. "( ( A man ) ( is ( playing ( a guitar ) ) ) )" ` +
-          "(or use a model trained with --transitions left, right or balanced, which needs no parses)",
-      );
-      pending.push(ex);
-      if (pending.length >= batchSize) {
-        flush(pending);
-        pending = [];
-      }
-    }
-    flush(pending);
+    await forEachLineBatch(input, batchSize, exampleOf, flush);
   } finally {
     model.dispose();
   }

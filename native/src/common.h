@@ -88,5 +88,6 @@ void registerAutograd(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
 void registerStateMemory(Napi::Env env, Napi::Object exports);
 void registerBatchedLinear(Napi::Env env, Napi::Object exports);
+void registerCells(Napi::Env env, Napi::Object exports);
 
 }  // namespace spinn

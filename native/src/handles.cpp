@@ -237,6 +237,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   spinn::registerOptim(env, exports);
   spinn::registerStateMemory(env, exports);
   spinn::registerBatchedLinear(env, exports);
+  spinn::registerCells(env, exports);
   return exports;
 }
 

@@ -103,3 +103,20 @@ export function multinomial(probs: Tensor, n: number, replacement = false): Tens
 export function bernoulli(p: Tensor): Tensor {
   return wrap(native.bernoulli(p.handle));
 }
+
+/**
+ * The TreeLSTM composition's elementwise maths as one fused op (native/src/cells.cpp): from the
+ * gates [a, i, f1, f2, o] (R × 5H) and the children's cells (R × H each),
+ * c = tanh(a)·σ(i) + σ(f1)·c_left + σ(f2)·c_right and h = σ(o)·tanh(c); returns [h | c] (R × 2H).
+ */
+export function treeLstmCell(gates: Tensor, leftCell: Tensor, rightCell: Tensor): Tensor {
+  return wrap(native.treeLstmCell(gates.handle, leftCell.handle, rightCell.handle));
+}
+
+/**
+ * The LSTM cell's elementwise maths as one fused op: from the gates [i, f, g, o] (R × 4H) and the
+ * previous cell (R × H), c = σ(f)·c_prev + σ(i)·tanh(g) and h = σ(o)·tanh(c); returns [h | c].
+ */
+export function lstmCell(gates: Tensor, prevCell: Tensor): Tensor {
+  return wrap(native.lstmCell(gates.handle, prevCell.handle));
+}

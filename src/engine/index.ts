@@ -27,9 +27,11 @@ export {
   embedding,
   layerNorm,
   linear,
+  lstmCell,
   multinomial,
   nllLoss,
   stack,
+  treeLstmCell,
   where,
 } from "./functional.js";
 export { BatchNorm, Linear, LSTMCell, ParameterStore, ParamPath, type StoreOptions } from "./module.js";

@@ -5,7 +5,7 @@
 import { BatchedLinear } from "./batched-linear.js";
 import type { Device, DType } from "./dtype.js";
 import { rand, randn, zeros } from "./factories.js";
-import { batchNorm, cat, linear } from "./functional.js";
+import { batchNorm, cat, linear, lstmCell } from "./functional.js";
 import { keep } from "./scope.js";
 import type { Tensor } from "./tensor.js";
 
@@ -225,9 +225,7 @@ export class LSTMCell {
     c: Tensor,
     product = this.stepProduct(x.shape[0]!),
   ): { h: Tensor; c: Tensor } {
-    const gates = product.forward(cat([x, h], 1));
-    const [i, f, g, o] = gates.chunk(4, 1) as [Tensor, Tensor, Tensor, Tensor];
-    const cNext = f.sigmoid().mul(c).add(i.sigmoid().mul(g.tanh()));
-    return { h: o.sigmoid().mul(cNext.tanh()), c: cNext };
+    const out = lstmCell(product.forward(cat([x, h], 1)), c);
+    return { h: out.narrow(1, 0, this.hiddenSize), c: out.narrow(1, this.hiddenSize, this.hiddenSize) };
   }
 }

@@ -100,6 +100,8 @@ interface NativeCore {
   clipGradNorm(params: Handle[], maxNorm: number): number;
   stateRead(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array): Handle;
   stateWrite(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array, value: Handle): Handle;
+  treeLstmCell(gates: Handle, leftCell: Handle, rightCell: Handle): Handle;
+  lstmCell(gates: Handle, prevCell: Handle): Handle;
   batchedLinearCollector(weight: Handle, bias: Handle | null, inputs: Handle, outputGrads: Handle): Handle;
   batchedLinearStep(
     token: Handle,

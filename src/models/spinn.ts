@@ -14,6 +14,7 @@ import {
   stack,
   type Tensor,
   tensor,
+  treeLstmCell,
   zeros,
 } from "../engine/index.js";
 import { StackMachine } from "./stack-machine.js";
@@ -95,14 +96,7 @@ export class Reduce {
       if (!tracking) throw new Error("this composition has a tracker input: pass the tracker state");
       inputs.push(tracking);
     }
-    const gates = product.forward(cat(inputs, 1));
-    const [a, i, f1, f2, o] = gates.chunk(5, 1) as [Tensor, Tensor, Tensor, Tensor, Tensor];
-    const c = a
-      .tanh()
-      .mul(i.sigmoid())
-      .add(f1.sigmoid().mul(left.narrow(1, H, H)))
-      .add(f2.sigmoid().mul(right.narrow(1, H, H)));
-    return cat([o.sigmoid().mul(c.tanh()), c], 1);
+    return treeLstmCell(product.forward(cat(inputs, 1)), left.narrow(1, H, H), right.narrow(1, H, H));
   }
 }
 

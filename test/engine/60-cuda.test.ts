@@ -3,17 +3,20 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   Adam,
+  BatchedLinear,
   cat,
   crossEntropy,
   cudaAvailable,
   keep,
   linear,
+  lstmCell,
   manualSeed,
   memory,
   randn,
   scope,
   TorchError,
   tensor,
+  treeLstmCell,
 } from "../../src/engine/index.js";
 
 const skip = !cudaAvailable() && "no CUDA device (libtorch built without CUDA or no GPU)";
@@ -71,6 +74,29 @@ describe("cuda", { skip }, () => {
     assert.ok(Math.abs(cpu.loss - gpu.loss) < 1e-12);
     gpu.w.forEach((v, i) => {
       assert.ok(Math.abs(v - cpu.w[i]!) < 1e-12);
+    });
+  });
+
+  test("fused cells and BatchedLinear: the same values and gradients as on the CPU", () => {
+    scope(() => {
+      manualSeed(6);
+      const opts = { dtype: "float64" as const };
+      const g = randn([4, 10], opts);
+      const c = randn([4, 4], opts);
+      const w = randn([6, 3], opts);
+      const x = randn([4, 3], opts);
+      const run = (device: "cpu" | "cuda") => {
+        const gg = g.to(device).setRequiresGrad();
+        const cc = c.to(device).setRequiresGrad();
+        const ww = w.to(device).setRequiresGrad();
+        const product = new BatchedLinear(ww, null, 8);
+        const tree = treeLstmCell(gg, cc.narrow(1, 0, 2), cc.narrow(1, 2, 2));
+        const lstm = lstmCell(product.forward(x.to(device)).narrow(1, 0, 4), cc.narrow(1, 0, 1));
+        tree.sum().add(lstm.square().sum()).backward();
+        return [tree, lstm, gg.grad!, cc.grad!, ww.grad!].map((t) => t.to("cpu"));
+      };
+      const cpu = run("cpu");
+      run("cuda").forEach((t, k) => assert.ok(t.sub(cpu[k]!).abs().max().item() < 1e-10, `result ${k}`));
     });
   });
 

@@ -1,0 +1,94 @@
+// The fused TreeLSTM and LSTM cells against the same maths written with separate ops: values and
+// gradients (float64, 1e-12), with children's cells read as narrowed [h | c] rows, and with only
+// part of the output used.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  cat,
+  lstmCell,
+  manualSeed,
+  randn,
+  scope,
+  type Tensor,
+  treeLstmCell,
+} from "../../src/engine/index.js";
+
+function maxDiff(a: Tensor, b: Tensor): number {
+  return a.sub(b).abs().max().item();
+}
+
+function composedTree(g: Tensor, cl: Tensor, cr: Tensor): Tensor {
+  const [a, i, f1, f2, o] = g.chunk(5, 1) as [Tensor, Tensor, Tensor, Tensor, Tensor];
+  const c = a.tanh().mul(i.sigmoid()).add(f1.sigmoid().mul(cl)).add(f2.sigmoid().mul(cr));
+  return cat([o.sigmoid().mul(c.tanh()), c], 1);
+}
+
+function composedLstm(g: Tensor, c0: Tensor): Tensor {
+  const [i, f, gg, o] = g.chunk(4, 1) as [Tensor, Tensor, Tensor, Tensor];
+  const c = f.sigmoid().mul(c0).add(i.sigmoid().mul(gg.tanh()));
+  return cat([o.sigmoid().mul(c.tanh()), c], 1);
+}
+
+/** Value and gradients of loss(cell(inputs)) for the fused and the composed cell. */
+function compare(
+  inputs: Tensor[],
+  fused: (xs: Tensor[]) => Tensor,
+  composed: (xs: Tensor[]) => Tensor,
+  loss: (out: Tensor) => Tensor,
+): void {
+  const run = (cell: (xs: Tensor[]) => Tensor) => {
+    for (const x of inputs) x.zeroGrad();
+    const out = cell(inputs);
+    loss(out).backward();
+    return { out, grads: inputs.map((x) => x.grad!.clone()) };
+  };
+  const a = run(fused);
+  const b = run(composed);
+  assert.ok(maxDiff(a.out, b.out) < 1e-12, "values");
+  a.grads.forEach((g, k) => assert.ok(maxDiff(g, b.grads[k]!) < 1e-12, `gradient ${k}`));
+}
+
+test("fused TreeLSTM cell = composed ops (values, gradients; strided children; partial use)", () => {
+  scope(() => {
+    manualSeed(3);
+    const H = 6;
+    const opts = { dtype: "float64" as const, requiresGrad: true };
+    const gates = randn([5, 5 * H], opts);
+    const left = randn([5, 2 * H], opts); // [h | c] rows: the cell is a narrowed view
+    const right = randn([5, 2 * H], opts);
+    const w = randn([5, 2 * H], { dtype: "float64" });
+    const cells = (xs: Tensor[]) => [xs[0]!, xs[1]!.narrow(1, H, H), xs[2]!.narrow(1, H, H)] as const;
+    const fused = (xs: Tensor[]) => treeLstmCell(...cells(xs));
+    const composed = (xs: Tensor[]) => composedTree(...cells(xs));
+    compare([gates, left, right], fused, composed, (out) => out.mul(w).sum());
+    compare([gates, left, right], fused, composed, (out) => out.narrow(1, 0, H).square().sum()); // h only
+  });
+});
+
+test("fused LSTM cell = composed ops (values, gradients; partial use)", () => {
+  scope(() => {
+    manualSeed(4);
+    const H = 5;
+    const opts = { dtype: "float64" as const, requiresGrad: true };
+    const gates = randn([7, 4 * H], opts);
+    const state = randn([7, 2 * H], opts);
+    const w = randn([7, 2 * H], { dtype: "float64" });
+    const fused = (xs: Tensor[]) => lstmCell(xs[0]!, xs[1]!.narrow(1, H, H));
+    const composed = (xs: Tensor[]) => composedLstm(xs[0]!, xs[1]!.narrow(1, H, H));
+    compare([gates, state], fused, composed, (out) => out.mul(w).sum());
+    compare([gates, state], fused, composed, (out) => out.narrow(1, H, H).sum()); // c only
+  });
+});
+
+test("float32 agrees with float64; bad shapes are clear errors", () => {
+  scope(() => {
+    manualSeed(5);
+    const g = randn([3, 10], { dtype: "float64" });
+    const c = randn([3, 2], { dtype: "float64" });
+    const d = treeLstmCell(g, c, c);
+    const f = treeLstmCell(g.to("float32"), c.to("float32"), c.to("float32"));
+    assert.ok(maxDiff(f.to("float64"), d) < 1e-6);
+    assert.throws(() => treeLstmCell(randn([3, 9]), randn([3, 2]), randn([3, 2])), /gates must be rows x 5H/);
+    assert.throws(() => lstmCell(randn([3, 8]), randn([2, 2])), /cell states must be 3 x 2/);
+  });
+});

@@ -283,8 +283,9 @@ export async function train(
         `${options.out}: nothing to resume (no checkpoint in ${lastDir(options.out)})`,
       );
     state = JSON.parse(readFileSync(path.join(dir, "trainer.json"), "utf8")) as TrainerState;
-    // The saved options rule, except how long to train.
-    o = { ...state.options, epochs: options.epochs, maxSteps: options.maxSteps };
+    // The saved options rule, except how long to train; options added since the checkpoint was
+    // written take their defaults.
+    o = defaultTrainOptions({ ...state.options, epochs: options.epochs, maxSteps: options.maxSteps });
     log(`resuming ${options.out} at step ${state.step} (epoch ${state.epoch + 1})`);
   }
 

@@ -111,6 +111,20 @@ describe("resume", () => {
     );
   });
 
+  test("a checkpoint from before an option existed resumes with that option's default", async () => {
+    const parts = path.join(dir, "older");
+    await train(options(parts, { maxSteps: 7 }));
+    const file = path.join(parts, "last", "trainer.json");
+    const saved = JSON.parse(readFileSync(file, "utf8"));
+    for (const key of ["reward", "baseline", "baselineDecay", "entropyWeight"]) delete saved.options[key];
+    delete saved.rewardAverage;
+    writeFileSync(file, JSON.stringify(saved));
+    const rest = await train(options(parts), {}, true);
+    const full = await train(options(path.join(dir, "older-whole")));
+    assert.equal(rest.steps, full.steps);
+    assert.deepEqual(weights(parts), weights(path.join(dir, "older-whole")));
+  });
+
   test("RL-SPINN (sampled trees, moving-average baseline) resumes exactly too", async () => {
     const rl = { model: "rl-spinn", baseline: "moving-average", entropyWeight: 0.01 } as const;
     const whole = path.join(dir, "rl-whole");

@@ -3,15 +3,15 @@
 export * from "./data/index.js";
 export { bracketed, drawTree } from "./data/tree-format.js";
 export * from "./engine/index.js";
+export { evaluate, type Predictions, predict } from "./inference/evaluate.js";
+export { type ClassificationReport, classificationReport, formatReport } from "./inference/metrics.js";
 export { CbowEncoder, LstmEncoder, type SentenceEncoder } from "./models/baselines.js";
 export { ENCODERS, type EncoderKind, TASKS, type Task } from "./models/kinds.js";
 export { defaultConfig, Model, type ModelConfig, stackSentenceBatches } from "./models/model.js";
+export { type LoadedModel, loadModelDir, saveModelDir } from "./models/model-dir.js";
 export { SpinnEncoder } from "./models/spinn.js";
 export { StackMachine } from "./models/stack-machine.js";
-export { type LoadedModel, loadModelDir, saveModelDir } from "./training/checkpoint.js";
-export { evaluate, type Predictions, predict } from "./training/evaluate.js";
-export { type ClassificationReport, classificationReport, formatReport } from "./training/metrics.js";
-export { batchFor, type Example, labelNames, readTaskData, type TaskData } from "./training/task.js";
+export { batchFor, type Example, labelNames, readTaskData, type TaskData } from "./tasks/task.js";
 export {
   DEFAULT_LR,
   defaultTrainOptions,

@@ -26,6 +26,8 @@ import {
   setRngState,
   tensor,
 } from "../engine/index.js";
+import { evaluate } from "../inference/evaluate.js";
+import type { ClassificationReport } from "../inference/metrics.js";
 import type { BaselineKind, RewardKind } from "../models/kinds.js";
 import {
   defaultConfig,
@@ -35,7 +37,6 @@ import {
   type Task,
   type TransitionMode,
 } from "../models/model.js";
-import { writeFileAtomic } from "../util/atomic-write.js";
 import {
   CheckpointError,
   loadModelDir,
@@ -44,10 +45,7 @@ import {
   saveModelDir,
   writeDirAtomic,
   writeModelFiles,
-} from "./checkpoint.js";
-import { evaluate } from "./evaluate.js";
-import type { ClassificationReport } from "./metrics.js";
-import { Advantages, policyLoss, rewards } from "./reinforce.js";
+} from "../models/model-dir.js";
 import {
   batchFor,
   dataWithTrees,
@@ -56,7 +54,9 @@ import {
   requireTrees,
   sentencesOfData,
   type TaskData,
-} from "./task.js";
+} from "../tasks/task.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
+import { Advantages, policyLoss, rewards } from "./reinforce.js";
 
 export type OptimizerKind = "rmsprop" | "adam" | "sgd";
 

@@ -9,7 +9,7 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { generateListOps } from "../../src/data/listops-generate.js";
-import { resolveCheckpointDir, writeDirAtomic } from "../../src/training/checkpoint.js";
+import { resolveCheckpointDir, writeDirAtomic } from "../../src/models/model-dir.js";
 import { defaultTrainOptions, type TrainOptions, train } from "../../src/training/trainer.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -204,7 +204,7 @@ describe("resume", () => {
     // A child process writes half of a new checkpoint and is killed mid-way.
     const script = `
       import { writeFileSync } from "node:fs";
-      import { writeDirAtomic } from ${JSON.stringify(path.resolve(here, "../../src/training/checkpoint.js"))};
+      import { writeDirAtomic } from ${JSON.stringify(path.resolve(here, "../../src/models/model-dir.js"))};
       writeDirAtomic(${JSON.stringify(target)}, (d) => {
         writeFileSync(d + "/trainer.json", "new, half writ");
         process.kill(process.pid, "SIGKILL");

@@ -1,4 +1,4 @@
-// `spinn bench`: training and evaluation throughput as one JSON line (see src/training/bench.ts).
+// `spinn bench`: training and evaluation throughput as one JSON line (see src/benchmark/bench.ts).
 import type { Command } from "commander";
 import { ENCODERS } from "../../models/kinds.js";
 import { UserError } from "../errors.js";
@@ -30,7 +30,7 @@ async function runBenchCommand(f: BenchFlags): Promise<void> {
   if (f.device !== undefined && !/^(cpu|cuda(:\d+)?)$/.test(f.device)) {
     throw new UserError(`--device must be cpu, cuda or cuda:N, got "${f.device}"`);
   }
-  const { runBench, DEFAULT_BENCH } = await import("../../training/bench.js");
+  const { runBench, DEFAULT_BENCH } = await import("../../benchmark/bench.js");
   const result = await runBench({
     ...DEFAULT_BENCH,
     ...defined({

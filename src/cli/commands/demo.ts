@@ -28,9 +28,9 @@ async function runDemo(f: DemoFlags): Promise<void> {
   const { generateListOps } = await import("../../data/listops-generate.js");
   const { writeFileAtomic } = await import("../../util/atomic-write.js");
   const { train, defaultTrainOptions } = await import("../../training/trainer.js");
-  const { loadModelDir } = await import("../../training/checkpoint.js");
-  const { evaluate } = await import("../../training/evaluate.js");
-  const { readTaskData } = await import("../../training/task.js");
+  const { loadModelDir } = await import("../../models/model-dir.js");
+  const { evaluate } = await import("../../inference/evaluate.js");
+  const { readTaskData } = await import("../../tasks/task.js");
   const { drawTree } = await import("../../data/tree-format.js");
   const say = (line: string) => {
     if (!f.json) process.stdout.write(`${line}\n`);

@@ -18,13 +18,13 @@ interface EvalFlags {
 async function runEval(f: EvalFlags): Promise<void> {
   const data = fileFlag(f.data, "--data")!;
   const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
-  const { loadModelDir } = await import("../../training/checkpoint.js");
-  const { evaluate, withUsedTrees } = await import("../../training/evaluate.js");
-  const { formatReport } = await import("../../training/metrics.js");
-  const { dataWithTrees, readTaskData, labelNames, requireTrees } = await import("../../training/task.js");
+  const { loadModelDir } = await import("../../models/model-dir.js");
+  const { evaluate, withUsedTrees } = await import("../../inference/evaluate.js");
+  const { formatReport } = await import("../../inference/metrics.js");
+  const { dataWithTrees, readTaskData, labelNames, requireTrees } = await import("../../tasks/task.js");
   const { composesTrees, predictsTransitions } = await import("../../models/kinds.js");
-  const { treeAgreement, treeReport, formatTreeReport } = await import("../../training/report.js");
-  const { probabilitiesOf, treesOf } = await import("../../training/report.js");
+  const { treeAgreement, treeReport, formatTreeReport } = await import("../../inference/report.js");
+  const { probabilitiesOf, treesOf } = await import("../../inference/report.js");
   const { writeFileAtomic } = await import("../../util/atomic-write.js");
   const loaded = loadModelDir(f.modelDir, (f.device ?? "cpu") as "cpu");
   try {

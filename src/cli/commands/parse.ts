@@ -16,8 +16,8 @@ interface ParseFlags {
 async function runParse(f: ParseFlags): Promise<void> {
   const input = fileFlag(f.input, "--input");
   const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
-  const { loadModelDir } = await import("../../training/checkpoint.js");
-  const { parseSentences } = await import("../../training/parse.js");
+  const { loadModelDir } = await import("../../models/model-dir.js");
+  const { parseSentences } = await import("../../inference/parse.js");
   const { parseListOpsExpression } = await import("../../data/listops.js");
   const { tokenize } = await import("../../data/tokenizer.js");
   const { DataError, FormatError } = await import("../../data/errors.js");

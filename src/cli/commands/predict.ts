@@ -15,13 +15,13 @@ interface PredictFlags {
 async function runPredict(f: PredictFlags): Promise<void> {
   const input = fileFlag(f.input, "--input");
   const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
-  const { loadModelDir } = await import("../../training/checkpoint.js");
-  const { predict, withUsedTrees } = await import("../../training/evaluate.js");
-  const { exampleWithTrees, labelNames, requireTree, sidesOf } = await import("../../training/task.js");
-  const { exampleFromLine } = await import("../../training/predict-input.js");
-  const { probabilitiesOf, treesOf } = await import("../../training/report.js");
+  const { loadModelDir } = await import("../../models/model-dir.js");
+  const { predict, withUsedTrees } = await import("../../inference/evaluate.js");
+  const { exampleWithTrees, labelNames, requireTree, sidesOf } = await import("../../tasks/task.js");
+  const { exampleFromLine } = await import("../../inference/predict-input.js");
+  const { probabilitiesOf, treesOf } = await import("../../inference/report.js");
   const { drawTree } = await import("../../data/tree-format.js");
-  type Example = import("../../training/task.js").Example;
+  type Example = import("../../tasks/task.js").Example;
 
   const loaded = loadModelDir(f.modelDir, (f.device ?? "cpu") as "cpu");
   const { model, vocab } = loaded;

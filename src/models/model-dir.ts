@@ -14,8 +14,8 @@ import {
   saveSafetensors,
   type Tensor,
 } from "../engine/index.js";
-import { Model, type ModelConfig } from "../models/model.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
+import { Model, type ModelConfig } from "./model.js";
 
 export const MODEL_FILE = "model.safetensors";
 export const CONFIG_FILE = "config.json";

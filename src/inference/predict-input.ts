@@ -9,7 +9,7 @@ import { parseListOpsExpression } from "../data/listops.js";
 import { tokenize } from "../data/tokenizer.js";
 import { type ParsedSentence, parseBinaryParse } from "../data/transitions.js";
 import type { Task } from "../models/model.js";
-import type { Example } from "./task.js";
+import type { Example } from "../tasks/task.js";
 
 function field(obj: Record<string, unknown>, names: string[]): [string, string] | null {
   for (const n of names) {

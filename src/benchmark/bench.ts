@@ -24,8 +24,8 @@ import {
 } from "../engine/index.js";
 import { composesTrees, type EncoderKind } from "../models/kinds.js";
 import { defaultConfig, Model } from "../models/model.js";
+import { readTaskData } from "../tasks/task.js";
 import { nliTrainingStepFlops } from "./flops.js";
-import { readTaskData } from "./task.js";
 
 export interface BenchOptions {
   data?: string;

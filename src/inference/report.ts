@@ -3,8 +3,8 @@
 import type { ParsedSentence } from "../data/transitions.js";
 import { bracketed } from "../data/tree-format.js";
 import { branchingCounts, meanBracketF1, type TreeAgreement } from "../data/tree-metrics.js";
+import { type Example, sidesOf, type TaskData } from "../tasks/task.js";
 import type { Predictions } from "./evaluate.js";
-import { type Example, sidesOf, type TaskData } from "./task.js";
 
 export function treeOf(s: ParsedSentence): string | null {
   return s.transitions ? bracketed(s.tokens, s.transitions) : null;

@@ -1,9 +1,9 @@
 // The FLOP count behind `spinn bench`'s GFLOP/s, against a count by hand.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { classifierFlops, nliTrainingStepFlops, spinnEncoderFlops } from "../../src/benchmark/flops.js";
 import type { SentenceBatch } from "../../src/data/batching.js";
 import { defaultConfig } from "../../src/models/model.js";
-import { classifierFlops, nliTrainingStepFlops, spinnEncoderFlops } from "../../src/training/flops.js";
 
 const sentences = (lengths: number[]): SentenceBatch => ({
   size: lengths.length,

@@ -4,8 +4,8 @@ import { evaluationBatches } from "../data/batching.js";
 import type { Vocabulary } from "../data/vocabulary.js";
 import { noGrad, scope } from "../engine/index.js";
 import type { Model } from "../models/model.js";
+import { batchFor, labelNames, lengthKeys, type TaskData } from "../tasks/task.js";
 import { type ClassificationReport, classificationReport } from "./metrics.js";
-import { batchFor, labelNames, lengthKeys, type TaskData } from "./task.js";
 
 export interface Predictions {
   /** Predicted class per example, in data order. */

@@ -1,6 +1,8 @@
 // A whole model: leaves → sentence encoder → classifier head, built from a JSON-serialisable
 // config into one ParameterStore (so checkpoints save it by name).
 import type { ClassificationBatch, NliBatch, SentenceBatch } from "../data/batching.js";
+import { LISTOPS_NUM_CLASSES } from "../data/listops.js";
+import { NLI_LABELS } from "../data/nli.js";
 import { SKIP } from "../data/transitions.js";
 import { type Device, type DType, ParameterStore, type Tensor } from "../engine/index.js";
 import { CbowEncoder, LstmEncoder, type SentenceEncoder } from "./baselines.js";
@@ -14,23 +16,16 @@ import {
   type TransitionMode,
 } from "./kinds.js";
 import { LeafEmbedder } from "./leaves.js";
+import { DEFAULT_SIZES, type ModelSizes } from "./sizes.js";
 import { SpinnEncoder, type TransitionSource } from "./spinn.js";
 
 export { ENCODERS, type EncoderKind, type Task, type TransitionMode };
 
-export interface ModelConfig {
+export interface ModelConfig extends ModelSizes {
   task: Task;
   encoder: EncoderKind;
   vocabSize: number;
   classes: number;
-  dEmbed: number;
-  dHidden: number;
-  /** Tracker size for spinn-pi (ignored by the other encoders). */
-  dTracker: number;
-  dMlp: number;
-  nMlp: number;
-  embedDropout: number;
-  mlpDropout: number;
   /** Train the word embeddings (false: keep them frozen, e.g. pretrained GloVe). */
   trainEmbeddings: boolean;
   /** The trees SPINN composes along: the data's parses ("gold") or a fixed shape. */
@@ -42,14 +37,8 @@ export function defaultConfig(task: Task, encoder: EncoderKind, vocabSize: numbe
     task,
     encoder,
     vocabSize,
-    classes: task === "nli" ? 3 : 10,
-    dEmbed: 300,
-    dHidden: 300,
-    dTracker: 64,
-    dMlp: 1024,
-    nMlp: 2,
-    embedDropout: 0.1,
-    mlpDropout: 0.1,
+    classes: task === "nli" ? NLI_LABELS.length : LISTOPS_NUM_CLASSES,
+    ...DEFAULT_SIZES,
     trainEmbeddings: true,
     transitions: "gold",
   };

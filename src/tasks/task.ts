@@ -4,7 +4,7 @@ import type { Batch, ClassificationBatch, NliBatch } from "../data/batching.js";
 import { encodeListOpsBatch, encodeNliBatch, lengthsOf } from "../data/batching.js";
 import { readDataset } from "../data/dataset.js";
 import { DataError } from "../data/errors.js";
-import type { ListOpsExample } from "../data/listops.js";
+import { LISTOPS_NUM_CLASSES, type ListOpsExample } from "../data/listops.js";
 import { NLI_LABELS, type NliExample } from "../data/nli.js";
 import { branchingTransitions, type ParsedSentence } from "../data/transitions.js";
 import type { Vocabulary } from "../data/vocabulary.js";
@@ -21,7 +21,7 @@ export interface TaskData {
 }
 
 export function labelNames(task: Task): string[] {
-  return task === "nli" ? [...NLI_LABELS] : Array.from({ length: 10 }, (_, i) => String(i));
+  return task === "nli" ? [...NLI_LABELS] : Array.from({ length: LISTOPS_NUM_CLASSES }, (_, i) => String(i));
 }
 
 /** Reads a data file for a task; a file of the other task is a clear error. */
@@ -97,7 +97,10 @@ export function requireTrees(data: TaskData, encoder: EncoderKind, training: boo
   for (const ex of data.examples) requireTree(ex, encoder, training);
 }
 
-export function batchFor(data: TaskData, batch: Batch, vocab: Vocabulary): NliBatch | ClassificationBatch {
+/** A batch as the model consumes it: sentence pairs (NLI) or single sentences (ListOps). */
+export type TaskBatch = NliBatch | ClassificationBatch;
+
+export function batchFor(data: TaskData, batch: Batch, vocab: Vocabulary): TaskBatch {
   return data.task === "nli"
     ? encodeNliBatch(data.examples as NliExample[], batch, vocab)
     : encodeListOpsBatch(data.examples as ListOpsExample[], batch, vocab);

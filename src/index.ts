@@ -16,8 +16,6 @@ export {
   DEFAULT_LR,
   defaultTrainOptions,
   type OptimizerKind,
-  type TrainHooks,
   type TrainOptions,
-  type TrainResult,
-  train,
-} from "./training/trainer.js";
+} from "./training/options.js";
+export { type TrainHooks, type TrainResult, train } from "./training/trainer.js";

@@ -7,15 +7,6 @@
 import { crossEntropy, noGrad, type Tensor, tensor } from "../engine/index.js";
 import type { BaselineKind, RewardKind } from "../models/kinds.js";
 
-export interface ReinforceOptions {
-  reward: RewardKind;
-  baseline: BaselineKind;
-  /** Moving-average baseline: b ← decay · b + (1 − decay) · mean(r) after each batch. */
-  baselineDecay: number;
-  /** Weight of the policy's entropy (a bonus: more weight keeps the policy exploring). */
-  entropyWeight: number;
-}
-
 /** Per-example rewards on the host (one transfer), from the class scores and gold labels. */
 export function rewards(logits: Tensor, target: Tensor, kind: RewardKind): Float32Array {
   return noGrad(() =>

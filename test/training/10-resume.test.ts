@@ -10,7 +10,8 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { generateListOps } from "../../src/data/listops-generate.js";
 import { resolveCheckpointDir, writeDirAtomic } from "../../src/models/model-dir.js";
-import { defaultTrainOptions, type TrainOptions, train } from "../../src/training/trainer.js";
+import { defaultTrainOptions, type TrainOptions } from "../../src/training/options.js";
+import { train } from "../../src/training/trainer.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.resolve(here, "../../src/cli/main.js");

@@ -1,0 +1,60 @@
+// What a training step minimises. Every model: the cross-entropy of the gold labels (the task
+// loss). Full SPINN adds the weighted cross-entropy of its transition predictions against the
+// parses (teacher forcing). RL-SPINN adds the weighted REINFORCE policy loss of its sampled trees,
+// with the baseline chosen in the options (see reinforce.ts).
+import { crossEntropy, noGrad, type Tensor, tensor } from "../engine/index.js";
+import type { Model } from "../models/model.js";
+import type { TaskBatch } from "../tasks/task.js";
+import type { TrainOptions } from "./options.js";
+import { Advantages, policyLoss, rewards } from "./reinforce.js";
+
+export type ObjectiveOptions = Pick<
+  TrainOptions,
+  "transitionWeight" | "reward" | "baseline" | "baselineDecay" | "entropyWeight"
+>;
+
+export interface BatchLoss {
+  /** What the step differentiates: the task loss plus the model's transition or policy loss. */
+  total: Tensor;
+  /** The cross-entropy of the gold labels alone (what the progress line reports). */
+  task: Tensor;
+  logits: Tensor;
+  target: Tensor;
+}
+
+export class Objective {
+  /** RL-SPINN's baseline state (the moving average is saved with the checkpoint). */
+  readonly advantages: Advantages;
+
+  constructor(
+    readonly options: ObjectiveOptions,
+    rewardAverage: number | null = null,
+  ) {
+    this.advantages = new Advantages(options.baseline, options.baselineDecay, rewardAverage);
+  }
+
+  /** One training pass over `batch` and its loss. */
+  loss(model: Model, batch: TaskBatch): BatchLoss {
+    const pass = model.run(batch, true);
+    const target = tensor(batch.labels, { device: pass.logits.device });
+    const task = crossEntropy(pass.logits, target);
+    let total = task;
+    if (pass.transitionLoss) total = total.add(pass.transitionLoss.mul(this.options.transitionWeight));
+    if (model.config.encoder === "rl-spinn" && pass.logProb && pass.entropy) {
+      const greedy = this.greedyRewards(model, batch, target);
+      const advantages = this.advantages.of(rewards(pass.logits, target, this.options.reward), greedy);
+      const policy = policyLoss(pass.logProb, pass.entropy, advantages, this.options.entropyWeight);
+      total = total.add(policy.mul(this.options.transitionWeight));
+    }
+    return { total, task, logits: pass.logits, target };
+  }
+
+  /**
+   * The self-critical baseline: the rewards of the greedy parse of the same batch, in training
+   * mode so that it sees the same kind of dropout as the sample. Null for the other baselines.
+   */
+  private greedyRewards(model: Model, batch: TaskBatch, target: Tensor): Float32Array | null {
+    if (this.options.baseline !== "self-critical") return null;
+    return noGrad(() => rewards(model.run(batch, true, "greedy").logits, target, this.options.reward));
+  }
+}

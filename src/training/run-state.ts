@@ -1,0 +1,150 @@
+// A training run in progress: the model, its optimizer and objective, where the run stands
+// (step, epoch, the batch RNG, running totals, the best dev accuracy), and what it does with
+// them besides stepping: evaluate on dev (keeping the best model), checkpoint, and restore from
+// a checkpoint so that a resumed run continues exactly (same batches, same dropout draws, same
+// optimizer state).
+import { Rng } from "../data/rng.js";
+import { Adam, getRngState, type Optimizer, RMSprop, SGD, setRngState } from "../engine/index.js";
+import { evaluate } from "../inference/evaluate.js";
+import type { ClassificationReport } from "../inference/metrics.js";
+import type { Model } from "../models/model.js";
+import { Objective } from "./objective.js";
+import type { TrainOptions } from "./options.js";
+import type { RunDirectory, RunProgress, TrainerState } from "./run-directory.js";
+import type { RunSetup } from "./setup.js";
+import type { StepResult } from "./step.js";
+
+export interface EvalReport {
+  step: number;
+  epoch: number;
+  devAccuracy: number;
+  best: boolean;
+  report: ClassificationReport;
+}
+
+export class RunState {
+  readonly options: TrainOptions;
+  readonly optimizer: Optimizer;
+  readonly objective: Objective;
+  /** The batch order's RNG: each epoch's batches are drawn from its state at the epoch's start. */
+  readonly batchRng: Rng;
+  readonly progress: RunProgress;
+  /** The step of the last checkpoint written by this process (-1: none yet). */
+  private savedStep = -1;
+
+  constructor(
+    readonly setup: RunSetup,
+    readonly dir: RunDirectory,
+    saved: TrainerState | null,
+  ) {
+    const o = setup.options;
+    this.options = o;
+    this.optimizer = makeOptimizer(setup.model, o);
+    this.objective = new Objective(o, saved?.rewardAverage ?? null);
+    this.batchRng = new Rng(o.seed);
+    this.progress = {
+      step: 0,
+      epoch: 0,
+      batchInEpoch: 0,
+      epochRng: this.batchRng.getState(),
+      epochTotals: { examples: 0, lossSum: 0, correct: 0 },
+      best: null,
+      evalsSinceBest: 0,
+    };
+    if (saved) this.restore(saved);
+    else dir.start();
+  }
+
+  get model(): Model {
+    return this.setup.model;
+  }
+
+  /** Continues from a checkpoint: optimizer state, counters, the batch and engine RNGs, metrics. */
+  private restore(saved: TrainerState): void {
+    this.dir.restoreOptimizer(this.optimizer, saved);
+    const { step, epoch, batchInEpoch, epochRng, epochTotals, best, evalsSinceBest } = saved;
+    Object.assign(this.progress, { step, epoch, batchInEpoch, epochRng, epochTotals, best, evalsSinceBest });
+    this.batchRng.setState(epochRng);
+    setRngState(new Uint8Array(Buffer.from(saved.engineRng, "base64")));
+    this.dir.rewindMetrics(step);
+  }
+
+  /** Counts a trained batch into the step counter and the epoch's running totals. */
+  countStep(r: StepResult): void {
+    const p = this.progress;
+    p.step++;
+    p.batchInEpoch++;
+    p.epochTotals.examples += r.examples;
+    p.epochTotals.lossSum += r.loss * r.examples;
+    p.epochTotals.correct += r.correct;
+  }
+
+  /** Closes the current epoch: the next one starts from the batch RNG's state now. */
+  endEpoch(): void {
+    const p = this.progress;
+    p.epoch++;
+    p.batchInEpoch = 0;
+    p.epochRng = this.batchRng.getState();
+    p.epochTotals = { examples: 0, lossSum: 0, correct: 0 };
+  }
+
+  /**
+   * Evaluates on dev and keeps the model if it is the best so far; `during` is the 1-based
+   * epoch the evaluation belongs to. Returns the report and whether patience has run out.
+   */
+  evaluate(during: number): { report: EvalReport; patienceSpent: boolean } {
+    const p = this.progress;
+    const { report } = evaluate(this.model, this.setup.devData, this.setup.vocab);
+    const improved = p.best === null || report.accuracy > p.best.devAccuracy;
+    if (improved) {
+      p.best = { devAccuracy: report.accuracy, step: p.step, epoch: p.epoch };
+      p.evalsSinceBest = 0;
+      this.dir.saveBest(this.model, this.setup.vocab, p, report.accuracy);
+    } else {
+      p.evalsSinceBest++;
+    }
+    this.dir.record({
+      type: "eval",
+      step: p.step,
+      epoch: during,
+      dev_accuracy: report.accuracy,
+      best: improved,
+    });
+    const evalReport = { step: p.step, epoch: p.epoch, devAccuracy: report.accuracy, best: improved, report };
+    const patience = this.options.patience;
+    return { report: evalReport, patienceSpent: patience > 0 && p.evalsSinceBest >= patience };
+  }
+
+  checkpoint(): void {
+    this.savedStep = this.progress.step;
+    const state: TrainerState = {
+      format: "spinn-trainer",
+      version: 1,
+      options: this.options,
+      ...this.progress,
+      engineRng: Buffer.from(getRngState()).toString("base64"),
+      rewardAverage: this.objective.advantages.average,
+    };
+    this.dir.writeCheckpoint(
+      { model: this.model, vocab: this.setup.vocab, optimizer: this.optimizer },
+      state,
+    );
+  }
+
+  /** Whether the last step is already in the rolling checkpoint. */
+  get checkpointed(): boolean {
+    return this.savedStep === this.progress.step;
+  }
+}
+
+function makeOptimizer(model: Model, o: TrainOptions): Optimizer {
+  const params = model.store.trainable();
+  switch (o.optimizer) {
+    case "rmsprop":
+      return new RMSprop(params, { lr: o.lr, alpha: 0.9, weightDecay: o.weightDecay });
+    case "adam":
+      return new Adam(params, { lr: o.lr, weightDecay: o.weightDecay });
+    case "sgd":
+      return new SGD(params, { lr: o.lr, weightDecay: o.weightDecay });
+  }
+}

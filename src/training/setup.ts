@@ -1,0 +1,88 @@
+// A run's setup: its training and dev data (with the trees the model composes along), the
+// vocabulary, pretrained embeddings, and the model: built fresh, or loaded from the checkpoint a
+// resumed run continues from.
+import { limitLength } from "../data/batching.js";
+import { loadEmbeddings } from "../data/embeddings.js";
+import { DataError } from "../data/errors.js";
+import { Vocabulary } from "../data/vocabulary.js";
+import { scope, tensor } from "../engine/index.js";
+import { defaultConfig, Model, type ModelConfig } from "../models/model.js";
+import { loadModelDir } from "../models/model-dir.js";
+import { sizesOf } from "../models/sizes.js";
+import { dataWithTrees, readTaskData, requireTrees, sentencesOfData, type TaskData } from "../tasks/task.js";
+import type { TrainOptions } from "./options.js";
+
+export interface RunSetup {
+  trainData: TaskData;
+  devData: TaskData;
+  vocab: Vocabulary;
+  model: Model;
+  /** The options as the run uses them (dEmbed follows the pretrained vectors). */
+  options: TrainOptions;
+  embeddings?: { found: number; coverage: number; missing: string[] };
+}
+
+type Log = (message: string) => void;
+
+/** Reads the data and builds (or, with `checkpointDir`, loads) the vocabulary and the model. */
+export async function setUpRun(o: TrainOptions, checkpointDir: string | null, log: Log): Promise<RunSetup> {
+  const trainData = await readTrainingData(o.train, o, log);
+  const devData = await readTrainingData(o.dev, o, log);
+  if (trainData.examples.length === 0) throw new DataError(o.train, 0, undefined, "no training examples");
+  requireTrees(trainData, o.model, true);
+  requireTrees(devData, o.model, false);
+  if (checkpointDir) {
+    const { model, vocab } = loadModelDir(checkpointDir, o.device);
+    return { trainData, devData, vocab, model, options: o };
+  }
+  return { trainData, devData, ...(await buildModel(trainData, o, log)) };
+}
+
+async function readTrainingData(file: string, o: TrainOptions, log: Log): Promise<TaskData> {
+  const data = await readTaskData(file, o.task, o.lenient);
+  return dataWithTrees(limit(data, o.maxLength, log), o.transitions);
+}
+
+/** The data without sentences longer than `maxLength` (0: all): NLI's cropped, ListOps' skipped. */
+function limit(data: TaskData, maxLength: number, log: Log): TaskData {
+  if (!maxLength) return data;
+  const mode = data.task === "listops" ? "skip" : "crop";
+  const r = limitLength(data.examples, maxLength, mode);
+  if (r.cropped || r.skipped) {
+    const what = mode === "skip" ? `skipped ${r.skipped}` : `cropped ${r.cropped}`;
+    log(`${data.file}: ${what} examples longer than ${maxLength} tokens`);
+  }
+  return { ...data, examples: r.examples };
+}
+
+/** A fresh vocabulary from the training data, the pretrained vectors if any, and a new model. */
+async function buildModel(
+  trainData: TaskData,
+  o: TrainOptions,
+  log: Log,
+): Promise<Omit<RunSetup, "trainData" | "devData">> {
+  const vocab = Vocabulary.build(sentencesOfData(trainData), {
+    minCount: o.minCount,
+    lowercase: o.lowercase,
+  });
+  const cacheDir = o.embeddingsCache ? { cacheDir: o.embeddingsCache } : {};
+  const emb = o.embeddings ? await loadEmbeddings(o.embeddings, vocab, { seed: o.seed, ...cacheDir }) : null;
+  const options = emb ? { ...o, dEmbed: emb.dim } : o;
+  const config: ModelConfig = {
+    ...defaultConfig(o.task, o.model, vocab.size),
+    ...sizesOf(options),
+    trainEmbeddings: o.trainEmbeddings ?? !emb,
+    transitions: o.transitions,
+  };
+  const model = new Model(config, { device: o.device });
+  if (!emb) return { vocab, model, options };
+  scope(() => model.leaves.embed.copy_(tensor(emb.matrix, { shape: [vocab.size, emb.dim] })));
+  const tokens =
+    emb.coverage.tokens === undefined ? "" : `, ${(100 * emb.coverage.tokens).toFixed(1)}% of tokens`;
+  log(
+    `embeddings: ${emb.found} of ${vocab.size - 2} words have vectors (${(100 * emb.coverage.types).toFixed(1)}% of types${tokens}); ` +
+      `most frequent missing: ${emb.missing.slice(0, 8).join(" ")}`,
+  );
+  const embeddings = { found: emb.found, coverage: emb.coverage.types, missing: emb.missing.slice(0, 20) };
+  return { vocab, model, options, embeddings };
+}

@@ -3,7 +3,7 @@
 // the PyTorch reference in ../shared/bench/spinn_torch.py (300-d, tracker 64, MLP 2 × 1024,
 // batch 128, Adam 1e-3, trained embeddings) so the two can be run side by side.
 import { availableParallelism } from "node:os";
-import { type Batch, encodeNliBatch, lengthsOf, trainingBatches } from "../data/batching.js";
+import { type Batch, encodeNliBatch, lengthsOf, type NliBatch, trainingBatches } from "../data/batching.js";
 import type { NliExample } from "../data/nli.js";
 import { Rng } from "../data/rng.js";
 import { REDUCE, SHIFT } from "../data/transitions.js";
@@ -11,7 +11,6 @@ import { Vocabulary } from "../data/vocabulary.js";
 import {
   Adam,
   checkDevice,
-  crossEntropy,
   type Device,
   manualSeed,
   memory,
@@ -20,47 +19,16 @@ import {
   runtimeInfo,
   scope,
   synchronize,
-  tensor,
 } from "../engine/index.js";
 import { composesTrees, type EncoderKind } from "../models/kinds.js";
 import { defaultConfig, Model } from "../models/model.js";
+import { sizesOf } from "../models/sizes.js";
 import { readTaskData } from "../tasks/task.js";
+import { Objective } from "../training/objective.js";
+import { TRAIN_DEFAULTS } from "../training/options.js";
+import { type StepResult, trainStep } from "../training/step.js";
 import { nliTrainingStepFlops } from "./flops.js";
-
-export interface BenchOptions {
-  data?: string;
-  /** Random trees instead of a file: this many pairs. */
-  synthetic?: number;
-  /** Synthetic pairs whose two sentences both have exactly this many words (scaling figures). */
-  length?: number;
-  model: EncoderKind;
-  batchSize: number;
-  steps: number;
-  warmup: number;
-  evalBatches: number;
-  dEmbed: number;
-  dHidden: number;
-  dTracker: number;
-  dMlp: number;
-  nMlp: number;
-  device: Device;
-  seed: number;
-}
-
-export const DEFAULT_BENCH: Omit<BenchOptions, "data" | "synthetic" | "length"> = {
-  model: "spinn-pi",
-  batchSize: 128,
-  steps: 20,
-  warmup: 2,
-  evalBatches: 20,
-  dEmbed: 300,
-  dHidden: 300,
-  dTracker: 64,
-  dMlp: 1024,
-  nMlp: 2,
-  device: "cpu",
-  seed: 1,
-};
+import type { BenchOptions } from "./options.js";
 
 /** A random binary tree over n leaves as transitions (as the reference's random_tree). */
 function randomTree(n: number, rng: Rng): Uint8Array {
@@ -143,80 +111,29 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     ? syntheticPairs(o.synthetic, 20000, o.seed, o.length)
     : ((await readTaskData(o.data!, "nli")).examples as NliExample[]);
   const vocab = Vocabulary.build(examples.flatMap((e) => [e.premise.tokens, e.hypothesis.tokens]));
-  const config = {
-    ...defaultConfig("nli", o.model, vocab.size),
-    dEmbed: o.dEmbed,
-    dHidden: o.dHidden,
-    dTracker: o.dTracker,
-    dMlp: o.dMlp,
-    nMlp: o.nMlp,
-  };
+  const config = { ...defaultConfig("nli", o.model, vocab.size), ...sizesOf(o) };
   const model = new Model(config, { device: o.device });
+  // The reference's optimizer; the step, objective and clipping are the trainer's own.
   const optimizer = new Adam(model.store.trainable(), { lr: 1e-3 });
-  const rng = new Rng(o.seed);
-  let batches: Batch[] = [];
-  let next = 0;
-  const nextBatch = () => {
-    if (next >= batches.length) {
-      batches = trainingBatches(lengthsOf(examples), { batchSize: o.batchSize, rng });
-      next = 0;
-    }
-    return encodeNliBatch(examples, batches[next++]!, vocab);
-  };
-  let peakRss = process.memoryUsage().rss;
-  const losses: number[] = [];
-  const liveTensors: number[] = [];
-  const liveMib: number[] = [];
-  let flops = 0;
+  const objective = new Objective(TRAIN_DEFAULTS);
+  const batches = endlessBatches(examples, vocab, o);
   const countFlops = composesTrees(o.model);
+  let flops = 0;
   const step = () => {
-    const batch = nextBatch();
+    const batch = batches.next();
     if (countFlops) flops += nliTrainingStepFlops(batch, config);
-    const loss = scope(() => {
-      optimizer.zeroGrad();
-      const l = crossEntropy(model.forward(batch, true), tensor(batch.labels, { device: o.device }));
-      l.backward();
-      optimizer.step();
-      return l.item();
-    });
-    losses.push(loss);
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    return batch.labels.length;
+    return trainStep(model, optimizer, objective, batch, TRAIN_DEFAULTS.clip);
   };
-
-  for (let i = 0; i < o.warmup; i++) step();
-  synchronize();
-  flops = 0;
-  let pairs = 0;
-  const t0 = performance.now();
-  // Two halves, so the live-memory figures show whether anything grows from one to the next.
-  for (const half of [0, 1]) {
-    const steps = half === 0 ? Math.floor(o.steps / 2) : o.steps - Math.floor(o.steps / 2);
-    for (let i = 0; i < steps; i++) pairs += step();
-    const m = memory();
-    liveTensors.push(m.tensors);
-    liveMib.push(+(m.bytes / 2 ** 20).toFixed(1));
-  }
-  synchronize();
-  const trainSeconds = (performance.now() - t0) / 1000;
-
-  let evalPairs = 0;
-  const e0 = performance.now();
-  noGrad(() => {
-    for (let i = 0; i < o.evalBatches; i++) {
-      const batch = nextBatch();
-      scope(() => model.forward(batch, false).argmax(1).toInt32Array());
-      evalPairs += batch.labels.length;
-    }
+  const training = timeTraining(o, step, () => {
+    flops = 0;
   });
-  synchronize();
-  const evalSeconds = (performance.now() - e0) / 1000;
+  const evaluation = timeEvaluation(model, batches, o.evalBatches);
   const matmul = matmulRate(2 * o.dHidden + o.dTracker, 5 * o.dHidden, o.batchSize * 2, o.device);
-  const info = runtimeInfo();
   const cudaMib = o.device === "cpu" ? undefined : +(memory().cudaBytes / 2 ** 20).toFixed(1);
   optimizer.dispose();
   model.dispose();
   const { data: _d, synthetic: _s, length: _l, ...cfg } = o;
+  const { pairs, seconds, losses } = training;
   return {
     bench: "spinn",
     model: o.model,
@@ -224,29 +141,100 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     data: o.synthetic ? `synthetic:${o.synthetic}${o.length ? `:length-${o.length}` : ""}` : o.data!,
     pairs: examples.length,
     config: cfg,
-    train_pairs_per_s: +(pairs / trainSeconds).toFixed(2),
-    eval_pairs_per_s: +(evalPairs / evalSeconds).toFixed(2),
-    train_seconds: +trainSeconds.toFixed(3),
+    train_pairs_per_s: +(pairs / seconds).toFixed(2),
+    eval_pairs_per_s: +evaluation.toFixed(2),
+    train_seconds: +seconds.toFixed(3),
     first_loss: +losses[0]!.toFixed(4),
     last_loss: +losses[losses.length - 1]!.toFixed(4),
-    peak_rss_mib: +(peakRss / 2 ** 20).toFixed(1),
-    live_tensors: liveTensors,
-    live_mib: liveMib,
+    peak_rss_mib: +(training.peakRss / 2 ** 20).toFixed(1),
+    live_tensors: training.liveTensors,
+    live_mib: training.liveMib,
     ...(countFlops
       ? {
           train_gflop_per_pair: +(flops / 1e9 / pairs).toFixed(4),
-          train_gflop_per_s: +(flops / 1e9 / trainSeconds).toFixed(1),
+          train_gflop_per_s: +(flops / 1e9 / seconds).toFixed(1),
         }
       : {}),
     matmul_gflop_per_s: +matmul.toFixed(1),
     ...(cudaMib === undefined ? {} : { cuda_mib: cudaMib }),
-    versions: {
-      node: process.version,
-      torch: info.torchVersion,
-      threads: info.threads,
-      blas_threads: info.blasThreads,
-      cores: availableParallelism(),
+    versions: versions(),
+  };
+}
+
+/** Training batches without end: a new seeded epoch of length-bucketed batches when one runs out. */
+function endlessBatches(examples: NliExample[], vocab: Vocabulary, o: BenchOptions): { next(): NliBatch } {
+  const rng = new Rng(o.seed);
+  let batches: Batch[] = [];
+  let index = 0;
+  return {
+    next() {
+      if (index >= batches.length) {
+        batches = trainingBatches(lengthsOf(examples), { batchSize: o.batchSize, rng });
+        index = 0;
+      }
+      return encodeNliBatch(examples, batches[index++]!, vocab);
     },
+  };
+}
+
+interface TrainingTiming {
+  pairs: number;
+  seconds: number;
+  losses: number[];
+  peakRss: number;
+  liveTensors: number[];
+  liveMib: number[];
+}
+
+/** Untimed warm-up steps (then `afterWarmup`), then the timed ones in two halves. */
+function timeTraining(o: BenchOptions, step: () => StepResult, afterWarmup: () => void): TrainingTiming {
+  const t: TrainingTiming = { pairs: 0, seconds: 0, losses: [], peakRss: 0, liveTensors: [], liveMib: [] };
+  const run = () => {
+    const r = step();
+    t.losses.push(r.loss);
+    t.peakRss = Math.max(t.peakRss, process.memoryUsage().rss);
+    return r.examples;
+  };
+  for (let i = 0; i < o.warmup; i++) run();
+  synchronize();
+  afterWarmup();
+  const t0 = performance.now();
+  // Two halves, so the live-memory figures show whether anything grows from one to the next.
+  for (const half of [0, 1]) {
+    const steps = half === 0 ? Math.floor(o.steps / 2) : o.steps - Math.floor(o.steps / 2);
+    for (let i = 0; i < steps; i++) t.pairs += run();
+    const m = memory();
+    t.liveTensors.push(m.tensors);
+    t.liveMib.push(+(m.bytes / 2 ** 20).toFixed(1));
+  }
+  synchronize();
+  t.seconds = (performance.now() - t0) / 1000;
+  return t;
+}
+
+/** Evaluation pairs per second over `count` batches (no gradients, predictions read back). */
+function timeEvaluation(model: Model, batches: { next(): NliBatch }, count: number): number {
+  let pairs = 0;
+  const t0 = performance.now();
+  noGrad(() => {
+    for (let i = 0; i < count; i++) {
+      const batch = batches.next();
+      scope(() => model.forward(batch, false).argmax(1).toInt32Array());
+      pairs += batch.labels.length;
+    }
+  });
+  synchronize();
+  return pairs / ((performance.now() - t0) / 1000);
+}
+
+function versions(): BenchResult["versions"] {
+  const info = runtimeInfo();
+  return {
+    node: process.version,
+    torch: info.torchVersion,
+    threads: info.threads,
+    blas_threads: info.blasThreads,
+    cores: availableParallelism(),
   };
 }
 

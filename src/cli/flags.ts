@@ -1,5 +1,8 @@
 // Checking flag values: every bad value is a UserError naming the flag and what it expects.
 import { existsSync, statSync } from "node:fs";
+import type { Command } from "commander";
+import type { Device } from "../engine/dtype.js";
+import { MODEL_SIZES, type ModelSizes, SIZE_KEYS } from "../models/sizes.js";
 import { UserError } from "./errors.js";
 
 export function intFlag(value: string | undefined, flag: string, min = 0): number | undefined {
@@ -43,11 +46,36 @@ export function fileFlag(value: string | undefined, flag: string): string | unde
   return value;
 }
 
-export function dirFlag(value: string | undefined, flag: string): string | undefined {
+/** A device name as the engine takes it: cpu, cuda or cuda:N (whether it exists is checked on use). */
+export function deviceFlag(value: string | undefined, flag = "--device"): Device | undefined {
   if (value === undefined) return undefined;
-  if (!existsSync(value) || !statSync(value).isDirectory())
-    throw new UserError(`${flag}: no such directory: ${value}`);
-  return value;
+  if (!/^(cpu|cuda(:\d+)?)$/.test(value))
+    throw new UserError(`${flag} must be cpu, cuda or cuda:N, got "${value}"`);
+  return value as Device;
+}
+
+/** Registers one flag per model size (MODEL_SIZES), its help text quoting the default. */
+export function addSizeOptions(command: Command): Command {
+  for (const key of SIZE_KEYS) {
+    const spec = MODEL_SIZES[key];
+    const value = spec.kind === "rate" ? "<p>" : "<n>";
+    command.option(`${spec.flag} ${value}`, `${spec.help} (default ${spec.default})`);
+  }
+  return command;
+}
+
+/** The size flags given (as registered by addSizeOptions), checked; undefined where not given. */
+export function sizeFlags(flags: Partial<Record<keyof ModelSizes, string>>): Partial<ModelSizes> {
+  const sizes: Partial<ModelSizes> = {};
+  for (const key of SIZE_KEYS) {
+    const spec = MODEL_SIZES[key];
+    const value =
+      spec.kind === "rate"
+        ? numberFlag(flags[key], spec.flag, spec.min, 0.99)
+        : intFlag(flags[key], spec.flag, spec.min);
+    if (value !== undefined) sizes[key] = value;
+  }
+  return sizes;
 }
 
 /** Drops undefined values, so that parsed flags can be spread over defaults. */

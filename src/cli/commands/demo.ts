@@ -1,13 +1,30 @@
 // `spinn demo`: the embedded default job. Generates ListOps data (train, dev and a held-out test
 // set, unique across all three), trains SPINN-PI on the given trees, evaluates the best-on-dev
 // model on the test set, shows a few test examples with their trees, and leaves the model in --out.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { ENCODERS } from "../../models/kinds.js";
+import { ENCODERS, type EncoderKind } from "../../models/kinds.js";
+import type { TrainOptions } from "../../training/options.js";
+import type { TrainResult } from "../../training/trainer.js";
 import { UserError } from "../errors.js";
 import { choiceFlag, intFlag } from "../flags.js";
 import { epochBars, makeProgress } from "../progress.js";
+
+/** The demo's model and optimizer: small enough to train in minutes on two cores. */
+const DEMO_SETTINGS = {
+  batchSize: 64,
+  optimizer: "adam",
+  lr: 2e-3,
+  lrDecay: 0.9,
+  dEmbed: 128,
+  dHidden: 128,
+  dTracker: 32,
+  dMlp: 256,
+  nMlp: 1,
+  embedDropout: 0,
+  mlpDropout: 0,
+} satisfies Partial<TrainOptions>;
 
 interface DemoFlags {
   out: string;
@@ -20,26 +37,44 @@ interface DemoFlags {
 }
 
 async function runDemo(f: DemoFlags): Promise<void> {
-  const seed = intFlag(f.seed, "--seed", 0)!;
-  const trainSize = intFlag(f.trainSize, "--train-size", 100)!;
-  const epochs = intFlag(f.epochs, "--epochs", 1)!;
-  const maxLength = intFlag(f.maxLength, "--max-length", 5)!;
-  const model = choiceFlag(f.model, "--model", ENCODERS)!;
-  const { generateListOps } = await import("../../data/listops-generate.js");
-  const { writeFileAtomic } = await import("../../util/atomic-write.js");
-  const { train, defaultTrainOptions } = await import("../../training/trainer.js");
-  const { loadModelDir } = await import("../../models/model-dir.js");
-  const { evaluate } = await import("../../inference/evaluate.js");
-  const { readTaskData } = await import("../../tasks/task.js");
-  const { drawTree } = await import("../../data/tree-format.js");
+  const settings = {
+    seed: intFlag(f.seed, "--seed", 0)!,
+    trainSize: intFlag(f.trainSize, "--train-size", 100)!,
+    epochs: intFlag(f.epochs, "--epochs", 1)!,
+    maxLength: intFlag(f.maxLength, "--max-length", 5)!,
+    model: choiceFlag(f.model, "--model", ENCODERS)!,
+  };
   const say = (line: string) => {
     if (!f.json) process.stdout.write(`${line}\n`);
   };
+  const files = await generateData(f.out, settings, say);
+  const result = await trainDemoModel(path.join(f.out, "run"), files, settings, Boolean(f.json), say);
+  await reportTest(path.join(f.out, "run"), files.test, settings, result, Boolean(f.json), say);
+  if (result.bestDevAccuracy === null) throw new UserError("training ended before any evaluation");
+}
 
-  // One generator stream, split three ways: the test set shares no expression with training.
-  const heldOut = Math.max(500, Math.round(trainSize / 10));
-  const generated = generateListOps({ count: trainSize + 2 * heldOut, seed, maxLength });
-  const dataDir = path.join(f.out, "data");
+interface DemoSettings {
+  seed: number;
+  trainSize: number;
+  epochs: number;
+  maxLength: number;
+  model: EncoderKind;
+}
+
+type DemoFiles = { train: string; dev: string; test: string };
+type Say = (line: string) => void;
+
+/** One generator stream, split three ways: the test set shares no expression with training. */
+async function generateData(out: string, s: DemoSettings, say: Say): Promise<DemoFiles> {
+  const { generateListOps } = await import("../../data/listops-generate.js");
+  const { writeFileAtomic } = await import("../../util/atomic-write.js");
+  const heldOut = Math.max(500, Math.round(s.trainSize / 10));
+  const generated = generateListOps({
+    count: s.trainSize + 2 * heldOut,
+    seed: s.seed,
+    maxLength: s.maxLength,
+  });
+  const dataDir = path.join(out, "data");
   mkdirSync(dataDir, { recursive: true });
   const files = {
     train: path.join(dataDir, "train.tsv"),
@@ -47,48 +82,59 @@ async function runDemo(f: DemoFlags): Promise<void> {
     test: path.join(dataDir, "test.tsv"),
   };
   const lines = generated.lines.map((l) => `${l}\n`);
-  writeFileAtomic(files.train, lines.slice(0, trainSize).join(""));
-  writeFileAtomic(files.dev, lines.slice(trainSize, trainSize + heldOut).join(""));
-  writeFileAtomic(files.test, lines.slice(trainSize + heldOut).join(""));
+  writeFileAtomic(files.train, lines.slice(0, s.trainSize).join(""));
+  writeFileAtomic(files.dev, lines.slice(s.trainSize, s.trainSize + heldOut).join(""));
+  writeFileAtomic(files.test, lines.slice(s.trainSize + heldOut).join(""));
   say(
-    `generated ListOps: ${trainSize} train, ${heldOut} dev, ${heldOut} test expressions (up to ${maxLength} tokens) in ${dataDir}`,
+    `generated ListOps: ${s.trainSize} train, ${heldOut} dev, ${heldOut} test expressions (up to ${s.maxLength} tokens) in ${dataDir}`,
   );
+  return files;
+}
 
-  const runDir = path.join(f.out, "run");
+/** Trains the demo's model from scratch into `runDir`, with a progress bar on terminals. */
+async function trainDemoModel(runDir: string, files: DemoFiles, s: DemoSettings, json: boolean, say: Say) {
+  const { train } = await import("../../training/trainer.js");
+  const { defaultTrainOptions } = await import("../../training/options.js");
   const options = defaultTrainOptions({
     task: "listops",
     train: files.train,
     dev: files.dev,
     out: runDir,
-    model,
-    epochs,
-    seed,
-    batchSize: 64,
-    optimizer: "adam",
-    lr: 2e-3,
-    lrDecay: 0.9,
-    dEmbed: 128,
-    dHidden: 128,
-    dTracker: 32,
-    dMlp: 256,
-    nMlp: 1,
-    embedDropout: 0,
-    mlpDropout: 0,
+    model: s.model,
+    epochs: s.epochs,
+    seed: s.seed,
+    ...DEMO_SETTINGS,
   });
-  const { rmSync } = await import("node:fs");
   rmSync(runDir, { recursive: true, force: true });
-  say(`training ${model} (hidden 128, tracker 32) for ${epochs} epochs...`);
-  const progress = makeProgress(!f.json);
+  say(
+    `training ${s.model} (hidden ${options.dHidden}, tracker ${options.dTracker}) for ${s.epochs} epochs...`,
+  );
+  const progress = makeProgress(!json);
   const result = await train(options, {
     log: (m) => progress.log(m),
-    onStep: epochBars(progress, epochs),
+    onStep: epochBars(progress, s.epochs),
     onEval: (e) => progress.log(`after epoch ${e.epoch}: dev accuracy ${(100 * e.devAccuracy).toFixed(2)}%`),
   });
   progress.stop();
+  return result;
+}
 
+/** Test accuracy of the best-on-dev model, a few test trees, and the JSON summary when asked. */
+async function reportTest(
+  runDir: string,
+  testFile: string,
+  s: DemoSettings,
+  result: TrainResult,
+  json: boolean,
+  say: Say,
+): Promise<void> {
+  const { loadModelDir } = await import("../../models/model-dir.js");
+  const { evaluate } = await import("../../inference/evaluate.js");
+  const { readTaskData } = await import("../../tasks/task.js");
+  const { drawTree } = await import("../../data/tree-format.js");
   const loaded = loadModelDir(runDir);
   try {
-    const test = await readTaskData(files.test, "listops");
+    const test = await readTaskData(testFile, "listops");
     const { predictions, report } = evaluate(loaded.model, test, loaded.vocab);
     say(
       `\ntest accuracy (held-out generated set): ${(100 * report.accuracy).toFixed(2)}% on ${report.examples} expressions`,
@@ -107,26 +153,24 @@ async function runDemo(f: DemoFlags): Promise<void> {
       say(drawTree(ex.sentence.tokens, ex.sentence.transitions));
       say("");
     }
-    if (f.json) {
-      process.stdout.write(
-        `${JSON.stringify({
-          task: "listops (generated)",
-          model,
-          train_examples: trainSize,
-          test_examples: report.examples,
-          epochs,
-          steps: result.steps,
-          best_dev_accuracy: result.bestDevAccuracy,
-          test_accuracy: report.accuracy,
-          seconds: result.seconds,
-          model_dir: loaded.dir,
-        })}\n`,
-      );
+    if (json) {
+      const summary = {
+        task: "listops (generated)",
+        model: s.model,
+        train_examples: s.trainSize,
+        test_examples: report.examples,
+        epochs: s.epochs,
+        steps: result.steps,
+        best_dev_accuracy: result.bestDevAccuracy,
+        test_accuracy: report.accuracy,
+        seconds: result.seconds,
+        model_dir: loaded.dir,
+      };
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
     }
   } finally {
     loaded.model.dispose();
   }
-  if (result.bestDevAccuracy === null) throw new UserError("training ended before any evaluation");
 }
 
 export function registerDemoCommand(program: Command): void {

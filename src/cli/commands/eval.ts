@@ -2,7 +2,7 @@
 // on a data file; --report writes one JSON line per example.
 import type { Command } from "commander";
 import { UserError } from "../errors.js";
-import { fileFlag, intFlag } from "../flags.js";
+import { deviceFlag, fileFlag, intFlag } from "../flags.js";
 
 interface EvalFlags {
   modelDir: string;
@@ -16,6 +16,7 @@ interface EvalFlags {
 }
 
 async function runEval(f: EvalFlags): Promise<void> {
+  const device = deviceFlag(f.device) ?? "cpu";
   const data = fileFlag(f.data, "--data")!;
   const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
   const { loadModelDir } = await import("../../models/model-dir.js");
@@ -26,7 +27,7 @@ async function runEval(f: EvalFlags): Promise<void> {
   const { treeAgreement, treeReport, formatTreeReport } = await import("../../inference/report.js");
   const { probabilitiesOf, treesOf } = await import("../../inference/report.js");
   const { writeFileAtomic } = await import("../../util/atomic-write.js");
-  const loaded = loadModelDir(f.modelDir, (f.device ?? "cpu") as "cpu");
+  const loaded = loadModelDir(f.modelDir, device);
   try {
     const task = loaded.model.config.task;
     const given = await readTaskData(data, task, Boolean(f.lenient));
@@ -39,7 +40,7 @@ async function runEval(f: EvalFlags): Promise<void> {
     // Self-agreement: how alike the trees of two runs are on the same sentences.
     let agreement: { model: string; f1: number | null; sentences: number } | null = null;
     if (f.agreeWith) {
-      const other = loadModelDir(f.agreeWith, (f.device ?? "cpu") as "cpu");
+      const other = loadModelDir(f.agreeWith, device);
       try {
         if (!composesTrees(other.model.config.encoder) || !trees) {
           throw new UserError("--agree-with compares the trees of two SPINN models; one of these has none");
@@ -106,7 +107,7 @@ export function registerEvalCommand(program: Command): void {
     .requiredOption("--data <file>", "data file of the model's task")
     .option("--report <file>", "write one JSON line per example: id, gold, predicted, probabilities, trees")
     .option("--batch-size <n>", "examples per batch (default 256)")
-    .option("--device <device>", "cpu or cuda (default cpu)")
+    .option("--device <device>", "cpu, cuda or cuda:N (default cpu)")
     .option("--lenient", "skip invalid data lines (reported) instead of stopping")
     .option("--agree-with <dir>", "another SPINN model: report the F1 between its trees and this one's")
     .option("--json", "print only a JSON summary line")

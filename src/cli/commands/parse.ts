@@ -1,7 +1,7 @@
 // `spinn parse`: raw sentences in (one per line, stdin or --input), their trees out, as the
 // model's tracker parses them (full SPINN or RL-SPINN).
 import type { Command } from "commander";
-import { fileFlag, intFlag } from "../flags.js";
+import { deviceFlag, fileFlag, intFlag } from "../flags.js";
 import { forEachLineBatch } from "../line-batches.js";
 
 interface ParseFlags {
@@ -14,6 +14,7 @@ interface ParseFlags {
 }
 
 async function runParse(f: ParseFlags): Promise<void> {
+  const device = deviceFlag(f.device) ?? "cpu";
   const input = fileFlag(f.input, "--input");
   const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
   const { loadModelDir } = await import("../../models/model-dir.js");
@@ -24,7 +25,7 @@ async function runParse(f: ParseFlags): Promise<void> {
   const { bracketed, drawTree } = await import("../../data/tree-format.js");
   type ParsedSentence = import("../../data/transitions.js").ParsedSentence;
 
-  const { model, vocab } = loadModelDir(f.modelDir, (f.device ?? "cpu") as "cpu");
+  const { model, vocab } = loadModelDir(f.modelDir, device);
   const file = input ?? "<stdin>";
   const sentenceOf = (text: string, line: number): ParsedSentence => {
     if (model.config.task === "listops") {
@@ -67,7 +68,7 @@ export function registerParseCommand(program: Command): void {
     .option("--pretty", "draw each tree as text")
     .option("--json", 'one JSON line per sentence: {"tokens": [...], "tree": "( ... )"}')
     .option("--batch-size <n>", "sentences parsed together (default 256)")
-    .option("--device <device>", "cpu or cuda (default cpu)")
+    .option("--device <device>", "cpu, cuda or cuda:N (default cpu)")
     .addHelpText(
       "after",
       `

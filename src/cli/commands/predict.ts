@@ -1,7 +1,7 @@
 // `spinn predict`: JSON lines in (stdin or --input), JSON lines out: label, probabilities, trees.
 // --pretty prints the same for people, with the trees drawn as text.
 import type { Command } from "commander";
-import { fileFlag, intFlag } from "../flags.js";
+import { deviceFlag, fileFlag, intFlag } from "../flags.js";
 import { forEachLineBatch } from "../line-batches.js";
 
 interface PredictFlags {
@@ -13,6 +13,7 @@ interface PredictFlags {
 }
 
 async function runPredict(f: PredictFlags): Promise<void> {
+  const device = deviceFlag(f.device) ?? "cpu";
   const input = fileFlag(f.input, "--input");
   const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
   const { loadModelDir } = await import("../../models/model-dir.js");
@@ -23,7 +24,7 @@ async function runPredict(f: PredictFlags): Promise<void> {
   const { drawTree } = await import("../../data/tree-format.js");
   type Example = import("../../tasks/task.js").Example;
 
-  const loaded = loadModelDir(f.modelDir, (f.device ?? "cpu") as "cpu");
+  const loaded = loadModelDir(f.modelDir, device);
   const { model, vocab } = loaded;
   const task = model.config.task;
   const labels = labelNames(task);
@@ -78,7 +79,7 @@ export function registerPredictCommand(program: Command): void {
     .option("--input <file>", "read from this file instead of stdin")
     .option("--pretty", "human-readable output with the trees drawn as text")
     .option("--batch-size <n>", "lines predicted together (default 256)")
-    .option("--device <device>", "cpu or cuda (default cpu)")
+    .option("--device <device>", "cpu, cuda or cuda:N (default cpu)")
     .addHelpText(
       "after",
       `

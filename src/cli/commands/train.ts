@@ -2,12 +2,29 @@
 // directory (written by the trainer), SIGINT → checkpoint and exit, and --resume.
 import type { Command } from "commander";
 import { BASELINES, ENCODERS, REWARDS, TASKS, TRANSITION_MODES } from "../../models/kinds.js";
-import type { OptimizerKind, TrainOptions } from "../../training/trainer.js";
+import type { ModelSizes } from "../../models/sizes.js";
+import {
+  DEFAULT_LR,
+  defaultTrainOptions,
+  OPTIMIZERS,
+  resumedOptions,
+  TRAIN_DEFAULTS,
+  type TrainOptions,
+} from "../../training/options.js";
 import { UserError } from "../errors.js";
-import { choiceFlag, defined, fileFlag, intFlag, numberFlag } from "../flags.js";
+import {
+  addSizeOptions,
+  choiceFlag,
+  defined,
+  deviceFlag,
+  fileFlag,
+  intFlag,
+  numberFlag,
+  sizeFlags,
+} from "../flags.js";
 import { epochBars, makeProgress } from "../progress.js";
 
-interface TrainFlags {
+interface TrainFlags extends Partial<Record<keyof ModelSizes, string>> {
   task?: string;
   train?: string;
   dev?: string;
@@ -33,13 +50,6 @@ interface TrainFlags {
   evalEvery?: string;
   patience?: string;
   maxSteps?: string;
-  dEmbed?: string;
-  dHidden?: string;
-  dTracker?: string;
-  dMlp?: string;
-  nMlp?: string;
-  embedDropout?: string;
-  mlpDropout?: string;
   trainEmbeddings?: boolean;
   minCount?: string;
   lowercase?: boolean;
@@ -49,14 +59,8 @@ interface TrainFlags {
   json?: boolean;
 }
 
-const OPTIMIZERS: readonly OptimizerKind[] = ["rmsprop", "adam", "sgd"];
-
 /** The flags as TrainOptions fields (undefined where not given). */
 function parseFlags(f: TrainFlags): Partial<TrainOptions> {
-  const device = f.device;
-  if (device !== undefined && !/^(cpu|cuda(:\d+)?)$/.test(device)) {
-    throw new UserError(`--device must be cpu, cuda or cuda:N, got "${device}"`);
-  }
   return defined({
     task: choiceFlag(f.task, "--task", TASKS),
     train: fileFlag(f.train, "--train"),
@@ -74,7 +78,7 @@ function parseFlags(f: TrainFlags): Partial<TrainOptions> {
     epochs: intFlag(f.epochs, "--epochs", 1),
     batchSize: intFlag(f.batchSize, "--batch-size", 1),
     seed: intFlag(f.seed, "--seed", 0),
-    device: device as TrainOptions["device"] | undefined,
+    device: deviceFlag(f.device),
     optimizer: choiceFlag(f.optimizer, "--optimizer", OPTIMIZERS),
     lr: numberFlag(f.lr, "--lr", Number.MIN_VALUE),
     lrDecay: numberFlag(f.lrDecay, "--lr-decay", 0, 1),
@@ -83,13 +87,7 @@ function parseFlags(f: TrainFlags): Partial<TrainOptions> {
     evalEvery: intFlag(f.evalEvery, "--eval-every", 0),
     patience: intFlag(f.patience, "--patience", 0),
     maxSteps: intFlag(f.maxSteps, "--max-steps", 0),
-    dEmbed: intFlag(f.dEmbed, "--d-embed", 1),
-    dHidden: intFlag(f.dHidden, "--d-hidden", 1),
-    dTracker: intFlag(f.dTracker, "--d-tracker", 1),
-    dMlp: intFlag(f.dMlp, "--d-mlp", 1),
-    nMlp: intFlag(f.nMlp, "--n-mlp", 0),
-    embedDropout: numberFlag(f.embedDropout, "--embed-dropout", 0, 0.99),
-    mlpDropout: numberFlag(f.mlpDropout, "--mlp-dropout", 0, 0.99),
+    ...sizeFlags(f),
     trainEmbeddings: f.trainEmbeddings,
     minCount: intFlag(f.minCount, "--min-count", 1),
     lowercase: f.lowercase,
@@ -105,7 +103,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
   if (f.resume) {
     const saved = trainer.savedRunOptions(f.out);
     if (!saved) throw new UserError(`--resume: ${f.out} has no checkpoint to resume from`);
-    options = { ...saved, ...defined({ epochs: flags.epochs, maxSteps: flags.maxSteps }) };
+    options = resumedOptions(saved, flags);
   } else {
     for (const required of ["task", "train", "dev", "model"] as const) {
       if (flags[required] === undefined) throw new UserError(`--${required} is required (unless --resume)`);
@@ -115,7 +113,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
         `${f.out} already holds a training run: use --resume to continue it, or another --out`,
       );
     }
-    options = trainer.defaultTrainOptions({ ...(flags as TrainOptions) });
+    options = defaultTrainOptions({ ...(flags as TrainOptions) });
     if (options.transitions !== "gold" && options.model !== "spinn-pi" && options.model !== "spinn-pi-nt") {
       throw new UserError(
         `--transitions ${options.transitions} applies to spinn-pi and spinn-pi-nt, not ${options.model}`,
@@ -180,7 +178,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
 }
 
 export function registerTrainCommand(program: Command): void {
-  program
+  const command = program
     .command("train")
     .description("Train a model; writes best-on-dev and rolling checkpoints and metrics.jsonl into --out.")
     .option("--task <task>", "nli or listops")
@@ -198,37 +196,46 @@ export function registerTrainCommand(program: Command): void {
     )
     .option(
       "--transition-weight <x>",
-      "weight of the transition loss: cross-entropy on the parses (spinn) or REINFORCE's policy loss (rl-spinn) (default 1)",
+      `weight of the transition loss: cross-entropy on the parses (spinn) or REINFORCE's policy loss (rl-spinn) (default ${TRAIN_DEFAULTS.transitionWeight})`,
     )
-    .option("--reward <kind>", "rl-spinn: neg-loss (−cross-entropy, default) or correct (1/0)")
+    .option(
+      "--reward <kind>",
+      `rl-spinn: neg-loss (−cross-entropy) or correct (1/0) (default ${TRAIN_DEFAULTS.reward})`,
+    )
     .option(
       "--baseline <kind>",
-      "rl-spinn: self-critical (the greedy parse's reward, default), moving-average, whiten ((r − mean) / std of the batch) or none",
+      `rl-spinn: self-critical (the greedy parse's reward), moving-average, whiten ((r − mean) / std of the batch) or none (default ${TRAIN_DEFAULTS.baseline})`,
     )
-    .option("--baseline-decay <x>", "rl-spinn: moving-average decay per batch (default 0.9)")
-    .option("--entropy-weight <x>", "rl-spinn: weight of the policy's entropy bonus (default 0)")
+    .option(
+      "--baseline-decay <x>",
+      `rl-spinn: moving-average decay per batch (default ${TRAIN_DEFAULTS.baselineDecay})`,
+    )
+    .option(
+      "--entropy-weight <x>",
+      `rl-spinn: weight of the policy's entropy bonus (default ${TRAIN_DEFAULTS.entropyWeight})`,
+    )
     .requiredOption("--out <dir>", "run directory")
-    .option("--epochs <n>", "epochs (default 10)")
-    .option("--batch-size <n>", "examples per batch (default 128)")
-    .option("--seed <n>", "seed for initialisation, batch order and dropout (default 1)")
-    .option("--device <device>", "cpu, cuda or cuda:N (default cpu)")
-    .option("--optimizer <name>", "rmsprop (default; lr 2e-3, alpha 0.9), adam or sgd")
+    .option("--epochs <n>", `epochs (default ${TRAIN_DEFAULTS.epochs})`)
+    .option("--batch-size <n>", `examples per batch (default ${TRAIN_DEFAULTS.batchSize})`)
+    .option("--seed <n>", `seed for initialisation, batch order and dropout (default ${TRAIN_DEFAULTS.seed})`)
+    .option("--device <device>", `cpu, cuda or cuda:N (default ${TRAIN_DEFAULTS.device})`)
+    .option(
+      "--optimizer <name>",
+      `${OPTIMIZERS.join(" | ")} (default ${TRAIN_DEFAULTS.optimizer}; lr ${OPTIMIZERS.map((k) => `${k} ${DEFAULT_LR[k]}`).join(", ")})`,
+    )
     .option("--lr <x>", "learning rate")
-    .option("--lr-decay <x>", "learning rate multiplier per epoch (default 0.75)")
-    .option("--l2 <x>", "L2 weight decay (default 0)")
-    .option("--clip <x>", "clip the global gradient norm (default 5; 0 turns it off)")
+    .option("--lr-decay <x>", `learning rate multiplier per epoch (default ${TRAIN_DEFAULTS.lrDecay})`)
+    .option("--l2 <x>", `L2 weight decay (default ${TRAIN_DEFAULTS.weightDecay})`)
+    .option("--clip <x>", `clip the global gradient norm (default ${TRAIN_DEFAULTS.clip}; 0 turns it off)`)
     .option("--eval-every <n>", "evaluate on dev every n steps (default: once per epoch)")
     .option("--patience <n>", "stop after n evaluations without improvement (default: never)")
-    .option("--max-steps <n>", "stop after n steps in all")
-    .option("--d-embed <n>", "embedding size without --embeddings (default 300)")
-    .option("--d-hidden <n>", "hidden size H (default 300)")
-    .option("--d-tracker <n>", "tracker size for spinn-pi (default 64)")
-    .option("--d-mlp <n>", "classifier layer size (default 1024)")
-    .option("--n-mlp <n>", "classifier hidden layers (default 2)")
-    .option("--embed-dropout <p>", "dropout on projected embeddings (default 0.1)")
-    .option("--mlp-dropout <p>", "dropout in the classifier (default 0.1)")
+    .option("--max-steps <n>", "stop after n steps in all");
+  addSizeOptions(command)
     .option("--train-embeddings", "train the word embeddings (default when no --embeddings)")
-    .option("--min-count <n>", "vocabulary: keep words seen at least n times (default 1)")
+    .option(
+      "--min-count <n>",
+      `vocabulary: keep words seen at least n times (default ${TRAIN_DEFAULTS.minCount})`,
+    )
     .option("--lowercase", "vocabulary: lowercase words (default for nli)")
     .option("--no-lowercase", "vocabulary: keep case")
     .option("--max-length <n>", "longest sentence: longer NLI sentences are cropped, ListOps skipped")

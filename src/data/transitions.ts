@@ -238,6 +238,32 @@ export function branchingTransitions(numTokens: number, kind: "left" | "right" |
 }
 
 /**
+ * A random binary tree over `numTokens` words, as transitions: at each step SHIFT when a word is
+ * left and (the stack has fewer than two items or a draw is below 0.5), else REDUCE. The same
+ * distribution and the same draws as the PyTorch reference's random_tree (../shared/bench/spinn_torch.py),
+ * so synthetic benchmark data matches it. `rng` is anything with `next()` uniform in [0, 1).
+ */
+export function randomTransitions(numTokens: number, rng: { next(): number }): Uint8Array {
+  if (!Number.isInteger(numTokens) || numTokens < 1) {
+    throw new RangeError(`randomTransitions: need at least one token, got ${numTokens}`);
+  }
+  const out = new Uint8Array(2 * numTokens - 1);
+  let depth = 0;
+  let shifted = 0;
+  for (let k = 0; k < out.length; k++) {
+    if (shifted < numTokens && (depth < 2 || rng.next() < 0.5)) {
+      out[k] = SHIFT;
+      shifted++;
+      depth++;
+    } else {
+      out[k] = REDUCE;
+      depth--;
+    }
+  }
+  return out;
+}
+
+/**
  * Keeps the first `maxTokens` tokens of a sentence. The tree is cut, not discarded: transitions
  * are kept up to the point where token `maxTokens + 1` would be shifted, then REDUCEs join what is
  * left on the stack, so every complete subtree among the kept words survives and the result is

@@ -16,7 +16,14 @@
 import { DataError, ErrorSink, FormatError, type SkippedLines } from "./errors.js";
 import { readLineBatches } from "./lines.js";
 import type { SourceLocation } from "./nli.js";
-import { foldTree, type ParsedSentence, parseBinaryParse, validateTransitions } from "./transitions.js";
+import {
+  foldTree,
+  type ParsedSentence,
+  parseBinaryParse,
+  REDUCE,
+  SHIFT,
+  validateTransitions,
+} from "./transitions.js";
 
 export const LISTOPS_OPERATORS = ["[MIN", "[MAX", "[MED", "[SM"] as const;
 export type ListOpsOperator = (typeof LISTOPS_OPERATORS)[number];
@@ -166,6 +173,31 @@ export function listOpsDepth(tokens: readonly string[]): number {
     else if (t === LISTOPS_END) depth--;
   }
   return max;
+}
+
+/**
+ * The published binarization of an expression given as flat prefix tokens, as transitions:
+ * [MAX 2 9 ] → ( ( ( [MAX 2 ) 9 ) ] ). An operator is shifted and waits for its arguments; every
+ * finished value (a digit, or a list closed by "]") is reduced into the list around it, if any.
+ * The tokens must be a well-formed expression (see {@link evaluateListOpsTokens}).
+ */
+export function listOpsTransitions(tokens: readonly string[]): Uint8Array {
+  const out = new Uint8Array(2 * tokens.length - 1);
+  let k = 0;
+  let open = 0;
+  for (const token of tokens) {
+    out[k++] = SHIFT;
+    if (isListOpsOperator(token)) {
+      open++;
+      continue;
+    }
+    if (token === LISTOPS_END) {
+      out[k++] = REDUCE; // ( list ] )
+      open--;
+    }
+    if (open > 0) out[k++] = REDUCE; // the value joins its list
+  }
+  return out;
 }
 
 /**

@@ -4,7 +4,14 @@
 // expected values here come from formulas or independent constructions, not from the code tested.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { evaluateListOps, evaluateListOpsTokens, listOpsDepth, readListOps } from "../../src/data/listops.js";
+import {
+  evaluateListOps,
+  evaluateListOpsTokens,
+  listOpsDepth,
+  listOpsTransitions,
+  readListOps,
+} from "../../src/data/listops.js";
+import { generateListOps } from "../../src/data/listops-generate.js";
 import {
   branchingTransitions,
   cropSentence,
@@ -161,6 +168,7 @@ test("a ~20,000-token ListOps expression nested 6,666 deep: reader, evaluators, 
   assert.equal(evaluateListOps(sentence), value);
   assert.equal(evaluateListOpsTokens(tokens), value);
   assert.equal(listOpsDepth(tokens), LEVELS);
+  assert.deepEqual(listOpsTransitions(tokens), sentence.transitions);
 
   assert.equal(bracketed(sentence.tokens, sentence.transitions!), expression);
   // The deepest word lies inside as many "(" as the tree is deep.
@@ -189,4 +197,28 @@ test("a ListOps list of 20,000 arguments: evaluated without spreading or copying
   assert.equal(evaluateListOps(sentence), sum % 10);
   assert.equal(evaluateListOps({ ...sentence, tokens: ["[MAX", ...sentence.tokens.slice(1)] }), 9);
   assert.equal(evaluateListOpsTokens(["[MIN", ...digits.map(String), "]"]), 0);
+});
+
+test("the generator makes expressions of any nesting depth (one-argument chains, ~10,000 deep)", () => {
+  // With one argument per list and operators almost always drawn, an expression is a chain
+  // [OP [OP … d ] … ] whose value is its only digit, whatever the operators.
+  const g = generateListOps({
+    count: 3,
+    seed: 2,
+    minArgs: 1,
+    maxArgs: 1,
+    operatorProbability: 0.9999,
+    maxDepth: 1_000_000,
+    maxLength: 1_000_000,
+  });
+  g.lines.forEach((line, i) => {
+    const { tokens, transitions } = parseBinaryParse(line.slice(line.indexOf("\t") + 1));
+    const digits = tokens.filter((t) => /^\d$/.test(t));
+    assert.equal(digits.length, 1);
+    assert.equal(g.labels[i], Number(digits[0]));
+    assert.equal(g.lengths[i], tokens.length);
+    assert.equal(g.depths[i], (tokens.length - 1) / 2);
+    validateTransitions(transitions!, tokens.length);
+  });
+  assert.ok(Math.max(...g.depths) > 5_000, `deepest ${Math.max(...g.depths)}`);
 });

@@ -6,7 +6,7 @@ import { availableParallelism } from "node:os";
 import { type Batch, encodeNliBatch, lengthsOf, type NliBatch, trainingBatches } from "../data/batching.js";
 import type { NliExample } from "../data/nli.js";
 import { Rng } from "../data/rng.js";
-import { REDUCE, SHIFT } from "../data/transitions.js";
+import { randomTransitions } from "../data/transitions.js";
 import { Vocabulary } from "../data/vocabulary.js";
 import {
   Adam,
@@ -30,24 +30,6 @@ import { type StepResult, trainStep } from "../training/step.js";
 import { nliTrainingStepFlops } from "./flops.js";
 import type { BenchOptions } from "./options.js";
 
-/** A random binary tree over n leaves as transitions (as the reference's random_tree). */
-function randomTree(n: number, rng: Rng): Uint8Array {
-  const out: number[] = [];
-  let depth = 0;
-  let shifted = 0;
-  while (shifted < n || depth > 1) {
-    if (shifted < n && (depth < 2 || rng.next() < 0.5)) {
-      out.push(SHIFT);
-      shifted++;
-      depth++;
-    } else {
-      out.push(REDUCE);
-      depth--;
-    }
-  }
-  return Uint8Array.from(out);
-}
-
 /**
  * Pairs of random trees with SNLI-like lengths (premise ~ N(14, 6), hypothesis ~ N(8, 3)), or
  * with every sentence `length` words long.
@@ -63,7 +45,7 @@ export function syntheticPairs(
     const n = length ?? Math.max(2, Math.min(max, Math.round(rng.normal(mean, std))));
     return {
       tokens: Array.from({ length: n }, () => `w${2 + rng.int(vocabSize - 2)}`),
-      transitions: randomTree(n, rng),
+      transitions: randomTransitions(n, rng),
     };
   };
   return Array.from({ length: count }, (_, i) => ({

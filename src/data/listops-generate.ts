@@ -18,9 +18,17 @@
 // median 3 / 90th 11 / max 19, matching the published test set; 10,000 examples give median 13,
 // 90th percentile ~96. To match the published distribution, generate 100,000 and split.
 
-import { applyListOp, LISTOPS_OPERATORS, type ListOpsExample, type ListOpsOperator } from "./listops.js";
+import {
+  evaluateListOpsTokens,
+  LISTOPS_END,
+  LISTOPS_OPERATORS,
+  type ListOpsExample,
+  type ListOpsOperator,
+  listOpsDepth,
+  listOpsTransitions,
+} from "./listops.js";
 import { Rng } from "./rng.js";
-import { parseBinaryParse } from "./transitions.js";
+import { parseBinaryParse, toBinaryParse } from "./transitions.js";
 
 export interface ListOpsGenerateOptions {
   /** Number of examples to produce. */
@@ -28,7 +36,7 @@ export interface ListOpsGenerateOptions {
   /** Seed for the generator (default 0); or pass `rng` to continue an existing stream. */
   seed?: number;
   rng?: Rng;
-  /** Maximum depth passed to the recursion (default 20: operators nest at most 19 deep). */
+  /** Maximum node depth, the root being 1 (default 20: operators nest at most 19 deep). */
   maxDepth?: number;
   /** Arguments per operator (defaults 2 and 5). */
   minArgs?: number;
@@ -58,8 +66,6 @@ export interface GeneratedListOps {
   duplicates: number;
   outOfRange: number;
 }
-
-type Node = number | { op: ListOpsOperator; args: Node[] };
 
 /** Generates ListOps examples; throws if `count` unique examples in range cannot be found. */
 export function generateListOps(options: ListOpsGenerateOptions): GeneratedListOps {
@@ -91,17 +97,32 @@ export function generateListOps(options: ListOpsGenerateOptions): GeneratedListO
   // maxLength, so that rejecting long expressions costs little (the published tail is long).
   let budget = 0;
   const TOO_LONG = Symbol("too long");
-  const generate = (depth: number): Node => {
-    if (depth < maxDepth && rng.next() < operatorProbability) {
-      const n = minArgs + rng.int(maxArgs - minArgs + 1);
-      budget += 2; // the operator and "]"
-      if (budget > maxLength) throw TOO_LONG;
-      const args: Node[] = [];
-      for (let i = 0; i < n; i++) args.push(generate(depth + 1));
-      return { op: operators[rng.int(operators.length)]!, args };
+  // The published recursion, with its lists still open kept on an explicit stack (any maxDepth
+  // works) and the same draws in the same order: per node the operator test, then the argument
+  // count; a list's operator is drawn once all its arguments are. Produces the prefix tokens.
+  const generate = (): string[] => {
+    const tokens: string[] = [];
+    const open: { operatorAt: number; argsLeft: number }[] = [];
+    for (;;) {
+      const depth = open.length + 1;
+      if (depth < maxDepth && rng.next() < operatorProbability) {
+        const n = minArgs + rng.int(maxArgs - minArgs + 1);
+        budget += 2; // the operator and "]"
+        if (budget > maxLength) throw TOO_LONG;
+        open.push({ operatorAt: tokens.push("") - 1, argsLeft: n });
+        continue;
+      }
+      if (++budget > maxLength) throw TOO_LONG;
+      tokens.push(String(rng.int(10)));
+      // A finished value counts as an argument of the innermost list; a list with all its
+      // arguments is finished in turn.
+      for (let list = open.at(-1); list !== undefined && --list.argsLeft === 0; list = open.at(-1)) {
+        open.pop();
+        tokens[list.operatorAt] = operators[rng.int(operators.length)]!;
+        tokens.push(LISTOPS_END);
+      }
+      if (open.length === 0) return tokens;
     }
-    if (++budget > maxLength) throw TOO_LONG;
-    return rng.int(10);
   };
 
   const out: GeneratedListOps = {
@@ -124,20 +145,20 @@ export function generateListOps(options: ListOpsGenerateOptions): GeneratedListO
     }
     out.attempts++;
     budget = 0;
-    let tree: Node;
+    let tokens: string[];
     try {
-      tree = generate(1);
+      tokens = generate();
     } catch (err) {
       if (err !== TOO_LONG) throw err;
       out.outOfRange++;
       continue;
     }
-    const length = tokenCount(tree);
+    const length = tokens.length;
     if (length < minLength || length > maxLength) {
       out.outOfRange++;
       continue;
     }
-    const expression = toBracketString(tree);
+    const expression = toBinaryParse({ tokens, transitions: listOpsTransitions(tokens) });
     if (unique) {
       if (seen.has(expression)) {
         out.duplicates++;
@@ -145,11 +166,11 @@ export function generateListOps(options: ListOpsGenerateOptions): GeneratedListO
       }
       seen.add(expression);
     }
-    const label = evaluateNode(tree);
+    const label = evaluateListOpsTokens(tokens);
     out.lines.push(`${label}\t${expression}`);
     out.labels.push(label);
     out.lengths.push(length);
-    out.depths.push(depthOf(tree));
+    out.depths.push(listOpsDepth(tokens));
   }
   return out;
 }
@@ -167,34 +188,4 @@ export function generatedExamples(generated: GeneratedListOps, file = "<generate
 function checkInt(name: string, value: number, min: number): void {
   if (!Number.isInteger(value) || value < min)
     throw new RangeError(`${name} must be an integer >= ${min}, got ${value}`);
-}
-
-function tokenCount(node: Node): number {
-  if (typeof node === "number") return 1;
-  let n = 2; // the operator and "]"
-  for (const a of node.args) n += tokenCount(a);
-  return n;
-}
-
-function depthOf(node: Node): number {
-  if (typeof node === "number") return 0;
-  let d = 0;
-  for (const a of node.args) d = Math.max(d, depthOf(a));
-  return d + 1;
-}
-
-function evaluateNode(node: Node): number {
-  if (typeof node === "number") return node;
-  return applyListOp(
-    node.op,
-    node.args.map((a) => evaluateNode(a)),
-  );
-}
-
-/** The published binarization: ( ( ( OP a1 ) a2 ) ... ] ). */
-function toBracketString(node: Node): string {
-  if (typeof node === "number") return String(node);
-  let s = `( ${node.op} ${toBracketString(node.args[0]!)} )`;
-  for (let i = 1; i < node.args.length; i++) s = `( ${s} ${toBracketString(node.args[i]!)} )`;
-  return `( ${s} ] )`;
 }

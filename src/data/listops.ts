@@ -16,7 +16,14 @@
 import { DataError, ErrorSink, FormatError, type SkippedLines } from "./errors.js";
 import { readLineBatches } from "./lines.js";
 import type { SourceLocation } from "./nli.js";
-import { type ParsedSentence, parseBinaryParse, REDUCE, SHIFT, validateTransitions } from "./transitions.js";
+import {
+  foldTree,
+  type ParsedSentence,
+  parseBinaryParse,
+  REDUCE,
+  SHIFT,
+  validateTransitions,
+} from "./transitions.js";
 
 export const LISTOPS_OPERATORS = ["[MIN", "[MAX", "[MED", "[SM"] as const;
 export type ListOpsOperator = (typeof LISTOPS_OPERATORS)[number];
@@ -44,10 +51,11 @@ export function isListOpsOperator(token: string): token is ListOpsOperator {
 export function applyListOp(op: ListOpsOperator, args: readonly number[]): number {
   if (args.length === 0) throw new FormatError(`${op} has no arguments`);
   switch (op) {
+    // reduce, not Math.min(...args): spreading a very long argument list overflows the stack.
     case "[MIN":
-      return Math.min(...args);
+      return args.reduce((a, b) => Math.min(a, b));
     case "[MAX":
-      return Math.max(...args);
+      return args.reduce((a, b) => Math.max(a, b));
     case "[MED": {
       const sorted = [...args].sort((a, b) => a - b);
       const mid = sorted.length >> 1;
@@ -66,25 +74,39 @@ function digitOf(token: string): number | null {
 /**
  * The value of an expression given as its flat token sequence in prefix form, ignoring the tree
  * (e.g. ["[MAX", "2", "9", "]"] → 9). Throws {@link FormatError} for a malformed expression.
+ * Lists still open are kept on an explicit stack, so any nesting depth works.
  */
 export function evaluateListOpsTokens(tokens: readonly string[]): number {
+  const open: { op: ListOpsOperator; args: number[] }[] = [];
   let pos = 0;
-  const parse = (): number => {
+  for (;;) {
     const token = tokens[pos];
     if (token === undefined) throw new FormatError("expression ends early (missing value or ']')");
     pos++;
-    const digit = digitOf(token);
-    if (digit !== null) return digit;
-    if (!isListOpsOperator(token))
-      throw new FormatError(`unexpected token ${JSON.stringify(token)} (token ${pos})`);
-    const args: number[] = [];
-    while (tokens[pos] !== LISTOPS_END) args.push(parse());
-    pos++;
-    return applyListOp(token, args);
-  };
-  const value = parse();
-  if (pos !== tokens.length) throw new FormatError(`extra tokens after the expression (token ${pos + 1})`);
-  return value;
+    let value = digitOf(token);
+    if (value === null) {
+      if (!isListOpsOperator(token))
+        throw new FormatError(`unexpected token ${JSON.stringify(token)} (token ${pos})`);
+      open.push({ op: token, args: [] });
+    }
+    // A value joins the innermost open list; each "]" that follows closes a list, whose value
+    // joins the list around it in turn. A value with no list around it is the whole expression.
+    for (;;) {
+      if (value !== null) {
+        const list = open.at(-1);
+        if (list === undefined) {
+          if (pos !== tokens.length)
+            throw new FormatError(`extra tokens after the expression (token ${pos + 1})`);
+          return value;
+        }
+        list.args.push(value);
+      }
+      if (tokens[pos] !== LISTOPS_END) break;
+      pos++;
+      const closed = open.pop()!;
+      value = applyListOp(closed.op, closed.args);
+    }
+  }
 }
 
 /** A value on the evaluation stack: a digit, an operator still collecting arguments, or "]". */
@@ -102,35 +124,38 @@ type Item =
 export function evaluateListOps(sentence: ParsedSentence): number {
   const { tokens, transitions } = sentence;
   if (transitions === null) return evaluateListOpsTokens(tokens);
+  // Checked first, so that a sequence that is no tree at all is reported as such.
   validateTransitions(transitions, tokens.length);
-  const stack: Item[] = [];
-  let next = 0;
-  for (let step = 0; step < transitions.length; step++) {
-    if (transitions[step] === SHIFT) {
-      const token = tokens[next++]!;
-      const digit = digitOf(token);
-      if (digit !== null) stack.push({ kind: "value", value: digit });
-      else if (isListOpsOperator(token)) stack.push({ kind: "open", op: token, args: [] });
-      else if (token === LISTOPS_END) stack.push({ kind: "end" });
-      else throw new FormatError(`unknown token ${JSON.stringify(token)} (word ${next})`);
-    } else if (transitions[step] === REDUCE) {
-      const right = stack.pop()!;
-      const left = stack.pop()!;
-      if (left.kind === "open" && right.kind === "value") {
-        stack.push({ kind: "open", op: left.op, args: [...left.args, right.value] });
-      } else if (left.kind === "open" && right.kind === "end" && left.args.length > 0) {
-        stack.push({ kind: "value", value: applyListOp(left.op, left.args) });
-      } else {
-        throw new FormatError(
-          `not a binarized ListOps tree: cannot combine ${describe(left)} with ${describe(right)} (step ${step + 1})`,
-        );
-      }
-    }
-  }
-  const result = stack[0]!;
+  const result = foldTree<Item>(transitions, {
+    leaf: (word) => itemOf(tokens[word]!, word),
+    node: (left, right, step) => combine(left, right, step),
+  });
   if (result.kind !== "value")
     throw new FormatError(`expression does not reduce to a value (ends with ${describe(result)})`);
   return result.value;
+}
+
+function itemOf(token: string, word: number): Item {
+  const digit = digitOf(token);
+  if (digit !== null) return { kind: "value", value: digit };
+  if (isListOpsOperator(token)) return { kind: "open", op: token, args: [] };
+  if (token === LISTOPS_END) return { kind: "end" };
+  throw new FormatError(`unknown token ${JSON.stringify(token)} (word ${word + 1})`);
+}
+
+/** One REDUCE of the standard binarization: (list, value) → list, (list, "]") → value. */
+function combine(left: Item, right: Item, step: number): Item {
+  if (left.kind === "open" && right.kind === "value") {
+    // The open list is used only here, so it can grow in place (copying would be quadratic).
+    left.args.push(right.value);
+    return left;
+  }
+  if (left.kind === "open" && right.kind === "end" && left.args.length > 0) {
+    return { kind: "value", value: applyListOp(left.op, left.args) };
+  }
+  throw new FormatError(
+    `not a binarized ListOps tree: cannot combine ${describe(left)} with ${describe(right)} (step ${step})`,
+  );
 }
 
 function describe(item: Item): string {
@@ -148,6 +173,31 @@ export function listOpsDepth(tokens: readonly string[]): number {
     else if (t === LISTOPS_END) depth--;
   }
   return max;
+}
+
+/**
+ * The published binarization of an expression given as flat prefix tokens, as transitions:
+ * [MAX 2 9 ] → ( ( ( [MAX 2 ) 9 ) ] ). An operator is shifted and waits for its arguments; every
+ * finished value (a digit, or a list closed by "]") is reduced into the list around it, if any.
+ * The tokens must be a well-formed expression (see {@link evaluateListOpsTokens}).
+ */
+export function listOpsTransitions(tokens: readonly string[]): Uint8Array {
+  const out = new Uint8Array(2 * tokens.length - 1);
+  let k = 0;
+  let open = 0;
+  for (const token of tokens) {
+    out[k++] = SHIFT;
+    if (isListOpsOperator(token)) {
+      open++;
+      continue;
+    }
+    if (token === LISTOPS_END) {
+      out[k++] = REDUCE; // ( list ] )
+      open--;
+    }
+    if (open > 0) out[k++] = REDUCE; // the value joins its list
+  }
+  return out;
 }
 
 /**

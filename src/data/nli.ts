@@ -14,7 +14,6 @@ import { tokenize } from "./tokenizer.js";
 import { type ParsedSentence, parseBinaryParse } from "./transitions.js";
 
 export const NLI_LABELS = ["entailment", "neutral", "contradiction"] as const;
-export type NliLabel = (typeof NLI_LABELS)[number];
 
 /** Where an example came from: the file as given by the caller and its 1-based line. */
 export interface SourceLocation {

@@ -91,48 +91,114 @@ function hasWord(parse: string, from: number): boolean {
 }
 
 /**
- * Checks that `transitions` is a complete binary tree over `numTokens` words; throws
- * {@link FormatError} otherwise. Step numbers in messages are 1-based.
+ * How to compute a value for a tree bottom-up: one for each word, and one for each internal node
+ * from its two children's. `step` is the 1-based step of the SHIFT or REDUCE (as messages count).
  */
-export function validateTransitions(transitions: ArrayLike<number>, numTokens: number): void {
+export interface TreeFold<T> {
+  leaf(word: number, step: number): T;
+  node(left: T, right: T, step: number): T;
+}
+
+/** A fold that computes nothing: running it only checks the transitions. */
+const CHECK_ONLY: TreeFold<null> = { leaf: () => null, node: () => null };
+
+/**
+ * Runs the shift-reduce machine over `transitions`, which may be a prefix of a tree, and returns
+ * its stack: the values of the complete subtrees built so far, left to right. The one walk over
+ * transitions that every other tree computation is built on. It keeps an explicit stack (never
+ * recursion), so trees of any depth work, and it calls `fold` in transition order: words left to
+ * right, each node right after its two children (post-order), which callers may rely on.
+ * Throws {@link FormatError} naming the 1-based step for an unknown transition or a REDUCE with
+ * fewer than two items, and, when `numTokens` is given, for a SHIFT past the last word.
+ */
+export function foldStack<T>(transitions: ArrayLike<number>, fold: TreeFold<T>, numTokens?: number): T[] {
+  return runMachine(transitions, fold, numTokens).stack;
+}
+
+/**
+ * The value of a whole tree, computed bottom-up with {@link foldStack}'s walk. Also checks that
+ * the transitions end with exactly one tree (over exactly `numTokens` words when given); throws
+ * {@link FormatError} otherwise.
+ */
+export function foldTree<T>(transitions: ArrayLike<number>, fold: TreeFold<T>, numTokens?: number): T {
+  const { stack, words } = runMachine(transitions, fold, numTokens);
+  if (numTokens !== undefined && words !== numTokens) {
+    throw new FormatError(`${numTokens - words} words never shifted`);
+  }
+  if (words === 0) throw new FormatError("empty sentence (no words)");
+  if (stack.length !== 1) {
+    throw new FormatError(`tree does not end with one item (${stack.length} items left on the stack)`);
+  }
+  return stack[0]!;
+}
+
+function runMachine<T>(
+  transitions: ArrayLike<number>,
+  fold: TreeFold<T>,
+  numTokens: number | undefined,
+): { stack: T[]; words: number } {
   if (numTokens === 0) throw new FormatError("empty sentence (no words)");
-  let stack = 0;
-  let shifts = 0;
+  const stack: T[] = [];
+  let words = 0;
   for (let i = 0; i < transitions.length; i++) {
     const t = transitions[i];
     if (t === SHIFT) {
-      if (shifts === numTokens) throw new FormatError(`SHIFT with an empty buffer (step ${i + 1})`);
-      shifts++;
-      stack++;
+      if (words === numTokens) throw new FormatError(`SHIFT with an empty buffer (step ${i + 1})`);
+      stack.push(fold.leaf(words++, i + 1));
     } else if (t === REDUCE) {
-      if (stack < 2) throw new FormatError(`REDUCE with fewer than two items on the stack (step ${i + 1})`);
-      stack--;
+      if (stack.length < 2) {
+        throw new FormatError(`REDUCE with fewer than two items on the stack (step ${i + 1})`);
+      }
+      const right = stack.pop()!;
+      const left = stack.pop()!;
+      stack.push(fold.node(left, right, i + 1));
     } else {
       throw new FormatError(`unknown transition ${t} (step ${i + 1})`);
     }
   }
-  if (shifts !== numTokens) throw new FormatError(`${numTokens - shifts} words never shifted`);
-  if (stack !== 1)
-    throw new FormatError(`tree does not end with one item (${stack} items left on the stack)`);
+  return { stack, words };
 }
 
-/** Writes tokens and transitions back in bracket notation (the inverse of {@link parseBinaryParse}). */
-export function toBinaryParse(sentence: ParsedSentence): string {
+/**
+ * Checks that `transitions` is a complete binary tree over `numTokens` words; throws
+ * {@link FormatError} otherwise. Step numbers in messages are 1-based.
+ */
+export function validateTransitions(transitions: ArrayLike<number>, numTokens: number): void {
+  foldTree(transitions, CHECK_ONLY, numTokens);
+}
+
+/**
+ * Writes tokens and transitions back in bracket notation (the inverse of {@link parseBinaryParse}).
+ * Throws {@link FormatError} when the transitions are not a tree over the tokens.
+ */
+export function toBinaryParse(sentence: {
+  tokens: readonly string[];
+  transitions: ArrayLike<number> | null;
+}): string {
   const { tokens, transitions } = sentence;
   if (transitions === null) return tokens.join(" ");
-  validateTransitions(transitions, tokens.length);
-  const stack: string[] = [];
-  let next = 0;
-  for (const t of transitions) {
-    if (t === SHIFT) {
-      stack.push(tokens[next++]!);
-    } else {
-      const right = stack.pop()!;
-      const left = stack.pop()!;
-      stack.push(`( ${left} ${right} )`);
-    }
-  }
-  return stack[0]!;
+  // In step order a tree reads as its words and its ")" (one per REDUCE); each node's "(" goes
+  // before the first word of its left child. The fold returns that first word's position in
+  // `parts`, so the string is built in one pass without nesting strings (any depth works).
+  const parts: string[] = [];
+  const opens: number[] = [];
+  const emit = (part: string): number => {
+    opens.push(0);
+    return parts.push(part) - 1;
+  };
+  foldTree<number>(
+    transitions,
+    {
+      leaf: (word) => emit(tokens[word]!),
+      node: (first) => {
+        opens[first]!++;
+        emit(")");
+        return first;
+      },
+    },
+    tokens.length,
+  );
+  return parts.map((part, k) => "( ".repeat(opens[k]!) + part).join(" ");
 }
 
 /**
@@ -155,6 +221,7 @@ export function branchingTransitions(numTokens: number, kind: "left" | "right" |
     for (let i = 0; i < numTokens; i++) out[k++] = SHIFT;
     for (let i = 1; i < numTokens; i++) out[k++] = REDUCE;
   } else {
+    // Recursive, but over a complete binary tree: the depth is ceil(log2 n), never deep.
     const build = (n: number): void => {
       if (n === 1) {
         out[k++] = SHIFT;
@@ -166,6 +233,32 @@ export function branchingTransitions(numTokens: number, kind: "left" | "right" |
       out[k++] = REDUCE;
     };
     build(numTokens);
+  }
+  return out;
+}
+
+/**
+ * A random binary tree over `numTokens` words, as transitions: at each step SHIFT when a word is
+ * left and (the stack has fewer than two items or a draw is below 0.5), else REDUCE. The same
+ * distribution and the same draws as the PyTorch reference's random_tree (../shared/bench/spinn_torch.py),
+ * so synthetic benchmark data matches it. `rng` is anything with `next()` uniform in [0, 1).
+ */
+export function randomTransitions(numTokens: number, rng: { next(): number }): Uint8Array {
+  if (!Number.isInteger(numTokens) || numTokens < 1) {
+    throw new RangeError(`randomTransitions: need at least one token, got ${numTokens}`);
+  }
+  const out = new Uint8Array(2 * numTokens - 1);
+  let depth = 0;
+  let shifted = 0;
+  for (let k = 0; k < out.length; k++) {
+    if (shifted < numTokens && (depth < 2 || rng.next() < 0.5)) {
+      out[k] = SHIFT;
+      shifted++;
+      depth++;
+    } else {
+      out[k] = REDUCE;
+      depth--;
+    }
   }
   return out;
 }
@@ -184,19 +277,19 @@ export function cropSentence(sentence: ParsedSentence, maxTokens: number): Parse
   if (tokens.length <= maxTokens) return sentence;
   const kept = tokens.slice(0, maxTokens);
   if (transitions === null) return { tokens: kept, transitions: null };
-  const out: number[] = [];
-  let shifts = 0;
-  let stack = 0;
-  for (const t of transitions) {
-    if (t === SHIFT) {
-      if (shifts === maxTokens) break;
-      shifts++;
-      stack++;
-    } else {
-      stack--;
-    }
-    out.push(t);
+  // Cut where word maxTokens + 1 would be shifted; the subtrees on the stack there are joined.
+  const cut = stepOfWord(transitions, maxTokens + 1);
+  const roots = foldStack(transitions.subarray(0, cut), CHECK_ONLY).length;
+  const out = new Uint8Array(cut + roots - 1).fill(REDUCE);
+  out.set(transitions.subarray(0, cut));
+  return { tokens: kept, transitions: out };
+}
+
+/** The 0-based step at which the given (1-based) word is shifted; the length when it never is. */
+function stepOfWord(transitions: Uint8Array, word: number): number {
+  let seen = 0;
+  for (let i = 0; i < transitions.length; i++) {
+    if (transitions[i] === SHIFT && ++seen === word) return i;
   }
-  for (; stack > 1; stack--) out.push(REDUCE);
-  return { tokens: kept, transitions: Uint8Array.from(out) };
+  return transitions.length;
 }

@@ -1,27 +1,26 @@
 // Comparing trees: unlabeled bracketing F1 (how many constituents two trees share) and the share
 // of left- and right-branching nodes, for learned, fixed and gold trees alike.
-import { REDUCE, SHIFT } from "./transitions.js";
+import { foldTree } from "./transitions.js";
 
 /**
  * The constituents of a tree as "start:end" word spans (end exclusive), leaving out single words
  * and the whole sentence, which every tree has (the usual unlabeled-F1 convention).
  */
 export function constituents(transitions: ArrayLike<number>): Set<string> {
-  const stack: [number, number][] = [];
   const spans = new Set<string>();
-  let next = 0;
-  for (let s = 0; s < transitions.length; s++) {
-    if (transitions[s] === SHIFT) {
-      stack.push([next, next + 1]);
-      next++;
-    } else if (transitions[s] === REDUCE) {
-      const right = stack.pop()!;
-      const left = stack.pop()!;
-      stack.push([left[0], right[1]]);
-      spans.add(`${left[0]}:${right[1]}`);
-    }
-  }
-  spans.delete(`0:${next}`);
+  // A subtree's value is its first word; it ends at the last word shifted when it is built.
+  let words = 0;
+  foldTree<number>(transitions, {
+    leaf: (word) => {
+      words = word + 1;
+      return word;
+    },
+    node: (start) => {
+      spans.add(`${start}:${words}`);
+      return start;
+    },
+  });
+  spans.delete(`0:${words}`);
   return spans;
 }
 
@@ -51,18 +50,16 @@ export function branchingCounts(
   transitions: ArrayLike<number>,
   into: BranchingCounts = { left: 0, right: 0, nodes: 0 },
 ): BranchingCounts {
-  const internal: boolean[] = []; // per stack item: is it a subtree (not a word)?
-  for (let s = 0; s < transitions.length; s++) {
-    if (transitions[s] === SHIFT) internal.push(false);
-    else if (transitions[s] === REDUCE) {
-      const right = internal.pop()!;
-      const left = internal.pop()!;
+  // A subtree's value: whether it is internal (not a single word).
+  foldTree<boolean>(transitions, {
+    leaf: () => false,
+    node: (left, right) => {
       into.nodes++;
       if (left && !right) into.left++;
       if (right && !left) into.right++;
-      internal.push(true);
-    }
-  }
+      return true;
+    },
+  });
   return into;
 }
 

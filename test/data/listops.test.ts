@@ -6,6 +6,7 @@ import {
   evaluateListOps,
   evaluateListOpsTokens,
   listOpsDepth,
+  listOpsTransitions,
   parseListOpsExpression,
   readListOps,
 } from "../../src/data/listops.js";
@@ -193,3 +194,15 @@ function argumentCounts(tokens: readonly string[]): number[] {
   }
   return counts;
 }
+
+test("listOpsTransitions binarizes prefix tokens as the published files do", () => {
+  for (const expression of [
+    "( ( ( [MAX 2 ) 9 ) ] )",
+    "( ( ( ( [SM ( ( ( [MIN 3 ) 5 ) ] ) ) ( ( ( ( ( [MED 1 ) 8 ) 2 ) 9 ) ] ) ) 9 ) ] )",
+    "( ( ( [MIN ( ( ( [MAX 1 ) ( ( ( [SM 6 ) 7 ) ] ) ) ] ) ) 4 ) ] )",
+    "5",
+  ]) {
+    const { tokens, transitions } = parseBinaryParse(expression);
+    assert.deepEqual(listOpsTransitions(tokens), transitions, expression);
+  }
+});

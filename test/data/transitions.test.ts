@@ -1,14 +1,19 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { Rng } from "../../src/data/rng.js";
 import {
   branchingTransitions,
   cropSentence,
+  foldStack,
+  foldTree,
   parseBinaryParse,
   REDUCE,
+  randomTransitions,
   SHIFT,
   toBinaryParse,
   validateTransitions,
 } from "../../src/data/transitions.js";
+import { drawTree } from "../../src/data/tree-format.js";
 
 const S = SHIFT;
 const R = REDUCE;
@@ -97,4 +102,109 @@ test("cropping keeps the first words and a valid tree over them", () => {
     tokens: ["a", "b"],
     transitions: null,
   });
+});
+
+test("foldTree computes bottom-up values and calls back in transition order", () => {
+  // ( ( a b ) ( c ( d e ) ) ): height 3, 5 words, 4 internal nodes.
+  const tree = parseBinaryParse("( ( a b ) ( c ( d e ) ) )").transitions!;
+  const height = foldTree(tree, { leaf: () => 0, node: (l, r) => 1 + Math.max(l, r) });
+  assert.equal(height, 3);
+  const calls: string[] = [];
+  const text = foldTree(tree, {
+    leaf: (word, step) => {
+      calls.push(`leaf ${word} @${step}`);
+      return "abcde"[word]!;
+    },
+    node: (l, r, step) => {
+      calls.push(`node ${l}${r} @${step}`);
+      return `${l}${r}`;
+    },
+  });
+  assert.equal(text, "abcde");
+  assert.deepEqual(calls, [
+    "leaf 0 @1",
+    "leaf 1 @2",
+    "node ab @3",
+    "leaf 2 @4",
+    "leaf 3 @5",
+    "leaf 4 @6",
+    "node de @7",
+    "node cde @8",
+    "node abcde @9",
+  ]);
+});
+
+test("foldStack returns the subtrees built by a prefix, left to right", () => {
+  const words = { leaf: (w: number) => "abcde"[w]!, node: (l: string, r: string) => `(${l}${r})` };
+  assert.deepEqual(foldStack([S, S, R, S, S, S, R], words), ["(ab)", "c", "(de)"]);
+  assert.deepEqual(foldStack([], words), []);
+  assert.throws(() => foldStack([S, S, S], words, 2), {
+    name: "FormatError",
+    message: "SHIFT with an empty buffer (step 3)",
+  });
+});
+
+test("foldTree's errors name the 1-based step, as validateTransitions's", () => {
+  const count = { leaf: () => 1, node: (l: number, r: number) => l + r };
+  const cases: [number[], number | undefined, string][] = [
+    [[S, R], undefined, "REDUCE with fewer than two items on the stack (step 2)"],
+    [[S, S, 2, R], undefined, "unknown transition 2 (step 3)"],
+    [[S, S], undefined, "tree does not end with one item (2 items left on the stack)"],
+    [[], undefined, "empty sentence (no words)"],
+    [[S, S, R], 3, "1 words never shifted"],
+    [[S], 0, "empty sentence (no words)"],
+  ];
+  for (const [transitions, numTokens, message] of cases) {
+    assert.throws(() => foldTree(transitions, count, numTokens), { name: "FormatError", message });
+  }
+  assert.equal(foldTree([S, S, R, S, R], count, 3), 3);
+});
+
+test("toBinaryParse rejects transitions that are not a tree over the tokens", () => {
+  assert.throws(() => toBinaryParse({ tokens: ["a", "b"], transitions: Uint8Array.of(S, R) }), {
+    name: "FormatError",
+    message: "REDUCE with fewer than two items on the stack (step 2)",
+  });
+  assert.throws(() => toBinaryParse({ tokens: ["a"], transitions: Uint8Array.of(S, S, R) }), {
+    name: "FormatError",
+    message: "SHIFT with an empty buffer (step 2)",
+  });
+});
+
+test("randomTransitions draws only where both moves are possible (the reference's random_tree)", () => {
+  // Scripted draws (below 0.5 shifts, else reduces); every draw must be used, none more.
+  const run = (n: number, draws: number[]): number[] => {
+    const out = randomTransitions(n, {
+      next: () => {
+        const d = draws.shift();
+        assert.ok(d !== undefined, "drew more than expected");
+        return d;
+      },
+    });
+    assert.deepEqual(draws, [], "left draws unused");
+    return [...out];
+  };
+  // 3 words: only step 3 has a choice (two items on the stack, a word left).
+  assert.deepEqual(run(3, [0.7]), [S, S, R, S, R]);
+  assert.deepEqual(run(3, [0.2]), [S, S, S, R, R]);
+  assert.deepEqual(run(1, []), [S]);
+  // 4 words: choices at step 3 (0.9: reduce) and step 5 (0.1: shift); then no word is left.
+  assert.deepEqual(run(4, [0.9, 0.1]), [S, S, R, S, S, R, R]);
+  const rng = new Rng(5);
+  for (let n = 1; n <= 60; n++) validateTransitions(randomTransitions(n, rng), n);
+  assert.throws(() => randomTransitions(0, rng), RangeError);
+});
+
+test("drawTree draws children under their parent", () => {
+  const { tokens, transitions } = parseBinaryParse("( ( The church ) has )");
+  assert.equal(
+    drawTree(tokens, transitions!),
+    ["┐", "├─ ┐", "│  ├─ The", "│  └─ church", "└─ has"].join("\n"),
+  );
+  const right = parseBinaryParse("( a ( b c ) )");
+  assert.equal(
+    drawTree(right.tokens, right.transitions!),
+    ["┐", "├─ a", "└─ ┐", "   ├─ b", "   └─ c"].join("\n"),
+  );
+  assert.equal(drawTree(["alone"], [S]), "alone");
 });

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { SentenceBatch } from "../../src/data/batching.js";
-import { REDUCE, SHIFT, SKIP } from "../../src/data/transitions.js";
+import { randomTransitions, SHIFT, SKIP } from "../../src/data/transitions.js";
 import { cat, manualSeed, noGrad, scope, type Tensor, zeros } from "../../src/engine/index.js";
 import { defaultConfig, Model, stackSentenceBatches } from "../../src/models/model.js";
 
@@ -19,20 +19,7 @@ function randomSentence(n: number, seed: number): Sentence {
     state = (state * 1103515245 + 12345) % 2147483648;
     return state / 2147483648;
   };
-  const transitions: number[] = [];
-  let depth = 0;
-  let shifted = 0;
-  while (shifted < n || depth > 1) {
-    const canShift = shifted < n;
-    if (canShift && (depth < 2 || next() < 0.5)) {
-      transitions.push(SHIFT);
-      shifted++;
-      depth++;
-    } else {
-      transitions.push(REDUCE);
-      depth--;
-    }
-  }
+  const transitions = [...randomTransitions(n, { next })];
   return { ids: Array.from({ length: n }, () => 2 + Math.floor(next() * 18)), transitions };
 }
 

@@ -67,63 +67,85 @@ export interface GeneratedListOps {
   outOfRange: number;
 }
 
+type Settings = Required<
+  Pick<
+    ListOpsGenerateOptions,
+    | "count"
+    | "maxDepth"
+    | "minArgs"
+    | "maxArgs"
+    | "operatorProbability"
+    | "operators"
+    | "minLength"
+    | "maxLength"
+  >
+>;
+
+/** The options with their published defaults, checked. */
+function settingsOf(options: ListOpsGenerateOptions): Settings {
+  const s: Settings = {
+    count: options.count,
+    maxDepth: options.maxDepth ?? 20,
+    minArgs: options.minArgs ?? 2,
+    maxArgs: options.maxArgs ?? 5,
+    operatorProbability: options.operatorProbability ?? 0.25,
+    operators: options.operators ?? LISTOPS_OPERATORS,
+    minLength: options.minLength ?? 2,
+    maxLength: options.maxLength ?? Number.POSITIVE_INFINITY,
+  };
+  checkInt("count", s.count, 0);
+  checkInt("maxDepth", s.maxDepth, 1);
+  checkInt("minArgs", s.minArgs, 1);
+  checkInt("maxArgs", s.maxArgs, s.minArgs);
+  checkInt("minLength", s.minLength, 1);
+  if (s.maxLength !== Number.POSITIVE_INFINITY) checkInt("maxLength", s.maxLength, s.minLength);
+  if (!(s.operatorProbability >= 0 && s.operatorProbability < 1)) {
+    throw new RangeError(`operatorProbability must be in [0, 1), got ${s.operatorProbability}`);
+  }
+  if (s.operators.length === 0) throw new RangeError("operators must not be empty");
+  return s;
+}
+
+/**
+ * One expression's prefix tokens, or null as soon as it is longer than maxLength (so that
+ * rejecting long expressions costs little: the published tail is long). The published recursion,
+ * with its lists still open kept on an explicit stack (any maxDepth works) and the same draws in
+ * the same order: per node the operator test, then the argument count; a list's operator is drawn
+ * once all its arguments are.
+ */
+function drawTokens(rng: Rng, s: Settings): string[] | null {
+  const tokens: string[] = [];
+  const open: { operatorAt: number; argsLeft: number }[] = [];
+  let budget = 0;
+  for (;;) {
+    const depth = open.length + 1;
+    if (depth < s.maxDepth && rng.next() < s.operatorProbability) {
+      const n = s.minArgs + rng.int(s.maxArgs - s.minArgs + 1);
+      budget += 2; // the operator and "]"
+      if (budget > s.maxLength) return null;
+      open.push({ operatorAt: tokens.push("") - 1, argsLeft: n });
+      continue;
+    }
+    if (++budget > s.maxLength) return null;
+    tokens.push(String(rng.int(10)));
+    // A finished value counts as an argument of the innermost list; a list with all its
+    // arguments is finished in turn.
+    for (let list = open.at(-1); list !== undefined && --list.argsLeft === 0; list = open.at(-1)) {
+      open.pop();
+      tokens[list.operatorAt] = s.operators[rng.int(s.operators.length)]!;
+      tokens.push(LISTOPS_END);
+    }
+    if (open.length === 0) return tokens;
+  }
+}
+
 /** Generates ListOps examples; throws if `count` unique examples in range cannot be found. */
 export function generateListOps(options: ListOpsGenerateOptions): GeneratedListOps {
-  const {
-    count,
-    maxDepth = 20,
-    minArgs = 2,
-    maxArgs = 5,
-    operatorProbability = 0.25,
-    operators = LISTOPS_OPERATORS,
-    minLength = 2,
-    maxLength = Number.POSITIVE_INFINITY,
-    unique = true,
-  } = options;
-  checkInt("count", count, 0);
-  checkInt("maxDepth", maxDepth, 1);
-  checkInt("minArgs", minArgs, 1);
-  checkInt("maxArgs", maxArgs, minArgs);
-  checkInt("minLength", minLength, 1);
-  if (maxLength !== Number.POSITIVE_INFINITY) checkInt("maxLength", maxLength, minLength);
-  if (!(operatorProbability >= 0 && operatorProbability < 1)) {
-    throw new RangeError(`operatorProbability must be in [0, 1), got ${operatorProbability}`);
-  }
-  if (operators.length === 0) throw new RangeError("operators must not be empty");
+  const settings = settingsOf(options);
+  const { count, minLength, maxLength } = settings;
+  const unique = options.unique ?? true;
   const maxAttempts = options.maxAttempts ?? 100 * count + 10_000;
   const rng = options.rng ?? new Rng(options.seed ?? 0);
-
-  // Tokens generated so far in the current draw: a draw is abandoned as soon as it is longer than
-  // maxLength, so that rejecting long expressions costs little (the published tail is long).
-  let budget = 0;
-  const TOO_LONG = Symbol("too long");
-  // The published recursion, with its lists still open kept on an explicit stack (any maxDepth
-  // works) and the same draws in the same order: per node the operator test, then the argument
-  // count; a list's operator is drawn once all its arguments are. Produces the prefix tokens.
-  const generate = (): string[] => {
-    const tokens: string[] = [];
-    const open: { operatorAt: number; argsLeft: number }[] = [];
-    for (;;) {
-      const depth = open.length + 1;
-      if (depth < maxDepth && rng.next() < operatorProbability) {
-        const n = minArgs + rng.int(maxArgs - minArgs + 1);
-        budget += 2; // the operator and "]"
-        if (budget > maxLength) throw TOO_LONG;
-        open.push({ operatorAt: tokens.push("") - 1, argsLeft: n });
-        continue;
-      }
-      if (++budget > maxLength) throw TOO_LONG;
-      tokens.push(String(rng.int(10)));
-      // A finished value counts as an argument of the innermost list; a list with all its
-      // arguments is finished in turn.
-      for (let list = open.at(-1); list !== undefined && --list.argsLeft === 0; list = open.at(-1)) {
-        open.pop();
-        tokens[list.operatorAt] = operators[rng.int(operators.length)]!;
-        tokens.push(LISTOPS_END);
-      }
-      if (open.length === 0) return tokens;
-    }
-  };
 
   const out: GeneratedListOps = {
     lines: [],
@@ -144,17 +166,9 @@ export function generateListOps(options: ListOpsGenerateOptions): GeneratedListO
       );
     }
     out.attempts++;
-    budget = 0;
-    let tokens: string[];
-    try {
-      tokens = generate();
-    } catch (err) {
-      if (err !== TOO_LONG) throw err;
-      out.outOfRange++;
-      continue;
-    }
-    const length = tokens.length;
-    if (length < minLength || length > maxLength) {
+    const tokens = drawTokens(rng, settings);
+    const length = tokens?.length ?? 0;
+    if (!tokens || length < minLength || length > maxLength) {
       out.outOfRange++;
       continue;
     }

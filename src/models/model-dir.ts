@@ -1,4 +1,4 @@
-// Model directories and training checkpoints (DESIGN.md): weights in safetensors, config and
+// Model directories and training checkpoints (docs/ARCHITECTURE.md, "Checkpoints"): weights in safetensors, config and
 // vocabulary in JSON beside them. A checkpoint is several files, so it is written into a fresh
 // directory that then replaces the old one by rename: a crash at any moment leaves the previous
 // checkpoint (or the new one) complete, never a mix.

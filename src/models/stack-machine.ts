@@ -1,4 +1,4 @@
-// The thin stack's bookkeeping (DESIGN.md): for a batch of sentences, stacks and buffers are
+// The thin stack's bookkeeping (docs/ARCHITECTURE.md, "The thin stack"): for a batch of sentences, stacks and buffers are
 // integer row indices into one state memory, kept in typed arrays on the host. The machine
 // applies one transition per example per step and reports, as typed arrays, the handful of row
 // lists the encoder's batched ops need. No tensors here: the same machine serves given,

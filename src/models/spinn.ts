@@ -52,6 +52,30 @@ export interface SpinnPass {
   steps: number;
 }
 
+/**
+ * The TreeLSTM cell as the paper writes it, from the gates [a, i, f1, f2, o] (R × 5H) and the
+ * children's cells (R × H each): c = tanh(a)σ(i) + σ(f1)c_l + σ(f2)c_r, h = σ(o)tanh(c).
+ * Returns [h | c] (R × 2H). The readable definition: Reduce runs the fused `treeLstmCell`.
+ */
+export function treeLstm(gates: Tensor, leftCell: Tensor, rightCell: Tensor): Tensor {
+  const [a, i, f1, f2, o] = gates.chunk(5, 1) as [Tensor, Tensor, Tensor, Tensor, Tensor];
+  const c = a.tanh().mul(i.sigmoid()).add(f1.sigmoid().mul(leftCell)).add(f2.sigmoid().mul(rightCell));
+  const h = o.sigmoid().mul(c.tanh());
+  return cat([h, c], 1);
+}
+
+/**
+ * The LSTM cell (the tracker's), from the gates [i, f, g, o] (R × 4H) and the previous cell
+ * (R × H): c = σ(f)c_prev + σ(i)tanh(g), h = σ(o)tanh(c). Returns [h | c] (R × 2H). The readable
+ * definition: LSTMCell runs the fused `lstmCell`.
+ */
+export function lstm(gates: Tensor, prevCell: Tensor): Tensor {
+  const [i, f, g, o] = gates.chunk(4, 1) as [Tensor, Tensor, Tensor, Tensor];
+  const c = f.sigmoid().mul(prevCell).add(i.sigmoid().mul(g.tanh()));
+  const h = o.sigmoid().mul(c.tanh());
+  return cat([h, c], 1);
+}
+
 /** The TreeLSTM composition: gates a, i, f1, f2, o from W_l h_l + b + W_r h_r (+ W_t h_tracker). */
 export class Reduce {
   readonly left: Linear;
@@ -96,12 +120,15 @@ export class Reduce {
       if (!tracking) throw new Error("this composition has a tracker input: pass the tracker state");
       inputs.push(tracking);
     }
+    // treeLstm(...) with the same arguments, as one fused native op: same values and gradients
+    // (test/engine/90-cells), without a dozen intermediate tensors per step.
     return treeLstmCell(product.forward(cat(inputs, 1)), left.narrow(1, H, H), right.narrow(1, H, H));
   }
 }
 
 /** The tracker: an LSTM cell over the h of [buffer top, stack top, stack second]. */
 export class Tracker {
+  /** LSTMCell.forward is the fused form of lstm(...) above. */
   readonly cell: LSTMCell;
   /** SHIFT/REDUCE scores from the tracker state (full SPINN only). */
   readonly transition: Linear | null;

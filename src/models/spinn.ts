@@ -192,12 +192,7 @@ export class TrackerState {
     const cell = this.tracker.cell;
     machine.trackerRows(this.#rows);
     let count = 0;
-    for (let i = 0; i < N; i++) {
-      if (!moving[i]) continue;
-      this.#movingExamples[count] = i;
-      for (let k = 0; k < 3; k++) this.#movingRows[3 * count + k] = this.#rows[3 * i + k]!;
-      count++;
-    }
+    for (let i = 0; i < N; i++) if (moving[i]) this.#movingExamples[count++] = i;
     if (count === N) {
       const x = memory
         .read(this.#rows)
@@ -205,6 +200,10 @@ export class TrackerState {
         .reshape(N, 3 * H);
       ({ h: this.h, c: this.c } = cell.forward(x, this.h, this.c, this.product));
     } else if (count > 0) {
+      for (let j = 0; j < count; j++) {
+        const i = this.#movingExamples[j]!;
+        for (let k = 0; k < 3; k++) this.#movingRows[3 * j + k] = this.#rows[3 * i + k]!;
+      }
       const examples = tensor(this.#movingExamples.subarray(0, count), { device: this.h.device });
       const x = memory
         .read(this.#movingRows.subarray(0, 3 * count))

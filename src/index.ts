@@ -5,11 +5,18 @@ export { bracketed, drawTree } from "./data/tree-format.js";
 export * from "./engine/index.js";
 export { evaluate, type Predictions, predict } from "./inference/evaluate.js";
 export { type ClassificationReport, classificationReport, formatReport } from "./inference/metrics.js";
-export { CbowEncoder, LstmEncoder, type SentenceEncoder } from "./models/baselines.js";
+export { CbowEncoder, LstmEncoder } from "./models/baselines.js";
+export type {
+  EncoderPass,
+  FollowedTrees,
+  PolicyTerms,
+  SentenceEncoder,
+  TransitionSource,
+} from "./models/encoder.js";
 export { ENCODERS, type EncoderKind, TASKS, type Task } from "./models/kinds.js";
 export { defaultConfig, Model, type ModelConfig, stackSentenceBatches } from "./models/model.js";
 export { type LoadedModel, loadModelDir, saveModelDir } from "./models/model-dir.js";
-export { SpinnEncoder } from "./models/spinn.js";
+export { lstm, SpinnEncoder, treeLstm } from "./models/spinn.js";
 export { StackMachine } from "./models/stack-machine.js";
 export { batchFor, type Example, labelNames, readTaskData, type TaskData } from "./tasks/task.js";
 export {

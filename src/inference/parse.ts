@@ -7,7 +7,6 @@ import type { Vocabulary } from "../data/vocabulary.js";
 import { noGrad, scope } from "../engine/index.js";
 import { predictsTransitions } from "../models/kinds.js";
 import type { Model } from "../models/model.js";
-import { SpinnEncoder } from "../models/spinn.js";
 
 export class ParseError extends Error {
   override name = "ParseError";
@@ -21,7 +20,7 @@ export function parseSentences(
   batchSize = 256,
 ): Uint8Array[] {
   const encoder = model.encoder;
-  if (!predictsTransitions(model.config.encoder) || !(encoder instanceof SpinnEncoder)) {
+  if (!predictsTransitions(model.config.encoder)) {
     throw new ParseError(
       `this model (${model.config.encoder}) composes along given trees and does not parse: ` +
         "train one with --model spinn or --model rl-spinn",
@@ -33,8 +32,9 @@ export function parseSentences(
       const part = sentences.slice(start, start + batchSize).map((s) => ({ ...s, transitions: null }));
       const batch = encodeSentences(part, vocab);
       const pass = scope(() => encoder.run(model.leaves.forward(batch, false), batch, "greedy"));
+      const { transitions, steps } = pass.trees!;
       part.forEach((s, i) => {
-        trees.push(pass.transitions.slice(i * pass.steps, i * pass.steps + 2 * s.tokens.length - 1));
+        trees.push(transitions.slice(i * steps, i * steps + 2 * s.tokens.length - 1));
       });
     }
   });

@@ -12,14 +12,11 @@ import {
   where,
   zeros,
 } from "../engine/index.js";
-import { rowRange } from "./spinn.js";
+import { type EncoderPass, rowRange, type SentenceEncoder } from "./encoder.js";
 import { StackMachine } from "./stack-machine.js";
 
-export interface SentenceEncoder {
-  readonly outputSize: number;
-  /** Sentence encodings (N × outputSize) from compact leaf states (tokens × 2H). */
-  encode(leaves: Tensor, batch: SentenceBatch): Tensor;
-}
+// Where SentenceEncoder has always been imported from.
+export type { SentenceEncoder };
 
 /** Runs an LSTM over each sentence (forwards or backwards) and returns the final h. */
 function runLstm(
@@ -81,12 +78,13 @@ export class LstmEncoder implements SentenceEncoder {
     return this.forwardCell.hiddenSize * (this.backwardCell ? 2 : 1);
   }
 
-  encode(leaves: Tensor, batch: SentenceBatch): Tensor {
+  /** The final h of each sentence (forwards, then backwards); no trees, so no transition source. */
+  run(leaves: Tensor, batch: SentenceBatch): EncoderPass {
     const layout = new StackMachine(batch.lengths);
     const memory = leafMemory(leaves, layout);
     const fwd = runLstm(this.forwardCell, memory, layout, false, leaves);
-    if (!this.backwardCell) return fwd;
-    return cat([fwd, runLstm(this.backwardCell, memory, layout, true, leaves)], 1);
+    if (!this.backwardCell) return { encoding: fwd };
+    return { encoding: cat([fwd, runLstm(this.backwardCell, memory, layout, true, leaves)], 1) };
   }
 }
 
@@ -98,7 +96,8 @@ export class CbowEncoder implements SentenceEncoder {
     return 2 * this.dHidden;
   }
 
-  encode(leaves: Tensor, batch: SentenceBatch): Tensor {
+  /** The mean leaf state of each sentence; no trees, so no transition source. */
+  run(leaves: Tensor, batch: SentenceBatch): EncoderPass {
     const segment = new Int32Array(leaves.size(0));
     const inverseLength = new Float64Array(batch.size);
     let k = 0;
@@ -114,6 +113,6 @@ export class CbowEncoder implements SentenceEncoder {
       leaves,
     );
     const scale = tensor(inverseLength, { dtype: leaves.dtype, device: leaves.device }).unsqueeze(1);
-    return sums.mul(scale);
+    return { encoding: sums.mul(scale) };
   }
 }

@@ -3,10 +3,11 @@
 import type { ClassificationBatch, NliBatch, SentenceBatch } from "../data/batching.js";
 import { LISTOPS_NUM_CLASSES } from "../data/listops.js";
 import { NLI_LABELS } from "../data/nli.js";
-import { SKIP } from "../data/transitions.js";
 import { type Device, type DType, ParameterStore, type Tensor } from "../engine/index.js";
-import { CbowEncoder, LstmEncoder, type SentenceEncoder } from "./baselines.js";
-import { Mlp, pairFeatures } from "./heads.js";
+import { CbowEncoder, LstmEncoder } from "./baselines.js";
+import { batchLayout } from "./batch-layout.js";
+import type { FollowedTrees, SentenceEncoder, TransitionSource } from "./encoder.js";
+import { Mlp } from "./heads.js";
 import {
   ENCODERS,
   type EncoderKind,
@@ -17,8 +18,9 @@ import {
 } from "./kinds.js";
 import { LeafEmbedder } from "./leaves.js";
 import { DEFAULT_SIZES, type ModelSizes } from "./sizes.js";
-import { SpinnEncoder, type TransitionSource } from "./spinn.js";
+import { SpinnEncoder } from "./spinn.js";
 
+export { stackSentenceBatches } from "./batch-layout.js";
 export { ENCODERS, type EncoderKind, type Task, type TransitionMode };
 
 export interface ModelConfig extends ModelSizes {
@@ -77,9 +79,9 @@ export class Model {
     if (!config.trainEmbeddings) this.store.freeze("embed.weight");
   }
 
-  /** Encodes sentences (N × encoder size). */
+  /** Encodes sentences (N × encoder size), each encoder's transitions from its default source. */
   encode(batch: SentenceBatch, training: boolean): Tensor {
-    return this.encoder.encode(this.leaves.forward(batch, training), batch);
+    return this.encoder.run(this.leaves.forward(batch, training), batch).encoding;
   }
 
   /**
@@ -104,34 +106,16 @@ export class Model {
     training: boolean,
     source: TransitionSource = this.transitionSource(training),
   ): ModelPass {
-    // Premise and hypothesis go through the encoder together, in one pass.
-    const sentences =
-      "sentence" in batch ? batch.sentence : stackSentenceBatches(batch.premise, batch.hypothesis);
-    const leaves = this.leaves.forward(sentences, training);
-    let encoding: Tensor;
-    let transitionLoss: Tensor | null = null;
-    let logProb: Tensor | null = null;
-    let entropy: Tensor | null = null;
-    let trees: Uint8Array[] | null = null;
-    const n = "sentence" in batch ? batch.sentence.size : batch.premise.size;
-    // Sums the per-sentence terms of a pair's two sentences.
-    const perExample = (t: Tensor | null) =>
-      t && !("sentence" in batch) ? t.narrow(0, 0, n).add(t.narrow(0, n, n)) : t;
-    if (this.encoder instanceof SpinnEncoder) {
-      const pass = this.encoder.run(leaves, sentences, source);
-      encoding = pass.encoding;
-      transitionLoss = pass.transitionLoss;
-      logProb = perExample(pass.logProb);
-      entropy = perExample(pass.entropy);
-      trees = Array.from(sentences.lengths, (n, i) =>
-        pass.transitions.slice(i * pass.steps, i * pass.steps + 2 * n - 1),
-      );
-    } else {
-      encoding = this.encoder.encode(leaves, sentences);
-    }
-    const features =
-      "sentence" in batch ? encoding : pairFeatures(encoding.narrow(0, 0, n), encoding.narrow(0, n, n));
-    return { logits: this.head.forward(features, training), transitionLoss, logProb, entropy, trees };
+    const layout = batchLayout(batch);
+    const { sentences } = layout;
+    const pass = this.encoder.run(this.leaves.forward(sentences, training), sentences, source);
+    return {
+      logits: this.head.forward(layout.features(pass.encoding), training),
+      transitionLoss: pass.policy?.transitionLoss ?? null,
+      logProb: pass.policy ? layout.perExample(pass.policy.logProb) : null,
+      entropy: pass.policy ? layout.perExample(pass.policy.entropy) : null,
+      trees: pass.trees ? treesPerSentence(pass.trees, sentences.lengths) : null,
+    };
   }
 
   /** Class scores (batch × classes) for an NLI or a single-sentence batch. */
@@ -183,24 +167,7 @@ function validateConfig(c: ModelConfig): void {
   }
 }
 
-/** One batch holding the sentences of a, then those of b (re-padded to the wider of the two). */
-export function stackSentenceBatches(a: SentenceBatch, b: SentenceBatch): SentenceBatch {
-  const size = a.size + b.size;
-  const width = Math.max(a.width, b.width);
-  const steps = Math.max(a.steps, b.steps);
-  const ids = new Int32Array(size * width);
-  const lengths = new Int32Array(size);
-  const hasTrees = a.transitions !== null && b.transitions !== null;
-  const transitions = hasTrees ? new Uint8Array(size * steps).fill(SKIP) : null;
-  let row = 0;
-  for (const part of [a, b]) {
-    for (let i = 0; i < part.size; i++, row++) {
-      ids.set(part.ids.subarray(i * part.width, (i + 1) * part.width), row * width);
-      lengths[row] = part.lengths[i]!;
-      if (transitions && part.transitions) {
-        transitions.set(part.transitions.subarray(i * part.steps, (i + 1) * part.steps), row * steps);
-      }
-    }
-  }
-  return { size, width, ids, lengths, steps, transitions };
+/** Each sentence's own transitions (2n − 1 for n words), without the batch's padding. */
+function treesPerSentence(trees: FollowedTrees, lengths: Int32Array): Uint8Array[] {
+  return Array.from(lengths, (n, i) => trees.transitions.slice(i * trees.steps, i * trees.steps + 2 * n - 1));
 }

@@ -1,6 +1,10 @@
 // SPINN's encoder on the thin stack (DESIGN.md). Per step, a fixed handful of batched ops: one
 // read of [buffer top, stack top, stack second] for the tracker LSTM, one TreeLSTM composition
 // for the examples that REDUCE, one write of the new rows. No per-example tensors.
+//
+// The parts, as the paper names them: the tracking LSTM (TrackerState.step), the transition
+// decision (Transitions: given, greedy or sampled), the stack and buffer (StackMachine), and the
+// composition function REDUCE (Reduce, reduceStep). SpinnEncoder.run is the loop over them.
 import type { SentenceBatch } from "../data/batching.js";
 import { REDUCE, SHIFT, SKIP } from "../data/transitions.js";
 import {
@@ -17,7 +21,18 @@ import {
   treeLstmCell,
   zeros,
 } from "../engine/index.js";
-import { StackMachine } from "./stack-machine.js";
+import {
+  type EncoderPass,
+  type FollowedTrees,
+  type PolicyTerms,
+  rowRange,
+  type SentenceEncoder,
+  type TransitionSource,
+} from "./encoder.js";
+import { type ReduceStep, StackMachine } from "./stack-machine.js";
+
+// Kept importable from here, where SPINN's callers have always found them.
+export { rowRange, type TransitionSource };
 
 export interface SpinnConfig {
   dHidden: number;
@@ -28,28 +43,27 @@ export interface SpinnConfig {
 }
 
 /**
- * How a pass decides its transitions: follow the batch's own ("given"; a predicting encoder
- * scores them: teacher forcing), take the most probable valid action ("greedy"), or draw each
- * action from the tracker's policy ("sample", RL-SPINN's training; the uniforms come from the
- * engine's seeded CPU generator, so a run is reproducible and resumes exactly).
+ * The TreeLSTM cell as the paper writes it, from the gates [a, i, f1, f2, o] (R × 5H) and the
+ * children's cells (R × H each): c = tanh(a)σ(i) + σ(f1)c_l + σ(f2)c_r, h = σ(o)tanh(c).
+ * Returns [h | c] (R × 2H). The readable definition: Reduce runs the fused `treeLstmCell`.
  */
-export type TransitionSource = "given" | "greedy" | "sample";
+export function treeLstm(gates: Tensor, leftCell: Tensor, rightCell: Tensor): Tensor {
+  const [a, i, f1, f2, o] = gates.chunk(5, 1) as [Tensor, Tensor, Tensor, Tensor, Tensor];
+  const c = a.tanh().mul(i.sigmoid()).add(f1.sigmoid().mul(leftCell)).add(f2.sigmoid().mul(rightCell));
+  const h = o.sigmoid().mul(c.tanh());
+  return cat([h, c], 1);
+}
 
-/** An encoder pass: encodings, the transition loss (teacher forcing), and the trees used. */
-export interface SpinnPass {
-  encoding: Tensor;
-  /** Mean cross-entropy of the predicted transitions against the given ones, or null. */
-  transitionLoss: Tensor | null;
-  /**
-   * Per sentence (N), for a predicting encoder: the log-probability of the transitions followed
-   * under the policy restricted to valid actions (forced actions count as probability 1), and
-   * the summed entropy of that policy at the steps with a real choice. Null otherwise.
-   */
-  logProb: Tensor | null;
-  entropy: Tensor | null;
-  /** The transitions followed, N × steps, SKIP-padded. */
-  transitions: Uint8Array;
-  steps: number;
+/**
+ * The LSTM cell (the tracker's), from the gates [i, f, g, o] (R × 4H) and the previous cell
+ * (R × H): c = σ(f)c_prev + σ(i)tanh(g), h = σ(o)tanh(c). Returns [h | c] (R × 2H). The readable
+ * definition: LSTMCell runs the fused `lstmCell`.
+ */
+export function lstm(gates: Tensor, prevCell: Tensor): Tensor {
+  const [i, f, g, o] = gates.chunk(4, 1) as [Tensor, Tensor, Tensor, Tensor];
+  const c = f.sigmoid().mul(prevCell).add(i.sigmoid().mul(g.tanh()));
+  const h = o.sigmoid().mul(c.tanh());
+  return cat([h, c], 1);
 }
 
 /** The TreeLSTM composition: gates a, i, f1, f2, o from W_l h_l + b + W_r h_r (+ W_t h_tracker). */
@@ -96,12 +110,36 @@ export class Reduce {
       if (!tracking) throw new Error("this composition has a tracker input: pass the tracker state");
       inputs.push(tracking);
     }
+    // treeLstm(...) with the same arguments, as one fused native op: same values and gradients
+    // (test/engine/90-cells), without a dozen intermediate tensors per step.
     return treeLstmCell(product.forward(cat(inputs, 1)), left.narrow(1, H, H), right.narrow(1, H, H));
   }
 }
 
+/**
+ * REDUCE (the paper's composition step) for the sentences that reduce at this step: pop the two
+ * top states, compose them with the TreeLSTM and the tracker's state, push the result (write it
+ * to its new row). One gather, one composition, one write for the whole batch.
+ */
+function reduceStep(
+  reduce: Reduce,
+  memory: StateMemory,
+  popped: ReduceStep,
+  tracking: Tensor | null,
+  product: BatchedLinear,
+): void {
+  const R = popped.examples.length;
+  if (R === 0) return;
+  const both = memory.read(concatRows(popped.left, popped.right));
+  const tracked = tracking
+    ? tracking.indexSelect(0, tensor(popped.examples, { device: tracking.device }))
+    : null;
+  memory.write(popped.out, reduce.forward(both.narrow(0, 0, R), both.narrow(0, R, R), tracked, product));
+}
+
 /** The tracker: an LSTM cell over the h of [buffer top, stack top, stack second]. */
 export class Tracker {
+  /** LSTMCell.forward is the fused form of lstm(...) above. */
   readonly cell: LSTMCell;
   /** SHIFT/REDUCE scores from the tracker state (full SPINN only). */
   readonly transition: Linear | null;
@@ -114,6 +152,72 @@ export class Tracker {
   ) {
     this.cell = new LSTMCell(path.sub("rnn"), 3 * dHidden, dTracker);
     this.transition = predictTransitions ? new Linear(path.sub("transition"), dTracker, 2) : null;
+  }
+
+  /** The tracker's state for a pass over N sentences that take `transitions` steps in all. */
+  start(N: number, like: Tensor, transitions: number): TrackerState {
+    return new TrackerState(this, N, like, this.cell.stepProduct(transitions));
+  }
+}
+
+/** The tracking LSTM's state (h, c: N × T) through one pass, starting at zero. */
+export class TrackerState {
+  h: Tensor;
+  c: Tensor;
+  readonly #rows: Int32Array;
+  readonly #movingExamples: Int32Array;
+  readonly #movingRows: Int32Array;
+
+  constructor(
+    readonly tracker: Tracker,
+    readonly size: number,
+    like: Tensor,
+    readonly product: BatchedLinear,
+  ) {
+    this.h = zeros([size, tracker.dTracker], { dtype: like.dtype, device: like.device });
+    this.c = this.h;
+    this.#rows = new Int32Array(3 * size);
+    this.#movingExamples = new Int32Array(size);
+    this.#movingRows = new Int32Array(3 * size);
+  }
+
+  /**
+   * The tracker step: reads the h of [buffer top, stack top, stack second] and updates the state
+   * of the sentences that move at this step only; the others keep theirs, so a result never
+   * depends on the batch (and padding costs nothing).
+   */
+  step(memory: StateMemory, machine: StackMachine, moving: Uint8Array): void {
+    const N = this.size;
+    const H = this.tracker.dHidden;
+    const cell = this.tracker.cell;
+    machine.trackerRows(this.#rows);
+    let count = 0;
+    for (let i = 0; i < N; i++) if (moving[i]) this.#movingExamples[count++] = i;
+    if (count === N) {
+      const x = memory
+        .read(this.#rows)
+        .narrow(1, 0, H)
+        .reshape(N, 3 * H);
+      ({ h: this.h, c: this.c } = cell.forward(x, this.h, this.c, this.product));
+    } else if (count > 0) {
+      for (let j = 0; j < count; j++) {
+        const i = this.#movingExamples[j]!;
+        for (let k = 0; k < 3; k++) this.#movingRows[3 * j + k] = this.#rows[3 * i + k]!;
+      }
+      const examples = tensor(this.#movingExamples.subarray(0, count), { device: this.h.device });
+      const x = memory
+        .read(this.#movingRows.subarray(0, 3 * count))
+        .narrow(1, 0, H)
+        .reshape(count, 3 * H);
+      const next = cell.forward(
+        x,
+        this.h.indexSelect(0, examples),
+        this.c.indexSelect(0, examples),
+        this.product,
+      );
+      this.h = this.h.indexCopy(0, examples, next.h);
+      this.c = this.c.indexCopy(0, examples, next.c);
+    }
   }
 }
 
@@ -146,7 +250,168 @@ export function sampleAction(
   return canShift ? SHIFT : REDUCE;
 }
 
-export class SpinnEncoder {
+/**
+ * The transition decision of one pass (the paper's "transition", from the parser or from the
+ * tracker's softmax): which sentences move at a step, then their actions once the tracker has
+ * read the step. It keeps on the host what the policy terms are built from after the loop.
+ */
+interface Transitions {
+  readonly steps: number;
+  /** 1 for each sentence that takes a transition at this step, 0 for one already done. */
+  moving(step: number): Uint8Array;
+  /** The step's actions (SKIP for the sentences that do not move), before the machine applies them. */
+  decide(step: number, tracking: Tensor | null, machine: StackMachine): Uint8Array;
+  trees(): FollowedTrees;
+  policy(): PolicyTerms | undefined;
+}
+
+/** Follows the batch's transitions; a predicting tracker scores them (teacher forcing). */
+class GivenTransitions implements Transitions {
+  readonly #actions: Uint8Array;
+  readonly #moving: Uint8Array;
+
+  constructor(
+    readonly given: Uint8Array,
+    readonly steps: number,
+    readonly size: number,
+    readonly scorer: PolicyRecord | null,
+  ) {
+    this.#actions = new Uint8Array(size);
+    this.#moving = new Uint8Array(size);
+  }
+
+  moving(step: number): Uint8Array {
+    for (let i = 0; i < this.size; i++) {
+      const action = this.given[i * this.steps + step]!;
+      this.#actions[i] = action;
+      this.#moving[i] = action === SKIP ? 0 : 1;
+    }
+    return this.#moving;
+  }
+
+  decide(step: number, tracking: Tensor | null, machine: StackMachine): Uint8Array {
+    this.scorer?.record(step, this.scorer.scores(tracking), this.#actions, this.#moving, machine);
+    return this.#actions;
+  }
+
+  trees(): FollowedTrees {
+    return { transitions: this.given.slice(), steps: this.steps };
+  }
+
+  policy(): PolicyTerms | undefined {
+    return this.scorer?.terms(true);
+  }
+}
+
+/**
+ * The tracker's own transitions: the most probable valid action, or one drawn from the policy
+ * with the pass's uniforms. One small host transfer (the N × 2 scores) per step.
+ */
+class PredictedTransitions implements Transitions {
+  readonly steps: number;
+  readonly #turns: Int32Array;
+  readonly #actions: Uint8Array;
+  readonly #moving: Uint8Array;
+  readonly #followed: Uint8Array;
+
+  constructor(
+    lengths: Int32Array,
+    readonly policyRecord: PolicyRecord,
+    readonly uniforms: Float32Array | null,
+  ) {
+    const N = lengths.length;
+    // Every sentence of n words takes 2n − 1 transitions, whatever its tree.
+    this.#turns = lengths.map((n) => 2 * n - 1);
+    this.steps = this.#turns.reduce((a, b) => Math.max(a, b), 0);
+    this.#actions = new Uint8Array(N);
+    this.#moving = new Uint8Array(N);
+    this.#followed = new Uint8Array(N * this.steps).fill(SKIP);
+  }
+
+  moving(step: number): Uint8Array {
+    for (let i = 0; i < this.#turns.length; i++) {
+      this.#moving[i] = step < this.#turns[i]! ? 1 : 0;
+      this.#actions[i] = SKIP;
+    }
+    return this.#moving;
+  }
+
+  decide(step: number, tracking: Tensor | null, machine: StackMachine): Uint8Array {
+    const N = this.#turns.length;
+    const scores = this.policyRecord.scores(tracking);
+    const host = scores.toFloat32Array();
+    for (let i = 0; i < N; i++) {
+      if (!this.#moving[i]) continue;
+      const shift = host[2 * i]!;
+      const reduce = host[2 * i + 1]!;
+      const canShift = machine.canShift(i);
+      const canReduce = machine.canReduce(i);
+      this.#actions[i] = this.uniforms
+        ? sampleAction(shift, reduce, canShift, canReduce, this.uniforms[step * N + i]!)
+        : chooseAction(shift, reduce, canShift, canReduce);
+      this.#followed[i * this.steps + step] = this.#actions[i]!;
+    }
+    this.policyRecord.record(step, scores, this.#actions, this.#moving, machine);
+    return this.#actions;
+  }
+
+  trees(): FollowedTrees {
+    return { transitions: this.#followed, steps: this.steps };
+  }
+
+  policy(): PolicyTerms | undefined {
+    return this.policyRecord.terms(false);
+  }
+}
+
+/**
+ * A predicting tracker's scores through a pass (steps of N × 2) and, on the host, per step and
+ * sentence: the action taken, whether it moved, and whether both actions were valid (a real
+ * choice). The losses are built from them once per pass, after the loop.
+ */
+class PolicyRecord {
+  readonly #scores: Tensor[] = [];
+  readonly #choices: Int32Array;
+  readonly #moved: Float32Array;
+  readonly #realChoice: Float32Array;
+
+  constructor(
+    readonly predictor: Linear,
+    readonly steps: number,
+    readonly size: number,
+  ) {
+    this.#choices = new Int32Array(steps * size);
+    this.#moved = new Float32Array(steps * size);
+    this.#realChoice = new Float32Array(steps * size);
+  }
+
+  /** SHIFT/REDUCE scores (N × 2) from the tracker's state at this step. */
+  scores(tracking: Tensor | null): Tensor {
+    if (!tracking) throw new Error("predicting transitions needs a tracker");
+    return this.predictor.forward(tracking);
+  }
+
+  /** Call before the machine applies the actions: validity is the state's before the step. */
+  record(step: number, scores: Tensor, actions: Uint8Array, moving: Uint8Array, machine: StackMachine): void {
+    this.#scores.push(scores);
+    for (let i = 0; i < this.size; i++) {
+      if (!moving[i]) continue;
+      const k = step * this.size + i;
+      this.#choices[k] = actions[i] === REDUCE ? 1 : 0;
+      this.#moved[k] = 1;
+      this.#realChoice[k] = machine.canShift(i) && machine.canReduce(i) ? 1 : 0;
+    }
+  }
+
+  /** The policy terms; the transition loss only when the actions were given (teacher forcing). */
+  terms(teacherForcing: boolean): PolicyTerms | undefined {
+    if (this.#scores.length === 0) return undefined;
+    const t = policyTerms(this.#scores, this.#choices, this.#moved, this.#realChoice);
+    return { logProb: t.logProb, entropy: t.entropy, transitionLoss: teacherForcing ? t.crossEntropy : null };
+  }
+}
+
+export class SpinnEncoder implements SentenceEncoder {
   readonly reduce: Reduce;
   readonly tracker: Tracker | null;
 
@@ -167,145 +432,68 @@ export class SpinnEncoder {
     return this.config.dHidden;
   }
 
-  /** Sentence encodings (N × H) from compact leaf states (tokens × 2H). */
-  encode(leaves: Tensor, batch: SentenceBatch): Tensor {
-    return this.run(leaves, batch, this.tracker?.transition ? "greedy" : "given").encoding;
+  /** A predicting SPINN follows its own most probable parse unless told otherwise. */
+  get defaultSource(): TransitionSource {
+    return this.tracker?.transition ? "greedy" : "given";
   }
 
   /**
-   * One pass over a batch, its transitions decided as `source` says. Predicted and sampled
-   * transitions cost one small host transfer (the N × 2 scores) per step; given ones none.
+   * One pass over a batch, its transitions decided as `source` says: per step, the tracker reads
+   * the stacks and buffers, the transitions are decided, the machine applies them, and the
+   * sentences that REDUCE compose their two top states.
    */
-  run(leaves: Tensor, batch: SentenceBatch, source: TransitionSource): SpinnPass {
-    const predicting = this.tracker?.transition ?? null;
-    const given = source === "given" ? batch.transitions : null;
-    if (source === "given" && !given) {
-      throw new Error("this SPINN variant needs given transitions (parses) for every sentence");
-    }
-    if (source !== "given" && !predicting) {
-      throw new Error(`${source} transitions need an encoder that predicts transitions`);
-    }
-    const H = this.config.dHidden;
-    const N = batch.size;
-    const device = leaves.device;
+  run(leaves: Tensor, batch: SentenceBatch, source: TransitionSource = this.defaultSource): EncoderPass {
     const machine = new StackMachine(batch.lengths);
-    const memory = new StateMemory(machine.rowCount, 2 * H, { dtype: leaves.dtype, device });
+    const memory = new StateMemory(machine.rowCount, 2 * this.config.dHidden, {
+      dtype: leaves.dtype,
+      device: leaves.device,
+    });
     memory.write(rowRange(0, machine.leafCount), leaves);
-    let steps = 0;
-    for (let i = 0; i < N; i++) steps = Math.max(steps, 2 * batch.lengths[i]! - 1);
-    if (given) steps = batch.steps;
-    const followed = new Uint8Array(N * steps).fill(SKIP);
+    const transitions = this.transitionsFor(batch, source);
+    const tracker = this.tracker?.start(batch.size, leaves, transitionCount(batch.lengths)) ?? null;
+    // Every sentence of n words takes n − 1 compositions, whatever its tree.
+    const composition = this.reduce.stepProduct(machine.leafCount - batch.size);
+    for (let s = 0; s < transitions.steps; s++) {
+      const moving = transitions.moving(s);
+      tracker?.step(memory, machine, moving);
+      const actions = transitions.decide(s, tracker?.h ?? null, machine);
+      const popped = machine.apply(actions, s);
+      reduceStep(this.reduce, memory, popped, tracker?.h ?? null, composition);
+    }
+    assertSingleTrees(machine);
+    const encoding = memory.read(machine.topRows()).narrow(1, 0, this.config.dHidden);
+    return { encoding, trees: transitions.trees(), policy: transitions.policy() };
+  }
 
-    let trackH: Tensor | null = null;
-    let trackC: Tensor | null = null;
-    if (this.tracker) {
-      trackH = zeros([N, this.config.dTracker], { dtype: leaves.dtype, device });
-      trackC = trackH;
-    }
-    // Every sentence of n words takes 2n − 1 transitions and n − 1 compositions, whatever its tree.
-    const reduceProduct = this.reduce.stepProduct(machine.leafCount - N);
-    let transitionCount = 0;
-    for (let i = 0; i < N; i++) transitionCount += 2 * batch.lengths[i]! - 1;
-    const trackerProduct = this.tracker?.cell.stepProduct(transitionCount);
-    const actions = new Uint8Array(N);
-    const active = new Uint8Array(N);
-    const trackerRows = new Int32Array(3 * N);
-    const activeRows = new Int32Array(N);
-    const activeTrackerRows = new Int32Array(3 * N);
-    // Per step, for a predicting encoder: the scores (N × 2), and on the host the action taken
-    // and whether it was a real choice (both actions valid); the losses are built from them once
-    // per batch, after the loop.
-    const stepScores: Tensor[] = [];
-    const choices = new Int32Array(steps * N);
-    const activeMask = new Float32Array(steps * N);
-    const choiceMask = new Float32Array(steps * N);
-    const uniforms = source === "sample" ? rand([steps * N]).toFloat32Array() : null;
-    for (let s = 0; s < steps; s++) {
-      let allActive = true;
-      for (let i = 0; i < N; i++) {
-        const a = given ? given[i * steps + s]! : s < 2 * batch.lengths[i]! - 1 ? SHIFT : SKIP;
-        actions[i] = a;
-        active[i] = a === SKIP ? 0 : 1;
-        if (a === SKIP) allActive = false;
+  /** The decision of a pass from `source`, after checking that this encoder can make it. */
+  private transitionsFor(batch: SentenceBatch, source: TransitionSource): Transitions {
+    const predictor = this.tracker?.transition ?? null;
+    if (source === "given") {
+      if (!batch.transitions) {
+        throw new Error("this SPINN variant needs given transitions (parses) for every sentence");
       }
-      if (this.tracker && trackH && trackC) {
-        machine.trackerRows(trackerRows);
-        if (allActive) {
-          const x = memory
-            .read(trackerRows)
-            .narrow(1, 0, H)
-            .reshape(N, 3 * H);
-          ({ h: trackH, c: trackC } = this.tracker.cell.forward(x, trackH, trackC, trackerProduct));
-        } else {
-          // Only the examples that move at this step run the tracker; the others keep their
-          // state, so a result never depends on the batch (and padding costs nothing).
-          let count = 0;
-          for (let i = 0; i < N; i++) {
-            if (!active[i]) continue;
-            activeRows[count] = i;
-            for (let k = 0; k < 3; k++) activeTrackerRows[3 * count + k] = trackerRows[3 * i + k]!;
-            count++;
-          }
-          if (count > 0) {
-            const rows = tensor(activeRows.subarray(0, count), { device });
-            const x = memory
-              .read(activeTrackerRows.subarray(0, 3 * count))
-              .narrow(1, 0, H)
-              .reshape(count, 3 * H);
-            const next = this.tracker.cell.forward(
-              x,
-              trackH.indexSelect(0, rows),
-              trackC.indexSelect(0, rows),
-              trackerProduct,
-            );
-            trackH = trackH.indexCopy(0, rows, next.h);
-            trackC = trackC.indexCopy(0, rows, next.c);
-          }
-        }
-        if (predicting) {
-          const scores = predicting.forward(trackH);
-          stepScores.push(scores);
-          const host = given ? null : scores.toFloat32Array();
-          for (let i = 0; i < N; i++) {
-            if (!active[i]) continue;
-            const canShift = machine.canShift(i);
-            const canReduce = machine.canReduce(i);
-            if (host) {
-              const shiftScore = host[2 * i]!;
-              const reduceScore = host[2 * i + 1]!;
-              actions[i] = uniforms
-                ? sampleAction(shiftScore, reduceScore, canShift, canReduce, uniforms[s * N + i]!)
-                : chooseAction(shiftScore, reduceScore, canShift, canReduce);
-            }
-            choices[s * N + i] = actions[i] === REDUCE ? 1 : 0;
-            activeMask[s * N + i] = 1;
-            choiceMask[s * N + i] = canShift && canReduce ? 1 : 0;
-          }
-        }
-      }
-      for (let i = 0; i < N; i++) followed[i * steps + s] = actions[i]!;
-      const r = machine.apply(actions, s);
-      const R = r.examples.length;
-      if (R === 0) continue;
-      const both = memory.read(concatRows(r.left, r.right));
-      const tracking = trackH ? trackH.indexSelect(0, tensor(r.examples, { device })) : null;
-      memory.write(
-        r.out,
-        this.reduce.forward(both.narrow(0, 0, R), both.narrow(0, R, R), tracking, reduceProduct),
-      );
+      const scorer = predictor ? new PolicyRecord(predictor, batch.steps, batch.size) : null;
+      return new GivenTransitions(batch.transitions, batch.steps, batch.size, scorer);
     }
-    for (let i = 0; i < N; i++) {
-      if (!machine.isDone(i)) throw new Error(`sentence ${i} of the batch did not reduce to a single tree`);
-    }
-    const policy = stepScores.length > 0 ? policyTerms(stepScores, choices, activeMask, choiceMask) : null;
-    return {
-      encoding: memory.read(machine.topRows()).narrow(1, 0, H),
-      transitionLoss: given ? (policy?.crossEntropy ?? null) : null,
-      logProb: policy?.logProb ?? null,
-      entropy: policy?.entropy ?? null,
-      transitions: followed,
-      steps,
-    };
+    if (!predictor) throw new Error(`${source} transitions need an encoder that predicts transitions`);
+    let steps = 0;
+    for (const n of batch.lengths) steps = Math.max(steps, 2 * n - 1);
+    const record = new PolicyRecord(predictor, steps, batch.size);
+    const uniforms = source === "sample" ? rand([steps * batch.size]).toFloat32Array() : null;
+    return new PredictedTransitions(batch.lengths, record, uniforms);
+  }
+}
+
+/** Transitions of a batch in all: 2n − 1 for each sentence of n words. */
+function transitionCount(lengths: Int32Array): number {
+  let count = 0;
+  for (const n of lengths) count += 2 * n - 1;
+  return count;
+}
+
+function assertSingleTrees(machine: StackMachine): void {
+  for (let i = 0; i < machine.size; i++) {
+    if (!machine.isDone(i)) throw new Error(`sentence ${i} of the batch did not reduce to a single tree`);
   }
 }
 
@@ -340,12 +528,6 @@ function policyTerms(
       : null;
   const entropy = logp.exp().mul(logp).sum([2]).neg().mul(choice).sum([0]);
   return { crossEntropy, logProb: picked.mul(choice).sum([0]), entropy };
-}
-
-export function rowRange(start: number, end: number): Int32Array {
-  const out = new Int32Array(end - start);
-  for (let i = 0; i < out.length; i++) out[i] = start + i;
-  return out;
 }
 
 function concatRows(a: Int32Array, b: Int32Array): Int32Array {

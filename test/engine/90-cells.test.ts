@@ -1,32 +1,14 @@
-// The fused TreeLSTM and LSTM cells against the same maths written with separate ops: values and
-// gradients (float64, 1e-12), with children's cells read as narrowed [h | c] rows, and with only
-// part of the output used.
+// The fused TreeLSTM and LSTM cells against the model's readable definitions of the same maths
+// (treeLstm, lstm in src/models/spinn.ts, written with separate ops): values and gradients
+// (float64, 1e-12), with children's cells read as narrowed [h | c] rows, and with only part of
+// the output used.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  cat,
-  lstmCell,
-  manualSeed,
-  randn,
-  scope,
-  type Tensor,
-  treeLstmCell,
-} from "../../src/engine/index.js";
+import { lstmCell, manualSeed, randn, scope, type Tensor, treeLstmCell } from "../../src/engine/index.js";
+import { lstm, treeLstm } from "../../src/models/spinn.js";
 
 function maxDiff(a: Tensor, b: Tensor): number {
   return a.sub(b).abs().max().item();
-}
-
-function composedTree(g: Tensor, cl: Tensor, cr: Tensor): Tensor {
-  const [a, i, f1, f2, o] = g.chunk(5, 1) as [Tensor, Tensor, Tensor, Tensor, Tensor];
-  const c = a.tanh().mul(i.sigmoid()).add(f1.sigmoid().mul(cl)).add(f2.sigmoid().mul(cr));
-  return cat([o.sigmoid().mul(c.tanh()), c], 1);
-}
-
-function composedLstm(g: Tensor, c0: Tensor): Tensor {
-  const [i, f, gg, o] = g.chunk(4, 1) as [Tensor, Tensor, Tensor, Tensor];
-  const c = f.sigmoid().mul(c0).add(i.sigmoid().mul(gg.tanh()));
-  return cat([o.sigmoid().mul(c.tanh()), c], 1);
 }
 
 /** Value and gradients of loss(cell(inputs)) for the fused and the composed cell. */
@@ -48,7 +30,7 @@ function compare(
   a.grads.forEach((g, k) => assert.ok(maxDiff(g, b.grads[k]!) < 1e-12, `gradient ${k}`));
 }
 
-test("fused TreeLSTM cell = composed ops (values, gradients; strided children; partial use)", () => {
+test("fused TreeLSTM cell = the model's treeLstm (values, gradients; strided children; partial use)", () => {
   scope(() => {
     manualSeed(3);
     const H = 6;
@@ -59,13 +41,13 @@ test("fused TreeLSTM cell = composed ops (values, gradients; strided children; p
     const w = randn([5, 2 * H], { dtype: "float64" });
     const cells = (xs: Tensor[]) => [xs[0]!, xs[1]!.narrow(1, H, H), xs[2]!.narrow(1, H, H)] as const;
     const fused = (xs: Tensor[]) => treeLstmCell(...cells(xs));
-    const composed = (xs: Tensor[]) => composedTree(...cells(xs));
+    const composed = (xs: Tensor[]) => treeLstm(...cells(xs));
     compare([gates, left, right], fused, composed, (out) => out.mul(w).sum());
     compare([gates, left, right], fused, composed, (out) => out.narrow(1, 0, H).square().sum()); // h only
   });
 });
 
-test("fused LSTM cell = composed ops (values, gradients; partial use)", () => {
+test("fused LSTM cell = the model's lstm (values, gradients; partial use)", () => {
   scope(() => {
     manualSeed(4);
     const H = 5;
@@ -74,7 +56,7 @@ test("fused LSTM cell = composed ops (values, gradients; partial use)", () => {
     const state = randn([7, 2 * H], opts);
     const w = randn([7, 2 * H], { dtype: "float64" });
     const fused = (xs: Tensor[]) => lstmCell(xs[0]!, xs[1]!.narrow(1, H, H));
-    const composed = (xs: Tensor[]) => composedLstm(xs[0]!, xs[1]!.narrow(1, H, H));
+    const composed = (xs: Tensor[]) => lstm(xs[0]!, xs[1]!.narrow(1, H, H));
     compare([gates, state], fused, composed, (out) => out.mul(w).sum());
     compare([gates, state], fused, composed, (out) => out.narrow(1, H, H).sum()); // c only
   });

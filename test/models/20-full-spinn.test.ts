@@ -72,7 +72,7 @@ describe("full SPINN", () => {
         const leavesAll = model.leaves.forward(rawBatch(lengths), false);
         const all = enc.run(leavesAll, rawBatch(lengths), "greedy");
         lengths.forEach((n, i) => {
-          const tree = all.transitions.slice(i * all.steps, i * all.steps + 2 * n - 1);
+          const tree = all.trees!.transitions.slice(i * all.trees!.steps, i * all.trees!.steps + 2 * n - 1);
           assert.ok(
             bracketed(
               Array.from({ length: n }, (_, j) => `w${j}`),
@@ -80,11 +80,13 @@ describe("full SPINN", () => {
             ),
           ); // a valid tree
           assert.ok(
-            all.transitions.slice(i * all.steps + 2 * n - 1, (i + 1) * all.steps).every((a) => a === SKIP),
+            all
+              .trees!.transitions.slice(i * all.trees!.steps + 2 * n - 1, (i + 1) * all.trees!.steps)
+              .every((a) => a === SKIP),
           );
           const single = rawBatch([n], (_, j) => 2 + ((i * 7 + j * 3) % 15));
           const alone = enc.run(model.leaves.forward(single, false), single, "greedy");
-          assert.deepEqual(alone.transitions.slice(0, 2 * n - 1), tree, `sentence ${i} tree`);
+          assert.deepEqual(alone.trees!.transitions.slice(0, 2 * n - 1), tree, `sentence ${i} tree`);
           const diff = alone.encoding
             .sub(all.encoding.narrow(0, i, 1))
             .abs()

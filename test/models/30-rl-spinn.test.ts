@@ -111,8 +111,8 @@ describe("RL-SPINN", () => {
       scope(() => {
         zeroGrads(model);
         const pass = run(batchOf(ids, 1, [t]), "given");
-        (pass.logProb as Tensor).sum().backward();
-        p.push(Math.exp(pass.logProb!.item()));
+        pass.policy!.logProb.sum().backward();
+        p.push(Math.exp(pass.policy!.logProb.item()));
         gradLogP.push(gradients(model));
       });
     }
@@ -129,7 +129,7 @@ describe("RL-SPINN", () => {
       const pass = run(batchOf(ids, 1, trees), "given");
       let j: Tensor | null = null;
       trees.forEach((_, k) => {
-        const term = pass.logProb!.narrow(0, k, 1).exp().mul(reward[k]!);
+        const term = pass.policy!.logProb.narrow(0, k, 1).exp().mul(reward[k]!);
         j = j ? j.add(term) : term;
       });
       (j as unknown as Tensor).sum().backward();
@@ -152,12 +152,14 @@ describe("RL-SPINN", () => {
       const pass = run(batchOf(ids, M), "sample");
       const adv = new Float32Array(M);
       for (let i = 0; i < M; i++) {
-        const k = index.get(key(pass.transitions.subarray(i * pass.steps, (i + 1) * pass.steps)));
+        const k = index.get(
+          key(pass.trees!.transitions.subarray(i * pass.trees!.steps, (i + 1) * pass.trees!.steps)),
+        );
         assert.ok(k !== undefined, "a sampled tree is one of the valid trees");
         counts[k]++;
         adv[i] = reward[k]! - expected;
       }
-      policyLoss(pass.logProb!, pass.entropy!, adv, 0).backward();
+      policyLoss(pass.policy!.logProb, pass.policy!.entropy, adv, 0).backward();
       estimate = gradients(model).map((g) => -g);
     });
     // Sampled trees follow the policy: each count within 5 standard deviations.
@@ -208,8 +210,8 @@ describe("RL-SPINN", () => {
         }
         return c;
       });
-      const ent = pass.entropy!.toFloat64Array();
-      const logp = pass.logProb!.toFloat64Array();
+      const ent = pass.policy!.entropy.toFloat64Array();
+      const logp = pass.policy!.logProb.toFloat64Array();
       choices.forEach((c, k) => {
         assert.ok(Math.abs(ent[k]! - c * Math.LN2) < 1e-12);
         assert.ok(Math.abs(logp[k]! + c * Math.LN2) < 1e-12);

@@ -1,4 +1,4 @@
-// SPINN's encoder on the thin stack (DESIGN.md). Per step, a fixed handful of batched ops: one
+// SPINN's encoder on the thin stack (docs/ARCHITECTURE.md, "The thin stack"). Per step, a fixed handful of batched ops: one
 // read of [buffer top, stack top, stack second] for the tracker LSTM, one TreeLSTM composition
 // for the examples that REDUCE, one write of the new rows. No per-example tensors.
 //

@@ -1,6 +1,6 @@
 // How a batch's sentences go through the encoder and come back as the classifier's features:
 // a single-sentence batch (ListOps, SST-style) is encoded as it is; a pair batch (NLI) encodes
-// premises and hypotheses together in one pass (2B rows; docs/ARCHITECTURE.md) and joins each pair's two
+// premises and hypotheses together in one pass (2B rows) and joins each pair's two
 // encodings into [p, h, p − h, p ⊙ h]. Chosen once per batch, so the model itself never asks
 // which kind of batch it holds.
 import type { ClassificationBatch, NliBatch, SentenceBatch } from "../data/batching.js";

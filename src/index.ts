@@ -6,6 +6,7 @@ export * from "./engine/index.js";
 export { evaluate, type Predictions, predict } from "./inference/evaluate.js";
 export { type ClassificationReport, classificationReport, formatReport } from "./inference/metrics.js";
 export { CbowEncoder, LstmEncoder } from "./models/baselines.js";
+export { stackSentenceBatches } from "./models/batch-layout.js";
 export type {
   EncoderPass,
   FollowedTrees,
@@ -14,7 +15,7 @@ export type {
   TransitionSource,
 } from "./models/encoder.js";
 export { ENCODERS, type EncoderKind, TASKS, type Task } from "./models/kinds.js";
-export { defaultConfig, Model, type ModelConfig, stackSentenceBatches } from "./models/model.js";
+export { defaultConfig, Model, type ModelConfig } from "./models/model.js";
 export { type LoadedModel, loadModelDir, saveModelDir } from "./models/model-dir.js";
 export { lstm, SpinnEncoder, treeLstm } from "./models/spinn.js";
 export { StackMachine } from "./models/stack-machine.js";

@@ -8,7 +8,7 @@ import { DataError, FormatError } from "../data/errors.js";
 import { parseListOpsExpression } from "../data/listops.js";
 import { tokenize } from "../data/tokenizer.js";
 import { type ParsedSentence, parseBinaryParse } from "../data/transitions.js";
-import type { Task } from "../models/model.js";
+import type { Task } from "../models/kinds.js";
 import type { Example } from "../tasks/task.js";
 
 function field(obj: Record<string, unknown>, names: string[]): [string, string] | null {

@@ -15,9 +15,6 @@ import {
 import { type EncoderPass, rowRange, type SentenceEncoder } from "./encoder.js";
 import { StackMachine } from "./stack-machine.js";
 
-// Where SentenceEncoder has always been imported from.
-export type { SentenceEncoder };
-
 /** Runs an LSTM over each sentence (forwards or backwards) and returns the final h. */
 function runLstm(
   cell: LSTMCell,

@@ -20,9 +20,6 @@ import { LeafEmbedder } from "./leaves.js";
 import { DEFAULT_SIZES, type ModelSizes } from "./sizes.js";
 import { SpinnEncoder } from "./spinn.js";
 
-export { stackSentenceBatches } from "./batch-layout.js";
-export { ENCODERS, type EncoderKind, type Task, type TransitionMode };
-
 export interface ModelConfig extends ModelSizes {
   task: Task;
   encoder: EncoderKind;

@@ -31,9 +31,6 @@ import {
 } from "./encoder.js";
 import { type ReduceStep, StackMachine } from "./stack-machine.js";
 
-// Kept importable from here, where SPINN's callers have always found them.
-export { rowRange, type TransitionSource };
-
 export interface SpinnConfig {
   dHidden: number;
   /** Tracker LSTM size; 0 for SPINN-PI-NT (no tracker). */

@@ -5,7 +5,8 @@ import { describe, test } from "node:test";
 import type { SentenceBatch } from "../../src/data/batching.js";
 import { randomTransitions, SHIFT, SKIP } from "../../src/data/transitions.js";
 import { cat, manualSeed, noGrad, scope, type Tensor, zeros } from "../../src/engine/index.js";
-import { defaultConfig, Model, stackSentenceBatches } from "../../src/models/model.js";
+import { stackSentenceBatches } from "../../src/models/batch-layout.js";
+import { defaultConfig, Model } from "../../src/models/model.js";
 
 interface Sentence {
   ids: number[];

@@ -154,16 +154,16 @@ function parseArgs(spec) {
   });
 }
 
+// The body of one entry point; the registration (common.h's entry-point table) runs it inside
+// spinn::guard under the row's name.
 function cppFor([name, spec, ret, expr]) {
   const args = parseArgs(spec);
-  const lines = args.map((a, i) => `    auto ${a.name} = ${KINDS[a.kind].cpp(i)};`);
+  const lines = args.map((a, i) => `  auto ${a.name} = ${KINDS[a.kind].cpp(i)};`);
   return [
     `static Napi::Value op_${name}(const Napi::CallbackInfo& info) {`,
-    `  return spinn::guard(info, "${name}", [&]() -> Napi::Value {`,
-    `    spinn::expectArgs(info, ${args.length});`,
+    `  spinn::expectArgs(info, ${args.length});`,
     ...lines,
-    `    return ${WRAP[ret]}(info.Env(), ${expr});`,
-    "  });",
+    `  return ${WRAP[ret]}(info.Env(), ${expr});`,
     "}",
   ].join("\n");
 }
@@ -184,9 +184,9 @@ export function generateOps(root) {
     banner,
     '#include "common.h"\n',
     ...OPS.map(cppFor),
-    "\nvoid spinn::registerGeneratedOps(Napi::Env env, Napi::Object exports) {",
-    ...OPS.map(([name]) => `  exports.Set("${name}", Napi::Function::New(env, op_${name}, "${name}"));`),
-    "}\n",
+    "\nconst spinn::EntryTable spinn::generatedEntryPoints = {",
+    ...OPS.map(([name]) => `    {"${name}", op_${name}},`),
+    "};\n",
   ].join("\n");
   const ts = [
     banner,
@@ -195,6 +195,10 @@ export function generateOps(root) {
     "export interface NativeOps {",
     ...OPS.map(tsFor),
     "}\n",
+    "/** The names of those entry points, at run time (NativeOps is erased). */",
+    "export const nativeOpNames: readonly (keyof NativeOps)[] = [",
+    ...OPS.map(([name]) => `  "${name}",`),
+    "];\n",
   ].join("\n");
   writeIfChanged(path.join(root, "native/src/ops_generated.cpp"), cpp);
   writeIfChanged(path.join(root, "src/engine/native-ops.generated.ts"), ts);

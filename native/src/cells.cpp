@@ -258,32 +258,28 @@ void checkCell(const at::Tensor& gates, int64_t parts, const std::vector<const a
 
 // treeLstmCell(gates R x 5H, leftCell R x H, rightCell R x H) -> [h | c] (R x 2H)
 Napi::Value treeLstmCell(const Napi::CallbackInfo& info) {
-  return guard(info, "treeLstmCell", [&]() -> Napi::Value {
-    expectArgs(info, 3);
-    at::Tensor& gates = argTensor(info, 0);
-    at::Tensor& left = argTensor(info, 1);
-    at::Tensor& right = argTensor(info, 2);
-    checkCell(gates, 5, {&left, &right});
-    return wrapTensor(info.Env(), TreeLstmCell::apply(gates, left, right));
-  });
+  expectArgs(info, 3);
+  at::Tensor& gates = argTensor(info, 0);
+  at::Tensor& left = argTensor(info, 1);
+  at::Tensor& right = argTensor(info, 2);
+  checkCell(gates, 5, {&left, &right});
+  return wrapTensor(info.Env(), TreeLstmCell::apply(gates, left, right));
 }
 
 // lstmCell(gates R x 4H, prevCell R x H) -> [h | c] (R x 2H)
 Napi::Value lstmCell(const Napi::CallbackInfo& info) {
-  return guard(info, "lstmCell", [&]() -> Napi::Value {
-    expectArgs(info, 2);
-    at::Tensor& gates = argTensor(info, 0);
-    at::Tensor& prev = argTensor(info, 1);
-    checkCell(gates, 4, {&prev});
-    return wrapTensor(info.Env(), LstmCell::apply(gates, prev));
-  });
+  expectArgs(info, 2);
+  at::Tensor& gates = argTensor(info, 0);
+  at::Tensor& prev = argTensor(info, 1);
+  checkCell(gates, 4, {&prev});
+  return wrapTensor(info.Env(), LstmCell::apply(gates, prev));
 }
 
 }  // namespace
 
-void registerCells(Napi::Env env, Napi::Object exports) {
-  exports.Set("treeLstmCell", Napi::Function::New(env, treeLstmCell, "treeLstmCell"));
-  exports.Set("lstmCell", Napi::Function::New(env, lstmCell, "lstmCell"));
-}
+const EntryTable cellEntryPoints = {
+    {"treeLstmCell", treeLstmCell},
+    {"lstmCell", lstmCell},
+};
 
 }  // namespace spinn

@@ -23,114 +23,106 @@ at::Tensor decayedGrad(const at::Tensor& p, double weightDecay) {
 
 // sgdStep(params, momentumBuffers, step, lr, momentum, dampening, weightDecay, nesterov)
 Napi::Value sgdStep(const Napi::CallbackInfo& info) {
-  return guard(info, "sgdStep", [&]() -> Napi::Value {
-    expectArgs(info, 8);
-    auto params = argTensorList(info, 0);
-    auto bufs = argTensorList(info, 1);
-    int64_t step = argInt(info, 2);
-    double lr = argDouble(info, 3), momentum = argDouble(info, 4), dampening = argDouble(info, 5);
-    double wd = argDouble(info, 6);
-    bool nesterov = argBool(info, 7);
-    if (momentum != 0) expectSameLength(info.Env(), params, bufs, "sgdStep");
-    at::NoGradGuard noGrad;
-    for (size_t k = 0; k < params.size(); k++) {
-      at::Tensor g = decayedGrad(params[k], wd);
-      if (!g.defined()) continue;
-      if (momentum != 0) {
-        if (step == 1) bufs[k].copy_(g);
-        else bufs[k].mul_(momentum).add_(g, 1 - dampening);
-        g = nesterov ? g.add(bufs[k], momentum) : bufs[k];
-      }
-      params[k].add_(g, -lr);
+  expectArgs(info, 8);
+  auto params = argTensorList(info, 0);
+  auto bufs = argTensorList(info, 1);
+  int64_t step = argInt(info, 2);
+  double lr = argDouble(info, 3), momentum = argDouble(info, 4), dampening = argDouble(info, 5);
+  double wd = argDouble(info, 6);
+  bool nesterov = argBool(info, 7);
+  if (momentum != 0) expectSameLength(info.Env(), params, bufs, "sgdStep");
+  at::NoGradGuard noGrad;
+  for (size_t k = 0; k < params.size(); k++) {
+    at::Tensor g = decayedGrad(params[k], wd);
+    if (!g.defined()) continue;
+    if (momentum != 0) {
+      if (step == 1) bufs[k].copy_(g);
+      else bufs[k].mul_(momentum).add_(g, 1 - dampening);
+      g = nesterov ? g.add(bufs[k], momentum) : bufs[k];
     }
-    return info.Env().Undefined();
-  });
+    params[k].add_(g, -lr);
+  }
+  return info.Env().Undefined();
 }
 
 // adamStep(params, expAvg, expAvgSq, step, lr, beta1, beta2, eps, weightDecay)
 Napi::Value adamStep(const Napi::CallbackInfo& info) {
-  return guard(info, "adamStep", [&]() -> Napi::Value {
-    expectArgs(info, 9);
-    auto params = argTensorList(info, 0);
-    auto m = argTensorList(info, 1);
-    auto v = argTensorList(info, 2);
-    int64_t step = argInt(info, 3);
-    double lr = argDouble(info, 4), b1 = argDouble(info, 5), b2 = argDouble(info, 6);
-    double eps = argDouble(info, 7), wd = argDouble(info, 8);
-    expectSameLength(info.Env(), params, m, "adamStep");
-    expectSameLength(info.Env(), params, v, "adamStep");
-    if (step < 1) throw Napi::RangeError::New(info.Env(), "adamStep: step counts from 1");
-    at::NoGradGuard noGrad;
-    double bias1 = 1 - std::pow(b1, static_cast<double>(step));
-    double bias2Sqrt = std::sqrt(1 - std::pow(b2, static_cast<double>(step)));
-    for (size_t k = 0; k < params.size(); k++) {
-      at::Tensor g = decayedGrad(params[k], wd);
-      if (!g.defined()) continue;
-      m[k].mul_(b1).add_(g, 1 - b1);
-      v[k].mul_(b2).addcmul_(g, g, 1 - b2);
-      at::Tensor denom = v[k].sqrt().div_(bias2Sqrt).add_(eps);
-      params[k].addcdiv_(m[k], denom, -lr / bias1);
-    }
-    return info.Env().Undefined();
-  });
+  expectArgs(info, 9);
+  auto params = argTensorList(info, 0);
+  auto m = argTensorList(info, 1);
+  auto v = argTensorList(info, 2);
+  int64_t step = argInt(info, 3);
+  double lr = argDouble(info, 4), b1 = argDouble(info, 5), b2 = argDouble(info, 6);
+  double eps = argDouble(info, 7), wd = argDouble(info, 8);
+  expectSameLength(info.Env(), params, m, "adamStep");
+  expectSameLength(info.Env(), params, v, "adamStep");
+  if (step < 1) throw Napi::RangeError::New(info.Env(), "adamStep: step counts from 1");
+  at::NoGradGuard noGrad;
+  double bias1 = 1 - std::pow(b1, static_cast<double>(step));
+  double bias2Sqrt = std::sqrt(1 - std::pow(b2, static_cast<double>(step)));
+  for (size_t k = 0; k < params.size(); k++) {
+    at::Tensor g = decayedGrad(params[k], wd);
+    if (!g.defined()) continue;
+    m[k].mul_(b1).add_(g, 1 - b1);
+    v[k].mul_(b2).addcmul_(g, g, 1 - b2);
+    at::Tensor denom = v[k].sqrt().div_(bias2Sqrt).add_(eps);
+    params[k].addcdiv_(m[k], denom, -lr / bias1);
+  }
+  return info.Env().Undefined();
 }
 
 // rmspropStep(params, squareAvg, momentumBuffers, lr, alpha, eps, weightDecay, momentum)
 Napi::Value rmspropStep(const Napi::CallbackInfo& info) {
-  return guard(info, "rmspropStep", [&]() -> Napi::Value {
-    expectArgs(info, 8);
-    auto params = argTensorList(info, 0);
-    auto sq = argTensorList(info, 1);
-    auto bufs = argTensorList(info, 2);
-    double lr = argDouble(info, 3), alpha = argDouble(info, 4), eps = argDouble(info, 5);
-    double wd = argDouble(info, 6), momentum = argDouble(info, 7);
-    expectSameLength(info.Env(), params, sq, "rmspropStep");
-    if (momentum != 0) expectSameLength(info.Env(), params, bufs, "rmspropStep");
-    at::NoGradGuard noGrad;
-    for (size_t k = 0; k < params.size(); k++) {
-      at::Tensor g = decayedGrad(params[k], wd);
-      if (!g.defined()) continue;
-      sq[k].mul_(alpha).addcmul_(g, g, 1 - alpha);
-      at::Tensor avg = sq[k].sqrt().add_(eps);
-      if (momentum != 0) {
-        bufs[k].mul_(momentum).addcdiv_(g, avg);
-        params[k].add_(bufs[k], -lr);
-      } else {
-        params[k].addcdiv_(g, avg, -lr);
-      }
+  expectArgs(info, 8);
+  auto params = argTensorList(info, 0);
+  auto sq = argTensorList(info, 1);
+  auto bufs = argTensorList(info, 2);
+  double lr = argDouble(info, 3), alpha = argDouble(info, 4), eps = argDouble(info, 5);
+  double wd = argDouble(info, 6), momentum = argDouble(info, 7);
+  expectSameLength(info.Env(), params, sq, "rmspropStep");
+  if (momentum != 0) expectSameLength(info.Env(), params, bufs, "rmspropStep");
+  at::NoGradGuard noGrad;
+  for (size_t k = 0; k < params.size(); k++) {
+    at::Tensor g = decayedGrad(params[k], wd);
+    if (!g.defined()) continue;
+    sq[k].mul_(alpha).addcmul_(g, g, 1 - alpha);
+    at::Tensor avg = sq[k].sqrt().add_(eps);
+    if (momentum != 0) {
+      bufs[k].mul_(momentum).addcdiv_(g, avg);
+      params[k].add_(bufs[k], -lr);
+    } else {
+      params[k].addcdiv_(g, avg, -lr);
     }
-    return info.Env().Undefined();
-  });
+  }
+  return info.Env().Undefined();
 }
 
 // clipGradNorm(params, maxNorm): scales all gradients so their global L2 norm is at most
 // maxNorm (as torch.nn.utils.clip_grad_norm_); returns the norm before clipping.
 Napi::Value clipGradNorm(const Napi::CallbackInfo& info) {
-  return guard(info, "clipGradNorm", [&]() -> Napi::Value {
-    expectArgs(info, 2);
-    auto params = argTensorList(info, 0);
-    double maxNorm = argDouble(info, 1);
-    at::NoGradGuard noGrad;
-    std::vector<at::Tensor> norms;
+  expectArgs(info, 2);
+  auto params = argTensorList(info, 0);
+  double maxNorm = argDouble(info, 1);
+  at::NoGradGuard noGrad;
+  std::vector<at::Tensor> norms;
+  for (auto& p : params)
+    if (p.grad().defined()) norms.push_back(p.grad().norm().to(at::kDouble));
+  if (norms.empty()) return Napi::Number::New(info.Env(), 0);
+  double total = at::stack(norms).norm().item<double>();
+  double coef = maxNorm / (total + 1e-6);
+  if (coef < 1)
     for (auto& p : params)
-      if (p.grad().defined()) norms.push_back(p.grad().norm().to(at::kDouble));
-    if (norms.empty()) return Napi::Number::New(info.Env(), 0);
-    double total = at::stack(norms).norm().item<double>();
-    double coef = maxNorm / (total + 1e-6);
-    if (coef < 1)
-      for (auto& p : params)
-        if (p.grad().defined()) p.mutable_grad().mul_(coef);
-    return Napi::Number::New(info.Env(), total);
-  });
+      if (p.grad().defined()) p.mutable_grad().mul_(coef);
+  return Napi::Number::New(info.Env(), total);
 }
 
 }  // namespace
 
-void registerOptim(Napi::Env env, Napi::Object exports) {
-  exports.Set("sgdStep", Napi::Function::New(env, sgdStep, "sgdStep"));
-  exports.Set("adamStep", Napi::Function::New(env, adamStep, "adamStep"));
-  exports.Set("rmspropStep", Napi::Function::New(env, rmspropStep, "rmspropStep"));
-  exports.Set("clipGradNorm", Napi::Function::New(env, clipGradNorm, "clipGradNorm"));
-}
+const EntryTable optimEntryPoints = {
+    {"sgdStep", sgdStep},
+    {"adamStep", adamStep},
+    {"rmspropStep", rmspropStep},
+    {"clipGradNorm", clipGradNorm},
+};
 
 }  // namespace spinn

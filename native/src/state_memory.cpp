@@ -75,36 +75,32 @@ at::Tensor rowIndex(const Napi::CallbackInfo& info, size_t i, const at::Tensor& 
 
 // stateRead(token, memory, gradMemory, rows: Int32Array) -> the rows
 Napi::Value stateRead(const Napi::CallbackInfo& info) {
-  return guard(info, "stateRead", [&]() -> Napi::Value {
-    expectArgs(info, 4);
-    at::Tensor& token = argTensor(info, 0);
-    at::Tensor& memory = argTensor(info, 1);
-    at::Tensor& gradMemory = argTensor(info, 2);
-    at::Tensor index = rowIndex(info, 3, memory);
-    return wrapTensor(info.Env(), ReadRows::apply(token, memory, gradMemory, index));
-  });
+  expectArgs(info, 4);
+  at::Tensor& token = argTensor(info, 0);
+  at::Tensor& memory = argTensor(info, 1);
+  at::Tensor& gradMemory = argTensor(info, 2);
+  at::Tensor index = rowIndex(info, 3, memory);
+  return wrapTensor(info.Env(), ReadRows::apply(token, memory, gradMemory, index));
 }
 
 // stateWrite(token, memory, gradMemory, rows: Int32Array, value) -> new token
 Napi::Value stateWrite(const Napi::CallbackInfo& info) {
-  return guard(info, "stateWrite", [&]() -> Napi::Value {
-    expectArgs(info, 5);
-    at::Tensor& token = argTensor(info, 0);
-    at::Tensor& memory = argTensor(info, 1);
-    at::Tensor& gradMemory = argTensor(info, 2);
-    at::Tensor index = rowIndex(info, 3, memory);
-    at::Tensor& value = argTensor(info, 4);
-    TORCH_CHECK(value.dim() == 2 && value.size(0) == index.numel() && value.size(1) == memory.size(1),
-                "value must be ", index.numel(), " x ", memory.size(1), ", got ", value.sizes());
-    return wrapTensor(info.Env(), WriteRows::apply(token, memory, gradMemory, index, value));
-  });
+  expectArgs(info, 5);
+  at::Tensor& token = argTensor(info, 0);
+  at::Tensor& memory = argTensor(info, 1);
+  at::Tensor& gradMemory = argTensor(info, 2);
+  at::Tensor index = rowIndex(info, 3, memory);
+  at::Tensor& value = argTensor(info, 4);
+  TORCH_CHECK(value.dim() == 2 && value.size(0) == index.numel() && value.size(1) == memory.size(1),
+              "value must be ", index.numel(), " x ", memory.size(1), ", got ", value.sizes());
+  return wrapTensor(info.Env(), WriteRows::apply(token, memory, gradMemory, index, value));
 }
 
 }  // namespace
 
-void registerStateMemory(Napi::Env env, Napi::Object exports) {
-  exports.Set("stateRead", Napi::Function::New(env, stateRead, "stateRead"));
-  exports.Set("stateWrite", Napi::Function::New(env, stateWrite, "stateWrite"));
-}
+const EntryTable stateMemoryEntryPoints = {
+    {"stateRead", stateRead},
+    {"stateWrite", stateWrite},
+};
 
 }  // namespace spinn

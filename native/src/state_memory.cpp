@@ -73,27 +73,29 @@ at::Tensor rowIndex(const Napi::CallbackInfo& info, size_t i, const at::Tensor& 
   return memory.is_cpu() ? index : index.to(memory.device(), /*non_blocking=*/true);
 }
 
+// The arguments both entry points start with, read in order: (token, memory, gradMemory, rows).
+struct RowsArgs {
+  at::Tensor token, memory, gradMemory, index;
+};
+RowsArgs rowsArgs(const Napi::CallbackInfo& info, size_t count) {
+  expectArgs(info, count);
+  at::Tensor token = argTensor(info, 0), memory = argTensor(info, 1), gradMemory = argTensor(info, 2);
+  return {token, memory, gradMemory, rowIndex(info, 3, memory)};
+}
+
 // stateRead(token, memory, gradMemory, rows: Int32Array) -> the rows
 Napi::Value stateRead(const Napi::CallbackInfo& info) {
-  expectArgs(info, 4);
-  at::Tensor& token = argTensor(info, 0);
-  at::Tensor& memory = argTensor(info, 1);
-  at::Tensor& gradMemory = argTensor(info, 2);
-  at::Tensor index = rowIndex(info, 3, memory);
-  return wrapTensor(info.Env(), ReadRows::apply(token, memory, gradMemory, index));
+  RowsArgs a = rowsArgs(info, 4);
+  return wrapTensor(info.Env(), ReadRows::apply(a.token, a.memory, a.gradMemory, a.index));
 }
 
 // stateWrite(token, memory, gradMemory, rows: Int32Array, value) -> new token
 Napi::Value stateWrite(const Napi::CallbackInfo& info) {
-  expectArgs(info, 5);
-  at::Tensor& token = argTensor(info, 0);
-  at::Tensor& memory = argTensor(info, 1);
-  at::Tensor& gradMemory = argTensor(info, 2);
-  at::Tensor index = rowIndex(info, 3, memory);
+  RowsArgs a = rowsArgs(info, 5);
   at::Tensor& value = argTensor(info, 4);
-  TORCH_CHECK(value.dim() == 2 && value.size(0) == index.numel() && value.size(1) == memory.size(1),
-              "value must be ", index.numel(), " x ", memory.size(1), ", got ", value.sizes());
-  return wrapTensor(info.Env(), WriteRows::apply(token, memory, gradMemory, index, value));
+  TORCH_CHECK(value.dim() == 2 && value.size(0) == a.index.numel() && value.size(1) == a.memory.size(1),
+              "value must be ", a.index.numel(), " x ", a.memory.size(1), ", got ", value.sizes());
+  return wrapTensor(info.Env(), WriteRows::apply(a.token, a.memory, a.gradMemory, a.index, value));
 }
 
 }  // namespace

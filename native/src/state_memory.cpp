@@ -64,7 +64,7 @@ at::Tensor rowIndex(const Napi::CallbackInfo& info, size_t i, const at::Tensor& 
   at::Tensor index = at::empty({n}, at::kLong);
   int64_t* out = index.data_ptr<int64_t>();
   for (int64_t k = 0; k < n; k++) {
-    int32_t r = rows[k];
+    int32_t r = rows[static_cast<size_t>(k)];
     if (r < 0 || r >= limit)
       throw Napi::RangeError::New(info.Env(), "row " + std::to_string(r) + " (position " + std::to_string(k) +
                                                   ") is outside the state memory's " + std::to_string(limit) + " rows");

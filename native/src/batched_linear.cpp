@@ -63,53 +63,49 @@ at::Tensor placeholder(const at::Tensor& like) { return at::empty({0}, like.opti
 
 // batchedLinearCollector(weight, bias | null, inputs, outputGrads) -> token
 Napi::Value batchedLinearCollector(const Napi::CallbackInfo& info) {
-  return guard(info, "batchedLinearCollector", [&]() -> Napi::Value {
-    expectArgs(info, 4);
-    at::Tensor& weight = argTensor(info, 0);
-    at::Tensor bias = argOptionalTensor(info, 1);
-    at::Tensor& inputs = argTensor(info, 2);
-    at::Tensor& outputGrads = argTensor(info, 3);
-    TORCH_CHECK(weight.dim() == 2, "weight must be 2-D, got ", weight.sizes());
-    TORCH_CHECK(inputs.dim() == 2 && inputs.size(1) == weight.size(1), "inputs buffer must be rows x ",
-                weight.size(1), ", got ", inputs.sizes());
-    TORCH_CHECK(outputGrads.dim() == 2 && outputGrads.size(1) == weight.size(0) &&
-                    outputGrads.size(0) == inputs.size(0),
-                "output-gradient buffer must be ", inputs.size(0), " x ", weight.size(0), ", got ",
-                outputGrads.sizes());
-    bool hasBias = bias.defined();
-    return wrapTensor(info.Env(), CollectWeightGrad::apply(weight, hasBias ? bias : placeholder(weight), inputs,
-                                                           outputGrads, hasBias));
-  });
+  expectArgs(info, 4);
+  at::Tensor& weight = argTensor(info, 0);
+  at::Tensor bias = argOptionalTensor(info, 1);
+  at::Tensor& inputs = argTensor(info, 2);
+  at::Tensor& outputGrads = argTensor(info, 3);
+  TORCH_CHECK(weight.dim() == 2, "weight must be 2-D, got ", weight.sizes());
+  TORCH_CHECK(inputs.dim() == 2 && inputs.size(1) == weight.size(1), "inputs buffer must be rows x ",
+              weight.size(1), ", got ", inputs.sizes());
+  TORCH_CHECK(outputGrads.dim() == 2 && outputGrads.size(1) == weight.size(0) &&
+                  outputGrads.size(0) == inputs.size(0),
+              "output-gradient buffer must be ", inputs.size(0), " x ", weight.size(0), ", got ",
+              outputGrads.sizes());
+  bool hasBias = bias.defined();
+  return wrapTensor(info.Env(), CollectWeightGrad::apply(weight, hasBias ? bias : placeholder(weight), inputs,
+                                                         outputGrads, hasBias));
 }
 
 // batchedLinearStep(token, x, weight, bias | null, inputs, outputGrads, offset) -> x·Wᵀ + b
 Napi::Value batchedLinearStep(const Napi::CallbackInfo& info) {
-  return guard(info, "batchedLinearStep", [&]() -> Napi::Value {
-    expectArgs(info, 7);
-    at::Tensor& token = argTensor(info, 0);
-    at::Tensor& x = argTensor(info, 1);
-    at::Tensor& weight = argTensor(info, 2);
-    at::Tensor bias = argOptionalTensor(info, 3);
-    at::Tensor& inputs = argTensor(info, 4);
-    at::Tensor& outputGrads = argTensor(info, 5);
-    int64_t offset = argInt(info, 6);
-    TORCH_CHECK(x.dim() == 2 && x.size(1) == weight.size(1), "x must be rows x ", weight.size(1), ", got ",
-                x.sizes());
-    TORCH_CHECK(offset >= 0 && offset + x.size(0) <= inputs.size(0), "rows ", offset, "..",
-                offset + x.size(0), " are outside the buffers' ", inputs.size(0), " rows");
-    // The weight and bias reach autograd through the collector only.
-    bool hasBias = bias.defined();
-    return wrapTensor(info.Env(), LinearStep::apply(token, x, weight.detach(),
-                                                    hasBias ? bias.detach() : placeholder(weight), inputs,
-                                                    outputGrads, offset, hasBias));
-  });
+  expectArgs(info, 7);
+  at::Tensor& token = argTensor(info, 0);
+  at::Tensor& x = argTensor(info, 1);
+  at::Tensor& weight = argTensor(info, 2);
+  at::Tensor bias = argOptionalTensor(info, 3);
+  at::Tensor& inputs = argTensor(info, 4);
+  at::Tensor& outputGrads = argTensor(info, 5);
+  int64_t offset = argInt(info, 6);
+  TORCH_CHECK(x.dim() == 2 && x.size(1) == weight.size(1), "x must be rows x ", weight.size(1), ", got ",
+              x.sizes());
+  TORCH_CHECK(offset >= 0 && offset + x.size(0) <= inputs.size(0), "rows ", offset, "..",
+              offset + x.size(0), " are outside the buffers' ", inputs.size(0), " rows");
+  // The weight and bias reach autograd through the collector only.
+  bool hasBias = bias.defined();
+  return wrapTensor(info.Env(), LinearStep::apply(token, x, weight.detach(),
+                                                  hasBias ? bias.detach() : placeholder(weight), inputs,
+                                                  outputGrads, offset, hasBias));
 }
 
 }  // namespace
 
-void registerBatchedLinear(Napi::Env env, Napi::Object exports) {
-  exports.Set("batchedLinearCollector", Napi::Function::New(env, batchedLinearCollector, "batchedLinearCollector"));
-  exports.Set("batchedLinearStep", Napi::Function::New(env, batchedLinearStep, "batchedLinearStep"));
-}
+const EntryTable batchedLinearEntryPoints = {
+    {"batchedLinearCollector", batchedLinearCollector},
+    {"batchedLinearStep", batchedLinearStep},
+};
 
 }  // namespace spinn

@@ -11,6 +11,9 @@
 //   c = sig(f) c0 + sig(i) tanh(g),   h = sig(o) tanh(c);  out = [h | c].
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <array>
+#include <utility>
+
 #include "common.h"
 
 namespace spinn {
@@ -19,79 +22,145 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// ---- TreeLSTM -------------------------------------------------------------------------------
+// ---- the shared kernel ------------------------------------------------------------------------
+//
+// Both cells are one "gated cell": a block of gates per row, one candidate block under tanh, the
+// others under sigmoid, and
+//   c = cand in + sum_j forget_j prev_j,   h = sig(out) tanh(c),   out = [h | c].
+// A layout names which gate block plays which part (compile-time, so the loops index with
+// constants, as the hand-written kernels did). The TreeLSTM's two forget gates weigh its two
+// children; the LSTM's one weighs its previous cell.
+struct TreeLstmLayout {
+  static constexpr const char* name = "treeLstmCell";
+  static constexpr int64_t gates = 5, candidate = 0, input = 1, output = 4;
+  static constexpr size_t prev = 2;
+  static constexpr int64_t forget[prev] = {2, 3};
+};
+struct LstmLayout {
+  static constexpr const char* name = "lstmCell";
+  static constexpr int64_t gates = 4, input = 0, candidate = 2, output = 3;
+  static constexpr size_t prev = 1;
+  static constexpr int64_t forget[prev] = {1};
+};
+template <typename L>
+using Prev = std::array<at::Tensor, L::prev>;
 
-at::Tensor treeForwardAten(const at::Tensor& g, const at::Tensor& cl, const at::Tensor& cr) {
-  auto parts = g.chunk(5, 1);
-  at::Tensor c = parts[0].tanh() * parts[1].sigmoid() + parts[2].sigmoid() * cl + parts[3].sigmoid() * cr;
-  return at::cat({parts[4].sigmoid() * c.tanh(), c}, 1);
+// ATen path (devices other than the CPU, dtypes the loops do not cover). Each op is its own
+// kernel, so the order of the (commutative) products and sums below does not change any bit.
+template <typename L>
+std::vector<at::Tensor> activateAten(const at::Tensor& g) {
+  auto parts = g.chunk(L::gates, 1);
+  for (int64_t b = 0; b < L::gates; b++) parts[b] = b == L::candidate ? parts[b].tanh() : parts[b].sigmoid();
+  return parts;
 }
 
-// Returns [dGates, dLeftCell, dRightCell].
-std::vector<at::Tensor> treeBackwardAten(const at::Tensor& g, const at::Tensor& cl, const at::Tensor& cr,
-                                         const at::Tensor& c, const at::Tensor& dout, int64_t H) {
-  auto p = g.chunk(5, 1);
-  at::Tensor a = p[0].tanh(), i = p[1].sigmoid(), f1 = p[2].sigmoid(), f2 = p[3].sigmoid(), o = p[4].sigmoid();
+template <typename L>
+at::Tensor forwardAten(const at::Tensor& g, const Prev<L>& prev) {
+  auto act = activateAten<L>(g);
+  at::Tensor c = act[L::candidate] * act[L::input];
+  for (size_t j = 0; j < L::prev; j++) c = c + act[L::forget[j]] * prev[j];
+  return at::cat({act[L::output] * c.tanh(), c}, 1);
+}
+
+// Returns [dGates, dPrev_0, ...].
+template <typename L>
+variable_list backwardAten(const at::Tensor& g, const Prev<L>& prev, const at::Tensor& c, const at::Tensor& dout,
+                           int64_t H) {
+  auto act = activateAten<L>(g);
+  const at::Tensor &cand = act[L::candidate], &in = act[L::input], &o = act[L::output];
   at::Tensor tc = c.tanh();
   at::Tensor dh = dout.narrow(1, 0, H), dcOut = dout.narrow(1, H, H);
   at::Tensor dc = dcOut + dh * o * (1 - tc * tc);
-  at::Tensor dg = at::cat({dc * i * (1 - a * a), dc * a * i * (1 - i), dc * cl * f1 * (1 - f1),
-                           dc * cr * f2 * (1 - f2), dh * tc * o * (1 - o)},
-                          1);
-  return {dg, dc * f1, dc * f2};
+  std::vector<at::Tensor> dg(L::gates);
+  dg[L::candidate] = dc * in * (1 - cand * cand);
+  dg[L::input] = dc * cand * in * (1 - in);
+  dg[L::output] = dh * tc * o * (1 - o);
+  variable_list grads(1);
+  for (size_t j = 0; j < L::prev; j++) {
+    const at::Tensor& f = act[L::forget[j]];
+    dg[L::forget[j]] = dc * prev[j] * f * (1 - f);
+    grads.push_back(dc * f);
+  }
+  grads[0] = at::cat(dg, 1);
+  return grads;
 }
 
 // The CPU path: the transcendental functions run vectorised over whole blocks (ATen's tanh_ and
 // sigmoid_), the combinations in one plain loop; the backward reuses the saved activations, so
 // it evaluates no transcendental function at all.
-//   act: the activated gates [tanh a, sig i, sig f1, sig f2, sig o]; tc: tanh(c).
-template <typename T>
-void treeCombineCpu(const at::Tensor& act, const at::Tensor& cl, const at::Tensor& cr, at::Tensor& out, int64_t H) {
+//   act: the activated gates (R x gates*H, contiguous); tc: tanh(c); prev: R x H, unit stride.
+template <typename L>
+void activateCpu(at::Tensor& act, int64_t H) {
+  // The same spans as ever (the sigmoid blocks either side of the candidate, each as one call):
+  // ATen's vector and scalar tails may differ in the last bit, so the spans fix the results.
+  if (L::candidate > 0) act.narrow(1, 0, L::candidate * H).sigmoid_();
+  act.narrow(1, L::candidate * H, H).tanh_();
+  const int64_t after = L::gates - L::candidate - 1;
+  if (after > 0) act.narrow(1, (L::candidate + 1) * H, after * H).sigmoid_();
+}
+
+// Calls f(j) for each previous cell j as a compile-time constant: the loops below stay written
+// out per cell (as the hand-written kernels were) instead of looping over cells per element.
+template <typename L, typename F, size_t... J>
+inline void eachPrevImpl(F&& f, std::index_sequence<J...>) {
+  (f(std::integral_constant<size_t, J>{}), ...);
+}
+template <typename L, typename F>
+inline void eachPrev(F&& f) {
+  eachPrevImpl<L>(std::forward<F>(f), std::make_index_sequence<L::prev>{});
+}
+
+template <typename L, typename T>
+void combineCpu(const at::Tensor& act, const Prev<L>& prev, at::Tensor& out, int64_t H) {
   const int64_t R = act.size(0);
   const T* A = act.data_ptr<T>();
-  const T* L = cl.data_ptr<T>();
-  const T* Rt = cr.data_ptr<T>();
   T* O = out.data_ptr<T>();
-  const int64_t ls = cl.stride(0), rs = cr.stride(0);
   for (int64_t r = 0; r < R; r++) {
-    const T* ar = A + r * 5 * H;
-    const T* lr = L + r * ls;
-    const T* rr = Rt + r * rs;
+    const T* ar = A + r * L::gates * H;
+    std::array<const T*, L::prev> pr;
+    eachPrev<L>([&](auto j) { pr[j] = prev[j].template data_ptr<T>() + r * prev[j].stride(0); });
     T* c = O + r * 2 * H + H;
-    for (int64_t k = 0; k < H; k++) c[k] = ar[k] * ar[H + k] + ar[2 * H + k] * lr[k] + ar[3 * H + k] * rr[k];
+    for (int64_t k = 0; k < H; k++) {
+      T v = ar[L::candidate * H + k] * ar[L::input * H + k];
+      eachPrev<L>([&](auto j) { v = v + ar[L::forget[j] * H + k] * pr[j][k]; });
+      c[k] = v;
+    }
   }
 }
 
-template <typename T>
-void treeBackwardCpu(const at::Tensor& act, const at::Tensor& tc, const at::Tensor& cl, const at::Tensor& cr,
-                     const at::Tensor& dout, at::Tensor& dg, at::Tensor& dl, at::Tensor& dr, int64_t H) {
+template <typename L, typename T>
+void backwardCpu(const at::Tensor& act, const at::Tensor& tc, const Prev<L>& prev, const at::Tensor& dout,
+                 at::Tensor& dg, Prev<L>& dprev, int64_t H) {
   const int64_t R = act.size(0);
   const T* A = act.data_ptr<T>();
   const T* TC = tc.data_ptr<T>();
-  const T* L = cl.data_ptr<T>();
-  const T* Rt = cr.data_ptr<T>();
   const T* D = dout.data_ptr<T>();
   T* DG = dg.data_ptr<T>();
-  T* DL = dl.data_ptr<T>();
-  T* DR = dr.data_ptr<T>();
-  const int64_t ls = cl.stride(0), rs = cr.stride(0);
   for (int64_t r = 0; r < R; r++) {
-    const T* ar = A + r * 5 * H;
-    const T* dr_ = D + r * 2 * H;
+    const T* ar = A + r * L::gates * H;
+    const T* dr = D + r * 2 * H;
     const T* tcr = TC + r * H;
-    T* dgr = DG + r * 5 * H;
+    T* dgr = DG + r * L::gates * H;
+    std::array<const T*, L::prev> pr;
+    std::array<T*, L::prev> dpr;
+    eachPrev<L>([&](auto j) {
+      pr[j] = prev[j].template data_ptr<T>() + r * prev[j].stride(0);
+      dpr[j] = dprev[j].template data_ptr<T>() + r * H;
+    });
     for (int64_t k = 0; k < H; k++) {
-      T a = ar[k], i = ar[H + k], f1 = ar[2 * H + k], f2 = ar[3 * H + k], o = ar[4 * H + k];
+      // Every load before the first store, as in the hand-written kernels: a store through dgr
+      // might alias act for all the compiler knows, and would force the gates to be reloaded.
+      T cand = ar[L::candidate * H + k], in = ar[L::input * H + k], o = ar[L::output * H + k];
+      std::array<T, L::prev> f;
+      eachPrev<L>([&](auto j) { f[j] = ar[L::forget[j] * H + k]; });
       T t = tcr[k];
-      T dh = dr_[k];
-      T dc = dr_[H + k] + dh * o * (T(1) - t * t);
-      dgr[k] = dc * i * (T(1) - a * a);
-      dgr[H + k] = dc * a * i * (T(1) - i);
-      dgr[2 * H + k] = dc * L[r * ls + k] * f1 * (T(1) - f1);
-      dgr[3 * H + k] = dc * Rt[r * rs + k] * f2 * (T(1) - f2);
-      dgr[4 * H + k] = dh * t * o * (T(1) - o);
-      DL[r * H + k] = dc * f1;
-      DR[r * H + k] = dc * f2;
+      T dh = dr[k];
+      T dc = dr[H + k] + dh * o * (T(1) - t * t);
+      dgr[L::candidate * H + k] = dc * in * (T(1) - cand * cand);
+      dgr[L::input * H + k] = dc * cand * in * (T(1) - in);
+      eachPrev<L>([&](auto j) { dgr[L::forget[j] * H + k] = dc * pr[j][k] * f[j] * (T(1) - f[j]); });
+      dgr[L::output * H + k] = dh * t * o * (T(1) - o);
+      eachPrev<L>([&](auto j) { dpr[j][k] = dc * f[j]; });
     }
   }
 }
@@ -100,147 +169,66 @@ bool fastPath(const at::Tensor& t) {
   return t.is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble);
 }
 
-struct TreeLstmCell : public torch::autograd::Function<TreeLstmCell> {
-  // leftCell / rightCell: R x H views (row stride may be 2H) of the children's cells.
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gates, const at::Tensor& leftCell,
-                            const at::Tensor& rightCell) {
-    const int64_t H = gates.size(1) / 5;
+// The autograd node of either cell. prev: R x H views (row stride may be 2H) of the previous
+// cells. Saved: on the CPU {act, tc, prev...}, else {gates, prev..., out}.
+template <typename L>
+struct GatedCell : public torch::autograd::Function<GatedCell<L>> {
+  // The previous cells come as separate arguments: autograd sees only top-level tensor arguments
+  // as the node's inputs.
+  template <typename... Cells>
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gates, const Cells&... cells) {
+    static_assert(sizeof...(Cells) == L::prev, "one previous cell per forget gate");
+    Prev<L> prev{cells...};
+    const int64_t H = gates.size(1) / L::gates;
+    std::vector<at::Tensor> saved;
     if (!fastPath(gates)) {
-      at::Tensor out = treeForwardAten(gates, leftCell, rightCell);
+      at::Tensor out = forwardAten<L>(gates, prev);
+      saved.push_back(gates);
+      saved.insert(saved.end(), prev.begin(), prev.end());
+      saved.push_back(out);
       ctx->saved_data["fast"] = false;
-      ctx->save_for_backward({gates, leftCell, rightCell, out});
+      ctx->save_for_backward(saved);
       return out;
     }
     // The loops need unit stride along a row; a narrowed [h | c] row has it.
-    at::Tensor cl = leftCell.stride(1) == 1 ? leftCell : leftCell.contiguous();
-    at::Tensor cr = rightCell.stride(1) == 1 ? rightCell : rightCell.contiguous();
+    for (auto& p : prev)
+      if (p.stride(1) != 1) p = p.contiguous();
     at::Tensor act = gates.contiguous().clone();
-    act.narrow(1, 0, H).tanh_();
-    act.narrow(1, H, 4 * H).sigmoid_();
+    activateCpu<L>(act, H);
     at::Tensor out = at::empty({gates.size(0), 2 * H}, gates.options());
-    AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "treeLstmCell", [&] { treeCombineCpu<scalar_t>(act, cl, cr, out, H); });
+    AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), L::name, [&] { combineCpu<L, scalar_t>(act, prev, out, H); });
     at::Tensor tc = out.narrow(1, H, H).tanh();
     at::Tensor h = out.narrow(1, 0, H);
-    at::mul_out(h, act.narrow(1, 4 * H, H), tc);
+    at::mul_out(h, act.narrow(1, L::output * H, H), tc);
+    saved = {act, tc};
+    saved.insert(saved.end(), prev.begin(), prev.end());
     ctx->saved_data["fast"] = true;
-    ctx->save_for_backward({act, tc, cl, cr});
+    ctx->save_for_backward(saved);
     return out;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
-    if (ctx->saved_data["fast"].toBool()) {  // saved {act, tc, cl, cr}
-      const at::Tensor &act = saved[0], &tc = saved[1], &cl = saved[2], &cr = saved[3];
-      const int64_t H = tc.size(1);
-      at::Tensor dout = grads[0].defined() ? grads[0].contiguous() : at::zeros({act.size(0), 2 * H}, act.options());
-      at::Tensor dg = at::empty_like(act), dl = at::empty({act.size(0), H}, act.options()), dr = at::empty_like(dl);
-      AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "treeLstmCellBackward",
-                                 [&] { treeBackwardCpu<scalar_t>(act, tc, cl, cr, dout, dg, dl, dr, H); });
-      return {dg, dl, dr};
+    const bool fast = ctx->saved_data["fast"].toBool();
+    Prev<L> prev;
+    for (size_t j = 0; j < L::prev; j++) prev[j] = saved[(fast ? 2 : 1) + j];
+    if (!fast) {
+      const at::Tensor &g = saved[0], &out = saved.back();
+      const int64_t H = g.size(1) / L::gates;
+      at::Tensor dout = grads[0].defined() ? grads[0] : at::zeros_like(out);
+      return backwardAten<L>(g, prev, out.narrow(1, H, H), dout, H);
     }
-    const at::Tensor &g = saved[0], &cl = saved[1], &cr = saved[2], &out = saved[3];
-    const int64_t H = g.size(1) / 5;
-    at::Tensor dout = grads[0].defined() ? grads[0] : at::zeros_like(out);
-    auto d = treeBackwardAten(g, cl, cr, out.narrow(1, H, H), dout, H);
-    return {d[0], d[1], d[2]};
-  }
-};
-
-// ---- LSTM -----------------------------------------------------------------------------------
-
-// act: the activated gates [sig i, sig f, tanh g, sig o]; tc: tanh(c). As for the TreeLSTM.
-template <typename T>
-void lstmCombineCpu(const at::Tensor& act, const at::Tensor& c0, at::Tensor& out, int64_t H) {
-  const int64_t R = act.size(0);
-  const T* A = act.data_ptr<T>();
-  const T* C = c0.data_ptr<T>();
-  T* O = out.data_ptr<T>();
-  const int64_t cs = c0.stride(0);
-  for (int64_t r = 0; r < R; r++) {
-    const T* ar = A + r * 4 * H;
-    const T* cr = C + r * cs;
-    T* c = O + r * 2 * H + H;
-    for (int64_t k = 0; k < H; k++) c[k] = ar[H + k] * cr[k] + ar[k] * ar[2 * H + k];
-  }
-}
-
-template <typename T>
-void lstmBackwardCpu(const at::Tensor& act, const at::Tensor& tc, const at::Tensor& c0, const at::Tensor& dout,
-                     at::Tensor& dg, at::Tensor& dc0, int64_t H) {
-  const int64_t R = act.size(0);
-  const T* A = act.data_ptr<T>();
-  const T* TC = tc.data_ptr<T>();
-  const T* C = c0.data_ptr<T>();
-  const T* D = dout.data_ptr<T>();
-  T* DG = dg.data_ptr<T>();
-  T* DC = dc0.data_ptr<T>();
-  const int64_t cs = c0.stride(0);
-  for (int64_t r = 0; r < R; r++) {
-    const T* ar = A + r * 4 * H;
-    const T* dr = D + r * 2 * H;
-    const T* tcr = TC + r * H;
-    T* dgr = DG + r * 4 * H;
-    for (int64_t k = 0; k < H; k++) {
-      T i = ar[k], f = ar[H + k], gg = ar[2 * H + k], o = ar[3 * H + k];
-      T t = tcr[k];
-      T dh = dr[k];
-      T dc = dr[H + k] + dh * o * (T(1) - t * t);
-      dgr[k] = dc * gg * i * (T(1) - i);
-      dgr[H + k] = dc * C[r * cs + k] * f * (T(1) - f);
-      dgr[2 * H + k] = dc * i * (T(1) - gg * gg);
-      dgr[3 * H + k] = dh * t * o * (T(1) - o);
-      DC[r * H + k] = dc * f;
-    }
-  }
-}
-
-struct LstmCell : public torch::autograd::Function<LstmCell> {
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gates, const at::Tensor& prevCell) {
-    const int64_t H = gates.size(1) / 4;
-    if (!fastPath(gates)) {
-      auto p = gates.chunk(4, 1);
-      at::Tensor c = p[1].sigmoid() * prevCell + p[0].sigmoid() * p[2].tanh();
-      at::Tensor out = at::cat({p[3].sigmoid() * c.tanh(), c}, 1);
-      ctx->saved_data["fast"] = false;
-      ctx->save_for_backward({gates, prevCell, out});
-      return out;
-    }
-    at::Tensor c0 = prevCell.stride(1) == 1 ? prevCell : prevCell.contiguous();
-    at::Tensor act = gates.contiguous().clone();
-    act.narrow(1, 0, 2 * H).sigmoid_();
-    act.narrow(1, 2 * H, H).tanh_();
-    act.narrow(1, 3 * H, H).sigmoid_();
-    at::Tensor out = at::empty({gates.size(0), 2 * H}, gates.options());
-    AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstmCell", [&] { lstmCombineCpu<scalar_t>(act, c0, out, H); });
-    at::Tensor tc = out.narrow(1, H, H).tanh();
-    at::Tensor h = out.narrow(1, 0, H);
-    at::mul_out(h, act.narrow(1, 3 * H, H), tc);
-    ctx->saved_data["fast"] = true;
-    ctx->save_for_backward({act, tc, c0});
-    return out;
-  }
-
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    auto saved = ctx->get_saved_variables();
-    if (ctx->saved_data["fast"].toBool()) {  // saved {act, tc, c0}
-      const at::Tensor &act = saved[0], &tc = saved[1], &c0 = saved[2];
-      const int64_t H = tc.size(1);
-      at::Tensor dout = grads[0].defined() ? grads[0].contiguous() : at::zeros({act.size(0), 2 * H}, act.options());
-      at::Tensor dg = at::empty_like(act), dc0 = at::empty({act.size(0), H}, act.options());
-      AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstmCellBackward",
-                                 [&] { lstmBackwardCpu<scalar_t>(act, tc, c0, dout, dg, dc0, H); });
-      return {dg, dc0};
-    }
-    const at::Tensor &g = saved[0], &c0 = saved[1], &out = saved[2];
-    const int64_t H = g.size(1) / 4;
-    at::Tensor dout = grads[0].defined() ? grads[0] : at::zeros_like(out);
-    auto p = g.chunk(4, 1);
-    at::Tensor i = p[0].sigmoid(), f = p[1].sigmoid(), gg = p[2].tanh(), o = p[3].sigmoid();
-    at::Tensor tc = out.narrow(1, H, H).tanh();
-    at::Tensor dh = dout.narrow(1, 0, H);
-    at::Tensor dc = dout.narrow(1, H, H) + dh * o * (1 - tc * tc);
-    at::Tensor dg = at::cat({dc * gg * i * (1 - i), dc * c0 * f * (1 - f), dc * i * (1 - gg * gg), dh * tc * o * (1 - o)}, 1);
-    return {dg, dc * f};
+    const at::Tensor &act = saved[0], &tc = saved[1];
+    const int64_t R = act.size(0), H = tc.size(1);
+    at::Tensor dout = grads[0].defined() ? grads[0].contiguous() : at::zeros({R, 2 * H}, act.options());
+    at::Tensor dg = at::empty_like(act);
+    Prev<L> dprev;
+    for (auto& d : dprev) d = at::empty({R, H}, act.options());
+    AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), L::name,
+                               [&] { backwardCpu<L, scalar_t>(act, tc, prev, dout, dg, dprev, H); });
+    variable_list result{dg};
+    result.insert(result.end(), dprev.begin(), dprev.end());
+    return result;
   }
 };
 
@@ -258,32 +246,28 @@ void checkCell(const at::Tensor& gates, int64_t parts, const std::vector<const a
 
 // treeLstmCell(gates R x 5H, leftCell R x H, rightCell R x H) -> [h | c] (R x 2H)
 Napi::Value treeLstmCell(const Napi::CallbackInfo& info) {
-  return guard(info, "treeLstmCell", [&]() -> Napi::Value {
-    expectArgs(info, 3);
-    at::Tensor& gates = argTensor(info, 0);
-    at::Tensor& left = argTensor(info, 1);
-    at::Tensor& right = argTensor(info, 2);
-    checkCell(gates, 5, {&left, &right});
-    return wrapTensor(info.Env(), TreeLstmCell::apply(gates, left, right));
-  });
+  expectArgs(info, 3);
+  at::Tensor& gates = argTensor(info, 0);
+  at::Tensor& left = argTensor(info, 1);
+  at::Tensor& right = argTensor(info, 2);
+  checkCell(gates, 5, {&left, &right});
+  return wrapTensor(info.Env(), GatedCell<TreeLstmLayout>::apply(gates, left, right));
 }
 
 // lstmCell(gates R x 4H, prevCell R x H) -> [h | c] (R x 2H)
 Napi::Value lstmCell(const Napi::CallbackInfo& info) {
-  return guard(info, "lstmCell", [&]() -> Napi::Value {
-    expectArgs(info, 2);
-    at::Tensor& gates = argTensor(info, 0);
-    at::Tensor& prev = argTensor(info, 1);
-    checkCell(gates, 4, {&prev});
-    return wrapTensor(info.Env(), LstmCell::apply(gates, prev));
-  });
+  expectArgs(info, 2);
+  at::Tensor& gates = argTensor(info, 0);
+  at::Tensor& prev = argTensor(info, 1);
+  checkCell(gates, 4, {&prev});
+  return wrapTensor(info.Env(), GatedCell<LstmLayout>::apply(gates, prev));
 }
 
 }  // namespace
 
-void registerCells(Napi::Env env, Napi::Object exports) {
-  exports.Set("treeLstmCell", Napi::Function::New(env, treeLstmCell, "treeLstmCell"));
-  exports.Set("lstmCell", Napi::Function::New(env, lstmCell, "lstmCell"));
-}
+const EntryTable cellEntryPoints = {
+    {"treeLstmCell", treeLstmCell},
+    {"lstmCell", lstmCell},
+};
 
 }  // namespace spinn

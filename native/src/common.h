@@ -82,12 +82,27 @@ at::Tensor copyInto(at::Tensor& dst, const at::Tensor& src);
 void trackBox(TensorBox* box);
 void untrackBox(TensorBox* box);
 
-void registerGeneratedOps(Napi::Env env, Napi::Object exports);
-void registerCore(Napi::Env env, Napi::Object exports);
-void registerAutograd(Napi::Env env, Napi::Object exports);
-void registerOptim(Napi::Env env, Napi::Object exports);
-void registerStateMemory(Napi::Env env, Napi::Object exports);
-void registerBatchedLinear(Napi::Env env, Napi::Object exports);
-void registerCells(Napi::Env env, Napi::Object exports);
+// The entry-point table. Every native function JavaScript can call is one row {name, body} in
+// one file's table; handles.cpp's Init registers every table, so a function's name is written
+// once in C++ and nothing is exported by a hand-written call. Each body runs inside guard() with
+// the row's name as the op name (the registration does it, the bodies need not). The TypeScript
+// side lists the same names (src/engine/native.ts) and a test checks the two agree.
+struct EntryPoint {
+  const char* name;
+  Napi::Value (*body)(const Napi::CallbackInfo& info);
+};
+// A vector is fine for a table: Init reads the tables only after every static initializer of the
+// addon ran (on dlopen), and never changes them, so each row's address is stable callback data.
+using EntryTable = std::vector<EntryPoint>;
+
+// One table per source file.
+extern const EntryTable handleEntryPoints;     // handles.cpp
+extern const EntryTable generatedEntryPoints;  // ops_generated.cpp (scripts/gen-ops.mjs)
+extern const EntryTable coreEntryPoints;       // core.cpp
+extern const EntryTable autogradEntryPoints;   // autograd.cpp
+extern const EntryTable optimEntryPoints;      // optim.cpp
+extern const EntryTable stateMemoryEntryPoints;    // state_memory.cpp
+extern const EntryTable batchedLinearEntryPoints;  // batched_linear.cpp
+extern const EntryTable cellEntryPoints;       // cells.cpp
 
 }  // namespace spinn

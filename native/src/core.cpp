@@ -57,248 +57,214 @@ at::TensorOptions optionsFrom(const Napi::CallbackInfo& info, size_t dtypeArg) {
 
 // fromData(data: TypedArray | number[] | boolean[], shape, dtype, device)
 Napi::Value fromData(const Napi::CallbackInfo& info) {
-  return guard(info, "fromData", [&]() -> Napi::Value {
-    expectArgs(info, 4);
-    Napi::Env env = info.Env();
-    auto shape = argIntList(info, 1);
-    int64_t n = numelOf(env, shape);
-    at::ScalarType dtype = argDtype(info, 2);
-    at::Device dev = device(argInt(info, 3));
-    at::Tensor host;
-    if (info[0].IsArray()) {
-      Napi::Array arr = info[0].As<Napi::Array>();
-      if (static_cast<int64_t>(arr.Length()) != n)
-        throw Napi::RangeError::New(env, "data has " + std::to_string(arr.Length()) + " elements but shape needs " +
-                                             std::to_string(n));
-      host = at::empty({n}, at::kDouble);
-      double* p = host.data_ptr<double>();
-      for (uint32_t k = 0; k < arr.Length(); k++) {
-        Napi::Value e = arr[k];
-        if (e.IsNumber()) p[k] = e.As<Napi::Number>().DoubleValue();
-        else if (e.IsBoolean()) p[k] = e.As<Napi::Boolean>().Value() ? 1.0 : 0.0;
-        else throw Napi::TypeError::New(env, "data[" + std::to_string(k) + "]: expected a number or boolean");
-      }
-      host = host.to(dtype).reshape(shape);
-    } else {
-      HostView view = viewOf(env, info[0], "data");
-      if (static_cast<int64_t>(view.length) != n)
-        throw Napi::RangeError::New(env, "data has " + std::to_string(view.length) + " elements but shape needs " +
-                                             std::to_string(n));
-      at::Tensor borrowed = at::from_blob(view.data, shape, at::TensorOptions().dtype(view.type));
-      // from_blob borrows JS memory: always take a copy that libtorch owns.
-      host = view.type == dtype ? borrowed.clone() : borrowed.to(dtype);
+  expectArgs(info, 4);
+  Napi::Env env = info.Env();
+  auto shape = argIntList(info, 1);
+  int64_t n = numelOf(env, shape);
+  at::ScalarType dtype = argDtype(info, 2);
+  at::Device dev = device(argInt(info, 3));
+  at::Tensor host;
+  if (info[0].IsArray()) {
+    Napi::Array arr = info[0].As<Napi::Array>();
+    if (static_cast<int64_t>(arr.Length()) != n)
+      throw Napi::RangeError::New(env, "data has " + std::to_string(arr.Length()) + " elements but shape needs " +
+                                           std::to_string(n));
+    host = at::empty({n}, at::kDouble);
+    double* p = host.data_ptr<double>();
+    for (uint32_t k = 0; k < arr.Length(); k++) {
+      Napi::Value e = arr[k];
+      if (e.IsNumber()) p[k] = e.As<Napi::Number>().DoubleValue();
+      else if (e.IsBoolean()) p[k] = e.As<Napi::Boolean>().Value() ? 1.0 : 0.0;
+      else throw Napi::TypeError::New(env, "data[" + std::to_string(k) + "]: expected a number or boolean");
     }
-    return wrapTensor(env, dev.is_cpu() ? host : host.to(dev));
-  });
+    host = host.to(dtype).reshape(shape);
+  } else {
+    HostView view = viewOf(env, info[0], "data");
+    if (static_cast<int64_t>(view.length) != n)
+      throw Napi::RangeError::New(env, "data has " + std::to_string(view.length) + " elements but shape needs " +
+                                           std::to_string(n));
+    at::Tensor borrowed = at::from_blob(view.data, shape, at::TensorOptions().dtype(view.type));
+    // from_blob borrows JS memory: always take a copy that libtorch owns.
+    host = view.type == dtype ? borrowed.clone() : borrowed.to(dtype);
+  }
+  return wrapTensor(env, dev.is_cpu() ? host : host.to(dev));
 }
 
 // toData(t): a new typed array of the tensor's own element type.
 Napi::Value toData(const Napi::CallbackInfo& info) {
-  return guard(info, "toData", [&]() -> Napi::Value {
-    expectArgs(info, 1);
-    Napi::Env env = info.Env();
-    at::Tensor t = argTensor(info, 0).detach().to(at::kCPU).contiguous();
-    size_t n = static_cast<size_t>(t.numel());
-    auto bytes = Napi::ArrayBuffer::New(env, t.nbytes());
-    if (n) std::memcpy(bytes.Data(), t.data_ptr(), t.nbytes());
-    switch (t.scalar_type()) {
-      case at::kFloat: return Napi::Float32Array::New(env, n, bytes, 0);
-      case at::kDouble: return Napi::Float64Array::New(env, n, bytes, 0);
-      case at::kLong: return Napi::BigInt64Array::New(env, n, bytes, 0);
-      case at::kBool: return Napi::Uint8Array::New(env, n, bytes, 0);
-      default: throw std::invalid_argument(std::string("cannot read dtype ") + c10::toString(t.scalar_type()));
-    }
-  });
+  expectArgs(info, 1);
+  Napi::Env env = info.Env();
+  at::Tensor t = argTensor(info, 0).detach().to(at::kCPU).contiguous();
+  size_t n = static_cast<size_t>(t.numel());
+  auto bytes = Napi::ArrayBuffer::New(env, t.nbytes());
+  if (n) std::memcpy(bytes.Data(), t.data_ptr(), t.nbytes());
+  switch (t.scalar_type()) {
+    case at::kFloat: return Napi::Float32Array::New(env, n, bytes, 0);
+    case at::kDouble: return Napi::Float64Array::New(env, n, bytes, 0);
+    case at::kLong: return Napi::BigInt64Array::New(env, n, bytes, 0);
+    case at::kBool: return Napi::Uint8Array::New(env, n, bytes, 0);
+    default: throw std::invalid_argument(std::string("cannot read dtype ") + c10::toString(t.scalar_type()));
+  }
 }
 
 // copyToArray(t, out): converts to out's element type and fills it (lengths must match).
 Napi::Value copyToArray(const Napi::CallbackInfo& info) {
-  return guard(info, "copyToArray", [&]() -> Napi::Value {
-    expectArgs(info, 2);
-    Napi::Env env = info.Env();
-    at::Tensor& src = argTensor(info, 0);
-    HostView view = viewOf(env, info[1], "out");
-    if (static_cast<int64_t>(view.length) != src.numel())
-      throw Napi::RangeError::New(env, "output array has " + std::to_string(view.length) +
-                                           " elements but the tensor has " + std::to_string(src.numel()));
-    at::Tensor t = src.detach().to(at::kCPU, view.type).contiguous();
-    if (view.length) std::memcpy(view.data, t.data_ptr(), t.nbytes());
-    return env.Undefined();
-  });
+  expectArgs(info, 2);
+  Napi::Env env = info.Env();
+  at::Tensor& src = argTensor(info, 0);
+  HostView view = viewOf(env, info[1], "out");
+  if (static_cast<int64_t>(view.length) != src.numel())
+    throw Napi::RangeError::New(env, "output array has " + std::to_string(view.length) +
+                                         " elements but the tensor has " + std::to_string(src.numel()));
+  at::Tensor t = src.detach().to(at::kCPU, view.type).contiguous();
+  if (view.length) std::memcpy(view.data, t.data_ptr(), t.nbytes());
+  return env.Undefined();
 }
 
 Napi::Value full(const Napi::CallbackInfo& info) {
-  return guard(info, "full", [&]() -> Napi::Value {
-    expectArgs(info, 4);
-    auto shape = argIntList(info, 0);
-    numelOf(info.Env(), shape);
-    return wrapTensor(info.Env(), at::full(shape, argDouble(info, 1), optionsFrom(info, 2)));
-  });
+  expectArgs(info, 4);
+  auto shape = argIntList(info, 0);
+  numelOf(info.Env(), shape);
+  return wrapTensor(info.Env(), at::full(shape, argDouble(info, 1), optionsFrom(info, 2)));
 }
 
 Napi::Value arange(const Napi::CallbackInfo& info) {
-  return guard(info, "arange", [&]() -> Napi::Value {
-    expectArgs(info, 5);
-    return wrapTensor(info.Env(),
-                      at::arange(argDouble(info, 0), argDouble(info, 1), argDouble(info, 2), optionsFrom(info, 3)));
-  });
+  expectArgs(info, 5);
+  return wrapTensor(info.Env(),
+                    at::arange(argDouble(info, 0), argDouble(info, 1), argDouble(info, 2), optionsFrom(info, 3)));
 }
 
 Napi::Value randn(const Napi::CallbackInfo& info) {
-  return guard(info, "randn", [&]() -> Napi::Value {
-    expectArgs(info, 3);
-    auto shape = argIntList(info, 0);
-    numelOf(info.Env(), shape);
-    return wrapTensor(info.Env(), at::randn(shape, optionsFrom(info, 1)));
-  });
+  expectArgs(info, 3);
+  auto shape = argIntList(info, 0);
+  numelOf(info.Env(), shape);
+  return wrapTensor(info.Env(), at::randn(shape, optionsFrom(info, 1)));
 }
 
 Napi::Value rand(const Napi::CallbackInfo& info) {
-  return guard(info, "rand", [&]() -> Napi::Value {
-    expectArgs(info, 3);
-    auto shape = argIntList(info, 0);
-    numelOf(info.Env(), shape);
-    return wrapTensor(info.Env(), at::rand(shape, optionsFrom(info, 1)));
-  });
+  expectArgs(info, 3);
+  auto shape = argIntList(info, 0);
+  numelOf(info.Env(), shape);
+  return wrapTensor(info.Env(), at::rand(shape, optionsFrom(info, 1)));
 }
 
 Napi::Value manualSeed(const Napi::CallbackInfo& info) {
-  return guard(info, "manualSeed", [&]() -> Napi::Value {
-    expectArgs(info, 1);
-    uint64_t seed = static_cast<uint64_t>(argInt(info, 0));
-    {
-      auto gen = at::detail::getDefaultCPUGenerator();
+  expectArgs(info, 1);
+  uint64_t seed = static_cast<uint64_t>(argInt(info, 0));
+  {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_current_seed(seed);
+  }
+  if (torch::cuda::is_available()) {
+    for (size_t d = 0; d < torch::cuda::device_count(); d++) {
+      auto gen = at::globalContext().defaultGenerator(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(d)));
       std::lock_guard<std::mutex> lock(gen.mutex());
       gen.set_current_seed(seed);
     }
-    if (torch::cuda::is_available()) {
-      for (size_t d = 0; d < torch::cuda::device_count(); d++) {
-        auto gen = at::globalContext().defaultGenerator(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(d)));
-        std::lock_guard<std::mutex> lock(gen.mutex());
-        gen.set_current_seed(seed);
-      }
-    }
-    return info.Env().Undefined();
-  });
+  }
+  return info.Env().Undefined();
 }
 
 // The CPU generator's full state as bytes, so training can resume with the same dropout masks.
 Napi::Value getRngState(const Napi::CallbackInfo& info) {
-  return guard(info, "getRngState", [&]() -> Napi::Value {
-    auto gen = at::detail::getDefaultCPUGenerator();
-    at::Tensor state;
-    {
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      state = gen.get_state();
-    }
-    auto out = Napi::Uint8Array::New(info.Env(), state.numel());
-    std::memcpy(out.Data(), state.data_ptr(), state.numel());
-    return out;
-  });
+  auto gen = at::detail::getDefaultCPUGenerator();
+  at::Tensor state;
+  {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    state = gen.get_state();
+  }
+  auto out = Napi::Uint8Array::New(info.Env(), state.numel());
+  std::memcpy(out.Data(), state.data_ptr(), state.numel());
+  return out;
 }
 
 Napi::Value setRngState(const Napi::CallbackInfo& info) {
-  return guard(info, "setRngState", [&]() -> Napi::Value {
-    expectArgs(info, 1);
-    HostView view = viewOf(info.Env(), info[0], "state");
-    if (view.type != at::kByte) throw Napi::TypeError::New(info.Env(), "state: expected a Uint8Array");
-    at::Tensor state = at::from_blob(view.data, {static_cast<int64_t>(view.length)}, at::kByte).clone();
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(state);
-    return info.Env().Undefined();
-  });
+  expectArgs(info, 1);
+  HostView view = viewOf(info.Env(), info[0], "state");
+  if (view.type != at::kByte) throw Napi::TypeError::New(info.Env(), "state: expected a Uint8Array");
+  at::Tensor state = at::from_blob(view.data, {static_cast<int64_t>(view.length)}, at::kByte).clone();
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+  return info.Env().Undefined();
 }
 
 Napi::Value shape(const Napi::CallbackInfo& info) {
-  return guard(info, "shape", [&]() -> Napi::Value {
-    expectArgs(info, 1);
-    auto sizes = argTensor(info, 0).sizes();
-    Napi::Array out = Napi::Array::New(info.Env(), sizes.size());
-    for (size_t k = 0; k < sizes.size(); k++) out.Set(static_cast<uint32_t>(k), static_cast<double>(sizes[k]));
-    return out;
-  });
+  expectArgs(info, 1);
+  auto sizes = argTensor(info, 0).sizes();
+  Napi::Array out = Napi::Array::New(info.Env(), sizes.size());
+  for (size_t k = 0; k < sizes.size(); k++) out.Set(static_cast<uint32_t>(k), static_cast<double>(sizes[k]));
+  return out;
 }
 
 Napi::Value dtype(const Napi::CallbackInfo& info) {
-  return guard(info, "dtype", [&]() -> Napi::Value {
-    expectArgs(info, 1);
-    return Napi::Number::New(info.Env(), dtypeCode(argTensor(info, 0).scalar_type()));
-  });
+  expectArgs(info, 1);
+  return Napi::Number::New(info.Env(), dtypeCode(argTensor(info, 0).scalar_type()));
 }
 
 Napi::Value deviceOf(const Napi::CallbackInfo& info) {
-  return guard(info, "device", [&]() -> Napi::Value {
-    expectArgs(info, 1);
-    return Napi::Number::New(info.Env(), static_cast<double>(deviceCode(argTensor(info, 0).device())));
-  });
+  expectArgs(info, 1);
+  return Napi::Number::New(info.Env(), static_cast<double>(deviceCode(argTensor(info, 0).device())));
 }
 
 Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
-  return guard(info, "setNumThreads", [&]() -> Napi::Value {
-    int64_t n = argInt(info, 0);
-    if (n < 1) throw Napi::RangeError::New(info.Env(), "threads must be at least 1");
-    at::set_num_threads(static_cast<int>(n));
-    return info.Env().Undefined();
-  });
+  int64_t n = argInt(info, 0);
+  if (n < 1) throw Napi::RangeError::New(info.Env(), "threads must be at least 1");
+  at::set_num_threads(static_cast<int>(n));
+  return info.Env().Undefined();
 }
 
 // OpenBLAS keeps its own thread pool beside libtorch's OpenMP one. It is reached by symbol
 // lookup so the addon still loads with another BLAS (then this reports false).
 Napi::Value setBlasThreads(const Napi::CallbackInfo& info) {
-  return guard(info, "setBlasThreads", [&]() -> Napi::Value {
-    int64_t n = argInt(info, 0);
-    if (n < 1) throw Napi::RangeError::New(info.Env(), "threads must be at least 1");
-    using SetThreads = void (*)(int);
-    auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-    if (set) set(static_cast<int>(n));
-    return Napi::Boolean::New(info.Env(), set != nullptr);
-  });
+  int64_t n = argInt(info, 0);
+  if (n < 1) throw Napi::RangeError::New(info.Env(), "threads must be at least 1");
+  using SetThreads = void (*)(int);
+  auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (set) set(static_cast<int>(n));
+  return Napi::Boolean::New(info.Env(), set != nullptr);
 }
 
 Napi::Value runtimeInfo(const Napi::CallbackInfo& info) {
-  return guard(info, "runtimeInfo", [&]() -> Napi::Value {
-    Napi::Object out = Napi::Object::New(info.Env());
-    out.Set("torchVersion", TORCH_VERSION);
-    out.Set("threads", at::get_num_threads());
-    using GetThreads = int (*)();
-    auto get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-    out.Set("blasThreads", get ? Napi::Value(Napi::Number::New(info.Env(), get())) : info.Env().Null());
-    bool cuda = torch::cuda::is_available();
-    out.Set("cudaAvailable", cuda);
-    out.Set("cudaDevices", cuda ? static_cast<double>(torch::cuda::device_count()) : 0.0);
-    out.Set("parallelInfo", at::get_parallel_info());
-    return out;
-  });
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("torchVersion", TORCH_VERSION);
+  out.Set("threads", at::get_num_threads());
+  using GetThreads = int (*)();
+  auto get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  out.Set("blasThreads", get ? Napi::Value(Napi::Number::New(info.Env(), get())) : info.Env().Null());
+  bool cuda = torch::cuda::is_available();
+  out.Set("cudaAvailable", cuda);
+  out.Set("cudaDevices", cuda ? static_cast<double>(torch::cuda::device_count()) : 0.0);
+  out.Set("parallelInfo", at::get_parallel_info());
+  return out;
 }
 
 Napi::Value cudaSynchronize(const Napi::CallbackInfo& info) {
-  return guard(info, "cudaSynchronize", [&]() -> Napi::Value {
-    if (torch::cuda::is_available()) torch::cuda::synchronize();
-    return info.Env().Undefined();
-  });
+  if (torch::cuda::is_available()) torch::cuda::synchronize();
+  return info.Env().Undefined();
 }
 
 }  // namespace
 
-void registerCore(Napi::Env env, Napi::Object exports) {
-  exports.Set("fromData", Napi::Function::New(env, fromData, "fromData"));
-  exports.Set("toData", Napi::Function::New(env, toData, "toData"));
-  exports.Set("copyToArray", Napi::Function::New(env, copyToArray, "copyToArray"));
-  exports.Set("full", Napi::Function::New(env, full, "full"));
-  exports.Set("arange", Napi::Function::New(env, arange, "arange"));
-  exports.Set("randn", Napi::Function::New(env, randn, "randn"));
-  exports.Set("rand", Napi::Function::New(env, rand, "rand"));
-  exports.Set("manualSeed", Napi::Function::New(env, manualSeed, "manualSeed"));
-  exports.Set("getRngState", Napi::Function::New(env, getRngState, "getRngState"));
-  exports.Set("setRngState", Napi::Function::New(env, setRngState, "setRngState"));
-  exports.Set("shape", Napi::Function::New(env, shape, "shape"));
-  exports.Set("dtype", Napi::Function::New(env, dtype, "dtype"));
-  exports.Set("device", Napi::Function::New(env, deviceOf, "device"));
-  exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
-  exports.Set("setBlasThreads", Napi::Function::New(env, setBlasThreads, "setBlasThreads"));
-  exports.Set("runtimeInfo", Napi::Function::New(env, runtimeInfo, "runtimeInfo"));
-  exports.Set("cudaSynchronize", Napi::Function::New(env, cudaSynchronize, "cudaSynchronize"));
-}
+const EntryTable coreEntryPoints = {
+    {"fromData", fromData},
+    {"toData", toData},
+    {"copyToArray", copyToArray},
+    {"full", full},
+    {"arange", arange},
+    {"randn", randn},
+    {"rand", rand},
+    {"manualSeed", manualSeed},
+    {"getRngState", getRngState},
+    {"setRngState", setRngState},
+    {"shape", shape},
+    {"dtype", dtype},
+    {"device", deviceOf},
+    {"setNumThreads", setNumThreads},
+    {"setBlasThreads", setBlasThreads},
+    {"runtimeInfo", runtimeInfo},
+    {"cudaSynchronize", cudaSynchronize},
+};
 
 }  // namespace spinn

@@ -52,6 +52,9 @@ int64_t deviceCode(const at::Device& d) { return d.is_cuda() ? d.index() < 0 ? 0
 
 void throwTorchError(Napi::Env env, const char* op, const std::string& message) {
   Addon& addon = addonOf(env);
+  // Every entry point now runs under guard(), init included: before init has handed over
+  // TorchError there is no class to build, so the error is a plain one.
+  if (addon.torchError.IsEmpty()) throw Napi::Error::New(env, std::string(op) + ": " + message);
   Napi::Object err = addon.torchError.New({Napi::String::New(env, message), Napi::String::New(env, op)});
   throw Napi::Error(env, err);
 }
@@ -222,22 +225,40 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Every exported function is this one trampoline, handed its table row as callback data: the
+// row's body runs inside guard() under the row's name, so no entry point can let a C++
+// exception reach V8 and none has to repeat the guard.
+Napi::Value invoke(const Napi::CallbackInfo& info) {
+  const auto* row = static_cast<const EntryPoint*>(info.Data());
+  return guard(info, row->name, [&]() -> Napi::Value { return row->body(info); });
+}
+
 }  // namespace
+
+const EntryTable handleEntryPoints = {
+    {"init", init},
+    {"dispose", dispose},
+    {"memory", memory},
+};
 
 }  // namespace spinn
 
+// The one place the addon's exports are made: every row of every table, each name once (a name
+// registered twice would silently replace the first function, so it fails the load instead).
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new spinn::Addon());
-  exports.Set("init", Napi::Function::New(env, spinn::init, "init"));
-  exports.Set("dispose", Napi::Function::New(env, spinn::dispose, "dispose"));
-  exports.Set("memory", Napi::Function::New(env, spinn::memory, "memory"));
-  spinn::registerGeneratedOps(env, exports);
-  spinn::registerCore(env, exports);
-  spinn::registerAutograd(env, exports);
-  spinn::registerOptim(env, exports);
-  spinn::registerStateMemory(env, exports);
-  spinn::registerBatchedLinear(env, exports);
-  spinn::registerCells(env, exports);
+  const spinn::EntryTable* tables[] = {
+      &spinn::handleEntryPoints,      &spinn::generatedEntryPoints,   &spinn::coreEntryPoints,
+      &spinn::autogradEntryPoints,    &spinn::optimEntryPoints,       &spinn::stateMemoryEntryPoints,
+      &spinn::batchedLinearEntryPoints, &spinn::cellEntryPoints,
+  };
+  for (const spinn::EntryTable* t : tables) {
+    for (const spinn::EntryPoint& row : *t) {
+      if (exports.Has(row.name))
+        throw Napi::Error::New(env, std::string("native entry point registered twice: ") + row.name);
+      exports.Set(row.name, Napi::Function::New(env, spinn::invoke, row.name, const_cast<spinn::EntryPoint*>(&row)));
+    }
+  }
   return exports;
 }
 

@@ -3,797 +3,625 @@
 #include "common.h"
 
 static Napi::Value op_add(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "add", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto b = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), at::add(a, b));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto b = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), at::add(a, b));
 }
 static Napi::Value op_sub(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "sub", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto b = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), at::sub(a, b));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto b = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), at::sub(a, b));
 }
 static Napi::Value op_mul(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "mul", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto b = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), at::mul(a, b));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto b = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), at::mul(a, b));
 }
 static Napi::Value op_div(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "div", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto b = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), at::div(a, b));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto b = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), at::div(a, b));
 }
 static Napi::Value op_addScalar(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "addScalar", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto s = spinn::argScalar(info, 1);
-    return spinn::wrapTensor(info.Env(), at::add(a, s));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto s = spinn::argScalar(info, 1);
+  return spinn::wrapTensor(info.Env(), at::add(a, s));
 }
 static Napi::Value op_mulScalar(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "mulScalar", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto s = spinn::argScalar(info, 1);
-    return spinn::wrapTensor(info.Env(), at::mul(a, s));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto s = spinn::argScalar(info, 1);
+  return spinn::wrapTensor(info.Env(), at::mul(a, s));
 }
 static Napi::Value op_rsubScalar(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "rsubScalar", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto s = spinn::argScalar(info, 1);
-    return spinn::wrapTensor(info.Env(), at::rsub(a, s));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto s = spinn::argScalar(info, 1);
+  return spinn::wrapTensor(info.Env(), at::rsub(a, s));
 }
 static Napi::Value op_divScalar(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "divScalar", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto s = spinn::argScalar(info, 1);
-    return spinn::wrapTensor(info.Env(), at::div(a, s));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto s = spinn::argScalar(info, 1);
+  return spinn::wrapTensor(info.Env(), at::div(a, s));
 }
 static Napi::Value op_powScalar(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "powScalar", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto e = spinn::argScalar(info, 1);
-    return spinn::wrapTensor(info.Env(), at::pow(a, e));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto e = spinn::argScalar(info, 1);
+  return spinn::wrapTensor(info.Env(), at::pow(a, e));
 }
 static Napi::Value op_maximum(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "maximum", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto b = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), at::maximum(a, b));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto b = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), at::maximum(a, b));
 }
 static Napi::Value op_minimum(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "minimum", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto b = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), at::minimum(a, b));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto b = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), at::minimum(a, b));
 }
 static Napi::Value op_clamp(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "clamp", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto a = spinn::argTensor(info, 0);
-    auto lo = spinn::argScalar(info, 1);
-    auto hi = spinn::argScalar(info, 2);
-    return spinn::wrapTensor(info.Env(), at::clamp(a, lo, hi));
-  });
+  spinn::expectArgs(info, 3);
+  auto a = spinn::argTensor(info, 0);
+  auto lo = spinn::argScalar(info, 1);
+  auto hi = spinn::argScalar(info, 2);
+  return spinn::wrapTensor(info.Env(), at::clamp(a, lo, hi));
 }
 static Napi::Value op_neg(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "neg", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), at::neg(a));
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), at::neg(a));
 }
 static Napi::Value op_abs(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "abs", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), at::abs(a));
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), at::abs(a));
 }
 static Napi::Value op_sqrt(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "sqrt", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), at::sqrt(a));
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), at::sqrt(a));
 }
 static Napi::Value op_square(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "square", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), at::square(a));
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), at::square(a));
 }
 static Napi::Value op_sigmoid(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "sigmoid", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), at::sigmoid(a));
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), at::sigmoid(a));
 }
 static Napi::Value op_tanh(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "tanh", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), at::tanh(a));
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), at::tanh(a));
 }
 static Napi::Value op_relu(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "relu", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), at::relu(a));
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), at::relu(a));
 }
 static Napi::Value op_exp(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "exp", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), at::exp(a));
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), at::exp(a));
 }
 static Napi::Value op_log(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "log", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), at::log(a));
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), at::log(a));
 }
 static Napi::Value op_eq(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "eq", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto b = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), at::eq(a, b));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto b = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), at::eq(a, b));
 }
 static Napi::Value op_ne(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "ne", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto b = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), at::ne(a, b));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto b = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), at::ne(a, b));
 }
 static Napi::Value op_lt(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "lt", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto b = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), at::lt(a, b));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto b = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), at::lt(a, b));
 }
 static Napi::Value op_le(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "le", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto b = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), at::le(a, b));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto b = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), at::le(a, b));
 }
 static Napi::Value op_gt(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "gt", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto b = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), at::gt(a, b));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto b = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), at::gt(a, b));
 }
 static Napi::Value op_ge(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "ge", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto b = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), at::ge(a, b));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto b = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), at::ge(a, b));
 }
 static Napi::Value op_eqScalar(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "eqScalar", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto s = spinn::argScalar(info, 1);
-    return spinn::wrapTensor(info.Env(), at::eq(a, s));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto s = spinn::argScalar(info, 1);
+  return spinn::wrapTensor(info.Env(), at::eq(a, s));
 }
 static Napi::Value op_ltScalar(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "ltScalar", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto s = spinn::argScalar(info, 1);
-    return spinn::wrapTensor(info.Env(), at::lt(a, s));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto s = spinn::argScalar(info, 1);
+  return spinn::wrapTensor(info.Env(), at::lt(a, s));
 }
 static Napi::Value op_gtScalar(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "gtScalar", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto s = spinn::argScalar(info, 1);
-    return spinn::wrapTensor(info.Env(), at::gt(a, s));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto s = spinn::argScalar(info, 1);
+  return spinn::wrapTensor(info.Env(), at::gt(a, s));
 }
 static Napi::Value op_logicalAnd(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "logicalAnd", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto b = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), at::logical_and(a, b));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto b = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), at::logical_and(a, b));
 }
 static Napi::Value op_logicalOr(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "logicalOr", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto b = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), at::logical_or(a, b));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto b = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), at::logical_or(a, b));
 }
 static Napi::Value op_logicalNot(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "logicalNot", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), at::logical_not(a));
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), at::logical_not(a));
 }
 static Napi::Value op_where(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "where", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto cond = spinn::argTensor(info, 0);
-    auto a = spinn::argTensor(info, 1);
-    auto b = spinn::argTensor(info, 2);
-    return spinn::wrapTensor(info.Env(), at::where(cond, a, b));
-  });
+  spinn::expectArgs(info, 3);
+  auto cond = spinn::argTensor(info, 0);
+  auto a = spinn::argTensor(info, 1);
+  auto b = spinn::argTensor(info, 2);
+  return spinn::wrapTensor(info.Env(), at::where(cond, a, b));
 }
 static Napi::Value op_maskedFill(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "maskedFill", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto a = spinn::argTensor(info, 0);
-    auto mask = spinn::argTensor(info, 1);
-    auto value = spinn::argScalar(info, 2);
-    return spinn::wrapTensor(info.Env(), at::masked_fill(a, mask, value));
-  });
+  spinn::expectArgs(info, 3);
+  auto a = spinn::argTensor(info, 0);
+  auto mask = spinn::argTensor(info, 1);
+  auto value = spinn::argScalar(info, 2);
+  return spinn::wrapTensor(info.Env(), at::masked_fill(a, mask, value));
 }
 static Napi::Value op_matmul(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "matmul", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto b = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), at::matmul(a, b));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto b = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), at::matmul(a, b));
 }
 static Napi::Value op_mm(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "mm", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto b = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), at::mm(a, b));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto b = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), at::mm(a, b));
 }
 static Napi::Value op_bmm(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "bmm", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto b = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), at::bmm(a, b));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto b = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), at::bmm(a, b));
 }
 static Napi::Value op_addmm(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "addmm", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto bias = spinn::argTensor(info, 0);
-    auto a = spinn::argTensor(info, 1);
-    auto b = spinn::argTensor(info, 2);
-    return spinn::wrapTensor(info.Env(), at::addmm(bias, a, b));
-  });
+  spinn::expectArgs(info, 3);
+  auto bias = spinn::argTensor(info, 0);
+  auto a = spinn::argTensor(info, 1);
+  auto b = spinn::argTensor(info, 2);
+  return spinn::wrapTensor(info.Env(), at::addmm(bias, a, b));
 }
 static Napi::Value op_linear(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "linear", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto x = spinn::argTensor(info, 0);
-    auto weight = spinn::argTensor(info, 1);
-    auto bias = spinn::argOptionalTensor(info, 2);
-    return spinn::wrapTensor(info.Env(), at::linear(x, weight, bias));
-  });
+  spinn::expectArgs(info, 3);
+  auto x = spinn::argTensor(info, 0);
+  auto weight = spinn::argTensor(info, 1);
+  auto bias = spinn::argOptionalTensor(info, 2);
+  return spinn::wrapTensor(info.Env(), at::linear(x, weight, bias));
 }
 static Napi::Value op_reshape(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "reshape", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto shape = spinn::argIntList(info, 1);
-    return spinn::wrapTensor(info.Env(), at::reshape(a, shape));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto shape = spinn::argIntList(info, 1);
+  return spinn::wrapTensor(info.Env(), at::reshape(a, shape));
 }
 static Napi::Value op_transpose(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "transpose", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto a = spinn::argTensor(info, 0);
-    auto d0 = spinn::argInt(info, 1);
-    auto d1 = spinn::argInt(info, 2);
-    return spinn::wrapTensor(info.Env(), at::transpose(a, d0, d1));
-  });
+  spinn::expectArgs(info, 3);
+  auto a = spinn::argTensor(info, 0);
+  auto d0 = spinn::argInt(info, 1);
+  auto d1 = spinn::argInt(info, 2);
+  return spinn::wrapTensor(info.Env(), at::transpose(a, d0, d1));
 }
 static Napi::Value op_permute(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "permute", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto dims = spinn::argIntList(info, 1);
-    return spinn::wrapTensor(info.Env(), a.permute(dims));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto dims = spinn::argIntList(info, 1);
+  return spinn::wrapTensor(info.Env(), a.permute(dims));
 }
 static Napi::Value op_narrow(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "narrow", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 4);
-    auto a = spinn::argTensor(info, 0);
-    auto dim = spinn::argInt(info, 1);
-    auto start = spinn::argInt(info, 2);
-    auto length = spinn::argInt(info, 3);
-    return spinn::wrapTensor(info.Env(), at::narrow(a, dim, start, length));
-  });
+  spinn::expectArgs(info, 4);
+  auto a = spinn::argTensor(info, 0);
+  auto dim = spinn::argInt(info, 1);
+  auto start = spinn::argInt(info, 2);
+  auto length = spinn::argInt(info, 3);
+  return spinn::wrapTensor(info.Env(), at::narrow(a, dim, start, length));
 }
 static Napi::Value op_select(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "select", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto a = spinn::argTensor(info, 0);
-    auto dim = spinn::argInt(info, 1);
-    auto index = spinn::argInt(info, 2);
-    return spinn::wrapTensor(info.Env(), at::select(a, dim, index));
-  });
+  spinn::expectArgs(info, 3);
+  auto a = spinn::argTensor(info, 0);
+  auto dim = spinn::argInt(info, 1);
+  auto index = spinn::argInt(info, 2);
+  return spinn::wrapTensor(info.Env(), at::select(a, dim, index));
 }
 static Napi::Value op_squeeze(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "squeeze", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto dim = spinn::argInt(info, 1);
-    return spinn::wrapTensor(info.Env(), at::squeeze(a, dim));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto dim = spinn::argInt(info, 1);
+  return spinn::wrapTensor(info.Env(), at::squeeze(a, dim));
 }
 static Napi::Value op_unsqueeze(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "unsqueeze", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto dim = spinn::argInt(info, 1);
-    return spinn::wrapTensor(info.Env(), at::unsqueeze(a, dim));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto dim = spinn::argInt(info, 1);
+  return spinn::wrapTensor(info.Env(), at::unsqueeze(a, dim));
 }
 static Napi::Value op_expand(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "expand", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto shape = spinn::argIntList(info, 1);
-    return spinn::wrapTensor(info.Env(), a.expand(shape));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto shape = spinn::argIntList(info, 1);
+  return spinn::wrapTensor(info.Env(), a.expand(shape));
 }
 static Napi::Value op_flatten(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "flatten", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto a = spinn::argTensor(info, 0);
-    auto start = spinn::argInt(info, 1);
-    auto end = spinn::argInt(info, 2);
-    return spinn::wrapTensor(info.Env(), at::flatten(a, start, end));
-  });
+  spinn::expectArgs(info, 3);
+  auto a = spinn::argTensor(info, 0);
+  auto start = spinn::argInt(info, 1);
+  auto end = spinn::argInt(info, 2);
+  return spinn::wrapTensor(info.Env(), at::flatten(a, start, end));
 }
 static Napi::Value op_contiguous(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "contiguous", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), a.contiguous());
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), a.contiguous());
 }
 static Napi::Value op_cat(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "cat", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto xs = spinn::argTensorList(info, 0);
-    auto dim = spinn::argInt(info, 1);
-    return spinn::wrapTensor(info.Env(), at::cat(xs, dim));
-  });
+  spinn::expectArgs(info, 2);
+  auto xs = spinn::argTensorList(info, 0);
+  auto dim = spinn::argInt(info, 1);
+  return spinn::wrapTensor(info.Env(), at::cat(xs, dim));
 }
 static Napi::Value op_stack(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "stack", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto xs = spinn::argTensorList(info, 0);
-    auto dim = spinn::argInt(info, 1);
-    return spinn::wrapTensor(info.Env(), at::stack(xs, dim));
-  });
+  spinn::expectArgs(info, 2);
+  auto xs = spinn::argTensorList(info, 0);
+  auto dim = spinn::argInt(info, 1);
+  return spinn::wrapTensor(info.Env(), at::stack(xs, dim));
 }
 static Napi::Value op_split(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "split", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto a = spinn::argTensor(info, 0);
-    auto size = spinn::argInt(info, 1);
-    auto dim = spinn::argInt(info, 2);
-    return spinn::wrapTensorList(info.Env(), at::split(a, size, dim));
-  });
+  spinn::expectArgs(info, 3);
+  auto a = spinn::argTensor(info, 0);
+  auto size = spinn::argInt(info, 1);
+  auto dim = spinn::argInt(info, 2);
+  return spinn::wrapTensorList(info.Env(), at::split(a, size, dim));
 }
 static Napi::Value op_splitSizes(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "splitSizes", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto a = spinn::argTensor(info, 0);
-    auto sizes = spinn::argIntList(info, 1);
-    auto dim = spinn::argInt(info, 2);
-    return spinn::wrapTensorList(info.Env(), at::split_with_sizes(a, sizes, dim));
-  });
+  spinn::expectArgs(info, 3);
+  auto a = spinn::argTensor(info, 0);
+  auto sizes = spinn::argIntList(info, 1);
+  auto dim = spinn::argInt(info, 2);
+  return spinn::wrapTensorList(info.Env(), at::split_with_sizes(a, sizes, dim));
 }
 static Napi::Value op_chunk(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "chunk", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto a = spinn::argTensor(info, 0);
-    auto chunks = spinn::argInt(info, 1);
-    auto dim = spinn::argInt(info, 2);
-    return spinn::wrapTensorList(info.Env(), at::chunk(a, chunks, dim));
-  });
+  spinn::expectArgs(info, 3);
+  auto a = spinn::argTensor(info, 0);
+  auto chunks = spinn::argInt(info, 1);
+  auto dim = spinn::argInt(info, 2);
+  return spinn::wrapTensorList(info.Env(), at::chunk(a, chunks, dim));
 }
 static Napi::Value op_indexSelect(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "indexSelect", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto a = spinn::argTensor(info, 0);
-    auto dim = spinn::argInt(info, 1);
-    auto index = spinn::argTensor(info, 2);
-    return spinn::wrapTensor(info.Env(), at::index_select(a, dim, index));
-  });
+  spinn::expectArgs(info, 3);
+  auto a = spinn::argTensor(info, 0);
+  auto dim = spinn::argInt(info, 1);
+  auto index = spinn::argTensor(info, 2);
+  return spinn::wrapTensor(info.Env(), at::index_select(a, dim, index));
 }
 static Napi::Value op_gather(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "gather", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto a = spinn::argTensor(info, 0);
-    auto dim = spinn::argInt(info, 1);
-    auto index = spinn::argTensor(info, 2);
-    return spinn::wrapTensor(info.Env(), at::gather(a, dim, index));
-  });
+  spinn::expectArgs(info, 3);
+  auto a = spinn::argTensor(info, 0);
+  auto dim = spinn::argInt(info, 1);
+  auto index = spinn::argTensor(info, 2);
+  return spinn::wrapTensor(info.Env(), at::gather(a, dim, index));
 }
 static Napi::Value op_scatterAdd(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "scatterAdd", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 4);
-    auto a = spinn::argTensor(info, 0);
-    auto dim = spinn::argInt(info, 1);
-    auto index = spinn::argTensor(info, 2);
-    auto src = spinn::argTensor(info, 3);
-    return spinn::wrapTensor(info.Env(), at::scatter_add(a, dim, index, src));
-  });
+  spinn::expectArgs(info, 4);
+  auto a = spinn::argTensor(info, 0);
+  auto dim = spinn::argInt(info, 1);
+  auto index = spinn::argTensor(info, 2);
+  auto src = spinn::argTensor(info, 3);
+  return spinn::wrapTensor(info.Env(), at::scatter_add(a, dim, index, src));
 }
 static Napi::Value op_indexAdd(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "indexAdd", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 4);
-    auto a = spinn::argTensor(info, 0);
-    auto dim = spinn::argInt(info, 1);
-    auto index = spinn::argTensor(info, 2);
-    auto src = spinn::argTensor(info, 3);
-    return spinn::wrapTensor(info.Env(), at::index_add(a, dim, index, src));
-  });
+  spinn::expectArgs(info, 4);
+  auto a = spinn::argTensor(info, 0);
+  auto dim = spinn::argInt(info, 1);
+  auto index = spinn::argTensor(info, 2);
+  auto src = spinn::argTensor(info, 3);
+  return spinn::wrapTensor(info.Env(), at::index_add(a, dim, index, src));
 }
 static Napi::Value op_indexCopy(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "indexCopy", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 4);
-    auto a = spinn::argTensor(info, 0);
-    auto dim = spinn::argInt(info, 1);
-    auto index = spinn::argTensor(info, 2);
-    auto src = spinn::argTensor(info, 3);
-    return spinn::wrapTensor(info.Env(), at::index_copy(a, dim, index, src));
-  });
+  spinn::expectArgs(info, 4);
+  auto a = spinn::argTensor(info, 0);
+  auto dim = spinn::argInt(info, 1);
+  auto index = spinn::argTensor(info, 2);
+  auto src = spinn::argTensor(info, 3);
+  return spinn::wrapTensor(info.Env(), at::index_copy(a, dim, index, src));
 }
 static Napi::Value op_embedding(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "embedding", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto weight = spinn::argTensor(info, 0);
-    auto indices = spinn::argTensor(info, 1);
-    auto paddingIdx = spinn::argInt(info, 2);
-    return spinn::wrapTensor(info.Env(), at::embedding(weight, indices, paddingIdx));
-  });
+  spinn::expectArgs(info, 3);
+  auto weight = spinn::argTensor(info, 0);
+  auto indices = spinn::argTensor(info, 1);
+  auto paddingIdx = spinn::argInt(info, 2);
+  return spinn::wrapTensor(info.Env(), at::embedding(weight, indices, paddingIdx));
 }
 static Napi::Value op_sumAll(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "sumAll", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), at::sum(a));
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), at::sum(a));
 }
 static Napi::Value op_sum(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "sum", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto a = spinn::argTensor(info, 0);
-    auto dims = spinn::argIntList(info, 1);
-    auto keepdim = spinn::argBool(info, 2);
-    return spinn::wrapTensor(info.Env(), at::sum(a, dims, keepdim));
-  });
+  spinn::expectArgs(info, 3);
+  auto a = spinn::argTensor(info, 0);
+  auto dims = spinn::argIntList(info, 1);
+  auto keepdim = spinn::argBool(info, 2);
+  return spinn::wrapTensor(info.Env(), at::sum(a, dims, keepdim));
 }
 static Napi::Value op_meanAll(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "meanAll", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), at::mean(a));
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), at::mean(a));
 }
 static Napi::Value op_mean(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "mean", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto a = spinn::argTensor(info, 0);
-    auto dims = spinn::argIntList(info, 1);
-    auto keepdim = spinn::argBool(info, 2);
-    return spinn::wrapTensor(info.Env(), at::mean(a, dims, keepdim));
-  });
+  spinn::expectArgs(info, 3);
+  auto a = spinn::argTensor(info, 0);
+  auto dims = spinn::argIntList(info, 1);
+  auto keepdim = spinn::argBool(info, 2);
+  return spinn::wrapTensor(info.Env(), at::mean(a, dims, keepdim));
 }
 static Napi::Value op_maxAll(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "maxAll", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), at::max(a));
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), at::max(a));
 }
 static Napi::Value op_max(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "max", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto a = spinn::argTensor(info, 0);
-    auto dim = spinn::argInt(info, 1);
-    auto keepdim = spinn::argBool(info, 2);
-    return spinn::wrapTensorList(info.Env(), spinn::pair(at::max(a, dim, keepdim)));
-  });
+  spinn::expectArgs(info, 3);
+  auto a = spinn::argTensor(info, 0);
+  auto dim = spinn::argInt(info, 1);
+  auto keepdim = spinn::argBool(info, 2);
+  return spinn::wrapTensorList(info.Env(), spinn::pair(at::max(a, dim, keepdim)));
 }
 static Napi::Value op_minAll(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "minAll", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), at::min(a));
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), at::min(a));
 }
 static Napi::Value op_argmax(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "argmax", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto a = spinn::argTensor(info, 0);
-    auto dim = spinn::argInt(info, 1);
-    auto keepdim = spinn::argBool(info, 2);
-    return spinn::wrapTensor(info.Env(), at::argmax(a, dim, keepdim));
-  });
+  spinn::expectArgs(info, 3);
+  auto a = spinn::argTensor(info, 0);
+  auto dim = spinn::argInt(info, 1);
+  auto keepdim = spinn::argBool(info, 2);
+  return spinn::wrapTensor(info.Env(), at::argmax(a, dim, keepdim));
 }
 static Napi::Value op_norm(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "norm", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), at::norm(a));
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), at::norm(a));
 }
 static Napi::Value op_softmax(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "softmax", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto dim = spinn::argInt(info, 1);
-    return spinn::wrapTensor(info.Env(), at::softmax(a, dim));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto dim = spinn::argInt(info, 1);
+  return spinn::wrapTensor(info.Env(), at::softmax(a, dim));
 }
 static Napi::Value op_logSoftmax(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "logSoftmax", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto dim = spinn::argInt(info, 1);
-    return spinn::wrapTensor(info.Env(), at::log_softmax(a, dim));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto dim = spinn::argInt(info, 1);
+  return spinn::wrapTensor(info.Env(), at::log_softmax(a, dim));
 }
 static Napi::Value op_crossEntropy(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "crossEntropy", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto logits = spinn::argTensor(info, 0);
-    auto target = spinn::argTensor(info, 1);
-    auto reduction = spinn::argInt(info, 2);
-    return spinn::wrapTensor(info.Env(), at::cross_entropy_loss(logits, target, {}, spinn::reduction(reduction), -100, 0.0));
-  });
+  spinn::expectArgs(info, 3);
+  auto logits = spinn::argTensor(info, 0);
+  auto target = spinn::argTensor(info, 1);
+  auto reduction = spinn::argInt(info, 2);
+  return spinn::wrapTensor(info.Env(), at::cross_entropy_loss(logits, target, {}, spinn::reduction(reduction), -100, 0.0));
 }
 static Napi::Value op_nllLoss(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "nllLoss", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto logp = spinn::argTensor(info, 0);
-    auto target = spinn::argTensor(info, 1);
-    auto reduction = spinn::argInt(info, 2);
-    return spinn::wrapTensor(info.Env(), at::nll_loss(logp, target, {}, spinn::reduction(reduction), -100));
-  });
+  spinn::expectArgs(info, 3);
+  auto logp = spinn::argTensor(info, 0);
+  auto target = spinn::argTensor(info, 1);
+  auto reduction = spinn::argInt(info, 2);
+  return spinn::wrapTensor(info.Env(), at::nll_loss(logp, target, {}, spinn::reduction(reduction), -100));
 }
 static Napi::Value op_dropout(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "dropout", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto a = spinn::argTensor(info, 0);
-    auto p = spinn::argDouble(info, 1);
-    auto train = spinn::argBool(info, 2);
-    return spinn::wrapTensor(info.Env(), at::dropout(a, p, train));
-  });
+  spinn::expectArgs(info, 3);
+  auto a = spinn::argTensor(info, 0);
+  auto p = spinn::argDouble(info, 1);
+  auto train = spinn::argBool(info, 2);
+  return spinn::wrapTensor(info.Env(), at::dropout(a, p, train));
 }
 static Napi::Value op_batchNorm(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "batchNorm", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 8);
-    auto x = spinn::argTensor(info, 0);
-    auto weight = spinn::argOptionalTensor(info, 1);
-    auto bias = spinn::argOptionalTensor(info, 2);
-    auto runningMean = spinn::argOptionalTensor(info, 3);
-    auto runningVar = spinn::argOptionalTensor(info, 4);
-    auto train = spinn::argBool(info, 5);
-    auto momentum = spinn::argDouble(info, 6);
-    auto eps = spinn::argDouble(info, 7);
-    return spinn::wrapTensor(info.Env(), at::batch_norm(x, weight, bias, runningMean, runningVar, train, momentum, eps, true));
-  });
+  spinn::expectArgs(info, 8);
+  auto x = spinn::argTensor(info, 0);
+  auto weight = spinn::argOptionalTensor(info, 1);
+  auto bias = spinn::argOptionalTensor(info, 2);
+  auto runningMean = spinn::argOptionalTensor(info, 3);
+  auto runningVar = spinn::argOptionalTensor(info, 4);
+  auto train = spinn::argBool(info, 5);
+  auto momentum = spinn::argDouble(info, 6);
+  auto eps = spinn::argDouble(info, 7);
+  return spinn::wrapTensor(info.Env(), at::batch_norm(x, weight, bias, runningMean, runningVar, train, momentum, eps, true));
 }
 static Napi::Value op_layerNorm(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "layerNorm", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 5);
-    auto x = spinn::argTensor(info, 0);
-    auto shape = spinn::argIntList(info, 1);
-    auto weight = spinn::argOptionalTensor(info, 2);
-    auto bias = spinn::argOptionalTensor(info, 3);
-    auto eps = spinn::argDouble(info, 4);
-    return spinn::wrapTensor(info.Env(), at::layer_norm(x, shape, weight, bias, eps, true));
-  });
+  spinn::expectArgs(info, 5);
+  auto x = spinn::argTensor(info, 0);
+  auto shape = spinn::argIntList(info, 1);
+  auto weight = spinn::argOptionalTensor(info, 2);
+  auto bias = spinn::argOptionalTensor(info, 3);
+  auto eps = spinn::argDouble(info, 4);
+  return spinn::wrapTensor(info.Env(), at::layer_norm(x, shape, weight, bias, eps, true));
 }
 static Napi::Value op_toDtype(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "toDtype", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto dtype = spinn::argDtype(info, 1);
-    return spinn::wrapTensor(info.Env(), a.to(dtype));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto dtype = spinn::argDtype(info, 1);
+  return spinn::wrapTensor(info.Env(), a.to(dtype));
 }
 static Napi::Value op_toDevice(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "toDevice", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto a = spinn::argTensor(info, 0);
-    auto device = spinn::argInt(info, 1);
-    return spinn::wrapTensor(info.Env(), a.to(spinn::device(device)));
-  });
+  spinn::expectArgs(info, 2);
+  auto a = spinn::argTensor(info, 0);
+  auto device = spinn::argInt(info, 1);
+  return spinn::wrapTensor(info.Env(), a.to(spinn::device(device)));
 }
 static Napi::Value op_clone(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "clone", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), a.clone());
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), a.clone());
 }
 static Napi::Value op_detach(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "detach", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), a.detach());
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), a.detach());
 }
 static Napi::Value op_copyInto(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "copyInto", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 2);
-    auto dst = spinn::argTensor(info, 0);
-    auto src = spinn::argTensor(info, 1);
-    return spinn::wrapTensor(info.Env(), spinn::copyInto(dst, src));
-  });
+  spinn::expectArgs(info, 2);
+  auto dst = spinn::argTensor(info, 0);
+  auto src = spinn::argTensor(info, 1);
+  return spinn::wrapTensor(info.Env(), spinn::copyInto(dst, src));
 }
 static Napi::Value op_zerosLike(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "zerosLike", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), at::zeros_like(a));
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), at::zeros_like(a));
 }
 static Napi::Value op_multinomial(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "multinomial", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 3);
-    auto probs = spinn::argTensor(info, 0);
-    auto n = spinn::argInt(info, 1);
-    auto replacement = spinn::argBool(info, 2);
-    return spinn::wrapTensor(info.Env(), at::multinomial(probs, n, replacement));
-  });
+  spinn::expectArgs(info, 3);
+  auto probs = spinn::argTensor(info, 0);
+  auto n = spinn::argInt(info, 1);
+  auto replacement = spinn::argBool(info, 2);
+  return spinn::wrapTensor(info.Env(), at::multinomial(probs, n, replacement));
 }
 static Napi::Value op_bernoulli(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "bernoulli", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto probs = spinn::argTensor(info, 0);
-    return spinn::wrapTensor(info.Env(), at::bernoulli(probs));
-  });
+  spinn::expectArgs(info, 1);
+  auto probs = spinn::argTensor(info, 0);
+  return spinn::wrapTensor(info.Env(), at::bernoulli(probs));
 }
 static Napi::Value op_item(const Napi::CallbackInfo& info) {
-  return spinn::guard(info, "item", [&]() -> Napi::Value {
-    spinn::expectArgs(info, 1);
-    auto a = spinn::argTensor(info, 0);
-    return spinn::wrapDouble(info.Env(), a.item<double>());
-  });
+  spinn::expectArgs(info, 1);
+  auto a = spinn::argTensor(info, 0);
+  return spinn::wrapDouble(info.Env(), a.item<double>());
 }
 
-void spinn::registerGeneratedOps(Napi::Env env, Napi::Object exports) {
-  exports.Set("add", Napi::Function::New(env, op_add, "add"));
-  exports.Set("sub", Napi::Function::New(env, op_sub, "sub"));
-  exports.Set("mul", Napi::Function::New(env, op_mul, "mul"));
-  exports.Set("div", Napi::Function::New(env, op_div, "div"));
-  exports.Set("addScalar", Napi::Function::New(env, op_addScalar, "addScalar"));
-  exports.Set("mulScalar", Napi::Function::New(env, op_mulScalar, "mulScalar"));
-  exports.Set("rsubScalar", Napi::Function::New(env, op_rsubScalar, "rsubScalar"));
-  exports.Set("divScalar", Napi::Function::New(env, op_divScalar, "divScalar"));
-  exports.Set("powScalar", Napi::Function::New(env, op_powScalar, "powScalar"));
-  exports.Set("maximum", Napi::Function::New(env, op_maximum, "maximum"));
-  exports.Set("minimum", Napi::Function::New(env, op_minimum, "minimum"));
-  exports.Set("clamp", Napi::Function::New(env, op_clamp, "clamp"));
-  exports.Set("neg", Napi::Function::New(env, op_neg, "neg"));
-  exports.Set("abs", Napi::Function::New(env, op_abs, "abs"));
-  exports.Set("sqrt", Napi::Function::New(env, op_sqrt, "sqrt"));
-  exports.Set("square", Napi::Function::New(env, op_square, "square"));
-  exports.Set("sigmoid", Napi::Function::New(env, op_sigmoid, "sigmoid"));
-  exports.Set("tanh", Napi::Function::New(env, op_tanh, "tanh"));
-  exports.Set("relu", Napi::Function::New(env, op_relu, "relu"));
-  exports.Set("exp", Napi::Function::New(env, op_exp, "exp"));
-  exports.Set("log", Napi::Function::New(env, op_log, "log"));
-  exports.Set("eq", Napi::Function::New(env, op_eq, "eq"));
-  exports.Set("ne", Napi::Function::New(env, op_ne, "ne"));
-  exports.Set("lt", Napi::Function::New(env, op_lt, "lt"));
-  exports.Set("le", Napi::Function::New(env, op_le, "le"));
-  exports.Set("gt", Napi::Function::New(env, op_gt, "gt"));
-  exports.Set("ge", Napi::Function::New(env, op_ge, "ge"));
-  exports.Set("eqScalar", Napi::Function::New(env, op_eqScalar, "eqScalar"));
-  exports.Set("ltScalar", Napi::Function::New(env, op_ltScalar, "ltScalar"));
-  exports.Set("gtScalar", Napi::Function::New(env, op_gtScalar, "gtScalar"));
-  exports.Set("logicalAnd", Napi::Function::New(env, op_logicalAnd, "logicalAnd"));
-  exports.Set("logicalOr", Napi::Function::New(env, op_logicalOr, "logicalOr"));
-  exports.Set("logicalNot", Napi::Function::New(env, op_logicalNot, "logicalNot"));
-  exports.Set("where", Napi::Function::New(env, op_where, "where"));
-  exports.Set("maskedFill", Napi::Function::New(env, op_maskedFill, "maskedFill"));
-  exports.Set("matmul", Napi::Function::New(env, op_matmul, "matmul"));
-  exports.Set("mm", Napi::Function::New(env, op_mm, "mm"));
-  exports.Set("bmm", Napi::Function::New(env, op_bmm, "bmm"));
-  exports.Set("addmm", Napi::Function::New(env, op_addmm, "addmm"));
-  exports.Set("linear", Napi::Function::New(env, op_linear, "linear"));
-  exports.Set("reshape", Napi::Function::New(env, op_reshape, "reshape"));
-  exports.Set("transpose", Napi::Function::New(env, op_transpose, "transpose"));
-  exports.Set("permute", Napi::Function::New(env, op_permute, "permute"));
-  exports.Set("narrow", Napi::Function::New(env, op_narrow, "narrow"));
-  exports.Set("select", Napi::Function::New(env, op_select, "select"));
-  exports.Set("squeeze", Napi::Function::New(env, op_squeeze, "squeeze"));
-  exports.Set("unsqueeze", Napi::Function::New(env, op_unsqueeze, "unsqueeze"));
-  exports.Set("expand", Napi::Function::New(env, op_expand, "expand"));
-  exports.Set("flatten", Napi::Function::New(env, op_flatten, "flatten"));
-  exports.Set("contiguous", Napi::Function::New(env, op_contiguous, "contiguous"));
-  exports.Set("cat", Napi::Function::New(env, op_cat, "cat"));
-  exports.Set("stack", Napi::Function::New(env, op_stack, "stack"));
-  exports.Set("split", Napi::Function::New(env, op_split, "split"));
-  exports.Set("splitSizes", Napi::Function::New(env, op_splitSizes, "splitSizes"));
-  exports.Set("chunk", Napi::Function::New(env, op_chunk, "chunk"));
-  exports.Set("indexSelect", Napi::Function::New(env, op_indexSelect, "indexSelect"));
-  exports.Set("gather", Napi::Function::New(env, op_gather, "gather"));
-  exports.Set("scatterAdd", Napi::Function::New(env, op_scatterAdd, "scatterAdd"));
-  exports.Set("indexAdd", Napi::Function::New(env, op_indexAdd, "indexAdd"));
-  exports.Set("indexCopy", Napi::Function::New(env, op_indexCopy, "indexCopy"));
-  exports.Set("embedding", Napi::Function::New(env, op_embedding, "embedding"));
-  exports.Set("sumAll", Napi::Function::New(env, op_sumAll, "sumAll"));
-  exports.Set("sum", Napi::Function::New(env, op_sum, "sum"));
-  exports.Set("meanAll", Napi::Function::New(env, op_meanAll, "meanAll"));
-  exports.Set("mean", Napi::Function::New(env, op_mean, "mean"));
-  exports.Set("maxAll", Napi::Function::New(env, op_maxAll, "maxAll"));
-  exports.Set("max", Napi::Function::New(env, op_max, "max"));
-  exports.Set("minAll", Napi::Function::New(env, op_minAll, "minAll"));
-  exports.Set("argmax", Napi::Function::New(env, op_argmax, "argmax"));
-  exports.Set("norm", Napi::Function::New(env, op_norm, "norm"));
-  exports.Set("softmax", Napi::Function::New(env, op_softmax, "softmax"));
-  exports.Set("logSoftmax", Napi::Function::New(env, op_logSoftmax, "logSoftmax"));
-  exports.Set("crossEntropy", Napi::Function::New(env, op_crossEntropy, "crossEntropy"));
-  exports.Set("nllLoss", Napi::Function::New(env, op_nllLoss, "nllLoss"));
-  exports.Set("dropout", Napi::Function::New(env, op_dropout, "dropout"));
-  exports.Set("batchNorm", Napi::Function::New(env, op_batchNorm, "batchNorm"));
-  exports.Set("layerNorm", Napi::Function::New(env, op_layerNorm, "layerNorm"));
-  exports.Set("toDtype", Napi::Function::New(env, op_toDtype, "toDtype"));
-  exports.Set("toDevice", Napi::Function::New(env, op_toDevice, "toDevice"));
-  exports.Set("clone", Napi::Function::New(env, op_clone, "clone"));
-  exports.Set("detach", Napi::Function::New(env, op_detach, "detach"));
-  exports.Set("copyInto", Napi::Function::New(env, op_copyInto, "copyInto"));
-  exports.Set("zerosLike", Napi::Function::New(env, op_zerosLike, "zerosLike"));
-  exports.Set("multinomial", Napi::Function::New(env, op_multinomial, "multinomial"));
-  exports.Set("bernoulli", Napi::Function::New(env, op_bernoulli, "bernoulli"));
-  exports.Set("item", Napi::Function::New(env, op_item, "item"));
-}
+const spinn::EntryTable spinn::generatedEntryPoints = {
+    {"add", op_add},
+    {"sub", op_sub},
+    {"mul", op_mul},
+    {"div", op_div},
+    {"addScalar", op_addScalar},
+    {"mulScalar", op_mulScalar},
+    {"rsubScalar", op_rsubScalar},
+    {"divScalar", op_divScalar},
+    {"powScalar", op_powScalar},
+    {"maximum", op_maximum},
+    {"minimum", op_minimum},
+    {"clamp", op_clamp},
+    {"neg", op_neg},
+    {"abs", op_abs},
+    {"sqrt", op_sqrt},
+    {"square", op_square},
+    {"sigmoid", op_sigmoid},
+    {"tanh", op_tanh},
+    {"relu", op_relu},
+    {"exp", op_exp},
+    {"log", op_log},
+    {"eq", op_eq},
+    {"ne", op_ne},
+    {"lt", op_lt},
+    {"le", op_le},
+    {"gt", op_gt},
+    {"ge", op_ge},
+    {"eqScalar", op_eqScalar},
+    {"ltScalar", op_ltScalar},
+    {"gtScalar", op_gtScalar},
+    {"logicalAnd", op_logicalAnd},
+    {"logicalOr", op_logicalOr},
+    {"logicalNot", op_logicalNot},
+    {"where", op_where},
+    {"maskedFill", op_maskedFill},
+    {"matmul", op_matmul},
+    {"mm", op_mm},
+    {"bmm", op_bmm},
+    {"addmm", op_addmm},
+    {"linear", op_linear},
+    {"reshape", op_reshape},
+    {"transpose", op_transpose},
+    {"permute", op_permute},
+    {"narrow", op_narrow},
+    {"select", op_select},
+    {"squeeze", op_squeeze},
+    {"unsqueeze", op_unsqueeze},
+    {"expand", op_expand},
+    {"flatten", op_flatten},
+    {"contiguous", op_contiguous},
+    {"cat", op_cat},
+    {"stack", op_stack},
+    {"split", op_split},
+    {"splitSizes", op_splitSizes},
+    {"chunk", op_chunk},
+    {"indexSelect", op_indexSelect},
+    {"gather", op_gather},
+    {"scatterAdd", op_scatterAdd},
+    {"indexAdd", op_indexAdd},
+    {"indexCopy", op_indexCopy},
+    {"embedding", op_embedding},
+    {"sumAll", op_sumAll},
+    {"sum", op_sum},
+    {"meanAll", op_meanAll},
+    {"mean", op_mean},
+    {"maxAll", op_maxAll},
+    {"max", op_max},
+    {"minAll", op_minAll},
+    {"argmax", op_argmax},
+    {"norm", op_norm},
+    {"softmax", op_softmax},
+    {"logSoftmax", op_logSoftmax},
+    {"crossEntropy", op_crossEntropy},
+    {"nllLoss", op_nllLoss},
+    {"dropout", op_dropout},
+    {"batchNorm", op_batchNorm},
+    {"layerNorm", op_layerNorm},
+    {"toDtype", op_toDtype},
+    {"toDevice", op_toDevice},
+    {"clone", op_clone},
+    {"detach", op_detach},
+    {"copyInto", op_copyInto},
+    {"zerosLike", op_zerosLike},
+    {"multinomial", op_multinomial},
+    {"bernoulli", op_bernoulli},
+    {"item", op_item},
+};

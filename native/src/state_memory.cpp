@@ -64,7 +64,7 @@ at::Tensor rowIndex(const Napi::CallbackInfo& info, size_t i, const at::Tensor& 
   at::Tensor index = at::empty({n}, at::kLong);
   int64_t* out = index.data_ptr<int64_t>();
   for (int64_t k = 0; k < n; k++) {
-    int32_t r = rows[k];
+    int32_t r = rows[static_cast<size_t>(k)];
     if (r < 0 || r >= limit)
       throw Napi::RangeError::New(info.Env(), "row " + std::to_string(r) + " (position " + std::to_string(k) +
                                                   ") is outside the state memory's " + std::to_string(limit) + " rows");
@@ -73,38 +73,36 @@ at::Tensor rowIndex(const Napi::CallbackInfo& info, size_t i, const at::Tensor& 
   return memory.is_cpu() ? index : index.to(memory.device(), /*non_blocking=*/true);
 }
 
+// The arguments both entry points start with, read in order: (token, memory, gradMemory, rows).
+struct RowsArgs {
+  at::Tensor token, memory, gradMemory, index;
+};
+RowsArgs rowsArgs(const Napi::CallbackInfo& info, size_t count) {
+  expectArgs(info, count);
+  at::Tensor token = argTensor(info, 0), memory = argTensor(info, 1), gradMemory = argTensor(info, 2);
+  return {token, memory, gradMemory, rowIndex(info, 3, memory)};
+}
+
 // stateRead(token, memory, gradMemory, rows: Int32Array) -> the rows
 Napi::Value stateRead(const Napi::CallbackInfo& info) {
-  return guard(info, "stateRead", [&]() -> Napi::Value {
-    expectArgs(info, 4);
-    at::Tensor& token = argTensor(info, 0);
-    at::Tensor& memory = argTensor(info, 1);
-    at::Tensor& gradMemory = argTensor(info, 2);
-    at::Tensor index = rowIndex(info, 3, memory);
-    return wrapTensor(info.Env(), ReadRows::apply(token, memory, gradMemory, index));
-  });
+  RowsArgs a = rowsArgs(info, 4);
+  return wrapTensor(info.Env(), ReadRows::apply(a.token, a.memory, a.gradMemory, a.index));
 }
 
 // stateWrite(token, memory, gradMemory, rows: Int32Array, value) -> new token
 Napi::Value stateWrite(const Napi::CallbackInfo& info) {
-  return guard(info, "stateWrite", [&]() -> Napi::Value {
-    expectArgs(info, 5);
-    at::Tensor& token = argTensor(info, 0);
-    at::Tensor& memory = argTensor(info, 1);
-    at::Tensor& gradMemory = argTensor(info, 2);
-    at::Tensor index = rowIndex(info, 3, memory);
-    at::Tensor& value = argTensor(info, 4);
-    TORCH_CHECK(value.dim() == 2 && value.size(0) == index.numel() && value.size(1) == memory.size(1),
-                "value must be ", index.numel(), " x ", memory.size(1), ", got ", value.sizes());
-    return wrapTensor(info.Env(), WriteRows::apply(token, memory, gradMemory, index, value));
-  });
+  RowsArgs a = rowsArgs(info, 5);
+  at::Tensor& value = argTensor(info, 4);
+  TORCH_CHECK(value.dim() == 2 && value.size(0) == a.index.numel() && value.size(1) == a.memory.size(1),
+              "value must be ", a.index.numel(), " x ", a.memory.size(1), ", got ", value.sizes());
+  return wrapTensor(info.Env(), WriteRows::apply(a.token, a.memory, a.gradMemory, a.index, value));
 }
 
 }  // namespace
 
-void registerStateMemory(Napi::Env env, Napi::Object exports) {
-  exports.Set("stateRead", Napi::Function::New(env, stateRead, "stateRead"));
-  exports.Set("stateWrite", Napi::Function::New(env, stateWrite, "stateWrite"));
-}
+const EntryTable stateMemoryEntryPoints = {
+    {"stateRead", stateRead},
+    {"stateWrite", stateWrite},
+};
 
 }  // namespace spinn

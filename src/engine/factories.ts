@@ -1,6 +1,7 @@
 // Creating tensors: from JS data, filled, ranges and seeded random draws.
 import { type Device, type DType, deviceCode, dtypeCode } from "./dtype.js";
 import { native } from "./native.js";
+import type { Handle } from "./native-types.js";
 import { type Tensor, wrap } from "./tensor.js";
 
 export interface TensorOptions {
@@ -42,7 +43,14 @@ function flattenNested(data: NestedNumbers): { shape: number[]; values: (number 
   return { shape, values };
 }
 
-function finish(t: Tensor, options: TensorOptions): Tensor {
+// What every factory does around its native call: the options' dtype (or the factory's default)
+// and device as native codes, the new handle wrapped, and requiresGrad applied.
+function create(
+  options: TensorOptions,
+  defaultDtype: DType,
+  make: (dtype: number, device: number) => Handle,
+): Tensor {
+  const t = wrap(make(dtypeCode(options.dtype ?? defaultDtype), deviceCode(options.device ?? "cpu")));
   if (options.requiresGrad) t.setRequiresGrad(true);
   return t;
 }
@@ -56,27 +64,17 @@ export function tensor(
   data: HostArray | NestedNumbers,
   options: TensorOptions & { shape?: readonly number[] } = {},
 ): Tensor {
-  const dtype = options.dtype ?? inferDtype(data);
-  const device = deviceCode(options.device ?? "cpu");
-  let handle: ReturnType<typeof native.fromData>;
-  if (ArrayBuffer.isView(data)) {
-    const shape = options.shape ? [...options.shape] : [data.length];
-    handle = native.fromData(data, shape, dtypeCode(dtype), device);
-  } else {
+  return create(options, inferDtype(data), (dtype, device) => {
+    if (ArrayBuffer.isView(data)) {
+      return native.fromData(data, options.shape ? [...options.shape] : [data.length], dtype, device);
+    }
     const { shape, values } = flattenNested(data);
-    handle = native.fromData(values, options.shape ? [...options.shape] : shape, dtypeCode(dtype), device);
-  }
-  return finish(wrap(handle), options);
+    return native.fromData(values, options.shape ? [...options.shape] : shape, dtype, device);
+  });
 }
 
 export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
-  const h = native.full(
-    [...shape],
-    value,
-    dtypeCode(options.dtype ?? "float32"),
-    deviceCode(options.device ?? "cpu"),
-  );
-  return finish(wrap(h), options);
+  return create(options, "float32", (dtype, device) => native.full([...shape], value, dtype, device));
 }
 
 export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
@@ -93,34 +91,19 @@ export function zerosLike(t: Tensor): Tensor {
 
 /** 0, 1, ..., end-1 (int64 unless a dtype is given). */
 export function arange(end: number, options: TensorOptions & { start?: number; step?: number } = {}): Tensor {
-  const h = native.arange(
-    options.start ?? 0,
-    end,
-    options.step ?? 1,
-    dtypeCode(options.dtype ?? "int64"),
-    deviceCode(options.device ?? "cpu"),
+  return create(options, "int64", (dtype, device) =>
+    native.arange(options.start ?? 0, end, options.step ?? 1, dtype, device),
   );
-  return finish(wrap(h), options);
 }
 
 /** Standard normal draws from the engine's seeded generator (see manualSeed). */
 export function randn(shape: readonly number[], options: TensorOptions = {}): Tensor {
-  const h = native.randn(
-    [...shape],
-    dtypeCode(options.dtype ?? "float32"),
-    deviceCode(options.device ?? "cpu"),
-  );
-  return finish(wrap(h), options);
+  return create(options, "float32", (dtype, device) => native.randn([...shape], dtype, device));
 }
 
 /** Uniform draws in [0, 1) from the engine's seeded generator. */
 export function rand(shape: readonly number[], options: TensorOptions = {}): Tensor {
-  const h = native.rand(
-    [...shape],
-    dtypeCode(options.dtype ?? "float32"),
-    deviceCode(options.device ?? "cpu"),
-  );
-  return finish(wrap(h), options);
+  return create(options, "float32", (dtype, device) => native.rand([...shape], dtype, device));
 }
 
 /** Seeds libtorch's generators (CPU and every CUDA device): same seed, same draws. */

@@ -6,7 +6,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { TorchError } from "./errors.js";
-import type { NativeOps } from "./native-ops.generated.js";
+import { type NativeOps, nativeOpNames } from "./native-ops.generated.js";
 import type { Handle } from "./native-types.js";
 
 type HostArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
@@ -31,7 +31,10 @@ export interface MemoryReport {
   cudaBytes: number;
 }
 
-/** Hand-written entry points (native/src/{handles,core,autograd,optim,state_memory}.cpp). */
+/**
+ * Hand-written entry points (the entry-point tables of native/src/{handles,core,autograd,optim,
+ * state_memory,batched_linear,cells}.cpp); the generated ones are NativeOps.
+ */
 interface NativeCore {
   init(errorClass: typeof TorchError): void;
   dispose(h: Handle): boolean;
@@ -115,6 +118,56 @@ interface NativeCore {
 }
 
 export type NativeBinding = NativeCore & NativeOps;
+
+// The hand-written names at run time, for the test that the addon exports exactly what is typed
+// here. A Record over NativeCore's keys makes the compiler hold the two together: a name missing
+// here, or one here that NativeCore lacks, is a type error.
+const nativeCoreNames: Record<keyof NativeCore, true> = {
+  init: true,
+  dispose: true,
+  memory: true,
+  fromData: true,
+  toData: true,
+  copyToArray: true,
+  full: true,
+  arange: true,
+  randn: true,
+  rand: true,
+  manualSeed: true,
+  getRngState: true,
+  setRngState: true,
+  shape: true,
+  dtype: true,
+  device: true,
+  setNumThreads: true,
+  setBlasThreads: true,
+  runtimeInfo: true,
+  cudaSynchronize: true,
+  setRequiresGrad: true,
+  requiresGrad: true,
+  isLeaf: true,
+  grad: true,
+  clearGrad: true,
+  backward: true,
+  setGradEnabled: true,
+  isGradEnabled: true,
+  sgdStep: true,
+  adamStep: true,
+  rmspropStep: true,
+  clipGradNorm: true,
+  stateRead: true,
+  stateWrite: true,
+  treeLstmCell: true,
+  lstmCell: true,
+  batchedLinearCollector: true,
+  batchedLinearStep: true,
+};
+
+/** @internal every entry point NativeBinding types: the hand-written ones, then the op table's. */
+export const nativeEntryPointNames: readonly (keyof NativeBinding)[] = [
+  ...(Object.keys(nativeCoreNames) as (keyof NativeCore)[]),
+  ...nativeOpNames,
+];
 
 function locateAddon(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));

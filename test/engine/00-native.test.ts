@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { memory, native, runtimeInfo, scope, TorchError, tensor, zeros } from "../../src/engine/index.js";
+import { nativeEntryPointNames } from "../../src/engine/native.js";
 
 describe("native layer", () => {
   test("reports libtorch version and threads", () => {
@@ -9,6 +10,27 @@ describe("native layer", () => {
     assert.match(info.torchVersion, /^\d+\.\d+\.\d+/);
     assert.ok(info.threads >= 1);
     assert.equal(typeof info.cudaAvailable, "boolean");
+  });
+
+  test("the addon exports exactly the entry points the TypeScript binding types", () => {
+    // Both sides come from tables (native/src's entry-point tables and the op table; NativeCore's
+    // names and the generated op names): a function added, removed or renamed on one side only
+    // shows up here.
+    const exported = Object.keys(native).sort();
+    const typed = [...nativeEntryPointNames].sort();
+    assert.equal(new Set(typed).size, typed.length, "a name is typed twice");
+    assert.deepEqual(
+      exported.filter((name) => !typed.includes(name as never)),
+      [],
+      "exported by the addon but not typed in src/engine/native.ts",
+    );
+    assert.deepEqual(
+      typed.filter((name) => !exported.includes(name)),
+      [],
+      "typed in src/engine/native.ts but not exported by the addon",
+    );
+    for (const name of exported)
+      assert.equal(typeof (native as unknown as Record<string, unknown>)[name], "function");
   });
 
   test("libtorch errors arrive as TorchError with the op name and libtorch's message", () => {

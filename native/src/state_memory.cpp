@@ -1,4 +1,4 @@
-// The thin stack's state memory (DESIGN.md, "The thin stack"): one buffer of rows (leaves,
+// The thin stack's state memory (docs/ARCHITECTURE.md, "The state memory"): one buffer of rows (leaves,
 // REDUCE outputs, a null row) that the encoder reads from and appends to at every step.
 //
 // With stock autograd, each index_copy into the buffer and each gather from it would carry a

@@ -22,6 +22,7 @@ import {
   parseBinaryParse,
   REDUCE,
   SHIFT,
+  unparsedSentence,
   validateTransitions,
 } from "./transitions.js";
 
@@ -202,13 +203,13 @@ export function listOpsTransitions(tokens: readonly string[]): Uint8Array {
 
 /**
  * Parses one expression (bracketed, as in the published files; or flat prefix tokens without
- * "(" / ")", which gives `transitions: null`).
+ * "(" / ")", which gives no tree unless it is a single value: see unparsedSentence).
  */
 export function parseListOpsExpression(expression: string): ParsedSentence {
   if (/(^|\s)[()](\s|$)/.test(expression)) return parseBinaryParse(expression);
   const tokens = expression.split(/\s+/).filter((t) => t !== "");
   if (tokens.length === 0) throw new FormatError("empty sentence (no words)");
-  return { tokens, transitions: null };
+  return unparsedSentence(tokens);
 }
 
 export interface ListOpsReadOptions {

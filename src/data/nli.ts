@@ -11,7 +11,7 @@
 import { DataError, ErrorSink, FormatError, type SkippedLines } from "./errors.js";
 import { readLineBatches } from "./lines.js";
 import { tokenize } from "./tokenizer.js";
-import { type ParsedSentence, parseBinaryParse } from "./transitions.js";
+import { type ParsedSentence, parseBinaryParse, unparsedSentence } from "./transitions.js";
 
 export const NLI_LABELS = ["entailment", "neutral", "contradiction"] as const;
 
@@ -226,5 +226,5 @@ function sentenceOf(
   if (typeof text !== "string") throw new DataError(file, line, key, "expected a string");
   const tokens = tokenize(text);
   if (tokens.length === 0) throw new DataError(file, line, key, "empty sentence (no words)");
-  return { tokens, transitions: null };
+  return unparsedSentence(tokens);
 }

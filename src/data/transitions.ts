@@ -202,6 +202,15 @@ export function toBinaryParse(sentence: {
 }
 
 /**
+ * A sentence read without a parse. One word has exactly one tree, a single leaf (one SHIFT), so
+ * it gets it: a one-word sentence or a single-value ListOps expression ("9") is composed like any
+ * other. Longer sentences get `transitions: null` (their tree must be given or predicted).
+ */
+export function unparsedSentence(tokens: string[]): ParsedSentence {
+  return { tokens, transitions: tokens.length === 1 ? Uint8Array.of(SHIFT) : null };
+}
+
+/**
  * Transitions for a tree chosen without a parse: "left" ((a b) c) d, "right" a (b (c d)) or
  * "balanced" (complete binary tree, left half larger). Useful as a baseline for raw text.
  */

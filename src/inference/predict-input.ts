@@ -7,7 +7,7 @@
 import { DataError, FormatError } from "../data/errors.js";
 import { parseListOpsExpression } from "../data/listops.js";
 import { tokenize } from "../data/tokenizer.js";
-import { type ParsedSentence, parseBinaryParse } from "../data/transitions.js";
+import { type ParsedSentence, parseBinaryParse, unparsedSentence } from "../data/transitions.js";
 import type { Task } from "../models/kinds.js";
 import type { Example } from "../tasks/task.js";
 
@@ -39,7 +39,7 @@ function sentenceFrom(
   if (!text) throw new DataError(where.file, where.line, undefined, `missing "${textKeys[0]}" (a string)`);
   const tokens = tokenize(text[1]);
   if (tokens.length === 0) throw new DataError(where.file, where.line, text[0], "empty sentence");
-  return { tokens, transitions: null };
+  return unparsedSentence(tokens);
 }
 
 /** One input line as an example of the task (label 0: unknown). */

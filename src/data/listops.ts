@@ -22,7 +22,6 @@ import {
   parseBinaryParse,
   REDUCE,
   SHIFT,
-  unparsedSentence,
   validateTransitions,
 } from "./transitions.js";
 
@@ -202,14 +201,17 @@ export function listOpsTransitions(tokens: readonly string[]): Uint8Array {
 }
 
 /**
- * Parses one expression (bracketed, as in the published files; or flat prefix tokens without
- * "(" / ")", which gives no tree unless it is a single value: see unparsedSentence).
+ * Parses one expression: bracketed, as in the published files, or flat prefix tokens without
+ * "(" / ")". A well-formed prefix expression determines its tree, so flat input gets the same
+ * published binarization the brackets would give (listOpsTransitions); a malformed one is a
+ * FormatError.
  */
 export function parseListOpsExpression(expression: string): ParsedSentence {
   if (/(^|\s)[()](\s|$)/.test(expression)) return parseBinaryParse(expression);
   const tokens = expression.split(/\s+/).filter((t) => t !== "");
   if (tokens.length === 0) throw new FormatError("empty sentence (no words)");
-  return unparsedSentence(tokens);
+  evaluateListOpsTokens(tokens);
+  return { tokens, transitions: listOpsTransitions(tokens) };
 }
 
 export interface ListOpsReadOptions {

@@ -13,7 +13,7 @@ import {
 import { generatedExamples, generateListOps } from "../../src/data/listops-generate.js";
 import { Rng } from "../../src/data/rng.js";
 import { summarizeLengths } from "../../src/data/stats.js";
-import { parseBinaryParse } from "../../src/data/transitions.js";
+import { parseBinaryParse, REDUCE, SHIFT } from "../../src/data/transitions.js";
 import { fixtureDir, rejection } from "./helpers.js";
 
 let fx: Awaited<ReturnType<typeof fixtureDir>>;
@@ -64,10 +64,12 @@ test("malformed expressions are rejected", () => {
     /extra tokens after the expression \(token 4\)/,
   );
   assert.throws(() => evaluateListOpsTokens(["[MAX", "]"]), /\[MAX has no arguments/);
+  // Flat prefix tokens carry their tree (the published binarization); malformed ones are refused.
   assert.deepEqual(parseListOpsExpression("[MAX 2 9 ]"), {
     tokens: ["[MAX", "2", "9", "]"],
-    transitions: null,
+    transitions: Uint8Array.of(SHIFT, SHIFT, REDUCE, SHIFT, REDUCE, SHIFT, REDUCE),
   });
+  assert.throws(() => parseListOpsExpression("[MAX 2 9"), /expression ends early/);
 });
 
 test("reader: examples, and every error with file:line: field", async () => {

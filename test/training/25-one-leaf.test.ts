@@ -33,7 +33,12 @@ describe("one-leaf trees", () => {
       assert.deepEqual([...ex.sentence.transitions!], [SHIFT]);
       assert.equal(evaluateListOps(ex.sentence), d);
     }
-    assert.equal(parseListOpsExpression("[MAX 1 2 ]").transitions, null);
+    // A flat prefix expression determines its tree: the published binarization.
+    const flat = parseListOpsExpression("[MAX 1 2 ]");
+    assert.deepEqual(
+      [...flat.transitions!],
+      [...parseListOpsExpression("( ( ( [MAX 1 ) 2 ) ] )").transitions!],
+    );
 
     const nli = path.join(dir, "one-word.jsonl");
     const pair = { gold_label: "neutral", sentence1: "Dogs", sentence2: "Two dogs run ." };

@@ -3,14 +3,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import {
-  defaultTrainOptions,
-  generateListOps,
-  loadModelDir,
-  predict,
-  readTaskData,
-  train,
-} from "../src/index.js";
+import { defaultTrainOptions, generateListOps, loadModelDir, predictListOps, train } from "../src/index.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "listops-"));
 const { lines } = generateListOps({ count: 600, seed: 1, maxLength: 10 });
@@ -34,8 +27,8 @@ const result = await train(
 );
 console.log(`best dev accuracy ${result.bestDevAccuracy}`);
 
-const { model, vocab } = loadModelDir(result.out);
-const dev = await readTaskData(path.join(dir, "dev.tsv"), "listops");
-const { predicted } = predict(model, dev, vocab);
-console.log(`first dev expression: predicted ${predicted[0]}, true ${dev.examples[0]!.label}`);
-model.dispose();
+const loaded = loadModelDir(result.out);
+const [first] = predictListOps(loaded, ["[MAX 3 [MIN 4 7 ] 0 ]"]);
+console.log(`[MAX 3 [MIN 4 7 ] 0 ]: predicted ${first!.label} (p = ${first!.probabilities[first!.label]})`);
+console.log(`the tree it composed along: ${first!.trees.expression}`);
+loaded.model.dispose();

@@ -5,6 +5,16 @@ export { bracketed, drawTree } from "./data/tree-format.js";
 export * from "./engine/index.js";
 export { evaluate, type Predictions, predict } from "./inference/evaluate.js";
 export { type ClassificationReport, classificationReport, formatReport } from "./inference/metrics.js";
+export {
+  classify,
+  type ListOpsPrediction,
+  type PairInput,
+  type PairPrediction,
+  type ParsedText,
+  parse,
+  predictListOps,
+  type RawInputOptions,
+} from "./inference/raw-input.js";
 export { CbowEncoder, LstmEncoder } from "./models/baselines.js";
 export { stackSentenceBatches } from "./models/batch-layout.js";
 export type {

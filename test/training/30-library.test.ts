@@ -17,5 +17,5 @@ test("the README shows examples/library.ts, and it trains, loads and predicts", 
   const r = spawnSync(process.execPath, [path.join(root, "dist/examples/library.js")], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /best dev accuracy 0\.\d+/);
-  assert.match(r.stdout, /first dev expression: predicted \d, true \d/);
+  assert.match(r.stdout, /\[MAX 3 \[MIN 4 7 \] 0 \]: predicted \d \(p = 0\.\d+\)/);
 });

@@ -1,0 +1,183 @@
+// The library's calls on raw input: classify sentence pairs, evaluate ListOps expressions, parse
+// sentences, from plain strings, with typed results (label, probabilities by class name, trees).
+// Errors name the item by its 1-based position, as `<input>:N: field: problem`.
+import { DataError, FormatError } from "../data/errors.js";
+import { parseListOpsExpression } from "../data/listops.js";
+import type { NliExample } from "../data/nli.js";
+import { tokenize } from "../data/tokenizer.js";
+import { type ParsedSentence, parseBinaryParse, unparsedSentence } from "../data/transitions.js";
+import { bracketed } from "../data/tree-format.js";
+import type { Task } from "../models/kinds.js";
+import type { LoadedModel } from "../models/model-dir.js";
+import {
+  type Example,
+  exampleWithTrees,
+  labelNames,
+  requireTree,
+  sidesOf,
+  type TaskData,
+} from "../tasks/task.js";
+import { predict } from "./evaluate.js";
+import { parseSentences } from "./parse.js";
+import { probabilitiesOf } from "./report.js";
+
+const INPUT = "<input>";
+
+/** A sentence pair; the binary parses are needed only by models that compose along given trees. */
+export interface PairInput {
+  premise: string;
+  hypothesis: string;
+  /** Binary parses in the SNLI bracket notation, e.g. "( ( A dog ) ( runs . ) )". */
+  premiseParse?: string;
+  hypothesisParse?: string;
+}
+
+export interface Prediction<Trees> {
+  label: string;
+  /** Probability of each class, by class name. */
+  probabilities: Record<string, number>;
+  /** The trees the model composed along, bracketed (null for models without trees). */
+  trees: Trees;
+}
+
+export type PairPrediction = Prediction<{ premise: string | null; hypothesis: string | null }>;
+export type ListOpsPrediction = Prediction<{ expression: string | null }>;
+
+export interface ParsedText {
+  tokens: string[];
+  /** SHIFT (0) / REDUCE (1), 2·tokens − 1 of them. */
+  transitions: Uint8Array;
+  /** The tree in bracket notation. */
+  tree: string;
+}
+
+export interface RawInputOptions {
+  /** Items run through the model together (default 256). */
+  batchSize?: number;
+}
+
+/** Entailment / neutral / contradiction for each pair, with probabilities and the trees used. */
+export function classify(
+  loaded: LoadedModel,
+  pairs: readonly PairInput[],
+  options: RawInputOptions = {},
+): PairPrediction[] {
+  requireTask(loaded, "nli", "classify");
+  const examples = pairs.map((p, i): NliExample => {
+    const source = { file: INPUT, line: i + 1 };
+    const premise = sentenceOf("nli", p.premise, p.premiseParse, source.line, "premise");
+    const hypothesis = sentenceOf("nli", p.hypothesis, p.hypothesisParse, source.line, "hypothesis");
+    return { id: String(i), label: 0, premise, hypothesis, source };
+  });
+  return run(loaded, examples, options).map(
+    ({ label, probabilities, trees }): PairPrediction => ({
+      label,
+      probabilities,
+      trees: { premise: trees[0] ?? null, hypothesis: trees[1] ?? null },
+    }),
+  );
+}
+
+/** The value (0–9) a ListOps model predicts for each expression (bracketed or flat prefix tokens). */
+export function predictListOps(
+  loaded: LoadedModel,
+  expressions: readonly string[],
+  options: RawInputOptions = {},
+): ListOpsPrediction[] {
+  requireTask(loaded, "listops", "predictListOps");
+  const examples = expressions.map((text, i): Example => {
+    const source = { file: INPUT, line: i + 1 };
+    return {
+      id: String(i),
+      label: 0,
+      sentence: sentenceOf("listops", text, undefined, i + 1, "expression"),
+      source,
+    };
+  });
+  return run(loaded, examples, options).map(({ label, probabilities, trees }) => ({
+    label,
+    probabilities,
+    trees: { expression: trees[0] ?? null },
+  }));
+}
+
+/**
+ * The trees a model that predicts its own transitions (full SPINN, RL-SPINN) parses raw
+ * sentences into: NLI sentences are tokenized as in training, ListOps expressions split on spaces
+ * (their brackets, if any, are ignored).
+ */
+export function parse(
+  loaded: LoadedModel,
+  sentences: readonly string[],
+  options: RawInputOptions = {},
+): ParsedText[] {
+  const task = loaded.model.config.task;
+  const parsed = sentences.map((text, i) => ({
+    ...sentenceOf(task, text, undefined, i + 1, "sentence"),
+    transitions: null,
+  }));
+  const trees = parseSentences(loaded.model, loaded.vocab, parsed, options.batchSize);
+  return parsed.map((s, i) => ({
+    tokens: s.tokens,
+    transitions: trees[i]!,
+    tree: bracketed(s.tokens, trees[i]!),
+  }));
+}
+
+function requireTask(loaded: LoadedModel, task: Task, call: string): void {
+  if (loaded.model.config.task !== task) {
+    throw new DataError(
+      INPUT,
+      0,
+      undefined,
+      `${call} needs a ${task} model; this one is for ${loaded.model.config.task}`,
+    );
+  }
+}
+
+/** One sentence from its raw text (or, given, its binary parse). */
+function sentenceOf(
+  task: Task,
+  text: string,
+  parsed: string | undefined,
+  line: number,
+  field: string,
+): ParsedSentence {
+  try {
+    if (parsed !== undefined) return parseBinaryParse(parsed);
+    if (typeof text !== "string") throw new FormatError("expected a string");
+    if (task === "listops") return parseListOpsExpression(text);
+    const tokens = tokenize(text);
+    if (tokens.length === 0) throw new FormatError("empty sentence (no words)");
+    return unparsedSentence(tokens);
+  } catch (err) {
+    if (err instanceof FormatError) throw new DataError(INPUT, line, field, err.message);
+    throw err;
+  }
+}
+
+/** Predictions for examples built from raw input, with the trees each model composed along. */
+function run(
+  loaded: LoadedModel,
+  examples: Example[],
+  options: RawInputOptions,
+): Prediction<(string | null)[]>[] {
+  const { model, vocab } = loaded;
+  const task = model.config.task;
+  const advice = (role: string) =>
+    task === "nli" ? ` (give ${role}Parse, or use a model that parses)` : " (give it with its brackets)";
+  const withTrees = examples.map((ex) => exampleWithTrees(ex, model.config.transitions));
+  for (const ex of withTrees) requireTree(ex, model.config.encoder, false, advice);
+  const data: TaskData = { task, file: INPUT, examples: withTrees, skipped: { noGoldLabel: 0, invalid: 0 } };
+  const p = predict(model, data, vocab, options.batchSize);
+  const labels = labelNames(task);
+  return withTrees.map((ex, i) => {
+    const used = p.trees[i];
+    const sides = sidesOf(ex).map(([, sentence]) => sentence);
+    return {
+      label: labels[p.predicted[i]!]!,
+      probabilities: probabilitiesOf(p, i, labels),
+      trees: sides.map((sentence, k) => (used ? bracketed(sentence.tokens, used[k]!) : null)),
+    };
+  });
+}

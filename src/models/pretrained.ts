@@ -1,0 +1,65 @@
+// The pretrained models shipped with the package, by name (`--model listops-pi`): each is a
+// model directory under `pretrained/<name>/` with a model card (CARD.md for people, card.json for
+// programs: data, command, seed, measured figures) and a small evaluation sample whose accuracy
+// the card states, so that a test can check the card against the model.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export interface ModelCard {
+  name: string;
+  task: "nli" | "listops";
+  encoder: string;
+  /** One line: what the model is and what it is good for. */
+  summary: string;
+  /** The data it was trained and selected on, and the held-out test set. */
+  data: { train: string; dev: string; test: string };
+  /** The exact commands that made it (data generation, training). */
+  commands: string[];
+  seed: number;
+  /** Held-out figures measured with `spinn eval` on the test set. */
+  test: { examples: number; accuracy: number; treeF1?: number | null };
+  bestDevAccuracy: number;
+  trainingSeconds: number;
+  /** A small evaluation sample shipped beside the model, and the accuracy the model scores on it. */
+  sample: { file: string; examples: number; accuracy: number };
+  date: string;
+}
+
+/** The folder the shipped models live in: `pretrained/` at the package root. */
+export function pretrainedRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // src/models (run from source) or dist/src/models (compiled): walk up to the package root.
+  for (let dir = here; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "package.json"))) return path.join(dir, "pretrained");
+  }
+  return path.resolve(here, "../../pretrained");
+}
+
+/** The names of the shipped models, sorted. */
+export function pretrainedNames(): string[] {
+  const root = pretrainedRoot();
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(path.join(root, d.name, "card.json")))
+    .map((d) => d.name)
+    .sort();
+}
+
+/** The model directory of a shipped model; a clear error naming the ones there are. */
+export function pretrainedDir(name: string): string {
+  const names = pretrainedNames();
+  if (!names.includes(name)) {
+    const known = names.length > 0 ? names.join(", ") : "none are installed";
+    throw new PretrainedError(`no shipped model named "${name}" (shipped: ${known})`);
+  }
+  return path.join(pretrainedRoot(), name);
+}
+
+export function readCard(name: string): ModelCard {
+  return JSON.parse(readFileSync(path.join(pretrainedDir(name), "card.json"), "utf8")) as ModelCard;
+}
+
+export class PretrainedError extends Error {
+  override name = "PretrainedError";
+}

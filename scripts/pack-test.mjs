@@ -6,7 +6,7 @@
 //   prebuilt  the tarball with prebuilds/<platform>-<arch>/ (this checkout's build/ addon, as a
 //             release would ship it): the install step finds it loads and builds nothing
 //   source    the tarball without prebuilds: the install step builds the addon from native/src
-//             (about 3 minutes on 2 cores)
+//             (about a minute on 2 idle cores)
 //   skipped   the source tarball installed with --ignore-scripts (what npm does when install
 //             scripts are denied): --version works, the engine's error says the one command to run
 // Run after `npm run build` (it needs build/spinn_native.node for the prebuilt tarball). Used by

@@ -8,7 +8,9 @@
 //   source    the tarball without prebuilds: the install step builds the addon from native/src
 //             (about a minute on 2 idle cores)
 //   skipped   the source tarball installed with --ignore-scripts (what npm does when install
-//             scripts are denied): --version works, the engine's error says the one command to run
+//             scripts are denied): --version works, the engine's error says the one command to run;
+//             and that command, run where no libtorch can be found (root and unshare needed),
+//             fails with find-libtorch's message
 // Run after `npm run build` (it needs build/spinn_native.node for the prebuilt tarball). Used by
 // .ci/run after `npm test`. SPINN_PACK_TEST_QUICK=1 leaves out the source build.
 // If npm cannot fetch the dependencies (no registry, not in the cache) it says so and exits 0.
@@ -177,6 +179,41 @@ function typeCheck({ dir }) {
   run(path.join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], dir);
 }
 
+// The install step where no libtorch can be found: the system's and Python's torch hidden by
+// empty bind mounts in a private mount namespace (needs root and unshare; left out otherwise).
+function noLibtorch({ pkg }) {
+  const torchDirs = ["python3", "/usr/bin/python3"]
+    .map((py) =>
+      spawnSync(py, ["-c", "import os, torch; print(os.path.dirname(torch.__file__))"], { encoding: "utf8" }),
+    )
+    .filter((r) => r.status === 0)
+    .map((r) => r.stdout.trim());
+  const hide = [...new Set(["/usr/include/torch", ...torchDirs])].filter((d) => existsSync(d));
+  const empty = path.join(work, "empty");
+  mkdirSync(empty, { recursive: true });
+  const mounts = hide.map((d) => `mount --bind ${empty} ${d}`).join(" && ");
+  const probe = spawnSync("unshare", ["-m", "bash", "-c", `${mounts || "true"}`], { encoding: "utf8" });
+  if (probe.status !== 0) {
+    console.log("  (no libtorch: left out, a private mount namespace is not available here)");
+    return;
+  }
+  const env = { ...process.env };
+  delete env.LIBTORCH;
+  const r = spawnSync("unshare", ["-m", "bash", "-c", `${mounts} && node scripts/install.mjs`], {
+    cwd: pkg,
+    encoding: "utf8",
+    env,
+  });
+  const out = `${r.stdout}\n${r.stderr}`;
+  check(r.status === 1, `without libtorch the install step fails (exit ${r.status})`);
+  check(
+    out.includes("libtorch not found") && out.includes("apt-get install -y libtorch-dev"),
+    "it names what to install",
+  );
+  check(out.includes("scripts/install.mjs"), "it says what to run after fixing it");
+  console.log("  ok  without libtorch the install step fails with find-libtorch's message");
+}
+
 function main() {
   console.log(`pack-test: spinn-ts ${version} in ${work}`);
   check(
@@ -227,6 +264,7 @@ function main() {
     line.includes("native engine is not built") && line.includes("scripts/install.mjs"),
     "it says what to run",
   );
+  noLibtorch(c);
   console.log(`  skipped: ${seconds(t0)}`);
 
   if (quick) console.log("install: source (left out: SPINN_PACK_TEST_QUICK=1)");

@@ -89,12 +89,12 @@ function pack(dest, ignoreScripts) {
 }
 
 const LIBRARY_SCRIPT = `// Uses spinn-ts as a dependency: ListOps data, one tiny epoch of SPINN-PI, predictions.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { defaultTrainOptions, generateListOps, loadModelDir, predict, readTaskData, train } from "spinn-ts";
 
-const dir = mkdtempSync(path.join(tmpdir(), "spinn-consumer-"));
+const dir = path.resolve("library-run");
+mkdirSync(dir, { recursive: true });
 const { lines } = generateListOps({ count: 250, seed: 3, maxLength: 10 });
 writeFileSync(path.join(dir, "train.tsv"), \`\${lines.slice(0, 200).join("\\n")}\\n\`);
 writeFileSync(path.join(dir, "dev.tsv"), \`\${lines.slice(200).join("\\n")}\\n\`);

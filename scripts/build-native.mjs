@@ -7,11 +7,11 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { findLibtorch } from "./find-libtorch.mjs";
-import { generateOps } from "./gen-ops.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const srcDir = path.join(root, "native/src");
@@ -32,9 +32,17 @@ function nodeIncludeDir() {
   return found;
 }
 
+// Resolved the way Node resolves the package's own dependency: from this checkout's node_modules,
+// or, when spinn-ts is installed into a project, wherever npm put node-addon-api (often hoisted
+// next to spinn-ts).
 function addonApiIncludeDir() {
-  const dir = path.join(root, "node_modules/node-addon-api");
-  if (!existsSync(path.join(dir, "napi.h"))) throw new Error("node-addon-api is missing: run `npm ci` first");
+  let dir;
+  try {
+    dir = path.dirname(createRequire(import.meta.url).resolve("node-addon-api/package.json"));
+  } catch {
+    throw new Error("node-addon-api is missing: run `npm ci` (or `npm install`) first");
+  }
+  if (!existsSync(path.join(dir, "napi.h"))) throw new Error(`node-addon-api at ${dir} has no napi.h`);
   return dir;
 }
 
@@ -47,7 +55,12 @@ function run(cmd, args) {
 }
 
 async function main() {
-  generateOps(root);
+  // The op table writes native/src/ops_generated.cpp and the TypeScript typing under src/; an
+  // installed package ships the generated C++ and no src/, so only a checkout regenerates.
+  if (existsSync(path.join(root, "src/engine"))) {
+    const { generateOps } = await import("./gen-ops.mjs");
+    generateOps(root);
+  }
   const torch = findLibtorch();
   const debug = process.env.SPINN_NATIVE_DEBUG === "1";
   const cxxflags = [

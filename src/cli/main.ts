@@ -2,6 +2,7 @@
 // The `spinn` command: one sub-command per job. Each command module registers itself on the
 // program; this file only wires them together and turns user errors into one clear line.
 import { Command, CommanderError } from "commander";
+import { packageInfo } from "../util/package-info.js";
 import { registerBenchCommand } from "./commands/bench.js";
 import { registerDataCommands } from "./commands/data.js";
 import { registerDemoCommand } from "./commands/demo.js";
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   program
     .name("spinn")
     .description("Train, evaluate and inspect tree-structured sentence encoders (SPINN and relatives).")
+    .version(packageInfo().version, "-V, --version", "print the version of spinn-ts")
     // Usage errors are one line, like every other user error.
     .configureOutput({
       outputError: (text, write) => write(`spinn: ${text.replace(/^error: /, "").trim()} (see --help)\n`),

@@ -169,22 +169,56 @@ export const nativeEntryPointNames: readonly (keyof NativeBinding)[] = [
   ...nativeOpNames,
 ];
 
-function locateAddon(): string {
+/** scripts/locate-addon.cjs: the addon lookup the install script shares. */
+interface AddonLocator {
+  addonCandidates(): string[];
+  existingAddons(): string[];
+}
+
+// The package root holds scripts/locate-addon.cjs: walk up from src/engine (run from the
+// sources) or dist/src/engine (compiled, in a checkout or an installed package).
+function addonLocator(require: NodeJS.Require): AddonLocator {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  // src/engine (ts-run) or dist/src/engine (compiled): walk up to the package root.
   for (let dir = here; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    const candidate = path.join(dir, "build", "spinn_native.node");
-    if (existsSync(candidate)) return candidate;
+    const locator = path.join(dir, "scripts", "locate-addon.cjs");
+    if (existsSync(locator)) return require(locator) as AddonLocator;
   }
-  throw new Error(
-    "the native engine is not built (build/spinn_native.node is missing): run `npm run build:native` " +
-      "(it needs libtorch: apt-get install -y libtorch-dev libopenblas0-pthread)",
+  throw new TorchError(`scripts/locate-addon.cjs not found above ${here}`, "spinn_native.node");
+}
+
+const LIBTORCH_HINT = "it needs libtorch: apt-get install -y libtorch-dev libopenblas0-pthread";
+
+// The first candidate (prebuilds/<platform>-<arch>/, then build/) that loads; a prebuilt addon
+// linked against a libtorch this machine lacks fails to load, and a local build may follow it.
+function requireAddon(require: NodeJS.Require): NativeBinding {
+  const locator = addonLocator(require);
+  const failures: string[] = [];
+  for (const file of locator.existingAddons()) {
+    try {
+      return require(file) as NativeBinding;
+    } catch (err) {
+      failures.push(`${file}: ${(err as Error).message.split("\n")[0]}`);
+    }
+  }
+  const [, built] = locator.addonCandidates();
+  const root = path.dirname(path.dirname(built!));
+  const build = existsSync(path.join(root, "src", "index.ts"))
+    ? "run `npm run build:native`"
+    : `run \`node ${path.join(root, "scripts", "install.mjs")}\` (npm's install step, skipped or failed)`;
+  const looked = `prebuilds/${process.platform}-${process.arch}/ and build/ of ${root}`;
+  if (failures.length > 0)
+    throw new TorchError(
+      `the native addon does not load (${failures.join("; ")}): ${build}; ${LIBTORCH_HINT}`,
+      "spinn_native.node",
+    );
+  throw new TorchError(
+    `the native engine is not built (looked in ${looked}): ${build}; ${LIBTORCH_HINT}`,
+    "spinn_native.node",
   );
 }
 
 function load(): NativeBinding {
-  const require = createRequire(import.meta.url);
-  const binding = require(locateAddon()) as NativeBinding;
+  const binding = requireAddon(createRequire(import.meta.url));
   binding.init(TorchError);
   // Threads. OpenBLAS runs the matrix products, where threads pay: it gets every core. libtorch's
   // OpenMP pool parallelises elementwise ops; on the small per-step tensors of tree encoders a

@@ -48,9 +48,34 @@ test("package.json ships the compiled library, the addon's sources and build scr
     assert.ok(pkg.files.includes(entry), entry);
   for (const file of pkg.files.filter((f: string) => f.startsWith("scripts/")))
     assert.ok(existsSync(join(repoRoot, file)), file);
-  assert.ok(pkg.bin.spinn.startsWith("dist/src/") && pkg.exports["."].startsWith("./dist/src/"));
+  assert.ok(pkg.bin.spinn.startsWith("dist/src/") && pkg.exports["."].default.startsWith("./dist/src/"));
   assert.match(
     readFileSync(join(repoRoot, "LICENSE"), "utf8"),
     /MIT License\s+Copyright \(c\) 2026 the spinn-ts authors/,
   );
+});
+
+test("spinn-ts/data loads the data layer without the tensor engine (no libtorch, no BLAS threads set)", () => {
+  assert.equal(pkg.exports["./data"].default, "./dist/src/data/index.js");
+  const script = `
+    import { readFileSync } from "node:fs";
+    const data = await import(${JSON.stringify(join(repoRoot, "dist/src/data/index.js"))});
+    const { lines } = data.generateListOps({ count: 3, seed: 1 });
+    const maps = readFileSync("/proc/self/maps", "utf8");
+    console.log(JSON.stringify({ lines: lines.length, tokens: data.tokenize("A dog runs."), torch: /libtorch|spinn_native/.test(maps) }));`;
+  const r = node("--input-type=module", "-e", script);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { lines: 3, tokens: ["A", "dog", "runs", "."], torch: false });
+  // The main entry point does load it: the check above can tell.
+  const main = node(
+    "--input-type=module",
+    "-e",
+    `
+    import { readFileSync } from "node:fs";
+    const lib = await import(${JSON.stringify(join(repoRoot, "dist/src/index.js"))});
+    lib.zeros([1]);
+    console.log(/spinn_native/.test(readFileSync("/proc/self/maps", "utf8")));`,
+  );
+  assert.equal(main.status, 0, main.stderr);
+  assert.equal(main.stdout.trim(), "true");
 });

@@ -5,13 +5,14 @@
 import { trainingBatches } from "../data/batching.js";
 import { checkDevice, manualSeed } from "../engine/index.js";
 import { batchFor, lengthKeys } from "../tasks/task.js";
-import { resumedOptions, type TrainOptions } from "./options.js";
+import { absolutePaths, resumedOptions, type TrainOptions } from "./options.js";
 import { RunDirectory } from "./run-directory.js";
 import { type EvalReport, RunState } from "./run-state.js";
 import { setUpRun } from "./setup.js";
 import { trainStep } from "./step.js";
 
 export type { EvalReport } from "./run-state.js";
+export { checkUnlocked } from "./run-lock.js";
 
 export interface StepReport {
   step: number;
@@ -57,20 +58,36 @@ export function savedRunOptions(out: string): TrainOptions | null {
 }
 
 /**
- * Trains (or, with resume, continues) the run in options.out. Resuming re-reads the data files
- * named in the saved options and continues from the rolling checkpoint exactly.
+ * Trains (or, with resume, continues) the run in options.out, holding the directory's lock
+ * throughout. Resuming re-reads the data files named in the saved options and continues from the
+ * rolling checkpoint exactly; options that contradict the saved run are refused (ResumeError).
  */
 export async function train(
   options: TrainOptions,
   hooks: TrainHooks = {},
   resume = false,
 ): Promise<TrainResult> {
-  const started = Date.now();
   const log = hooks.log ?? (() => {});
   checkDevice(options.device);
   const dir = new RunDirectory(options.out);
+  const lock = dir.lock(!resume, log);
+  try {
+    return await trainLocked(dir, options, hooks, resume);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(
+  dir: RunDirectory,
+  options: TrainOptions,
+  hooks: TrainHooks,
+  resume: boolean,
+): Promise<TrainResult> {
+  const started = Date.now();
+  const log = hooks.log ?? (() => {});
   const saved = resume ? dir.resumeState() : null;
-  const o = saved ? resumedOptions(saved.options, options) : options;
+  const o = saved ? resumedOptions(saved.options, options) : absolutePaths(options);
   if (saved) log(`resuming ${o.out} at step ${saved.step} (epoch ${saved.epoch + 1})`);
   manualSeed(o.seed);
   const setup = await setUpRun(o, saved ? dir.checkpointDir() : null, log);

@@ -6,8 +6,18 @@
 // copy exists among `<target>`, `<target>.old` and `<target>.tmp-PID`; readers take the newest
 // whole one. The manifest's checksums also catch files corrupted later (garbled weights).
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync } from "node:fs";
-import { renameSync, rmSync, statSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import path from "node:path";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { CheckpointError, Fields, readJsonFile } from "../util/checked-json.js";
@@ -141,12 +151,12 @@ export function recoverCheckpointDir(target: string): string | null {
     if (c === best || c.dir === target) continue;
     rmSync(c.dir, { recursive: true, force: true });
     removed.push(path.basename(c.dir));
-    crashPoint("recover-removed");
+    crashPoint(`${path.basename(target)}-recover-removed`);
   }
   let moved = "";
   if (best && best.dir !== target) {
     rmSync(target, { recursive: true, force: true });
-    crashPoint("recover-before-rename");
+    crashPoint(`${path.basename(target)}-recover-before-rename`);
     renameSync(best.dir, target);
     fsyncDir(path.dirname(target));
     moved = `recovered ${path.basename(target)} from ${path.basename(best.dir)}`;
@@ -163,17 +173,19 @@ export function recoverCheckpointDir(target: string): string | null {
 export function writeDirAtomic(target: string, fill: (dir: string) => void): void {
   const tmp = `${target}.tmp-${process.pid}`;
   const old = `${target}.old`;
+  // Test hooks' names: "last-sealed", "best-before-rename"...
+  const name = path.basename(target);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {
     fill(tmp);
-    crashPoint("checkpoint-filled");
+    crashPoint(`${name}-filled`);
     writeManifest(tmp);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
-  crashPoint("checkpoint-sealed");
+  crashPoint(`${name}-sealed`);
   if (existsSync(target)) {
     // A broken target is dropped, keeping a whole `.old`; a whole target becomes the new `.old`.
     if (existsSync(old) && wholeSince(target, false) === null) rmSync(target, { recursive: true });
@@ -182,10 +194,10 @@ export function writeDirAtomic(target: string, fill: (dir: string) => void): voi
       renameSync(target, old);
     }
   }
-  crashPoint("checkpoint-before-rename");
+  crashPoint(`${name}-before-rename`);
   renameSync(tmp, target);
   fsyncDir(path.dirname(target));
-  crashPoint("checkpoint-renamed");
+  crashPoint(`${name}-renamed`);
   rmSync(old, { recursive: true, force: true });
 }
 

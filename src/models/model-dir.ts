@@ -8,15 +8,15 @@ import path from "node:path";
 import { Vocabulary } from "../data/vocabulary.js";
 import {
   checkDevice,
-  deserialize,
   type Device,
+  deserialize,
   keep,
   runtimeInfo,
   saveSafetensors,
   type Tensor,
 } from "../engine/index.js";
-import { CheckpointError, Fields, parseJson } from "../util/checked-json.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
+import { CheckpointError, Fields, parseJson } from "../util/checked-json.js";
 import { readVerified, resolveCheckpointDir, writeDirAtomic } from "./checkpoint-dir.js";
 import { ENCODERS, TASKS, TRANSITION_MODES } from "./kinds.js";
 import { Model, type ModelConfig } from "./model.js";
@@ -137,7 +137,8 @@ function readModelMeta(dir: string): ModelMeta {
   if (m.has("transitions")) m.oneOf("transitions", TRANSITION_MODES);
   for (const [key, spec] of Object.entries(MODEL_SIZES)) {
     if (spec.kind === "integer") m.int(key, spec.min);
-    else if (!(m.number(key) >= 0 && m.number(key) < 1)) m.fail(key, "expected a rate in [0, 1)", m.object[key]);
+    else if (!(m.number(key) >= 0 && m.number(key) < 1))
+      m.fail(key, "expected a rate in [0, 1)", m.object[key]);
   }
   const meta = json as ModelMeta;
   meta.model = { ...meta.model, transitions: meta.model.transitions ?? "gold" };

@@ -9,8 +9,8 @@ import path from "node:path";
 import type { RngState } from "../data/rng.js";
 import type { Vocabulary } from "../data/vocabulary.js";
 import { type Optimizer, saveSafetensors } from "../engine/index.js";
-import type { Model } from "../models/model.js";
 import { readVerified } from "../models/checkpoint-dir.js";
+import type { Model } from "../models/model.js";
 import {
   CheckpointError,
   loadTensors,

@@ -94,7 +94,10 @@ export class RunLock {
 function tryCreate(file: string): boolean {
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = openSync(tmp, "w");
-  writeSync(fd, `${JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() })}\n`);
+  writeSync(
+    fd,
+    `${JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() })}\n`,
+  );
   closeSync(fd);
   try {
     linkSync(tmp, file);

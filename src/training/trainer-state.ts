@@ -34,7 +34,16 @@ export function checkTrainerState(json: unknown, file: string): TrainerState {
   return json as TrainerState;
 }
 
-const INTEGER_OPTIONS = ["epochs", "batchSize", "seed", "evalEvery", "patience", "maxSteps", "minCount", "maxLength"];
+const INTEGER_OPTIONS = [
+  "epochs",
+  "batchSize",
+  "seed",
+  "evalEvery",
+  "patience",
+  "maxSteps",
+  "minCount",
+  "maxLength",
+];
 
 /** The saved options: required ones present, every one present of the right type or choice. */
 function checkOptions(o: Fields): void {

@@ -11,8 +11,8 @@ import { type EvalReport, RunState } from "./run-state.js";
 import { setUpRun } from "./setup.js";
 import { trainStep } from "./step.js";
 
-export type { EvalReport } from "./run-state.js";
 export { checkUnlocked } from "./run-lock.js";
+export type { EvalReport } from "./run-state.js";
 
 export interface StepReport {
   step: number;
@@ -88,10 +88,11 @@ async function trainLocked(
   const log = hooks.log ?? (() => {});
   const saved = resume ? dir.resumeState() : null;
   const o = saved ? resumedOptions(saved.options, options) : absolutePaths(options);
-  if (saved) log(`resuming ${o.out} at step ${saved.step} (epoch ${saved.epoch + 1})`);
   manualSeed(o.seed);
   const setup = await setUpRun(o, saved ? dir.checkpointDir() : null, log);
   const run = new RunState(setup, dir, saved);
+  // Said once the whole checkpoint has loaded: a damaged one is then one error line alone.
+  if (saved) log(`resuming ${o.out} at step ${saved.step} (epoch ${saved.epoch + 1})`);
   let stop: Stop = null;
   try {
     while (stop === null && run.progress.epoch < o.epochs) stop = await trainEpoch(run, hooks);

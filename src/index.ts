@@ -8,7 +8,7 @@ export { type ClassificationReport, classificationReport, formatReport } from ".
 export { CbowEncoder, LstmEncoder, type SentenceEncoder } from "./models/baselines.js";
 export { ENCODERS, type EncoderKind, TASKS, type Task } from "./models/kinds.js";
 export { defaultConfig, Model, type ModelConfig, stackSentenceBatches } from "./models/model.js";
-export { type LoadedModel, loadModelDir, saveModelDir } from "./models/model-dir.js";
+export { CheckpointError, type LoadedModel, loadModelDir, saveModelDir } from "./models/model-dir.js";
 export { SpinnEncoder } from "./models/spinn.js";
 export { StackMachine } from "./models/stack-machine.js";
 export { batchFor, type Example, labelNames, readTaskData, type TaskData } from "./tasks/task.js";
@@ -16,6 +16,9 @@ export {
   DEFAULT_LR,
   defaultTrainOptions,
   type OptimizerKind,
+  RESUMABLE_OPTIONS,
+  ResumeError,
   type TrainOptions,
 } from "./training/options.js";
+export { RunLockError } from "./training/run-lock.js";
 export { type TrainHooks, type TrainResult, train } from "./training/trainer.js";

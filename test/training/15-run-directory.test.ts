@@ -253,80 +253,85 @@ describe("--resume refuses flags that contradict the saved run", () => {
   });
 });
 
+/** Damages a file of a run directory. */
+type Corrupt = (out: string) => void;
+
+const edit = (file: string, f: (b: Buffer) => Buffer | string): Corrupt => {
+  return (out) => writeFileSync(path.join(out, file), f(bytes(out, file)));
+};
+/** Without the manifest (as before manifests existed): each file's own checks must catch the damage. */
+const unsealed = (c: Corrupt): Corrupt => {
+  return (out) => {
+    rmSync(path.join(out, "last", "manifest.json"));
+    c(out);
+  };
+};
+/** The last float32 of the data section made NaN. */
+const nanAtEnd = (b: Buffer) => Buffer.concat([b.subarray(0, b.length - 4), Buffer.from([0, 0, 0xc0, 0x7f])]);
+const trainerJson = (f: (s: Record<string, unknown>) => void) =>
+  edit("last/trainer.json", (b) => {
+    const state = JSON.parse(b.toString());
+    f(state);
+    return JSON.stringify(state);
+  });
+/** Damage done to a copy of the 7-step run, and the error --resume must give. */
+const corruptions: [string, Corrupt, RegExp][] = [
+  [
+    "vocab.json {}",
+    unsealed(edit("last/vocab.json", () => "{}")),
+    /last\/vocab\.json: not a spinn vocabulary/,
+  ],
+  ["vocab.json edited (sealed)", edit("last/vocab.json", () => "{}"), /last\/vocab\.json: corrupted/],
+  ["empty trainer.json", unsealed(edit("last/trainer.json", () => "")), /trainer\.json: empty file/],
+  [
+    "truncated trainer.json",
+    unsealed(edit("last/trainer.json", (b) => b.subarray(0, 100))),
+    /trainer\.json: not valid JSON/,
+  ],
+  [
+    "ill-typed trainer.json",
+    unsealed(trainerJson((s) => Object.assign(s, { step: "x" }))),
+    /trainer\.json: step: expected an integer >= 0, got "x"/,
+  ],
+  [
+    "ill-typed option in trainer.json",
+    unsealed(trainerJson((s) => Object.assign(s.options as object, { lr: "fast" }))),
+    /trainer\.json: options\.lr: expected a finite number/,
+  ],
+  [
+    "ill-typed config.json",
+    unsealed(edit("last/config.json", (b) => b.toString().replace(/"dHidden": 8/, '"dHidden": -1'))),
+    /last\/config\.json: model\.dHidden: expected an integer >= 1, got -1/,
+  ],
+  [
+    "garbled optimizer header",
+    unsealed(
+      edit("last/optimizer.safetensors", (b) =>
+        Buffer.concat([b.subarray(0, 9), Buffer.from("#"), b.subarray(10)]),
+      ),
+    ),
+    /optimizer\.safetensors: header is not valid JSON/,
+  ],
+  [
+    "wrong optimizer tensor names",
+    unsealed(
+      edit("last/optimizer.safetensors", (b) =>
+        Buffer.from(b.toString("latin1").replace("encoder", "encodex"), "latin1"),
+      ),
+    ),
+    /optimizer\.safetensors: optimizer state is missing/,
+  ],
+  ["garbled weights", edit("last/model.safetensors", nanAtEnd), /last\/model\.safetensors: corrupted/],
+  [
+    "NaN weights (no manifest)",
+    unsealed(edit("last/model.safetensors", nanAtEnd)),
+    /model\.safetensors: tensor ".+" holds NaN/,
+  ],
+  ["garbled manifest", edit("last/manifest.json", () => "{"), /manifest\.json: not valid JSON/],
+];
+
 describe("corrupted files read back are one line naming the file and the problem", () => {
-  type Corrupt = (out: string) => void;
-  const edit = (file: string, f: (b: Buffer) => Buffer | string): Corrupt => {
-    return (out) => writeFileSync(path.join(out, file), f(bytes(out, file)));
-  };
-  const unsealed = (c: Corrupt): Corrupt => {
-    return (out) => {
-      rmSync(path.join(out, "last", "manifest.json"));
-      c(out);
-    };
-  };
-  const nanAtEnd = (b: Buffer) =>
-    Buffer.concat([b.subarray(0, b.length - 4), Buffer.from([0, 0, 0xc0, 0x7f])]);
-  const trainerJson = (f: (s: Record<string, unknown>) => void) =>
-    edit("last/trainer.json", (b) => {
-      const state = JSON.parse(b.toString());
-      f(state);
-      return JSON.stringify(state);
-    });
-  const cases: [string, Corrupt, RegExp][] = [
-    [
-      "vocab.json {}",
-      unsealed(edit("last/vocab.json", () => "{}")),
-      /last\/vocab\.json: not a spinn vocabulary/,
-    ],
-    ["vocab.json edited (sealed)", edit("last/vocab.json", () => "{}"), /last\/vocab\.json: corrupted/],
-    ["empty trainer.json", unsealed(edit("last/trainer.json", () => "")), /trainer\.json: empty file/],
-    [
-      "truncated trainer.json",
-      unsealed(edit("last/trainer.json", (b) => b.subarray(0, 100))),
-      /trainer\.json: not valid JSON/,
-    ],
-    [
-      "ill-typed trainer.json",
-      unsealed(trainerJson((s) => Object.assign(s, { step: "x" }))),
-      /trainer\.json: step: expected an integer >= 0, got "x"/,
-    ],
-    [
-      "ill-typed option in trainer.json",
-      unsealed(trainerJson((s) => Object.assign(s.options as object, { lr: "fast" }))),
-      /trainer\.json: options\.lr: expected a finite number/,
-    ],
-    [
-      "ill-typed config.json",
-      unsealed(edit("last/config.json", (b) => b.toString().replace(/"dHidden": 8/, '"dHidden": -1'))),
-      /last\/config\.json: model\.dHidden: expected an integer >= 1, got -1/,
-    ],
-    [
-      "garbled optimizer header",
-      unsealed(
-        edit("last/optimizer.safetensors", (b) =>
-          Buffer.concat([b.subarray(0, 9), Buffer.from("#"), b.subarray(10)]),
-        ),
-      ),
-      /optimizer\.safetensors: header is not valid JSON/,
-    ],
-    [
-      "wrong optimizer tensor names",
-      unsealed(
-        edit("last/optimizer.safetensors", (b) =>
-          Buffer.from(b.toString("latin1").replace("encoder", "encodex"), "latin1"),
-        ),
-      ),
-      /optimizer\.safetensors: optimizer state is missing/,
-    ],
-    ["garbled weights", edit("last/model.safetensors", nanAtEnd), /last\/model\.safetensors: corrupted/],
-    [
-      "NaN weights (no manifest)",
-      unsealed(edit("last/model.safetensors", nanAtEnd)),
-      /model\.safetensors: tensor ".+" holds NaN/,
-    ],
-    ["garbled manifest", edit("last/manifest.json", () => "{"), /manifest\.json: not valid JSON/],
-  ];
-  for (const [name, corrupt, pattern] of cases) {
+  for (const [name, corrupt, pattern] of corruptions) {
     test(name, () => {
       const out = copyOfBase(`corrupt-${name.replace(/\W+/g, "-")}`);
       corrupt(out);

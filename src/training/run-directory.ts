@@ -3,7 +3,8 @@
 // line per event) and, while a process trains in it, `lock`. Every write is atomic: a checkpoint
 // is filled in a fresh directory that replaces the old one by rename (writeDirAtomic), so a crash
 // leaves a whole one; metrics are appended, or replaced whole on resume. The directory is
-// self-contained: nothing in it names where it lives, so a copy or a moved run resumes in place.
+// self-contained: trainer.json records --out as given but a resume never uses it (it writes where
+// it is resumed), and data paths are stored absolute, so a copied or moved run resumes in place.
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { RngState } from "../data/rng.js";

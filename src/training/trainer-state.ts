@@ -71,6 +71,7 @@ function checkOptions(o: Fields): void {
     else o.number(key);
   }
   for (const [key, spec] of Object.entries(MODEL_SIZES)) {
+    if (!o.has(key)) continue;
     if (spec.kind === "integer") o.int(key, spec.min);
     else o.number(key);
   }

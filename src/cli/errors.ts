@@ -11,6 +11,8 @@ const USER_FACING = new Set([
   "SafetensorsError",
   "TorchError",
   "CheckpointError",
+  "ResumeError",
+  "RunLockError",
   "DeviceError",
   "ParseError",
 ]);

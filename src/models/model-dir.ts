@@ -1,30 +1,33 @@
 // Model directories and training checkpoints (docs/ARCHITECTURE.md, "Checkpoints"): weights in safetensors, config and
-// vocabulary in JSON beside them. A checkpoint is several files, so it is written into a fresh
-// directory that then replaces the old one by rename: a crash at any moment leaves the previous
-// checkpoint (or the new one) complete, never a mix.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+// vocabulary in JSON beside them, sealed by a manifest of checksums. A checkpoint is several
+// files, so it is written whole or not at all (checkpoint-dir.ts), and every file is checked when
+// read back: a corrupted or hand-edited file is a CheckpointError naming it, never a stack trace
+// or a silently wrong model.
+import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { Vocabulary } from "../data/vocabulary.js";
 import {
   checkDevice,
   type Device,
+  deserialize,
   keep,
-  loadSafetensors,
   runtimeInfo,
   saveSafetensors,
   type Tensor,
 } from "../engine/index.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
+import { CheckpointError, Fields, parseJson } from "../util/checked-json.js";
+import { readVerified, resolveCheckpointDir, writeDirAtomic } from "./checkpoint-dir.js";
+import { ENCODERS, TASKS, TRANSITION_MODES } from "./kinds.js";
 import { Model, type ModelConfig } from "./model.js";
+import { MODEL_SIZES } from "./sizes.js";
+
+export { CheckpointError } from "../util/checked-json.js";
+export { recoverCheckpointDir, resolveCheckpointDir, writeDirAtomic } from "./checkpoint-dir.js";
 
 export const MODEL_FILE = "model.safetensors";
 export const CONFIG_FILE = "config.json";
 export const VOCAB_FILE = "vocab.json";
-
-/** A model directory or checkpoint that is missing, incomplete or does not fit the model. */
-export class CheckpointError extends Error {
-  override name = "CheckpointError";
-}
 
 export interface ModelMeta {
   format: "spinn-model";
@@ -33,36 +36,6 @@ export interface ModelMeta {
   /** Where the model came from: training steps and the dev accuracy when it was saved. */
   trained?: { steps: number; epoch: number; devAccuracy?: number };
   torchVersion?: string;
-}
-
-/**
- * Replaces directory `target` with one filled by `fill`, atomically: fill writes into a
- * temporary sibling directory, which is renamed into place; the old one is kept as
- * `<target>.old` until the swap is done (see resolveCheckpointDir).
- */
-export function writeDirAtomic(target: string, fill: (dir: string) => void): void {
-  const tmp = `${target}.tmp-${process.pid}`;
-  const old = `${target}.old`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  try {
-    fill(tmp);
-  } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw err;
-  }
-  rmSync(old, { recursive: true, force: true });
-  if (existsSync(target)) renameSync(target, old);
-  renameSync(tmp, target);
-  rmSync(old, { recursive: true, force: true });
-}
-
-/** The directory to read for `target`: itself, or `<target>.old` if a swap was interrupted. */
-export function resolveCheckpointDir(target: string): string | null {
-  if (existsSync(path.join(target, CONFIG_FILE)) || existsSync(path.join(target, "trainer.json")))
-    return target;
-  const old = `${target}.old`;
-  return existsSync(old) ? old : null;
 }
 
 /** Writes a model's weights, config and vocabulary into `dir` (inside writeDirAtomic's fill). */
@@ -94,20 +67,9 @@ export function saveModelDir(
   writeDirAtomic(dir, (tmp) => writeModelFiles(tmp, model, vocab, trained));
 }
 
-function readJson(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new CheckpointError(
-      `${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    );
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new CheckpointError(`${file}: not valid JSON (${(err as Error).message})`);
-  }
+/** A JSON file of a checkpoint, checked against its manifest and parsed. */
+function readJson(dir: string, name: string): unknown {
+  return parseJson(readVerified(dir, name).toString("utf8"), path.join(dir, name));
 }
 
 export interface LoadedModel {
@@ -129,14 +91,8 @@ export function loadModelDir(dir: string, device: Device = "cpu"): LoadedModel {
     throw new CheckpointError(
       `${dir}: no model here (expected ${CONFIG_FILE}, or a training run with best/ or last/)`,
     );
-  const meta = readJson(path.join(found, CONFIG_FILE)) as ModelMeta;
-  if (meta?.format !== "spinn-model" || meta.version !== 1 || typeof meta.model !== "object") {
-    throw new CheckpointError(
-      `${path.join(found, CONFIG_FILE)}: not a spinn-model config (format/version missing)`,
-    );
-  }
-  meta.model = { ...meta.model, transitions: meta.model.transitions ?? "gold" };
-  const vocab = Vocabulary.fromJSON(readJson(path.join(found, VOCAB_FILE)));
+  const meta = readModelMeta(found);
+  const vocab = readVocabulary(found);
   if (vocab.size !== meta.model.vocabSize) {
     throw new CheckpointError(
       `${found}: vocabulary has ${vocab.size} words but the model expects ${meta.model.vocabSize}`,
@@ -148,21 +104,72 @@ export function loadModelDir(dir: string, device: Device = "cpu"): LoadedModel {
   } catch (err) {
     throw new CheckpointError(`${path.join(found, CONFIG_FILE)}: ${(err as Error).message}`);
   }
-  const { tensors } = loadSafetensors(path.join(found, MODEL_FILE));
+  const weights = path.join(found, MODEL_FILE);
   try {
-    model.store.load(tensors);
+    const tensors = loadTensors(found, MODEL_FILE, device);
+    try {
+      model.store.load(tensors);
+    } catch (err) {
+      throw new CheckpointError(`${weights}: ${(err as Error).message}`);
+    } finally {
+      for (const t of tensors.values()) t.dispose();
+    }
   } catch (err) {
     model.dispose();
-    throw new CheckpointError(`${path.join(found, MODEL_FILE)}: ${(err as Error).message}`);
-  } finally {
-    for (const t of tensors.values()) t.dispose();
+    throw err;
   }
   return { model, vocab, meta, dir: found };
 }
 
-/** Loads named tensors kept out of every scope (caller disposes). */
-export function loadTensors(file: string): Map<string, Tensor> {
-  const { tensors } = loadSafetensors(file);
+/** config.json, checked field by field (the model's kind, sizes and vocabulary size). */
+function readModelMeta(dir: string): ModelMeta {
+  const file = path.join(dir, CONFIG_FILE);
+  const json = readJson(dir, CONFIG_FILE);
+  const f = new Fields(json, file);
+  if (f.object.format !== "spinn-model" || f.object.version !== 1)
+    throw new CheckpointError(`${file}: not a spinn-model config (format/version missing)`);
+  const m = f.nested("model");
+  m.oneOf("task", TASKS);
+  m.oneOf("encoder", ENCODERS);
+  m.int("vocabSize", 2);
+  m.int("classes", 1);
+  m.boolean("trainEmbeddings");
+  if (m.has("transitions")) m.oneOf("transitions", TRANSITION_MODES);
+  for (const [key, spec] of Object.entries(MODEL_SIZES)) {
+    if (spec.kind === "integer") m.int(key, spec.min);
+    else if (!(m.number(key) >= 0 && m.number(key) < 1))
+      m.fail(key, "expected a rate in [0, 1)", m.object[key]);
+  }
+  const meta = json as ModelMeta;
+  meta.model = { ...meta.model, transitions: meta.model.transitions ?? "gold" };
+  return meta;
+}
+
+/** vocab.json, checked (its shape; its size against the config is the caller's check). */
+function readVocabulary(dir: string): Vocabulary {
+  const json = readJson(dir, VOCAB_FILE);
+  try {
+    return Vocabulary.fromJSON(json);
+  } catch (err) {
+    throw new CheckpointError(`${path.join(dir, VOCAB_FILE)}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Loads the named tensors of safetensors file `name` in checkpoint `dir` (checked against the
+ * manifest; every floating-point value must be finite, which catches NaN weights even in a
+ * directory without a manifest), kept out of every scope (caller disposes).
+ */
+export function loadTensors(dir: string, name: string, device: Device = "cpu"): Map<string, Tensor> {
+  const file = path.join(dir, name);
+  const { tensors } = deserialize(readVerified(dir, name), file, device);
   for (const t of tensors.values()) keep(t);
+  for (const [key, t] of tensors) {
+    if (t.dtype !== "float32" && t.dtype !== "float64") continue;
+    if (!(t.data() as Float32Array | Float64Array).every(Number.isFinite)) {
+      for (const u of tensors.values()) u.dispose();
+      throw new CheckpointError(`${file}: tensor "${key}" holds NaN or infinite values`);
+    }
+  }
   return tensors;
 }

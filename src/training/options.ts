@@ -1,9 +1,10 @@
 // What a training run is told: data, model kind and sizes, optimizer, schedule, and RL-SPINN's
 // REINFORCE settings, with their defaults in one place. Engine-free, so that the CLI can check
 // and document flags without loading libtorch.
+import path from "node:path";
 import type { Device } from "../engine/dtype.js";
 import type { BaselineKind, EncoderKind, RewardKind, Task, TransitionMode } from "../models/kinds.js";
-import { DEFAULT_SIZES, type ModelSizes } from "../models/sizes.js";
+import { DEFAULT_SIZES, MODEL_SIZES, type ModelSizes } from "../models/sizes.js";
 
 export const OPTIMIZERS = ["rmsprop", "adam", "sgd"] as const;
 export type OptimizerKind = (typeof OPTIMIZERS)[number];
@@ -101,15 +102,77 @@ export function defaultTrainOptions(base: RequiredTrainOptions & Partial<TrainOp
 /** How long to train: the only options a resumed run may change. */
 export const RESUMABLE_OPTIONS = ["epochs", "maxSteps"] as const satisfies readonly (keyof TrainOptions)[];
 
+/** A resume that asks for something the saved run contradicts (printed as one line). */
+export class ResumeError extends Error {
+  override name = "ResumeError";
+}
+
+/** Options naming files: compared and stored as absolute paths. */
+const PATH_OPTIONS: readonly (keyof TrainOptions)[] = ["train", "dev", "embeddings", "embeddingsCache"];
+
 /**
- * The options of a resumed run: the saved ones rule, except how long to train; options added
- * since the checkpoint was written take their defaults.
+ * The options as a run directory stores them: file paths made absolute (against the working
+ * directory the run starts in), so that a resume from any working directory, or of a run
+ * directory copied or moved elsewhere, reads the same data files. The data is not part of the run
+ * directory, so paths relative to it would break when it moves. `out` is stored as given, for the
+ * record only: a resumed run always writes into the directory it is resumed from.
  */
-export function resumedOptions(saved: TrainOptions, given: Partial<TrainOptions>): TrainOptions {
-  const merged: TrainOptions = { ...saved };
+export function absolutePaths(o: TrainOptions): TrainOptions {
+  const resolved: Partial<TrainOptions> = {};
+  for (const key of PATH_OPTIONS) {
+    const value = o[key];
+    if (typeof value === "string") Object.assign(resolved, { [key]: path.resolve(value) });
+  }
+  return { ...o, ...resolved };
+}
+
+/** The CLI flag that sets an option, for messages that the library and the CLI share. */
+export function optionFlag(key: keyof TrainOptions): string {
+  if (key === "weightDecay") return "--l2";
+  if (key in MODEL_SIZES) return MODEL_SIZES[key as keyof ModelSizes].flag;
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** Whether a given option may differ from the saved run's on resume without changing the run. */
+function mayDiffer(key: keyof TrainOptions, saved: TrainOptions): boolean {
+  return (
+    (RESUMABLE_OPTIONS as readonly string[]).includes(key) ||
+    // Where the run lives (it resumes where it is) and where vectors are cached change no numbers.
+    key === "out" ||
+    key === "embeddingsCache" ||
+    // With pretrained vectors the vectors' file decided the embedding size, not the flag.
+    (key === "dEmbed" && saved.embeddings !== undefined)
+  );
+}
+
+/**
+ * The options of a resumed run in directory `given.out`: the saved ones, with how long to train
+ * taken from `given`; options added since the checkpoint was written take their defaults. Any
+ * other option in `given` (not undefined) that differs from the saved run's is refused, naming
+ * each: a resumed run continues the same run or nothing.
+ */
+export function resumedOptions(
+  saved: TrainOptions,
+  given: Partial<TrainOptions> & Pick<TrainOptions, "out">,
+): TrainOptions {
+  const base = defaultTrainOptions(saved);
+  const conflicts: string[] = [];
+  for (const [k, value] of Object.entries(given)) {
+    const key = k as keyof TrainOptions;
+    if (value === undefined || mayDiffer(key, base)) continue;
+    const was = base[key];
+    const isPath = PATH_OPTIONS.includes(key) && typeof value === "string" && typeof was === "string";
+    const same = isPath ? path.resolve(value) === path.resolve(was) : value === was;
+    if (!same) conflicts.push(`${optionFlag(key)} ${value} differs from the saved run's ${was ?? "(none)"}`);
+  }
+  if (conflicts.length > 0) {
+    const allowed = RESUMABLE_OPTIONS.map(optionFlag).join(" and ");
+    throw new ResumeError(`--resume: ${conflicts.join("; ")} (only ${allowed} may change)`);
+  }
+  const merged: TrainOptions = { ...base, out: given.out };
   for (const key of RESUMABLE_OPTIONS) {
     const value = given[key];
     if (value !== undefined) merged[key] = value;
   }
-  return defaultTrainOptions(merged);
+  return merged;
 }

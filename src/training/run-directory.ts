@@ -1,23 +1,32 @@
 // A training run's directory: `best/` (the best-on-dev model), `last/` (the rolling checkpoint:
-// model, optimizer state and trainer.json, enough to resume exactly) and `metrics.jsonl` (one
-// JSON line per event). Every write is atomic: a checkpoint is filled in a fresh directory that
-// replaces the old one by rename (writeDirAtomic), so a crash leaves the previous one whole.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+// model, optimizer state and trainer.json, enough to resume exactly), `metrics.jsonl` (one JSON
+// line per event) and, while a process trains in it, `lock`. Every write is atomic: a checkpoint
+// is filled in a fresh directory that replaces the old one by rename (writeDirAtomic), so a crash
+// leaves a whole one; metrics are appended, or replaced whole on resume. The directory is
+// self-contained: trainer.json records --out as given but a resume never uses it (it writes where
+// it is resumed), and data paths are stored absolute, so a copied or moved run resumes in place.
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { RngState } from "../data/rng.js";
 import type { Vocabulary } from "../data/vocabulary.js";
 import { type Optimizer, saveSafetensors } from "../engine/index.js";
+import { readVerified } from "../models/checkpoint-dir.js";
 import type { Model } from "../models/model.js";
 import {
   CheckpointError,
   loadTensors,
+  recoverCheckpointDir,
   resolveCheckpointDir,
   saveModelDir,
   writeDirAtomic,
   writeModelFiles,
 } from "../models/model-dir.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
+import { parseJson } from "../util/checked-json.js";
+import { pidAlive } from "../util/pid.js";
 import type { TrainOptions } from "./options.js";
+import { RunLock } from "./run-lock.js";
+import { checkTrainerState } from "./trainer-state.js";
 
 /** Where a run stands: everything besides weights and optimizer state that a resume needs. */
 export interface RunProgress {
@@ -58,6 +67,19 @@ export interface CheckpointParts {
 }
 
 const TRAINER_FILE = "trainer.json";
+
+/** The step of one metrics.jsonl line (`where` is file:line for the error when it has none). */
+function metricStep(line: string, where: string): number {
+  let entry: unknown;
+  try {
+    entry = JSON.parse(line);
+  } catch {
+    throw new CheckpointError(`${where}: not a JSON line (the metrics file is corrupted)`);
+  }
+  const step = (entry as { step?: unknown } | null)?.step;
+  if (!Number.isInteger(step)) throw new CheckpointError(`${where}: metrics entry without an integer "step"`);
+  return step as number;
+}
 const OPTIMIZER_FILE = "optimizer.safetensors";
 
 export class RunDirectory {
@@ -76,10 +98,44 @@ export class RunDirectory {
     return resolveCheckpointDir(this.last);
   }
 
-  /** The trainer state of the rolling checkpoint, or null when the run has none. */
+  /**
+   * Takes the run directory for this process (a fresh run creates it; a resumed one must exist,
+   * so that a mistyped path leaves no stray directory), then tidies what killed processes left:
+   * the newest whole copy of each checkpoint is put in place and their temporary files removed.
+   */
+  lock(create: boolean, log: (message: string) => void): RunLock {
+    if (create) mkdirSync(this.out, { recursive: true });
+    else if (!existsSync(this.out))
+      throw new CheckpointError(`${this.out}: nothing to resume (no such directory)`);
+    const lock = RunLock.acquire(this.out, log);
+    try {
+      for (const target of [this.last, this.best]) {
+        const said = recoverCheckpointDir(target);
+        if (said) log(said);
+      }
+      this.removeDeadTempFiles();
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+    return lock;
+  }
+
+  /** writeFileAtomic's temporaries (`.<name>.<pid>.<time>.tmp`) left by processes now dead. */
+  private removeDeadTempFiles(): void {
+    for (const name of readdirSync(this.out)) {
+      const m = /^\..+\.(\d+)\.\d+\.tmp$/.exec(name);
+      if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1])))
+        rmSync(path.join(this.out, name), { force: true });
+    }
+  }
+
+  /** The trainer state of the rolling checkpoint (checked), or null when the run has none. */
   savedState(): TrainerState | null {
     const dir = this.checkpointDir();
-    return dir ? (JSON.parse(readFileSync(path.join(dir, TRAINER_FILE), "utf8")) as TrainerState) : null;
+    if (!dir) return null;
+    const file = path.join(dir, TRAINER_FILE);
+    return checkTrainerState(parseJson(readVerified(dir, TRAINER_FILE).toString("utf8"), file), file);
   }
 
   /** The state to resume from; a clear error when there is none. */
@@ -91,9 +147,15 @@ export class RunDirectory {
 
   /** Restores the optimizer's state (moments, step count) from the rolling checkpoint. */
   restoreOptimizer(optimizer: Optimizer, state: TrainerState): void {
-    const saved = loadTensors(path.join(this.checkpointDir()!, OPTIMIZER_FILE));
-    optimizer.loadState({ step: 0, lr: state.options.lr, tensors: saved });
-    for (const t of saved.values()) t.dispose();
+    const dir = this.checkpointDir()!;
+    const saved = loadTensors(dir, OPTIMIZER_FILE);
+    try {
+      optimizer.loadState({ step: 0, lr: state.options.lr, tensors: saved });
+    } catch (err) {
+      throw new CheckpointError(`${path.join(dir, OPTIMIZER_FILE)}: ${(err as Error).message}`);
+    } finally {
+      for (const t of saved.values()) t.dispose();
+    }
     optimizer.stepCount = state.step;
   }
 
@@ -112,16 +174,24 @@ export class RunDirectory {
   /** A new run: the directory exists and its metrics file is empty. */
   start(): void {
     mkdirSync(this.out, { recursive: true });
-    writeFileSync(this.metrics, "");
+    writeFileAtomic(this.metrics, "");
   }
 
-  /** A resumed run: drops the metric lines written after the checkpoint it resumes from. */
+  /**
+   * A resumed run: drops the metric lines written after the checkpoint it resumes from, and a
+   * torn last line (a kill during an append), replacing the file whole (never rewritten in
+   * place, where a crash would lose it). A bad line elsewhere is an error naming its line.
+   */
   rewindMetrics(step: number): void {
     if (!existsSync(this.metrics)) return;
-    const kept = readFileSync(this.metrics, "utf8")
-      .split("\n")
-      .filter((line) => line && (JSON.parse(line) as { step: number }).step <= step);
-    writeFileSync(this.metrics, kept.map((l) => `${l}\n`).join(""));
+    const lines = readFileSync(this.metrics, "utf8").split("\n");
+    // Every entry ends with a newline: whatever follows the last one is a torn append.
+    lines.pop();
+    const kept = lines.filter((line, i) => metricStep(line, `${this.metrics}:${i + 1}`) <= step);
+    writeFileAtomic(
+      this.metrics,
+      kept.map((l) => `${l}\n`),
+    );
   }
 
   record(entry: object): void {

@@ -5,12 +5,13 @@
 import { trainingBatches } from "../data/batching.js";
 import { checkDevice, manualSeed } from "../engine/index.js";
 import { batchFor, lengthKeys } from "../tasks/task.js";
-import { resumedOptions, type TrainOptions } from "./options.js";
+import { absolutePaths, resumedOptions, type TrainOptions } from "./options.js";
 import { RunDirectory } from "./run-directory.js";
 import { type EvalReport, RunState } from "./run-state.js";
 import { setUpRun } from "./setup.js";
 import { trainStep } from "./step.js";
 
+export { checkUnlocked } from "./run-lock.js";
 export type { EvalReport } from "./run-state.js";
 
 export interface StepReport {
@@ -57,24 +58,41 @@ export function savedRunOptions(out: string): TrainOptions | null {
 }
 
 /**
- * Trains (or, with resume, continues) the run in options.out. Resuming re-reads the data files
- * named in the saved options and continues from the rolling checkpoint exactly.
+ * Trains (or, with resume, continues) the run in options.out, holding the directory's lock
+ * throughout. Resuming re-reads the data files named in the saved options and continues from the
+ * rolling checkpoint exactly; options that contradict the saved run are refused (ResumeError).
  */
 export async function train(
   options: TrainOptions,
   hooks: TrainHooks = {},
   resume = false,
 ): Promise<TrainResult> {
-  const started = Date.now();
   const log = hooks.log ?? (() => {});
   checkDevice(options.device);
   const dir = new RunDirectory(options.out);
+  const lock = dir.lock(!resume, log);
+  try {
+    return await trainLocked(dir, options, hooks, resume);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(
+  dir: RunDirectory,
+  options: TrainOptions,
+  hooks: TrainHooks,
+  resume: boolean,
+): Promise<TrainResult> {
+  const started = Date.now();
+  const log = hooks.log ?? (() => {});
   const saved = resume ? dir.resumeState() : null;
-  const o = saved ? resumedOptions(saved.options, options) : options;
-  if (saved) log(`resuming ${o.out} at step ${saved.step} (epoch ${saved.epoch + 1})`);
+  const o = saved ? resumedOptions(saved.options, options) : absolutePaths(options);
   manualSeed(o.seed);
   const setup = await setUpRun(o, saved ? dir.checkpointDir() : null, log);
   const run = new RunState(setup, dir, saved);
+  // Said once the whole checkpoint has loaded: a damaged one is then one error line alone.
+  if (saved) log(`resuming ${o.out} at step ${saved.step} (epoch ${saved.epoch + 1})`);
   let stop: Stop = null;
   try {
     while (stop === null && run.progress.epoch < o.epochs) stop = await trainEpoch(run, hooks);

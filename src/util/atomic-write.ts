@@ -3,6 +3,7 @@
 // A crash at any point leaves either the old file or the new one, never a mix.
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
+import { crashPoint } from "./test-hooks.js";
 
 /** Writes `chunks` (strings as UTF-8, or bytes) to `file` atomically, creating its directory. */
 export function writeFileAtomic(
@@ -23,6 +24,7 @@ export function writeFileAtomic(
     fsyncSync(fd);
     closeSync(fd);
     fd = -1;
+    crashPoint(`before-rename:${path.basename(file)}`);
     renameSync(tmp, file);
   } catch (err) {
     if (fd >= 0) closeSync(fd);

@@ -100,10 +100,13 @@ async function runTrain(f: TrainFlags): Promise<void> {
   const flags = parseFlags(f);
   const trainer = await import("../../training/trainer.js");
   let options: TrainOptions;
+  // A run in progress in --out is named before anything else is said about the directory.
+  trainer.checkUnlocked(f.out);
   if (f.resume) {
     const saved = trainer.savedRunOptions(f.out);
     if (!saved) throw new UserError(`--resume: ${f.out} has no checkpoint to resume from`);
-    options = resumedOptions(saved, flags);
+    // Only the flags given on the command line (no defaults) are compared with the saved run.
+    options = resumedOptions(saved, { ...flags, out: f.out });
   } else {
     for (const required of ["task", "train", "dev", "model"] as const) {
       if (flags[required] === undefined) throw new UserError(`--${required} is required (unless --resume)`);

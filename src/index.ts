@@ -26,7 +26,7 @@ export type {
 } from "./models/encoder.js";
 export { ENCODERS, type EncoderKind, TASKS, type Task } from "./models/kinds.js";
 export { defaultConfig, Model, type ModelConfig } from "./models/model.js";
-export { CheckpointError, type LoadedModel, loadModelDir, saveModelDir } from "./models/model-dir.js";
+export { type LoadedModel, loadModelDir, saveModelDir } from "./models/model-dir.js";
 export { lstm, SpinnEncoder, treeLstm } from "./models/spinn.js";
 export { StackMachine } from "./models/stack-machine.js";
 export { batchFor, type Example, labelNames, readTaskData, type TaskData } from "./tasks/task.js";

@@ -1,5 +1,5 @@
-// Model directories and training checkpoints (docs/ARCHITECTURE.md, "Checkpoints"): weights in safetensors, config and
-// vocabulary in JSON beside them, sealed by a manifest of checksums. A checkpoint is several
+// Model directories and training checkpoints (docs/ARCHITECTURE.md, "Checkpoints"): weights in
+// safetensors, config and vocabulary in JSON beside them, sealed by a manifest of checksums. A checkpoint is several
 // files, so it is written whole or not at all (checkpoint-dir.ts), and every file is checked when
 // read back: a corrupted or hand-edited file is a CheckpointError naming it, never a stack trace
 // or a silently wrong model.
@@ -21,9 +21,6 @@ import { readVerified, resolveCheckpointDir, writeDirAtomic } from "./checkpoint
 import { ENCODERS, TASKS, TRANSITION_MODES } from "./kinds.js";
 import { Model, type ModelConfig } from "./model.js";
 import { MODEL_SIZES } from "./sizes.js";
-
-export { CheckpointError } from "../util/checked-json.js";
-export { recoverCheckpointDir, resolveCheckpointDir, writeDirAtomic } from "./checkpoint-dir.js";
 
 export const MODEL_FILE = "model.safetensors";
 export const CONFIG_FILE = "config.json";

@@ -10,19 +10,16 @@ import path from "node:path";
 import type { RngState } from "../data/rng.js";
 import type { Vocabulary } from "../data/vocabulary.js";
 import { type Optimizer, saveSafetensors } from "../engine/index.js";
-import { readVerified } from "../models/checkpoint-dir.js";
-import type { Model } from "../models/model.js";
 import {
-  CheckpointError,
-  loadTensors,
+  readVerified,
   recoverCheckpointDir,
   resolveCheckpointDir,
-  saveModelDir,
   writeDirAtomic,
-  writeModelFiles,
-} from "../models/model-dir.js";
+} from "../models/checkpoint-dir.js";
+import type { Model } from "../models/model.js";
+import { loadTensors, saveModelDir, writeModelFiles } from "../models/model-dir.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
-import { parseJson } from "../util/checked-json.js";
+import { CheckpointError, parseJson } from "../util/checked-json.js";
 import { pidAlive } from "../util/pid.js";
 import type { TrainOptions } from "./options.js";
 import { RunLock } from "./run-lock.js";

@@ -11,7 +11,6 @@ import { type EvalReport, RunState } from "./run-state.js";
 import { setUpRun } from "./setup.js";
 import { trainStep } from "./step.js";
 
-export { checkUnlocked } from "./run-lock.js";
 export type { EvalReport } from "./run-state.js";
 
 export interface StepReport {

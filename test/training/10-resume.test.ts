@@ -9,7 +9,7 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { generateListOps } from "../../src/data/listops-generate.js";
-import { resolveCheckpointDir, writeDirAtomic } from "../../src/models/model-dir.js";
+import { resolveCheckpointDir, writeDirAtomic } from "../../src/models/checkpoint-dir.js";
 import { defaultTrainOptions, type TrainOptions } from "../../src/training/options.js";
 import { train } from "../../src/training/trainer.js";
 

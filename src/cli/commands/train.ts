@@ -101,7 +101,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
   const trainer = await import("../../training/trainer.js");
   let options: TrainOptions;
   // A run in progress in --out is named before anything else is said about the directory.
-  trainer.checkUnlocked(f.out);
+  (await import("../../training/run-lock.js")).checkUnlocked(f.out);
   if (f.resume) {
     const saved = trainer.savedRunOptions(f.out);
     if (!saved) throw new UserError(`--resume: ${f.out} has no checkpoint to resume from`);

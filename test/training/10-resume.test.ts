@@ -207,7 +207,7 @@ describe("resume", () => {
     // A child process writes half of a new checkpoint and is killed mid-way.
     const script = `
       import { writeFileSync } from "node:fs";
-      import { writeDirAtomic } from ${JSON.stringify(path.resolve(here, "../../src/models/model-dir.js"))};
+      import { writeDirAtomic } from ${JSON.stringify(path.resolve(here, "../../src/models/checkpoint-dir.js"))};
       writeDirAtomic(${JSON.stringify(target)}, (d) => {
         writeFileSync(d + "/trainer.json", "new, half writ");
         process.kill(process.pid, "SIGKILL");

@@ -38,6 +38,7 @@ export interface MemoryReport {
 interface NativeCore {
   init(errorClass: typeof TorchError): void;
   dispose(h: Handle): boolean;
+  disposeMany(hs: Handle[]): number;
   memory(): MemoryReport;
   fromData(
     data: HostArray | ArrayLike<number | boolean>,
@@ -102,6 +103,15 @@ interface NativeCore {
   ): void;
   clipGradNorm(params: Handle[], maxNorm: number): number;
   stateRead(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array): Handle;
+  stateGather(
+    token: Handle,
+    memory: Handle,
+    gradMemory: Handle,
+    rows: Int32Array,
+    group: number,
+    start: number,
+    count: number,
+  ): Handle;
   stateWrite(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array, value: Handle): Handle;
   treeLstmCell(gates: Handle, leftCell: Handle, rightCell: Handle): Handle;
   lstmCell(gates: Handle, prevCell: Handle): Handle;
@@ -125,6 +135,7 @@ export type NativeBinding = NativeCore & NativeOps;
 const nativeCoreNames: Record<keyof NativeCore, true> = {
   init: true,
   dispose: true,
+  disposeMany: true,
   memory: true,
   fromData: true,
   toData: true,
@@ -156,6 +167,7 @@ const nativeCoreNames: Record<keyof NativeCore, true> = {
   rmspropStep: true,
   clipGradNorm: true,
   stateRead: true,
+  stateGather: true,
   stateWrite: true,
   treeLstmCell: true,
   lstmCell: true,

@@ -38,6 +38,26 @@ export class StateMemory {
     return wrap(native.stateRead(this.#token.handle, this.#memory.handle, this.#grad.handle, rows));
   }
 
+  /**
+   * Columns [start, start + count) of `group` rows per output row, side by side: output row j is
+   * [row rows[j·group] | … | row rows[j·group + group − 1]], each cut to those columns
+   * (rows.length / group × group·count). read(rows).narrow(1, start, count).reshape(…) in one
+   * native call, differentiable likewise.
+   */
+  gather(rows: Int32Array, group: number, start: number, count: number): Tensor {
+    return wrap(
+      native.stateGather(
+        this.#token.handle,
+        this.#memory.handle,
+        this.#grad.handle,
+        rows,
+        group,
+        start,
+        count,
+      ),
+    );
+  }
+
   dispose(): void {
     this.#memory.dispose();
     this.#grad.dispose();

@@ -20,7 +20,6 @@ import {
   type Tensor,
   tensor,
   treeLstmCell,
-  zeros,
 } from "../engine/index.js";
 import {
   type EncoderPass,

@@ -52,7 +52,16 @@ export {
   saveSafetensors,
   serialize,
 } from "./safetensors.js";
-export { type EngineMemory, keep, memory, moveToOuter, scope } from "./scope.js";
+export {
+  adopt,
+  currentScope,
+  type EngineMemory,
+  keep,
+  memory,
+  moveToOuter,
+  type Scope,
+  scope,
+} from "./scope.js";
 export { StateMemory } from "./state-memory.js";
 export { type Reduction, Tensor } from "./tensor.js";
 

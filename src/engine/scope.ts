@@ -102,6 +102,22 @@ export function scope<T>(fn: () => T): T {
   return result;
 }
 
+/** The innermost scope now (null outside every scope). */
+export function currentScope(): Scope | null {
+  return current;
+}
+
+/**
+ * Moves a tensor into the given scope (one that encloses the current one, or null for none):
+ * what a loop whose steps run in scopes of their own keeps from a step for after the loop.
+ */
+export function adopt<T extends Scoped>(t: T, into: Scope | null): T {
+  if (t._scope === into) return t;
+  t._scope = into;
+  into?.tracked.push(t);
+  return t;
+}
+
 /** Takes a tensor out of every scope: it lives until dispose() (parameters, optimizer state). */
 export function keep<T extends Scoped>(t: T): T {
   t._scope = null;

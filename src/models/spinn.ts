@@ -8,14 +8,18 @@
 import type { SentenceBatch } from "../data/batching.js";
 import { REDUCE, SHIFT, SKIP } from "../data/transitions.js";
 import {
+  adopt,
   BatchedLinear,
   cat,
+  currentScope,
   Linear,
   LSTMCell,
   lstmCell,
   type ParamPath,
   rand,
+  type Scope,
   StateMemory,
+  scope,
   stack,
   type Tensor,
   tensor,
@@ -393,6 +397,8 @@ class PredictedTransitions implements Transitions {
  */
 class PolicyRecord {
   readonly #scores: Tensor[] = [];
+  /** The pass's scope, where the steps' scores are kept until the loop ends. */
+  readonly #scope: Scope | null = currentScope();
   readonly #choices: Int32Array;
   readonly #moved: Float32Array;
   readonly #realChoice: Float32Array;
@@ -415,7 +421,7 @@ class PolicyRecord {
 
   /** Call before the machine applies the actions: validity is the state's before the step. */
   record(step: number, scores: Tensor, actions: Uint8Array, moving: Uint8Array, machine: StackMachine): void {
-    this.#scores.push(scores);
+    this.#scores.push(adopt(scores, this.#scope));
     for (let i = 0; i < this.size; i++) {
       if (!moving[i]) continue;
       const k = step * this.size + i;
@@ -475,12 +481,17 @@ export class SpinnEncoder implements SentenceEncoder {
     const tracker = this.tracker?.start(batch.size, leaves, transitionCount(batch.lengths)) ?? null;
     // Every sentence of n words takes n − 1 compositions, whatever its tree.
     const composition = this.reduce.stepProduct(machine.leafCount - batch.size);
+    // Each step in a scope of its own: its intermediates are freed as soon as it ends (what a
+    // backward pass needs, autograd holds), so memory follows the state memory, not the steps.
+    // The memories and the policy record keep what they need in this scope.
     for (let s = 0; s < transitions.steps; s++) {
-      const moving = transitions.moving(s);
-      tracker?.step(memory, machine, moving);
-      const actions = transitions.decide(s, tracker, machine);
-      const popped = machine.apply(actions, s);
-      reduceStep(this.reduce, memory, popped, tracker, composition);
+      scope(() => {
+        const moving = transitions.moving(s);
+        tracker?.step(memory, machine, moving);
+        const actions = transitions.decide(s, tracker, machine);
+        const popped = machine.apply(actions, s);
+        reduceStep(this.reduce, memory, popped, tracker, composition);
+      });
     }
     assertSingleTrees(machine);
     const encoding = memory.read(machine.topRows()).narrow(1, 0, this.config.dHidden);

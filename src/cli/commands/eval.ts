@@ -114,7 +114,7 @@ export function registerEvalCommand(program: Command): void {
     .option("--batch-size <n>", "examples per batch (default 256)")
     .option(
       "--batch-tokens <n>",
-      "at most n sentences × transitions per batch, so long examples make smaller batches (default 65536; 0: no budget)",
+      "at most n sentences × transitions per batch, so long examples make smaller batches (default 32768; 0: no budget)",
     )
     .option("--device <device>", "cpu, cuda or cuda:N (default cpu)")
     .option("--lenient", "skip invalid data lines (reported) instead of stopping")

@@ -205,6 +205,27 @@ Napi::Value dispose(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), held);
 }
 
+// disposeMany(handles): releases several tensors in one call (a scope's end); returns how many
+// were still held.
+Napi::Value disposeMany(const Napi::CallbackInfo& info) {
+  if (!info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "argument 1: expected an array of tensor handles");
+  Napi::Array arr = info[0].As<Napi::Array>();
+  uint32_t released = 0;
+  for (uint32_t k = 0; k < arr.Length(); k++) {
+    Napi::Value v = arr[k];
+    bool tagged = false;
+    if (v.IsExternal()) napi_check_object_type_tag(info.Env(), v, &kTensorTag, &tagged);
+    if (!tagged)
+      throw Napi::TypeError::New(info.Env(), "argument 1[" + std::to_string(k) + "]: expected a tensor handle");
+    TensorBox* box = v.As<Napi::External<TensorBox>>().Data();
+    if (!box->tensor.defined()) continue;
+    box->tensor = at::Tensor();
+    untrackBox(box);
+    released++;
+  }
+  return Napi::Number::New(info.Env(), released);
+}
+
 // Live tensors and the bytes of the distinct storages they hold (views share storage).
 Napi::Value memory(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(liveMutex);
@@ -238,6 +259,7 @@ Napi::Value invoke(const Napi::CallbackInfo& info) {
 const EntryTable handleEntryPoints = {
     {"init", init},
     {"dispose", dispose},
+    {"disposeMany", disposeMany},
     {"memory", memory},
 };
 

@@ -53,6 +53,33 @@ struct WriteRows : public torch::autograd::Function<WriteRows> {
   }
 };
 
+// A read of `group` rows per output row, columns [start, start + count) of each, side by side:
+// out[j] = [memory[rows[j*group]][cols] | ... | memory[rows[j*group + group - 1]][cols]]. It is
+// ReadRows followed by narrow and reshape, as one op (the tracker's [buffer top, stack top, stack
+// second] h's; a composition's two children's h's); its backward adds into the gradient
+// buffer's columns of the rows it read.
+struct GatherRows : public torch::autograd::Function<GatherRows> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& token, const at::Tensor& memory,
+                            const at::Tensor& gradMemory, const at::Tensor& index, int64_t group, int64_t start,
+                            int64_t count) {
+    ctx->saved_data["grad_memory"] = gradMemory;
+    ctx->saved_data["index"] = index;
+    ctx->saved_data["start"] = start;
+    ctx->saved_data["count"] = count;
+    return memory.narrow(1, start, count).index_select(0, index).reshape({index.numel() / group, group * count});
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    at::Tensor gradMemory = ctx->saved_data["grad_memory"].toTensor();
+    at::Tensor index = ctx->saved_data["index"].toTensor();
+    int64_t start = ctx->saved_data["start"].toInt(), count = ctx->saved_data["count"].toInt();
+    at::Tensor columns = gradMemory.narrow(1, start, count);
+    columns.index_add_(0, index, grads[0].reshape({index.numel(), count}));
+    return {at::zeros({}, gradMemory.options()), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
 // Row indices arrive as a JS Int32Array (the schedule lives in typed arrays on the host). They
 // are bounds-checked here, on the host: index_select/index_copy check bounds on the CPU but not
 // inside CUDA kernels, where a bad index would be a device-side assert.
@@ -98,10 +125,23 @@ Napi::Value stateWrite(const Napi::CallbackInfo& info) {
   return wrapTensor(info.Env(), WriteRows::apply(a.token, a.memory, a.gradMemory, a.index, value));
 }
 
+// stateGather(token, memory, gradMemory, rows: Int32Array, group, start, count)
+//   -> (rows / group) x (group * count): see GatherRows
+Napi::Value stateGather(const Napi::CallbackInfo& info) {
+  RowsArgs a = rowsArgs(info, 7);
+  int64_t group = argInt(info, 4), start = argInt(info, 5), count = argInt(info, 6);
+  TORCH_CHECK(group >= 1 && a.index.numel() % group == 0, "stateGather: ", a.index.numel(),
+              " rows do not make groups of ", group);
+  TORCH_CHECK(start >= 0 && count >= 1 && start + count <= a.memory.size(1), "stateGather: columns [", start, ", ",
+              start + count, ") outside the memory's ", a.memory.size(1));
+  return wrapTensor(info.Env(), GatherRows::apply(a.token, a.memory, a.gradMemory, a.index, group, start, count));
+}
+
 }  // namespace
 
 const EntryTable stateMemoryEntryPoints = {
     {"stateRead", stateRead},
+    {"stateGather", stateGather},
     {"stateWrite", stateWrite},
 };
 

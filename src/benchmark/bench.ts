@@ -11,9 +11,11 @@ import { Vocabulary } from "../data/vocabulary.js";
 import {
   Adam,
   checkDevice,
+  countNativeCalls,
   type Device,
   manualSeed,
   memory,
+  type NativeCallCounts,
   noGrad,
   randn,
   runtimeInfo,
@@ -82,6 +84,17 @@ export interface BenchResult {
   train_gflop_per_pair?: number;
   train_gflop_per_s?: number;
   matmul_gflop_per_s: number;
+  /**
+   * Calls into the native addon and host <-> device synchronisations (readbacks) per timed
+   * training step and per evaluation batch (means, counted exactly around each one), and the
+   * training step's most frequent entry points. On a GPU each call is at least one launch and
+   * each sync a stall, so these bound a step's speed there.
+   */
+  native_calls_per_train_step: number;
+  host_syncs_per_train_step: number;
+  native_calls_per_eval_batch: number;
+  host_syncs_per_eval_batch: number;
+  native_calls_by_name_per_train_step: Record<string, number>;
   cuda_mib?: number;
   versions: { node: string; torch: string; threads: number; blas_threads: number | null; cores: number };
 }
@@ -124,7 +137,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     pairs: examples.length,
     config: cfg,
     train_pairs_per_s: +(pairs / seconds).toFixed(2),
-    eval_pairs_per_s: +evaluation.toFixed(2),
+    eval_pairs_per_s: +evaluation.pairsPerSecond.toFixed(2),
     train_seconds: +seconds.toFixed(3),
     first_loss: +losses[0]!.toFixed(4),
     last_loss: +losses[losses.length - 1]!.toFixed(4),
@@ -138,6 +151,11 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
         }
       : {}),
     matmul_gflop_per_s: +matmul.toFixed(1),
+    native_calls_per_train_step: +(training.calls.calls / o.steps).toFixed(1),
+    host_syncs_per_train_step: +(training.calls.syncs / o.steps).toFixed(2),
+    native_calls_per_eval_batch: +(evaluation.calls.calls / o.evalBatches).toFixed(1),
+    host_syncs_per_eval_batch: +(evaluation.calls.syncs / o.evalBatches).toFixed(2),
+    native_calls_by_name_per_train_step: topCalls(training.calls.byName, o.steps, 12),
     ...(cudaMib === undefined ? {} : { cuda_mib: cudaMib }),
     versions: versions(),
   };
@@ -166,13 +184,26 @@ interface TrainingTiming {
   peakRss: number;
   liveTensors: number[];
   liveMib: number[];
+  /** Native calls of the timed steps (counted around each step, outside the timing's own calls). */
+  calls: NativeCallCounts;
 }
 
 /** Untimed warm-up steps (then `afterWarmup`), then the timed ones in two halves. */
 function timeTraining(o: BenchOptions, step: () => StepResult, afterWarmup: () => void): TrainingTiming {
-  const t: TrainingTiming = { pairs: 0, seconds: 0, losses: [], peakRss: 0, liveTensors: [], liveMib: [] };
+  const t: TrainingTiming = {
+    pairs: 0,
+    seconds: 0,
+    losses: [],
+    peakRss: 0,
+    liveTensors: [],
+    liveMib: [],
+    calls: { calls: 0, syncs: 0, byName: {} },
+  };
+  let timed = false;
   const run = () => {
+    const stop = timed ? countNativeCalls() : null;
     const r = step();
+    if (stop) addCounts(t.calls, stop());
     t.losses.push(r.loss);
     t.peakRss = Math.max(t.peakRss, process.memoryUsage().rss);
     return r.examples;
@@ -180,6 +211,7 @@ function timeTraining(o: BenchOptions, step: () => StepResult, afterWarmup: () =
   for (let i = 0; i < o.warmup; i++) run();
   synchronize();
   afterWarmup();
+  timed = true;
   const t0 = performance.now();
   // Two halves, so the live-memory figures show whether anything grows from one to the next.
   for (const half of [0, 1]) {
@@ -195,18 +227,37 @@ function timeTraining(o: BenchOptions, step: () => StepResult, afterWarmup: () =
 }
 
 /** Evaluation pairs per second over `count` batches (no gradients, predictions read back). */
-function timeEvaluation(model: Model, batches: { next(): NliBatch }, count: number): number {
+function timeEvaluation(
+  model: Model,
+  batches: { next(): NliBatch },
+  count: number,
+): { pairsPerSecond: number; calls: NativeCallCounts } {
   let pairs = 0;
+  const calls: NativeCallCounts = { calls: 0, syncs: 0, byName: {} };
   const t0 = performance.now();
   noGrad(() => {
     for (let i = 0; i < count; i++) {
       const batch = batches.next();
+      const stop = countNativeCalls();
       scope(() => model.forward(batch, false).argmax(1).toInt32Array());
+      addCounts(calls, stop());
       pairs += batch.labels.length;
     }
   });
   synchronize();
-  return pairs / ((performance.now() - t0) / 1000);
+  return { pairsPerSecond: pairs / ((performance.now() - t0) / 1000), calls };
+}
+
+function addCounts(total: NativeCallCounts, more: NativeCallCounts): void {
+  total.calls += more.calls;
+  total.syncs += more.syncs;
+  for (const [name, n] of Object.entries(more.byName)) total.byName[name] = (total.byName[name] ?? 0) + n;
+}
+
+/** The `top` most called entry points, calls per step. */
+function topCalls(byName: Record<string, number>, steps: number, top: number): Record<string, number> {
+  const sorted = Object.entries(byName).sort((a, b) => b[1] - a[1]);
+  return Object.fromEntries(sorted.slice(0, top).map(([name, n]) => [name, +(n / steps).toFixed(1)]));
 }
 
 function versions(): BenchResult["versions"] {

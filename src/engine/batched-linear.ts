@@ -40,11 +40,10 @@ export class BatchedLinear {
     this.#buffers = { token, inputs, outputGrads };
   }
 
-  /** x · Wᵀ + b for this step's rows. */
-  forward(x: Tensor): Tensor {
+  /** x · Wᵀ + b for this step's rows (`rows`: x's row count when the caller knows it). */
+  forward(x: Tensor, rows: number = x.shape[0]!): Tensor {
     const b = this.#buffers;
     if (!b) return linear(x, this.#weight, this.#bias);
-    const rows = x.shape[0]!;
     if (this.#used + rows > this.rows) {
       throw new RangeError(`BatchedLinear: ${this.#used + rows} rows used, but it was made for ${this.rows}`);
     }

@@ -35,7 +35,13 @@ export {
   where,
 } from "./functional.js";
 export { BatchNorm, Linear, LSTMCell, ParameterStore, ParamPath, type StoreOptions } from "./module.js";
-export { type NativeBinding, native, type RuntimeInfo } from "./native.js";
+export {
+  countNativeCalls,
+  type NativeBinding,
+  type NativeCallCounts,
+  native,
+  type RuntimeInfo,
+} from "./native.js";
 export { Adam, clipGradNorm, Optimizer, type OptimizerState, type ParamList, RMSprop, SGD } from "./optim.js";
 export {
   deserialize,
@@ -46,7 +52,16 @@ export {
   saveSafetensors,
   serialize,
 } from "./safetensors.js";
-export { type EngineMemory, keep, memory, moveToOuter, scope } from "./scope.js";
+export {
+  adopt,
+  currentScope,
+  type EngineMemory,
+  keep,
+  memory,
+  moveToOuter,
+  type Scope,
+  scope,
+} from "./scope.js";
 export { StateMemory } from "./state-memory.js";
 export { type Reduction, Tensor } from "./tensor.js";
 

@@ -38,6 +38,7 @@ export interface MemoryReport {
 interface NativeCore {
   init(errorClass: typeof TorchError): void;
   dispose(h: Handle): boolean;
+  disposeMany(hs: Handle[]): number;
   memory(): MemoryReport;
   fromData(
     data: HostArray | ArrayLike<number | boolean>,
@@ -102,6 +103,15 @@ interface NativeCore {
   ): void;
   clipGradNorm(params: Handle[], maxNorm: number): number;
   stateRead(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array): Handle;
+  stateGather(
+    token: Handle,
+    memory: Handle,
+    gradMemory: Handle,
+    rows: Int32Array,
+    group: number,
+    start: number,
+    count: number,
+  ): Handle;
   stateWrite(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array, value: Handle): Handle;
   treeLstmCell(gates: Handle, leftCell: Handle, rightCell: Handle): Handle;
   lstmCell(gates: Handle, prevCell: Handle): Handle;
@@ -125,6 +135,7 @@ export type NativeBinding = NativeCore & NativeOps;
 const nativeCoreNames: Record<keyof NativeCore, true> = {
   init: true,
   dispose: true,
+  disposeMany: true,
   memory: true,
   fromData: true,
   toData: true,
@@ -156,6 +167,7 @@ const nativeCoreNames: Record<keyof NativeCore, true> = {
   rmspropStep: true,
   clipGradNorm: true,
   stateRead: true,
+  stateGather: true,
   stateWrite: true,
   treeLstmCell: true,
   lstmCell: true,
@@ -235,3 +247,61 @@ function load(): NativeBinding {
 }
 
 export const native: NativeBinding = load();
+
+// ---- counting native calls (measurement only) -------------------------------------------------
+//
+// `spinn bench` reports how many native calls and host <-> device synchronisations a training
+// step and an evaluation batch make: on a GPU every call is a kernel launch or more, and every
+// readback stalls the queue, so these counts bound a step's speed there. Counting replaces the
+// binding's functions by counting wrappers while it is on and puts the originals back after, so
+// it costs nothing when it is off.
+
+/** Entry points that read device data back on the host (they would wait for a GPU's queue). */
+const SYNCING: ReadonlySet<string> = new Set([
+  "toData",
+  "copyToArray",
+  "item",
+  "clipGradNorm",
+  "cudaSynchronize",
+]);
+
+export interface NativeCallCounts {
+  /** Every call into the addon (ops, tensor creation, metadata, disposal). */
+  calls: number;
+  /** The calls that read device data back (toData, copyToArray, item, clipGradNorm's norm). */
+  syncs: number;
+  /** Calls per entry point. */
+  byName: Record<string, number>;
+}
+
+let counting: { counts: NativeCallCounts; originals: Map<string, unknown> } | null = null;
+
+/**
+ * Counts every call into the addon until the returned function is called; that function puts
+ * the uncounted binding back and returns the counts. One count at a time.
+ */
+export function countNativeCalls(): () => NativeCallCounts {
+  if (counting) throw new Error("native calls are already being counted");
+  const counts: NativeCallCounts = { calls: 0, syncs: 0, byName: {} };
+  const originals = new Map<string, unknown>();
+  const table = native as unknown as Record<string, unknown>;
+  for (const name of nativeEntryPointNames) {
+    const fn = table[name];
+    if (typeof fn !== "function" || name === "init") continue;
+    originals.set(name, fn);
+    const syncs = SYNCING.has(name);
+    table[name] = function counted(this: unknown, ...args: unknown[]) {
+      counts.calls++;
+      if (syncs) counts.syncs++;
+      counts.byName[name] = (counts.byName[name] ?? 0) + 1;
+      return (fn as (...a: unknown[]) => unknown).apply(this, args);
+    };
+  }
+  counting = { counts, originals };
+  return () => {
+    if (counting?.counts !== counts) return counts;
+    for (const [name, fn] of originals) table[name] = fn;
+    counting = null;
+    return counts;
+  };
+}

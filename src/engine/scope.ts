@@ -10,6 +10,8 @@ import type { Handle } from "./native-types.js";
 export interface Scoped {
   _scope: Scope | null;
   dispose(): void;
+  /** Gives up the handle without freeing it, for release() to free many in one native call. */
+  _detach?(): Handle | null;
   readonly isDisposed: boolean;
 }
 
@@ -54,16 +56,23 @@ function collect(value: unknown, out: Set<Scoped>, seen: Set<unknown>): void {
 }
 
 function release(s: Scope, survivors: Set<Scoped>): void {
+  // The scope's tensors are freed in one native call (one per tensor would be most of a
+  // training step's calls into the addon).
+  const handles: Handle[] = [];
   for (const t of s.tracked) {
     if (t._scope !== s) continue; // kept, or moved out
     if (survivors.has(t)) {
       t._scope = s.parent;
       s.parent?.tracked.push(t);
+    } else if (t._detach) {
+      const h = t._detach();
+      if (h !== null) handles.push(h);
     } else {
       t.dispose();
     }
   }
   s.tracked.length = 0;
+  if (handles.length > 0) native.disposeMany(handles);
 }
 
 /**
@@ -91,6 +100,22 @@ export function scope<T>(fn: () => T): T {
   collect(result, survivors, new Set());
   release(s, survivors);
   return result;
+}
+
+/** The innermost scope now (null outside every scope). */
+export function currentScope(): Scope | null {
+  return current;
+}
+
+/**
+ * Moves a tensor into the given scope (one that encloses the current one, or null for none):
+ * what a loop whose steps run in scopes of their own keeps from a step for after the loop.
+ */
+export function adopt<T extends Scoped>(t: T, into: Scope | null): T {
+  if (t._scope === into) return t;
+  t._scope = into;
+  into?.tracked.push(t);
+  return t;
 }
 
 /** Takes a tensor out of every scope: it lives until dispose() (parameters, optimizer state). */

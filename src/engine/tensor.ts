@@ -30,6 +30,9 @@ export class Tensor extends TensorOps implements Scoped {
   _scope: Scope | null = null;
   #handle: Handle | null;
   #shape: readonly number[] | undefined;
+  // A handle's tensor never changes dtype or device: both are read once.
+  #dtype: DType | undefined;
+  #device: Device | undefined;
 
   /** @internal wraps a handle the native layer just returned; use the factories instead. */
   constructor(handle: Handle) {
@@ -57,6 +60,13 @@ export class Tensor extends TensorOps implements Scoped {
     native.dispose(h);
   }
 
+  /** @internal gives up the handle without freeing it (a scope frees many in one call); null if disposed. */
+  _detach(): Handle | null {
+    const h = this.#handle;
+    this.#handle = null;
+    return h;
+  }
+
   // ---- metadata ----
   get shape(): readonly number[] {
     this.#shape ??= Object.freeze(native.shape(this.handle));
@@ -71,10 +81,12 @@ export class Tensor extends TensorOps implements Scoped {
     return n;
   }
   get dtype(): DType {
-    return dtypeName(native.dtype(this.handle));
+    this.#dtype ??= dtypeName(native.dtype(this.handle));
+    return this.#dtype;
   }
   get device(): Device {
-    return deviceName(native.device(this.handle));
+    this.#device ??= deviceName(native.device(this.handle));
+    return this.#device;
   }
   /** The size of dimension dim (negative counts from the end). */
   size(dim: number): number {

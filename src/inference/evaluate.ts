@@ -1,6 +1,6 @@
 // Running a model over a data set without training: class probabilities and predictions in the
 // data set's own order, and the classification report.
-import { evaluationBatches } from "../data/batching.js";
+import { DEFAULT_EVAL_BATCH_TOKENS, evaluationBatches } from "../data/batching.js";
 import type { Vocabulary } from "../data/vocabulary.js";
 import { noGrad, scope } from "../engine/index.js";
 import type { Model } from "../models/model.js";
@@ -20,14 +20,25 @@ export interface Predictions {
   trees: (Uint8Array[] | null)[];
 }
 
-export function predict(model: Model, data: TaskData, vocab: Vocabulary, batchSize = 256): Predictions {
+/**
+ * Batches hold at most `batchSize` examples and, unless `batchTokens` is null, at most that many
+ * sentences × transitions (data/batching.ts, batchTokens()), so that memory follows the work
+ * rather than the longest example. Results come back in data order whatever the batching.
+ */
+export function predict(
+  model: Model,
+  data: TaskData,
+  vocab: Vocabulary,
+  batchSize = 256,
+  batchTokens: number | null = DEFAULT_EVAL_BATCH_TOKENS,
+): Predictions {
   const n = data.examples.length;
   const classes = model.config.classes;
   const predicted = new Int32Array(n);
   const probabilities = new Float32Array(n * classes);
   const trees: (Uint8Array[] | null)[] = new Array(n).fill(null);
   noGrad(() => {
-    for (const batch of evaluationBatches(lengthKeys(data), batchSize)) {
+    for (const batch of evaluationBatches(lengthKeys(data), batchSize, batchTokens ?? undefined)) {
       // One host transfer per batch: the probabilities; the argmax is taken here.
       const { probs, used } = scope(() => {
         const pass = model.run(batchFor(data, batch, vocab), false);
@@ -63,8 +74,14 @@ export function withUsedTrees(data: TaskData, p: Predictions): TaskData {
   return { ...data, examples };
 }
 
-export function evaluate(model: Model, data: TaskData, vocab: Vocabulary, batchSize = 256) {
-  const predictions = predict(model, data, vocab, batchSize);
+export function evaluate(
+  model: Model,
+  data: TaskData,
+  vocab: Vocabulary,
+  batchSize = 256,
+  batchTokens: number | null = DEFAULT_EVAL_BATCH_TOKENS,
+) {
+  const predictions = predict(model, data, vocab, batchSize, batchTokens);
   const gold = Int32Array.from(data.examples, (e) => e.label);
   const report: ClassificationReport = classificationReport(
     gold,

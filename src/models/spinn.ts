@@ -8,18 +8,22 @@
 import type { SentenceBatch } from "../data/batching.js";
 import { REDUCE, SHIFT, SKIP } from "../data/transitions.js";
 import {
+  adopt,
   BatchedLinear,
   cat,
+  currentScope,
   Linear,
   LSTMCell,
+  lstmCell,
   type ParamPath,
   rand,
+  type Scope,
   StateMemory,
+  scope,
   stack,
   type Tensor,
   tensor,
   treeLstmCell,
-  zeros,
 } from "../engine/index.js";
 import {
   type EncoderPass,
@@ -116,22 +120,31 @@ export class Reduce {
 /**
  * REDUCE (the paper's composition step) for the sentences that reduce at this step: pop the two
  * top states, compose them with the TreeLSTM and the tracker's state, push the result (write it
- * to its new row). One gather, one composition, one write for the whole batch.
+ * to its new row). Reduce.forward's maths in a fixed handful of native calls for the whole batch:
+ * one gather of the children's h side by side, one of each child's c, the tracker's h of the
+ * reducing sentences, one product, one fused cell, one write.
  */
 function reduceStep(
   reduce: Reduce,
   memory: StateMemory,
   popped: ReduceStep,
-  tracking: Tensor | null,
+  tracker: TrackerState | null,
   product: BatchedLinear,
 ): void {
   const R = popped.examples.length;
   if (R === 0) return;
-  const both = memory.read(concatRows(popped.left, popped.right));
-  const tracked = tracking
-    ? tracking.indexSelect(0, tensor(popped.examples, { device: tracking.device }))
-    : null;
-  memory.write(popped.out, reduce.forward(both.narrow(0, 0, R), both.narrow(0, R, R), tracked, product));
+  const H = reduce.dHidden;
+  const hs = memory.gather(interleave(popped.left, popped.right), 2, 0, H); // R × 2H: [h_l | h_r]
+  let input = hs;
+  if (reduce.track) {
+    if (!tracker) throw new Error("this composition has a tracker input: pass the tracker state");
+    input = cat([hs, tracker.hOf(popped.examples)], 1);
+  }
+  const gates = product.forward(input, R);
+  memory.write(
+    popped.out,
+    treeLstmCell(gates, memory.gather(popped.left, 1, H, H), memory.gather(popped.right, 1, H, H)),
+  );
 }
 
 /** The tracker: an LSTM cell over the h of [buffer top, stack top, stack second]. */
@@ -153,29 +166,52 @@ export class Tracker {
 
   /** The tracker's state for a pass over N sentences that take `transitions` steps in all. */
   start(N: number, like: Tensor, transitions: number): TrackerState {
-    return new TrackerState(this, N, like, this.cell.stepProduct(transitions));
+    return new TrackerState(this, N, like, this.cell.stepProduct(transitions), transitions);
   }
 }
 
-/** The tracking LSTM's state (h, c: N × T) through one pass, starting at zero. */
+/**
+ * The tracking LSTM's state through one pass. Each sentence's [h | c] lives in a state memory
+ * of its own (row 0: the zero starting state; one new row per tracker update), and the host
+ * keeps each sentence's current row: a step reads the moving sentences' rows and appends their
+ * new ones, so the others keep theirs without any copy.
+ */
 export class TrackerState {
-  h: Tensor;
-  c: Tensor;
+  readonly memory: StateMemory;
+  readonly #current: Int32Array;
+  #nextRow = 1;
   readonly #rows: Int32Array;
   readonly #movingExamples: Int32Array;
   readonly #movingRows: Int32Array;
+  readonly #previous: Int32Array;
 
   constructor(
     readonly tracker: Tracker,
     readonly size: number,
     like: Tensor,
     readonly product: BatchedLinear,
+    transitions: number,
   ) {
-    this.h = zeros([size, tracker.dTracker], { dtype: like.dtype, device: like.device });
-    this.c = this.h;
+    this.memory = new StateMemory(1 + transitions, 2 * tracker.dTracker, {
+      dtype: like.dtype,
+      device: like.device,
+    });
+    this.#current = new Int32Array(size);
     this.#rows = new Int32Array(3 * size);
     this.#movingExamples = new Int32Array(size);
     this.#movingRows = new Int32Array(3 * size);
+    this.#previous = new Int32Array(size);
+  }
+
+  /** The tracker's h (N × T) of every sentence now. */
+  get h(): Tensor {
+    return this.hOf(null);
+  }
+
+  /** The tracker's h of the given sentences now (all of them for null). */
+  hOf(examples: Int32Array | null): Tensor {
+    const rows = examples ? examples.map((i) => this.#current[i]!) : this.#current.slice();
+    return this.memory.gather(rows, 1, 0, this.tracker.dTracker);
   }
 
   /**
@@ -186,35 +222,28 @@ export class TrackerState {
   step(memory: StateMemory, machine: StackMachine, moving: Uint8Array): void {
     const N = this.size;
     const H = this.tracker.dHidden;
-    const cell = this.tracker.cell;
+    const T = this.tracker.dTracker;
     machine.trackerRows(this.#rows);
     let count = 0;
     for (let i = 0; i < N; i++) if (moving[i]) this.#movingExamples[count++] = i;
-    if (count === N) {
-      const x = memory
-        .read(this.#rows)
-        .narrow(1, 0, H)
-        .reshape(N, 3 * H);
-      ({ h: this.h, c: this.c } = cell.forward(x, this.h, this.c, this.product));
-    } else if (count > 0) {
-      for (let j = 0; j < count; j++) {
-        const i = this.#movingExamples[j]!;
-        for (let k = 0; k < 3; k++) this.#movingRows[3 * j + k] = this.#rows[3 * i + k]!;
-      }
-      const examples = tensor(this.#movingExamples.subarray(0, count), { device: this.h.device });
-      const x = memory
-        .read(this.#movingRows.subarray(0, 3 * count))
-        .narrow(1, 0, H)
-        .reshape(count, 3 * H);
-      const next = cell.forward(
-        x,
-        this.h.indexSelect(0, examples),
-        this.c.indexSelect(0, examples),
-        this.product,
-      );
-      this.h = this.h.indexCopy(0, examples, next.h);
-      this.c = this.c.indexCopy(0, examples, next.c);
+    if (count === 0) return;
+    for (let j = 0; j < count; j++) {
+      const i = this.#movingExamples[j]!;
+      for (let k = 0; k < 3; k++) this.#movingRows[3 * j + k] = this.#rows[3 * i + k]!;
+      this.#previous[j] = this.#current[i]!;
     }
+    const previous = this.#previous.subarray(0, count);
+    const x = memory.gather(this.#movingRows.subarray(0, 3 * count), 3, 0, H); // count × 3H
+    const hPrev = this.memory.gather(previous, 1, 0, T);
+    const cPrev = this.memory.gather(previous, 1, T, T);
+    // LSTMCell.forward(x, hPrev, cPrev, product), without splitting its [h | c] result.
+    const next = lstmCell(this.product.forward(cat([x, hPrev], 1), count), cPrev);
+    const written = new Int32Array(count);
+    for (let j = 0; j < count; j++) {
+      written[j] = this.#nextRow++;
+      this.#current[this.#movingExamples[j]!] = written[j]!;
+    }
+    this.memory.write(written, next);
   }
 }
 
@@ -257,7 +286,7 @@ interface Transitions {
   /** 1 for each sentence that takes a transition at this step, 0 for one already done. */
   moving(step: number): Uint8Array;
   /** The step's actions (SKIP for the sentences that do not move), before the machine applies them. */
-  decide(step: number, tracking: Tensor | null, machine: StackMachine): Uint8Array;
+  decide(step: number, tracker: TrackerState | null, machine: StackMachine): Uint8Array;
   trees(): FollowedTrees;
   policy(): PolicyTerms | undefined;
 }
@@ -286,8 +315,8 @@ class GivenTransitions implements Transitions {
     return this.#moving;
   }
 
-  decide(step: number, tracking: Tensor | null, machine: StackMachine): Uint8Array {
-    this.scorer?.record(step, this.scorer.scores(tracking), this.#actions, this.#moving, machine);
+  decide(step: number, tracker: TrackerState | null, machine: StackMachine): Uint8Array {
+    this.scorer?.record(step, this.scorer.scores(tracker?.h ?? null), this.#actions, this.#moving, machine);
     return this.#actions;
   }
 
@@ -333,9 +362,9 @@ class PredictedTransitions implements Transitions {
     return this.#moving;
   }
 
-  decide(step: number, tracking: Tensor | null, machine: StackMachine): Uint8Array {
+  decide(step: number, tracker: TrackerState | null, machine: StackMachine): Uint8Array {
     const N = this.#turns.length;
-    const scores = this.policyRecord.scores(tracking);
+    const scores = this.policyRecord.scores(tracker?.h ?? null);
     const host = scores.toFloat32Array();
     for (let i = 0; i < N; i++) {
       if (!this.#moving[i]) continue;
@@ -368,6 +397,8 @@ class PredictedTransitions implements Transitions {
  */
 class PolicyRecord {
   readonly #scores: Tensor[] = [];
+  /** The pass's scope, where the steps' scores are kept until the loop ends. */
+  readonly #scope: Scope | null = currentScope();
   readonly #choices: Int32Array;
   readonly #moved: Float32Array;
   readonly #realChoice: Float32Array;
@@ -390,7 +421,7 @@ class PolicyRecord {
 
   /** Call before the machine applies the actions: validity is the state's before the step. */
   record(step: number, scores: Tensor, actions: Uint8Array, moving: Uint8Array, machine: StackMachine): void {
-    this.#scores.push(scores);
+    this.#scores.push(adopt(scores, this.#scope));
     for (let i = 0; i < this.size; i++) {
       if (!moving[i]) continue;
       const k = step * this.size + i;
@@ -450,12 +481,17 @@ export class SpinnEncoder implements SentenceEncoder {
     const tracker = this.tracker?.start(batch.size, leaves, transitionCount(batch.lengths)) ?? null;
     // Every sentence of n words takes n − 1 compositions, whatever its tree.
     const composition = this.reduce.stepProduct(machine.leafCount - batch.size);
+    // Each step in a scope of its own: its intermediates are freed as soon as it ends (what a
+    // backward pass needs, autograd holds), so memory follows the state memory, not the steps.
+    // The memories and the policy record keep what they need in this scope.
     for (let s = 0; s < transitions.steps; s++) {
-      const moving = transitions.moving(s);
-      tracker?.step(memory, machine, moving);
-      const actions = transitions.decide(s, tracker?.h ?? null, machine);
-      const popped = machine.apply(actions, s);
-      reduceStep(this.reduce, memory, popped, tracker?.h ?? null, composition);
+      scope(() => {
+        const moving = transitions.moving(s);
+        tracker?.step(memory, machine, moving);
+        const actions = transitions.decide(s, tracker, machine);
+        const popped = machine.apply(actions, s);
+        reduceStep(this.reduce, memory, popped, tracker, composition);
+      });
     }
     assertSingleTrees(machine);
     const encoding = memory.read(machine.topRows()).narrow(1, 0, this.config.dHidden);
@@ -527,9 +563,12 @@ function policyTerms(
   return { crossEntropy, logProb: picked.mul(choice).sum([0]), entropy };
 }
 
-function concatRows(a: Int32Array, b: Int32Array): Int32Array {
-  const out = new Int32Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
+/** a[0], b[0], a[1], b[1], … */
+function interleave(a: Int32Array, b: Int32Array): Int32Array {
+  const out = new Int32Array(2 * a.length);
+  for (let k = 0; k < a.length; k++) {
+    out[2 * k] = a[k]!;
+    out[2 * k + 1] = b[k]!;
+  }
   return out;
 }

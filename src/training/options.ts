@@ -34,6 +34,12 @@ export interface TrainOptions extends ModelSizes {
   embeddingsCache?: string;
   epochs: number;
   batchSize: number;
+  /**
+   * A token budget per training batch (sentences × the longest sentence's transitions, see
+   * data/batching.ts batchTokens()): batches of long sentences get fewer examples. Unset (the
+   * default, and every run saved before the option existed): batches of batchSize examples.
+   */
+  batchTokens?: number;
   seed: number;
   device: Device;
   optimizer: OptimizerKind;

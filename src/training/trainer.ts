@@ -128,7 +128,11 @@ async function trainEpoch(run: RunState, hooks: TrainHooks): Promise<Stop> {
   // re-derives exactly the batches it was in the middle of.
   if (p.batchInEpoch === 0) p.epochRng = run.batchRng.getState();
   else run.batchRng.setState(p.epochRng);
-  const batches = trainingBatches(lengthKeys(setup.trainData), { batchSize: o.batchSize, rng: run.batchRng });
+  const batches = trainingBatches(lengthKeys(setup.trainData), {
+    batchSize: o.batchSize,
+    rng: run.batchRng,
+    ...(o.batchTokens === undefined ? {} : { batchTokens: o.batchTokens }),
+  });
   run.optimizer.lr = o.lr * o.lrDecay ** p.epoch;
   const meter = new Throughput();
   while (p.batchInEpoch < batches.length) {

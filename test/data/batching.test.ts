@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  batchTokens,
   encodeListOpsBatch,
   encodeNliBatch,
   encodeSentences,
@@ -157,4 +158,38 @@ test("padded arrays: ids padded with <pad>, transitions with SKIP", () => {
   assert.deepEqual([...loBatch.labels], [9]);
   assert.equal(loBatch.sentence.steps, 7);
   assert.deepEqual(lengthsOf(lo), { primary: Int32Array.of(4) });
+});
+
+test("token budgets: every example once, no batch over the budget unless alone, long examples make small batches", () => {
+  const keys = lengthsOf(EXAMPLES);
+  const cost = (indices: number[]) => batchTokens(keys, indices);
+  for (const budget of [1, 40, 300, 2000]) {
+    const planned = [
+      evaluationBatches(keys, 64, budget),
+      trainingBatches(keys, { batchSize: 64, rng: new Rng(3), batchTokens: budget }),
+    ];
+    for (const batches of planned) {
+      const seen = batches.flatMap((b) => b.indices).sort((a, b) => a - b);
+      assert.deepEqual(
+        seen,
+        EXAMPLES.map((_, i) => i),
+      );
+      for (const b of batches) {
+        assert.ok(b.indices.length <= 64);
+        assert.ok(b.indices.length === 1 || cost(b.indices) <= budget, `cost ${cost(b.indices)} > ${budget}`);
+      }
+    }
+  }
+  // A pair of 20- and 7-token sentences costs 2 sentences × 39 transitions.
+  assert.equal(batchTokens(keys, [EXAMPLES.findIndex((e) => e.premise.tokens.length === 20)]), 78);
+  // Sorted by length, the batches shrink as the sentences grow.
+  const batches = evaluationBatches(keys, 64, 600);
+  assert.ok(batches[0]!.indices.length > batches[batches.length - 1]!.indices.length);
+  // Same seed, same budgeted batches; without a budget, the count batches as before.
+  assert.deepEqual(
+    trainingBatches(keys, { batchSize: 16, rng: new Rng(4), batchTokens: 300 }),
+    trainingBatches(keys, { batchSize: 16, rng: new Rng(4), batchTokens: 300 }),
+  );
+  assert.deepEqual(evaluationBatches(keys, 16), evaluationBatches(keys, 16, undefined));
+  assert.throws(() => evaluationBatches(keys, 16, 0), /batchTokens must be a positive integer/);
 });

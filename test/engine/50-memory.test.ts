@@ -2,16 +2,19 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
+  countNativeCalls,
   crossEntropy,
   keep,
   linear,
   manualSeed,
   memory,
   moveToOuter,
+  native,
   noGrad,
   randn,
   SGD,
   scope,
+  type Tensor,
   tensor,
   zeros,
 } from "../../src/engine/index.js";
@@ -72,6 +75,36 @@ describe("memory", () => {
     assert.equal(memory().tensors, start);
     assert.throws(() => scope(async () => zeros([1])), /synchronous function/);
     assert.equal(memory().tensors, start);
+  });
+
+  test("a scope frees its tensors in one native call; counting native calls is off unless asked", () => {
+    const before = memory().tensors;
+    const stop = countNativeCalls();
+    let kept: Tensor | undefined;
+    try {
+      kept = scope(() => {
+        const a = zeros([3]);
+        const b = a.add(1).mul(2);
+        b.sum().item();
+        return b;
+      });
+    } finally {
+      const counts = stop();
+      // zeros, add (with a scalar), mul, sum, item, then one disposeMany for a and the sum.
+      assert.equal(counts.byName.disposeMany, 1);
+      assert.equal(counts.byName.dispose, undefined);
+      assert.equal(counts.syncs, 1);
+      assert.equal(
+        counts.calls,
+        Object.values(counts.byName).reduce((x, y) => x + y, 0),
+      );
+    }
+    assert.equal(memory().tensors, before + 1);
+    assert.deepEqual(kept.toArray(), [2, 2, 2]);
+    kept.dispose();
+    assert.equal(memory().tensors, before);
+    // Off again: the binding's functions are the originals (no counting wrapper).
+    assert.notEqual(native.add.name, "counted");
   });
 
   test("memory() counts distinct storage bytes (views share storage)", () => {

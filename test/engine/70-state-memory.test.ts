@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
+  cat,
   manualSeed,
   noGrad,
   randn,
@@ -104,6 +105,69 @@ describe("StateMemory", () => {
         const fd = (f(up) - f(down)) / (2 * eps);
         assert.ok(Math.abs(fd - gl[i]!) < 1e-7, `finite difference ${i}: ${fd} vs ${gl[i]}`);
       });
+    });
+  });
+
+  test("gather equals read → narrow → reshape, in values and gradients (float64, and finite differences)", () => {
+    manualSeed(6);
+    scope(() => {
+      // 4 leaves of width 4 ([h | c], 2 + 2); one composition from gathered h pairs and c's.
+      const leaves = randn([4, 4], { dtype: "float64" }).setRequiresGrad();
+      const w = randn([4, 4], { dtype: "float64" }).setRequiresGrad();
+      const weights = tensor([1, -2, 3, 0.5], { dtype: "float64" });
+      const run = (l: Tensor, fused: boolean) => {
+        const mem = new StateMemory(6, 4, { dtype: "float64" });
+        mem.write(rows(0, 1, 2, 3), l);
+        const pairs = rows(0, 1, 2, 3); // (0, 1) and (2, 3)
+        const hs = fused ? mem.gather(pairs, 2, 0, 2) : mem.read(pairs).narrow(1, 0, 2).reshape(2, 4);
+        const cs = fused ? mem.gather(rows(1, 3), 1, 2, 2) : mem.read(rows(1, 3)).narrow(1, 2, 2);
+        mem.write(
+          rows(4, 5),
+          hs
+            .matmul(w)
+            .tanh()
+            .mul(cat([cs, cs], 1)),
+        );
+        const out = fused
+          ? mem.gather(rows(4, 5, 0, 3), 2, 1, 2)
+          : mem
+              .read(rows(4, 5, 0, 3))
+              .narrow(1, 1, 2)
+              .reshape(2, 4);
+        return out.mul(weights).sum();
+      };
+      const fused = run(leaves, true);
+      fused.backward();
+      const gl = leaves.grad!.toArray();
+      const gw = w.grad!.toArray();
+      leaves.zeroGrad();
+      w.zeroGrad();
+      const composed = run(leaves, false);
+      composed.backward();
+      assert.equal(fused.item(), composed.item());
+      leaves.grad!.toArray().forEach((g, i) => assert.ok(Math.abs(g - gl[i]!) < 1e-12, `leaf grad ${i}`));
+      w.grad!.toArray().forEach((g, i) => assert.ok(Math.abs(g - gw[i]!) < 1e-12, `w grad ${i}`));
+      const base = leaves.toArray();
+      const eps = 1e-6;
+      const f = (vals: number[]) =>
+        noGrad(() => run(tensor(vals, { dtype: "float64", shape: [4, 4] }), true).item());
+      base.forEach((_, i) => {
+        const up = [...base];
+        const down = [...base];
+        up[i]! += eps;
+        down[i]! -= eps;
+        const fd = (f(up) - f(down)) / (2 * eps);
+        assert.ok(Math.abs(fd - gl[i]!) < 1e-7, `finite difference ${i}: ${fd} vs ${gl[i]}`);
+      });
+    });
+  });
+
+  test("gather checks its groups and columns", () => {
+    scope(() => {
+      const mem = new StateMemory(3, 4);
+      assert.throws(() => mem.gather(rows(0, 1, 2), 2, 0, 2), /do not make groups of 2/);
+      assert.throws(() => mem.gather(rows(0), 1, 3, 2), /outside the memory's 4/);
+      assert.throws(() => mem.gather(rows(3), 1, 0, 2), /outside the state memory's 3 rows/);
     });
   });
 

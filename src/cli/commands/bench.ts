@@ -24,13 +24,25 @@ async function runBenchCommand(f: BenchFlags): Promise<void> {
     throw new UserError("give one of --data FILE or --synthetic N");
   if (f.length !== undefined && f.synthetic === undefined)
     throw new UserError("--length applies to --synthetic pairs");
+  // --length 10,100,1000: a sweep, one run (and one JSON line) per length.
+  const lengths =
+    f.length === undefined ? [undefined] : f.length.split(",").map((l) => intFlag(l, "--length", 1));
+  if (lengths.some((l) => l !== undefined && l > 1000)) throw new UserError("--length goes up to 1000 words");
   const { runBench } = await import("../../benchmark/bench.js");
+  for (const length of lengths) await runOne(f, length, runBench);
+}
+
+async function runOne(
+  f: BenchFlags,
+  length: number | undefined,
+  runBench: typeof import("../../benchmark/bench.js").runBench,
+): Promise<void> {
   const result = await runBench({
     ...DEFAULT_BENCH,
     ...defined({
       data: fileFlag(f.data, "--data"),
       synthetic: intFlag(f.synthetic, "--synthetic", 1),
-      length: intFlag(f.length, "--length", 1),
+      length,
       model: choiceFlag(f.model, "--model", ENCODERS),
       batchSize: intFlag(f.batchSize, "--batch-size", 1),
       steps: intFlag(f.steps, "--steps", 2),
@@ -51,7 +63,10 @@ export function registerBenchCommand(program: Command): void {
     .description("Measure training and evaluation throughput (pairs/s) and memory; prints one JSON line.")
     .option("--data <file>", "NLI file whose pairs (with parses) are used")
     .option("--synthetic <n>", "n random tree pairs with SNLI-like lengths instead of a file")
-    .option("--length <n>", "with --synthetic: every sentence exactly n words (for scaling figures)")
+    .option(
+      "--length <n,...>",
+      "with --synthetic: every sentence exactly n words (scaling figures); a comma list sweeps lengths (up to 1000), one JSON line each",
+    )
     .option("--model <kind>", `${ENCODERS.join(" | ")} (default ${d.model})`)
     .option("--batch-size <n>", `pairs per batch (default ${d.batchSize})`)
     .option("--steps <n>", `timed training steps (default ${d.steps})`)

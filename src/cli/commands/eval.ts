@@ -9,6 +9,7 @@ interface EvalFlags {
   data: string;
   report?: string;
   batchSize?: string;
+  batchTokens?: string;
   device?: string;
   lenient?: boolean;
   json?: boolean;
@@ -19,6 +20,10 @@ async function runEval(f: EvalFlags): Promise<void> {
   const device = deviceFlag(f.device) ?? "cpu";
   const data = fileFlag(f.data, "--data")!;
   const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
+  const { DEFAULT_EVAL_BATCH_TOKENS } = await import("../../data/batching.js");
+  // 0: no token budget (batches of --batch-size examples whatever their length).
+  const tokens = intFlag(f.batchTokens, "--batch-tokens", 0) ?? DEFAULT_EVAL_BATCH_TOKENS;
+  const batchTokens = tokens === 0 ? null : tokens;
   const { loadModelDir } = await import("../../models/model-dir.js");
   const { evaluate, withUsedTrees } = await import("../../inference/evaluate.js");
   const { formatReport } = await import("../../inference/metrics.js");
@@ -34,7 +39,7 @@ async function runEval(f: EvalFlags): Promise<void> {
     const mode = loaded.model.config.transitions;
     const taskData = dataWithTrees(given, mode);
     requireTrees(taskData, loaded.model.config.encoder, false);
-    const { predictions, report } = evaluate(loaded.model, taskData, loaded.vocab, batchSize);
+    const { predictions, report } = evaluate(loaded.model, taskData, loaded.vocab, batchSize, batchTokens);
     const used = withUsedTrees(taskData, predictions);
     const trees = composesTrees(loaded.model.config.encoder) ? treeReport(given, used) : null;
     // Self-agreement: how alike the trees of two runs are on the same sentences.
@@ -47,7 +52,7 @@ async function runEval(f: EvalFlags): Promise<void> {
         }
         const otherData = dataWithTrees(given, other.model.config.transitions);
         requireTrees(otherData, other.model.config.encoder, false);
-        const p = evaluate(other.model, otherData, other.vocab, batchSize).predictions;
+        const p = evaluate(other.model, otherData, other.vocab, batchSize, batchTokens).predictions;
         agreement = { model: other.dir, ...treeAgreement(used, withUsedTrees(otherData, p)) };
       } finally {
         other.model.dispose();
@@ -107,6 +112,10 @@ export function registerEvalCommand(program: Command): void {
     .requiredOption("--data <file>", "data file of the model's task")
     .option("--report <file>", "write one JSON line per example: id, gold, predicted, probabilities, trees")
     .option("--batch-size <n>", "examples per batch (default 256)")
+    .option(
+      "--batch-tokens <n>",
+      "at most n sentences × transitions per batch, so long examples make smaller batches (default 32768; 0: no budget)",
+    )
     .option("--device <device>", "cpu, cuda or cuda:N (default cpu)")
     .option("--lenient", "skip invalid data lines (reported) instead of stopping")
     .option("--agree-with <dir>", "another SPINN model: report the F1 between its trees and this one's")

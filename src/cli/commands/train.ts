@@ -40,6 +40,7 @@ interface TrainFlags extends Partial<Record<keyof ModelSizes, string>> {
   out: string;
   epochs?: string;
   batchSize?: string;
+  batchTokens?: string;
   seed?: string;
   device?: string;
   optimizer?: string;
@@ -77,6 +78,7 @@ function parseFlags(f: TrainFlags): Partial<TrainOptions> {
     out: f.out,
     epochs: intFlag(f.epochs, "--epochs", 1),
     batchSize: intFlag(f.batchSize, "--batch-size", 1),
+    batchTokens: intFlag(f.batchTokens, "--batch-tokens", 1),
     seed: intFlag(f.seed, "--seed", 0),
     device: deviceFlag(f.device),
     optimizer: choiceFlag(f.optimizer, "--optimizer", OPTIMIZERS),
@@ -220,6 +222,10 @@ export function registerTrainCommand(program: Command): void {
     .requiredOption("--out <dir>", "run directory")
     .option("--epochs <n>", `epochs (default ${TRAIN_DEFAULTS.epochs})`)
     .option("--batch-size <n>", `examples per batch (default ${TRAIN_DEFAULTS.batchSize})`)
+    .option(
+      "--batch-tokens <n>",
+      "also at most n sentences × transitions per batch (long sentences make smaller batches; default: no budget)",
+    )
     .option("--seed <n>", `seed for initialisation, batch order and dropout (default ${TRAIN_DEFAULTS.seed})`)
     .option("--device <device>", `cpu, cuda or cuda:N (default ${TRAIN_DEFAULTS.device})`)
     .option(

@@ -2,6 +2,7 @@
 import { existsSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import type { Device } from "../engine/dtype.js";
+import { pretrainedDir, pretrainedNames } from "../models/pretrained.js";
 import { MODEL_SIZES, type ModelSizes, SIZE_KEYS } from "../models/sizes.js";
 import { UserError } from "./errors.js";
 
@@ -76,6 +77,30 @@ export function sizeFlags(flags: Partial<Record<keyof ModelSizes, string>>): Par
     if (value !== undefined) sizes[key] = value;
   }
   return sizes;
+}
+
+/** The model a command runs: `--model-dir DIR` or a shipped model by name, `--model NAME`. */
+export interface ModelFlags {
+  modelDir?: string;
+  model?: string;
+}
+
+/** The model directory the flags name: exactly one of --model-dir and --model. */
+export function modelDirFlag(f: ModelFlags): string {
+  if ((f.modelDir === undefined) === (f.model === undefined)) {
+    const names = pretrainedNames();
+    throw new UserError(
+      `give one of --model-dir DIR or --model NAME (shipped: ${names.length > 0 ? names.join(", ") : "none"})`,
+    );
+  }
+  return f.modelDir ?? pretrainedDir(f.model!);
+}
+
+/** Registers --model-dir and --model on a command that runs a trained model. */
+export function addModelOptions(command: Command): Command {
+  return command
+    .option("--model-dir <dir>", "a model directory, or a training run (its best model)")
+    .option("--model <name>", "a shipped pretrained model, by name (see pretrained/)");
 }
 
 /** Drops undefined values, so that parsed flags can be spread over defaults. */

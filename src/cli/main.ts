@@ -48,6 +48,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that stops early (`spinn predict ... | head -1`) closes the pipe: that is the reader's
+// choice, not an error, so the process ends quietly with success instead of an EPIPE stack trace.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  process.exit(0);
+});
+
 main(process.argv).then((code) => {
   process.exitCode = code;
 });

@@ -2,10 +2,9 @@
 // on a data file; --report writes one JSON line per example.
 import type { Command } from "commander";
 import { UserError } from "../errors.js";
-import { deviceFlag, fileFlag, intFlag } from "../flags.js";
+import { addModelOptions, deviceFlag, fileFlag, intFlag, type ModelFlags, modelDirFlag } from "../flags.js";
 
-interface EvalFlags {
-  modelDir: string;
+interface EvalFlags extends ModelFlags {
   data: string;
   report?: string;
   batchSize?: string;
@@ -32,7 +31,7 @@ async function runEval(f: EvalFlags): Promise<void> {
   const { treeAgreement, treeReport, formatTreeReport } = await import("../../inference/report.js");
   const { probabilitiesOf, treesOf } = await import("../../inference/report.js");
   const { writeFileAtomic } = await import("../../util/atomic-write.js");
-  const loaded = loadModelDir(f.modelDir, device);
+  const loaded = loadModelDir(modelDirFlag(f), device);
   try {
     const task = loaded.model.config.task;
     const given = await readTaskData(data, task, Boolean(f.lenient));
@@ -105,10 +104,8 @@ async function runEval(f: EvalFlags): Promise<void> {
 }
 
 export function registerEvalCommand(program: Command): void {
-  program
-    .command("eval")
+  addModelOptions(program.command("eval"))
     .description("Evaluate a saved model: accuracy, per-class precision/recall/F1, confusion matrix.")
-    .requiredOption("--model-dir <dir>", "a model directory, or a training run (its best model)")
     .requiredOption("--data <file>", "data file of the model's task")
     .option("--report <file>", "write one JSON line per example: id, gold, predicted, probabilities, trees")
     .option("--batch-size <n>", "examples per batch (default 256)")

@@ -1,11 +1,10 @@
 // `spinn parse`: raw sentences in (one per line, stdin or --input), their trees out, as the
 // model's tracker parses them (full SPINN or RL-SPINN).
 import type { Command } from "commander";
-import { deviceFlag, fileFlag, intFlag } from "../flags.js";
+import { addModelOptions, deviceFlag, fileFlag, intFlag, type ModelFlags, modelDirFlag } from "../flags.js";
 import { forEachLineBatch } from "../line-batches.js";
 
-interface ParseFlags {
-  modelDir: string;
+interface ParseFlags extends ModelFlags {
   input?: string;
   pretty?: boolean;
   json?: boolean;
@@ -25,7 +24,7 @@ async function runParse(f: ParseFlags): Promise<void> {
   const { bracketed, drawTree } = await import("../../data/tree-format.js");
   type ParsedSentence = import("../../data/transitions.js").ParsedSentence;
 
-  const { model, vocab } = loadModelDir(f.modelDir, device);
+  const { model, vocab } = loadModelDir(modelDirFlag(f), device);
   const file = input ?? "<stdin>";
   const sentenceOf = (text: string, line: number): ParsedSentence => {
     if (model.config.task === "listops") {
@@ -60,10 +59,8 @@ async function runParse(f: ParseFlags): Promise<void> {
 }
 
 export function registerParseCommand(program: Command): void {
-  program
-    .command("parse")
+  addModelOptions(program.command("parse"))
     .description("Parse raw sentences (one per line, stdin or --input) with a spinn or rl-spinn model.")
-    .requiredOption("--model-dir <dir>", "a model directory, or a training run (its best model)")
     .option("--input <file>", "read from this file instead of stdin")
     .option("--pretty", "draw each tree as text")
     .option("--json", 'one JSON line per sentence: {"tokens": [...], "tree": "( ... )"}')

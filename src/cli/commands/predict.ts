@@ -1,11 +1,10 @@
 // `spinn predict`: JSON lines in (stdin or --input), JSON lines out: label, probabilities, trees.
 // --pretty prints the same for people, with the trees drawn as text.
 import type { Command } from "commander";
-import { deviceFlag, fileFlag, intFlag } from "../flags.js";
+import { addModelOptions, deviceFlag, fileFlag, intFlag, type ModelFlags, modelDirFlag } from "../flags.js";
 import { forEachLineBatch } from "../line-batches.js";
 
-interface PredictFlags {
-  modelDir: string;
+interface PredictFlags extends ModelFlags {
   input?: string;
   pretty?: boolean;
   batchSize?: string;
@@ -24,7 +23,7 @@ async function runPredict(f: PredictFlags): Promise<void> {
   const { drawTree } = await import("../../data/tree-format.js");
   type Example = import("../../tasks/task.js").Example;
 
-  const loaded = loadModelDir(f.modelDir, device);
+  const loaded = loadModelDir(modelDirFlag(f), device);
   const { model, vocab } = loaded;
   const task = model.config.task;
   const labels = labelNames(task);
@@ -72,10 +71,8 @@ async function runPredict(f: PredictFlags): Promise<void> {
 }
 
 export function registerPredictCommand(program: Command): void {
-  program
-    .command("predict")
+  addModelOptions(program.command("predict"))
     .description("Predict labels for JSON lines read from stdin (or --input); writes JSON lines.")
-    .requiredOption("--model-dir <dir>", "a model directory, or a training run (its best model)")
     .option("--input <file>", "read from this file instead of stdin")
     .option("--pretty", "human-readable output with the trees drawn as text")
     .option("--batch-size <n>", "lines predicted together (default 256)")

@@ -11,7 +11,7 @@ import {
 } from "./dtype.js";
 import { native } from "./native.js";
 import type { Handle } from "./native-types.js";
-import { type Scope, type Scoped, track } from "./scope.js";
+import { type HandleCell, type Scope, type Scoped, track } from "./scope.js";
 
 export type Reduction = "none" | "mean" | "sum";
 const REDUCTIONS: Record<Reduction, number> = { none: 0, mean: 1, sum: 2 };
@@ -25,31 +25,32 @@ export function reductionCode(r: Reduction): number {
 export class Tensor implements Scoped {
   /** @internal the scope that will dispose this tensor (null: disposed only explicitly). */
   _scope: Scope | null = null;
-  #handle: Handle | null;
+  /** The handle, shared with the safety net (scope.ts), which must not keep it after dispose(). */
+  readonly #cell: HandleCell;
   #shape: readonly number[] | undefined;
 
   /** @internal wraps a handle the native layer just returned; use the factories instead. */
   constructor(handle: Handle) {
-    this.#handle = handle;
-    track(this, handle);
+    this.#cell = { handle };
+    track(this, this.#cell);
   }
 
   /** @internal the native handle; throws if the tensor was disposed. */
   get handle(): Handle {
-    const h = this.#handle;
+    const h = this.#cell.handle;
     if (h === null) throw new Error("tensor was disposed and can no longer be used");
     return h;
   }
 
   get isDisposed(): boolean {
-    return this.#handle === null;
+    return this.#cell.handle === null;
   }
 
   /** Frees the native tensor now. Idempotent. */
   dispose(): void {
-    const h = this.#handle;
+    const h = this.#cell.handle;
     if (h === null) return;
-    this.#handle = null;
+    this.#cell.handle = null;
     native.dispose(h);
   }
 

@@ -1,4 +1,5 @@
 // Tensor handles, argument conversion, errors and the addon's entry point.
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <mutex>
@@ -16,6 +17,9 @@ const napi_type_tag kTensorTag = {0x5350494e4e54454eULL, 0x736f7248616e646cULL};
 // Every box whose tensor is still held, process-wide (worker threads share libtorch).
 std::mutex liveMutex;
 std::unordered_set<TensorBox*> liveBoxes;
+// Handles (boxes) whose External the garbage collector has not yet finalized, disposed or not:
+// each holds a little native memory (box, finalizer record, global handle) until then.
+std::atomic<int64_t> handleCount{0};
 
 Addon& addonOf(Napi::Env env) { return *env.GetInstanceData<Addon>(); }
 
@@ -159,9 +163,11 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Null();
   auto* box = new TensorBox{std::move(t)};
   trackBox(box);
+  handleCount++;
   auto ext = Napi::External<TensorBox>::New(env, box, [](Napi::Env, TensorBox* b) {
     untrackBox(b);
     delete b;
+    handleCount--;
   });
   napi_type_tag_object(env, ext, &kTensorTag);
   return ext;
@@ -243,6 +249,7 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
   out.Set("bytes", cpuBytes + cudaBytes);
   out.Set("cpuBytes", cpuBytes);
   out.Set("cudaBytes", cudaBytes);
+  out.Set("handles", static_cast<double>(handleCount.load()));
   return out;
 }
 

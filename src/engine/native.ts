@@ -29,6 +29,11 @@ export interface MemoryReport {
   bytes: number;
   cpuBytes: number;
   cudaBytes: number;
+  /**
+   * Tensor handles the garbage collector has not finalized yet, disposed or not. Each holds a
+   * little native memory until then; a count that keeps growing pins the native heap.
+   */
+  handles: number;
 }
 
 /**

@@ -23,17 +23,32 @@ export class Scope {
 let current: Scope | null = null;
 let collectedByGc = 0;
 
+/**
+ * A tensor's native handle, shared by the tensor and the safety net; dispose() empties it. The
+ * safety net holds this cell, never the handle itself: a FinalizationRegistry keeps what it holds
+ * until its target has died in a full garbage collection and the cleanup task has run, and a
+ * handle kept that long keeps its native wrapper (box, finalizer record, global handle) alive for
+ * two full collections. Since V8 cannot see that memory, full collections were rare and the
+ * wrappers piled up by the hundred thousand, fragmenting the native heap: `spinn predict` grew
+ * ~6 KB a line without end (issue 11). An emptied cell lets the handle die young, with the tensor.
+ */
+export interface HandleCell {
+  handle: Handle | null;
+}
+
 // Registered without an unregister token (unregistering costs ~1.5 µs a tensor): after an
-// explicit dispose() the callback finds the handle already released and does nothing.
-const safetyNet = new FinalizationRegistry<Handle>((handle) => {
-  if (native.dispose(handle)) collectedByGc++;
+// explicit dispose() the callback finds the cell empty and does nothing.
+const safetyNet = new FinalizationRegistry<HandleCell>((cell) => {
+  const handle = cell.handle;
+  cell.handle = null;
+  if (handle !== null && native.dispose(handle)) collectedByGc++;
 });
 
 /** Called by every new tensor: joins the innermost scope and the safety net. */
-export function track(t: Scoped, handle: Handle): void {
+export function track(t: Scoped, cell: HandleCell): void {
   t._scope = current;
   current?.tracked.push(t);
-  safetyNet.register(t, handle);
+  safetyNet.register(t, cell);
 }
 
 function isScoped(v: unknown): v is Scoped {

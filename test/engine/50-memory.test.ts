@@ -1,6 +1,8 @@
 // Scopes free what they do not return; the live-tensor count stays flat over long training.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import {
   countNativeCalls,
   crossEntropy,
@@ -18,6 +20,13 @@ import {
   tensor,
   zeros,
 } from "../../src/engine/index.js";
+
+/** A full garbage collection, then the turn in which Node-API runs the finalizers it found. */
+export async function fullGc(): Promise<void> {
+  setFlagsFromString("--expose-gc");
+  (runInNewContext("gc") as () => void)();
+  await new Promise((resolve) => setImmediate(resolve));
+}
 
 describe("memory", () => {
   test("scope disposes intermediates and keeps what it returns, even inside structures", () => {
@@ -152,5 +161,25 @@ describe("memory", () => {
     noGrad(() => assert.ok(Number.isFinite(last)));
     opt.dispose();
     for (const t of [w, b, x, y]) t.dispose();
+  });
+
+  test("a disposed tensor's handle is freed by the next garbage collection (issue 11)", async () => {
+    // Each handle holds native memory (its box and finalizer record) until the collector
+    // finalizes it. The safety net must not keep disposed handles alive: it did, for two full
+    // collections each, and `spinn predict` piled up ~8 handles a line, fragmenting the heap.
+    // Settle what earlier tests left for the collector (a handle the safety net held needed two).
+    for (let i = 0; i < 4; i++) await fullGc();
+    const before = memory();
+    const x = keep(randn([8, 8]));
+    for (let i = 0; i < 200; i++) scope(() => x.mul(2).add(1).tanh().sum().item());
+    x.dispose();
+    assert.equal(memory().tensors, before.tensors);
+    await fullGc();
+    const after = memory();
+    assert.equal(after.tensors, before.tensors);
+    assert.ok(
+      after.handles <= before.handles,
+      `${after.handles - before.handles} handles still held after a collection`,
+    );
   });
 });

@@ -5,6 +5,7 @@
 import { trainingBatches } from "../data/batching.js";
 import { checkDevice, manualSeed } from "../engine/index.js";
 import { batchFor, lengthKeys } from "../tasks/task.js";
+import { DivergenceError, parametersFinite } from "./divergence.js";
 import { resumedOptions, type TrainOptions } from "./options.js";
 import { RunDirectory } from "./run-directory.js";
 import { type EvalReport, RunState } from "./run-state.js";
@@ -76,16 +77,18 @@ export async function train(
   const setup = await setUpRun(o, saved ? dir.checkpointDir() : null, log);
   const run = new RunState(setup, dir, saved);
   let stop: Stop = null;
+  const parameters = setup.model.store.countTrainable();
   try {
     while (stop === null && run.progress.epoch < o.epochs) stop = await trainEpoch(run, hooks);
     // The last state, unless the last step was just checkpointed (or the run was interrupted,
     // which checkpoints at once).
-    if (stop !== "interrupted" && !run.checkpointed) run.checkpoint();
+    if (stop !== "interrupted" && !run.checkpointed) checkpoint(run);
+  } catch (err) {
+    throw err instanceof DivergenceError ? diverged(run, err) : err;
   } finally {
     run.optimizer.dispose();
+    setup.model.dispose();
   }
-  const parameters = setup.model.store.countTrainable();
-  setup.model.dispose();
   const best = run.progress.best;
   return {
     out: o.out,
@@ -128,6 +131,7 @@ async function trainEpoch(run: RunState, hooks: TrainHooks): Promise<Stop> {
     }
     const evalNow = o.evalEvery > 0 ? p.step % o.evalEvery === 0 : epochDone;
     if (evalNow) {
+      requireFiniteParameters(run);
       const { report: evalReport, patienceSpent } = run.evaluate(epochDone ? p.epoch : p.epoch + 1);
       hooks.onEval?.(evalReport);
       run.checkpoint();
@@ -140,12 +144,43 @@ async function trainEpoch(run: RunState, hooks: TrainHooks): Promise<Stop> {
     await new Promise((resolve) => setImmediate(resolve));
     const interrupted = hooks.signal?.aborted ?? false;
     if (interrupted || (o.maxSteps > 0 && p.step >= o.maxSteps)) {
-      if (!evalNow) run.checkpoint();
+      if (!evalNow) checkpoint(run);
       return interrupted ? "interrupted" : "max-steps";
     }
     if (epochDone) return null;
   }
   return null;
+}
+
+/**
+ * A step's DivergenceError with the step's number and the run directory, recorded in the
+ * metrics. Nothing else is written: the checkpoints on disk are the last good ones.
+ */
+function diverged(run: RunState, err: DivergenceError): DivergenceError {
+  // A parameter check names the step it ran after; a step's own check, the step it was running.
+  const step = err.quantity === "parameters" ? err.step : run.progress.step + 1;
+  run.dir.record({ type: "diverged", step, epoch: run.progress.epoch + 1, quantity: err.quantity });
+  const saved = run.dir.savedState();
+  const kept = saved
+    ? `the checkpoint of step ${saved.step} in ${run.dir.last}${run.progress.best ? ` and the best model in ${run.dir.best}` : ""}`
+    : "nothing (no checkpoint was written before it)";
+  return new DivergenceError(step, err.quantity, err.value, kept);
+}
+
+/**
+ * Parameters can become infinite in an update whose gradients were finite (a huge learning
+ * rate); the next step's loss would show it, but an evaluation or a checkpoint in between must
+ * not keep such a model. One read-back per evaluation or checkpoint, not per step.
+ */
+function requireFiniteParameters(run: RunState): void {
+  if (!parametersFinite(run.optimizer.params)) {
+    throw new DivergenceError(run.progress.step, "parameters", Number.NaN);
+  }
+}
+
+function checkpoint(run: RunState): void {
+  requireFiniteParameters(run);
+  run.checkpoint();
 }
 
 function stepReport(run: RunState, batchesInEpoch: number, examplesPerSecond: number): StepReport {

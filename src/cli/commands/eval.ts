@@ -22,7 +22,9 @@ async function runEval(f: EvalFlags): Promise<void> {
   const { loadModelDir } = await import("../../models/model-dir.js");
   const { evaluate, withUsedTrees } = await import("../../inference/evaluate.js");
   const { formatReport } = await import("../../inference/metrics.js");
-  const { dataWithTrees, readTaskData, labelNames, requireTrees } = await import("../../tasks/task.js");
+  const { dataWithTrees, readTaskData, labelNames, requireLabelled, requireTrees } = await import(
+    "../../tasks/task.js"
+  );
   const { composesTrees, predictsTransitions } = await import("../../models/kinds.js");
   const { treeAgreement, treeReport, formatTreeReport } = await import("../../inference/report.js");
   const { probabilitiesOf, treesOf } = await import("../../inference/report.js");
@@ -31,6 +33,7 @@ async function runEval(f: EvalFlags): Promise<void> {
   try {
     const task = loaded.model.config.task;
     const given = await readTaskData(data, task, Boolean(f.lenient));
+    requireLabelled(given, "to evaluate on");
     const mode = loaded.model.config.transitions;
     const taskData = dataWithTrees(given, mode);
     requireTrees(taskData, loaded.model.config.encoder, false);

@@ -1,7 +1,7 @@
 // `spinn predict`: JSON lines in (stdin or --input), JSON lines out: label, probabilities, trees.
 // --pretty prints the same for people, with the trees drawn as text.
 import type { Command } from "commander";
-import { deviceFlag, fileFlag, intFlag } from "../flags.js";
+import { addInputLimitOptions, deviceFlag, fileFlag, inputLimitFlags, intFlag } from "../flags.js";
 import { forEachLineBatch } from "../line-batches.js";
 
 interface PredictFlags {
@@ -10,16 +10,20 @@ interface PredictFlags {
   pretty?: boolean;
   batchSize?: string;
   device?: string;
+  maxTokens?: string;
+  maxLineBytes?: string;
 }
 
 async function runPredict(f: PredictFlags): Promise<void> {
   const device = deviceFlag(f.device) ?? "cpu";
   const input = fileFlag(f.input, "--input");
   const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
+  const limits = inputLimitFlags(f);
   const { loadModelDir } = await import("../../models/model-dir.js");
   const { predict, withUsedTrees } = await import("../../inference/evaluate.js");
   const { exampleWithTrees, labelNames, requireTree, sidesOf } = await import("../../tasks/task.js");
   const { exampleFromLine } = await import("../../inference/predict-input.js");
+  const { checkExampleLength } = await import("../../inference/input-limits.js");
   const { probabilitiesOf, treesOf } = await import("../../inference/report.js");
   const { drawTree } = await import("../../data/tree-format.js");
   type Example = import("../../tasks/task.js").Example;
@@ -53,7 +57,9 @@ async function runPredict(f: PredictFlags): Promise<void> {
   };
 
   const exampleOf = (line: string, lineNo: number): Example => {
-    const ex = exampleWithTrees(exampleFromLine(line, task, file, lineNo), model.config.transitions);
+    const given = exampleFromLine(line, task, file, lineNo);
+    checkExampleLength(given, limits, { file, line: lineNo });
+    const ex = exampleWithTrees(given, model.config.transitions);
     requireTree(
       ex,
       model.config.encoder,
@@ -65,21 +71,22 @@ async function runPredict(f: PredictFlags): Promise<void> {
     return ex;
   };
   try {
-    await forEachLineBatch(input, batchSize, exampleOf, flush);
+    await forEachLineBatch(input, batchSize, exampleOf, flush, limits);
   } finally {
     model.dispose();
   }
 }
 
 export function registerPredictCommand(program: Command): void {
-  program
+  const command = program
     .command("predict")
     .description("Predict labels for JSON lines read from stdin (or --input); writes JSON lines.")
     .requiredOption("--model-dir <dir>", "a model directory, or a training run (its best model)")
     .option("--input <file>", "read from this file instead of stdin")
     .option("--pretty", "human-readable output with the trees drawn as text")
     .option("--batch-size <n>", "lines predicted together (default 256)")
-    .option("--device <device>", "cpu, cuda or cuda:N (default cpu)")
+    .option("--device <device>", "cpu, cuda or cuda:N (default cpu)");
+  addInputLimitOptions(command)
     .addHelpText(
       "after",
       `

@@ -2,7 +2,7 @@
 // model, optimizer state and trainer.json, enough to resume exactly) and `metrics.jsonl` (one
 // JSON line per event). Every write is atomic: a checkpoint is filled in a fresh directory that
 // replaces the old one by rename (writeDirAtomic), so a crash leaves the previous one whole.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { RngState } from "../data/rng.js";
 import type { Vocabulary } from "../data/vocabulary.js";
@@ -17,6 +17,7 @@ import {
   writeModelFiles,
 } from "../models/model-dir.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
+import { appendFileNamed } from "../util/fs-errors.js";
 import type { TrainOptions } from "./options.js";
 
 /** Where a run stands: everything besides weights and optimizer state that a resume needs. */
@@ -125,6 +126,6 @@ export class RunDirectory {
   }
 
   record(entry: object): void {
-    appendFileSync(this.metrics, `${JSON.stringify(entry)}\n`);
+    appendFileNamed(this.metrics, `${JSON.stringify(entry)}\n`);
   }
 }

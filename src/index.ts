@@ -30,6 +30,7 @@ export { type LoadedModel, loadModelDir, saveModelDir } from "./models/model-dir
 export { lstm, SpinnEncoder, treeLstm } from "./models/spinn.js";
 export { StackMachine } from "./models/stack-machine.js";
 export { batchFor, type Example, labelNames, readTaskData, type TaskData } from "./tasks/task.js";
+export { type DivergedQuantity, DivergenceError } from "./training/divergence.js";
 export {
   DEFAULT_LR,
   defaultTrainOptions,

@@ -2,6 +2,7 @@
 import { existsSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import type { Device } from "../engine/dtype.js";
+import { DEFAULT_INPUT_LIMITS, INPUT_LIMIT_FLAGS, type InputLimits } from "../inference/input-limits.js";
 import { pretrainedDir, pretrainedNames } from "../models/pretrained.js";
 import { MODEL_SIZES, type ModelSizes, SIZE_KEYS } from "../models/sizes.js";
 import { UserError } from "./errors.js";
@@ -106,4 +107,26 @@ export function addModelOptions(command: Command): Command {
 /** Drops undefined values, so that parsed flags can be spread over defaults. */
 export function defined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** --max-tokens and --max-line-bytes (defaults from inference/input-limits.ts, shared by every reader). */
+export function inputLimitFlags(f: { maxTokens?: string; maxLineBytes?: string }): InputLimits {
+  return {
+    maxTokens: intFlag(f.maxTokens, INPUT_LIMIT_FLAGS.maxTokens, 1) ?? DEFAULT_INPUT_LIMITS.maxTokens,
+    maxLineBytes:
+      intFlag(f.maxLineBytes, INPUT_LIMIT_FLAGS.maxLineBytes, 1) ?? DEFAULT_INPUT_LIMITS.maxLineBytes,
+  };
+}
+
+/** Registers --max-tokens and --max-line-bytes on an input-reading command. */
+export function addInputLimitOptions(command: Command): Command {
+  return command
+    .option(
+      `${INPUT_LIMIT_FLAGS.maxTokens} <n>`,
+      `most tokens in one sentence; a longer one is an error at its line (default ${DEFAULT_INPUT_LIMITS.maxTokens})`,
+    )
+    .option(
+      `${INPUT_LIMIT_FLAGS.maxLineBytes} <n>`,
+      `most bytes in one input line, checked while reading (default ${DEFAULT_INPUT_LIMITS.maxLineBytes}, 1 MiB)`,
+    );
 }

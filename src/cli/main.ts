@@ -10,7 +10,7 @@ import { registerEvalCommand } from "./commands/eval.js";
 import { registerParseCommand } from "./commands/parse.js";
 import { registerPredictCommand } from "./commands/predict.js";
 import { registerTrainCommand } from "./commands/train.js";
-import { userMessage } from "./errors.js";
+import { exitCodeOf, userMessage } from "./errors.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -44,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
     const message = userMessage(err);
     if (message === null) throw err;
     process.stderr.write(`spinn: ${message}\n`);
-    return 2;
+    return exitCodeOf(err);
   }
 }
 

@@ -163,21 +163,16 @@ async function readText(file: string, vocab: Vocabulary, options: EmbeddingsOpti
       for (let k = 0; k < dim; k++) {
         const f = fields[k]!;
         const v = +f;
-        if (f === "" || !Number.isFinite(v)) {
+        vector[k] = v;
+        // A finite double beyond float32's range (e.g. 1e39) is stored as Infinity: the same
+        // poison for training as a literal "inf", so it is an error at its line too.
+        if (f === "" || !Number.isFinite(vector[k]!)) {
           bad = k;
           break;
         }
-        vector[k] = v;
       }
       if (bad >= 0) {
-        sink.report(
-          new DataError(
-            file,
-            lineNo,
-            undefined,
-            `value ${bad + 1} of ${JSON.stringify(word)} is not a number: ${JSON.stringify(fields[bad])}`,
-          ),
-        );
+        sink.report(badValue(file, lineNo, word, bad, fields[bad]!));
         continue;
       }
       have[id] = 1;
@@ -191,6 +186,20 @@ async function readText(file: string, vocab: Vocabulary, options: EmbeddingsOpti
     vectors.set(v, k * dim);
   });
   return { dim, ids: Int32Array.from(ids), vectors, rows, invalid: sink.skipped };
+}
+
+function badValue(file: string, line: number, word: string, k: number, field: string): DataError {
+  const v = +field;
+  const problem =
+    field !== "" && Number.isFinite(v)
+      ? "is too large for float32 (at most ±3.4028235e38)"
+      : "is not a number";
+  return new DataError(
+    file,
+    line,
+    undefined,
+    `value ${k + 1} of ${JSON.stringify(word)} ${problem}: ${JSON.stringify(field)}`,
+  );
 }
 
 /** Number of space-separated values after the word (the line has no trailing whitespace). */

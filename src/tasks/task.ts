@@ -40,6 +40,23 @@ export async function readTaskData(file: string, task: Task, lenient = false): P
   };
 }
 
+/**
+ * An error unless the data has at least one labelled example: an evaluation over none would
+ * report 0% (and a training run would keep that as its "best"). `use` says what the file is for,
+ * e.g. "to evaluate on"; the skipped lines are counted so the user sees why.
+ */
+export function requireLabelled(data: TaskData, use: string, note = ""): void {
+  if (data.examples.length > 0) return;
+  const { noGoldLabel, invalid } = data.skipped;
+  const why = [
+    noGoldLabel > 0 ? `${noGoldLabel} without a gold label ("-")` : "",
+    invalid > 0 ? `${invalid} invalid` : "",
+    note,
+  ].filter(Boolean);
+  const detail = why.length > 0 ? ` (skipped: ${why.join(", ")})` : "";
+  throw new DataError(data.file, 0, undefined, `no labelled example ${use}${detail}`);
+}
+
 /** A sentence with the given transition mode's tree (its own parse for "gold"). */
 function withTree(s: ParsedSentence, mode: TransitionMode): ParsedSentence {
   return mode === "gold" ? s : { tokens: s.tokens, transitions: branchingTransitions(s.tokens.length, mode) };

@@ -5,7 +5,7 @@
 // leaves a whole one; metrics are appended, or replaced whole on resume. The directory is
 // self-contained: trainer.json records --out as given but a resume never uses it (it writes where
 // it is resumed), and data paths are stored absolute, so a copied or moved run resumes in place.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { RngState } from "../data/rng.js";
 import type { Vocabulary } from "../data/vocabulary.js";
@@ -20,6 +20,7 @@ import type { Model } from "../models/model.js";
 import { loadTensors, saveModelDir, writeModelFiles } from "../models/model-dir.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { CheckpointError, parseJson } from "../util/checked-json.js";
+import { appendFileNamed } from "../util/fs-errors.js";
 import { pidAlive } from "../util/pid.js";
 import type { TrainOptions } from "./options.js";
 import { RunLock } from "./run-lock.js";
@@ -100,6 +101,15 @@ export class RunDirectory {
    * so that a mistyped path leaves no stray directory), then tidies what killed processes left:
    * the newest whole copy of each checkpoint is put in place and their temporary files removed.
    */
+  /** Removes the run directory if nothing is in it (a run that stopped before writing). */
+  removeIfEmpty(): void {
+    try {
+      rmdirSync(this.out);
+    } catch {
+      // Not empty (or already gone): it holds the run, so it stays.
+    }
+  }
+
   lock(create: boolean, log: (message: string) => void): RunLock {
     if (create) mkdirSync(this.out, { recursive: true });
     else if (!existsSync(this.out))
@@ -192,6 +202,6 @@ export class RunDirectory {
   }
 
   record(entry: object): void {
-    appendFileSync(this.metrics, `${JSON.stringify(entry)}\n`);
+    appendFileNamed(this.metrics, `${JSON.stringify(entry)}\n`);
   }
 }

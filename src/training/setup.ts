@@ -9,7 +9,14 @@ import { scope, tensor } from "../engine/index.js";
 import { defaultConfig, Model, type ModelConfig } from "../models/model.js";
 import { loadModelDir } from "../models/model-dir.js";
 import { sizesOf } from "../models/sizes.js";
-import { dataWithTrees, readTaskData, requireTrees, sentencesOfData, type TaskData } from "../tasks/task.js";
+import {
+  dataWithTrees,
+  readTaskData,
+  requireLabelled,
+  requireTrees,
+  sentencesOfData,
+  type TaskData,
+} from "../tasks/task.js";
 import type { TrainOptions } from "./options.js";
 
 export interface RunSetup {
@@ -29,6 +36,12 @@ export async function setUpRun(o: TrainOptions, checkpointDir: string | null, lo
   const trainData = await readTrainingData(o.train, o, log);
   const devData = await readTrainingData(o.dev, o, log);
   if (trainData.examples.length === 0) throw new DataError(o.train, 0, undefined, "no training examples");
+  // Checked before anything is written: an empty dev set would report 0% as the "best" model.
+  requireLabelled(
+    devData,
+    "to evaluate on (--dev)",
+    o.maxLength ? `any longer than --max-length ${o.maxLength}` : "",
+  );
   requireTrees(trainData, o.model, true);
   requireTrees(devData, o.model, false);
   if (checkpointDir) {

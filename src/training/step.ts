@@ -1,9 +1,11 @@
 // One training step, the one the trainer, the benchmark and any other caller run: zero the
 // gradients, compute the objective, backpropagate through the batch's dynamic graph, clip the
-// global gradient norm, update the parameters.
+// global gradient norm, update the parameters. A non-finite loss or gradient norm stops the step
+// before the update (DivergenceError), so the parameters stay as they were.
 import { clipGradNorm, noGrad, type Optimizer, scope } from "../engine/index.js";
 import type { Model } from "../models/model.js";
 import type { TaskBatch } from "../tasks/task.js";
+import { requireFinite } from "./divergence.js";
 import type { Objective } from "./objective.js";
 
 export interface StepResult {
@@ -25,9 +27,17 @@ export function trainStep(
     optimizer.zeroGrad();
     const { total, task, logits, target } = objective.loss(model, batch);
     total.backward();
-    if (clip > 0) clipGradNorm(optimizer.params, clip);
+    // The loss is read back every step anyway (for the progress line); reading it before the
+    // update costs nothing more.
+    const loss = task.item();
+    requireFinite("loss", loss);
+    // Without clipping, an infinite maximum measures the norm and leaves the gradients alone
+    // (the scale factor maxNorm / norm is never below 1). A NaN or infinite total loss (e.g. the
+    // policy loss) shows up here too: its gradients are not finite.
+    const norm = clipGradNorm(optimizer.params, clip > 0 ? clip : Number.POSITIVE_INFINITY);
+    requireFinite("gradient norm", norm);
     optimizer.step();
     const correct = noGrad(() => logits.argmax(1).eq(target).sum().item());
-    return { loss: task.item(), correct, examples: batch.labels.length };
+    return { loss, correct, examples: batch.labels.length };
   });
 }

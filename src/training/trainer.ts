@@ -2,9 +2,11 @@
 // batches, run one training step on each, evaluate on dev every N steps (keeping the best model),
 // checkpoint so that a resumed run continues exactly, decay the learning rate per epoch and stop
 // early when dev accuracy stops improving. The loop reports through hooks; it never prints.
+import { existsSync } from "node:fs";
 import { trainingBatches } from "../data/batching.js";
 import { checkDevice, manualSeed } from "../engine/index.js";
 import { batchFor, lengthKeys } from "../tasks/task.js";
+import { DivergenceError, parametersFinite } from "./divergence.js";
 import { absolutePaths, resumedOptions, type TrainOptions } from "./options.js";
 import { RunDirectory } from "./run-directory.js";
 import { type EvalReport, RunState } from "./run-state.js";
@@ -69,11 +71,14 @@ export async function train(
   const log = hooks.log ?? (() => {});
   checkDevice(options.device);
   const dir = new RunDirectory(options.out);
+  const created = !resume && !existsSync(options.out);
   const lock = dir.lock(!resume, log);
   try {
     return await trainLocked(dir, options, hooks, resume);
   } finally {
     lock.release();
+    // A new run refused before it wrote anything (bad data) leaves no directory behind.
+    if (created) dir.removeIfEmpty();
   }
 }
 
@@ -93,16 +98,18 @@ async function trainLocked(
   // Said once the whole checkpoint has loaded: a damaged one is then one error line alone.
   if (saved) log(`resuming ${o.out} at step ${saved.step} (epoch ${saved.epoch + 1})`);
   let stop: Stop = null;
+  const parameters = setup.model.store.countTrainable();
   try {
     while (stop === null && run.progress.epoch < o.epochs) stop = await trainEpoch(run, hooks);
     // The last state, unless the last step was just checkpointed (or the run was interrupted,
     // which checkpoints at once).
-    if (stop !== "interrupted" && !run.checkpointed) run.checkpoint();
+    if (stop !== "interrupted" && !run.checkpointed) checkpoint(run);
+  } catch (err) {
+    throw err instanceof DivergenceError ? diverged(run, err) : err;
   } finally {
     run.optimizer.dispose();
+    setup.model.dispose();
   }
-  const parameters = setup.model.store.countTrainable();
-  setup.model.dispose();
   const best = run.progress.best;
   return {
     out: o.out,
@@ -149,6 +156,7 @@ async function trainEpoch(run: RunState, hooks: TrainHooks): Promise<Stop> {
     }
     const evalNow = o.evalEvery > 0 ? p.step % o.evalEvery === 0 : epochDone;
     if (evalNow) {
+      requireFiniteParameters(run);
       const { report: evalReport, patienceSpent } = run.evaluate(epochDone ? p.epoch : p.epoch + 1);
       hooks.onEval?.(evalReport);
       run.checkpoint();
@@ -161,12 +169,43 @@ async function trainEpoch(run: RunState, hooks: TrainHooks): Promise<Stop> {
     await new Promise((resolve) => setImmediate(resolve));
     const interrupted = hooks.signal?.aborted ?? false;
     if (interrupted || (o.maxSteps > 0 && p.step >= o.maxSteps)) {
-      if (!evalNow) run.checkpoint();
+      if (!evalNow) checkpoint(run);
       return interrupted ? "interrupted" : "max-steps";
     }
     if (epochDone) return null;
   }
   return null;
+}
+
+/**
+ * A step's DivergenceError with the step's number and the run directory, recorded in the
+ * metrics. Nothing else is written: the checkpoints on disk are the last good ones.
+ */
+function diverged(run: RunState, err: DivergenceError): DivergenceError {
+  // A parameter check names the step it ran after; a step's own check, the step it was running.
+  const step = err.quantity === "parameters" ? err.step : run.progress.step + 1;
+  run.dir.record({ type: "diverged", step, epoch: run.progress.epoch + 1, quantity: err.quantity });
+  const saved = run.dir.savedState();
+  const kept = saved
+    ? `the checkpoint of step ${saved.step} in ${run.dir.last}${run.progress.best ? ` and the best model in ${run.dir.best}` : ""}`
+    : "nothing (no checkpoint was written before it)";
+  return new DivergenceError(step, err.quantity, err.value, kept);
+}
+
+/**
+ * Parameters can become infinite in an update whose gradients were finite (a huge learning
+ * rate); the next step's loss would show it, but an evaluation or a checkpoint in between must
+ * not keep such a model. One read-back per evaluation or checkpoint, not per step.
+ */
+function requireFiniteParameters(run: RunState): void {
+  if (!parametersFinite(run.optimizer.params)) {
+    throw new DivergenceError(run.progress.step, "parameters", Number.NaN);
+  }
+}
+
+function checkpoint(run: RunState): void {
+  requireFiniteParameters(run);
+  run.checkpoint();
 }
 
 function stepReport(run: RunState, batchesInEpoch: number, examplesPerSecond: number): StepReport {

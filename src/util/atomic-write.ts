@@ -3,19 +3,25 @@
 // A crash at any point leaves either the old file or the new one, never a mix.
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
+import { injectedWriteFault, withPath } from "./fs-errors.js";
 import { crashPoint } from "./test-hooks.js";
 
-/** Writes `chunks` (strings as UTF-8, or bytes) to `file` atomically, creating its directory. */
+/**
+ * Writes `chunks` (strings as UTF-8, or bytes) to `file` atomically, creating its directory.
+ * An error (a full disk, a read-only file system) names `file`, never the temp file, and leaves
+ * the previous `file` as it was.
+ */
 export function writeFileAtomic(
   file: string,
   chunks: Uint8Array | string | readonly (Uint8Array | string)[],
 ): void {
-  mkdirSync(path.dirname(file), { recursive: true });
+  mkdirSync(path.dirname(file), { recursive: true }); // its errors name the directory
   const parts = Array.isArray(chunks) ? chunks : [chunks as Uint8Array | string];
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   let fd = -1;
   try {
     fd = openSync(tmp, "w");
+    injectedWriteFault(file);
     for (const part of parts) {
       const bytes = typeof part === "string" ? Buffer.from(part, "utf8") : part;
       let off = 0;
@@ -29,7 +35,7 @@ export function writeFileAtomic(
   } catch (err) {
     if (fd >= 0) closeSync(fd);
     rmSync(tmp, { force: true });
-    throw err;
+    throw withPath(err, file);
   }
   // Make the rename itself durable.
   try {

@@ -72,6 +72,9 @@ test("rows of the wrong dimension or with non-numbers are file:line errors", asy
     ["dog 1 NaN 3", 'value 2 of "dog" is not a number: "NaN"'],
     ["dog 1 2 Infinity", 'value 3 of "dog" is not a number: "Infinity"'],
     ["dog 1  3", 'value 2 of "dog" is not a number: ""'],
+    ["dog 1e39 2 3", 'value 1 of "dog" is too large for float32 (at most ±3.4028235e38): "1e39"'],
+    ["dog 1 2 -4e38", 'value 3 of "dog" is too large for float32 (at most ±3.4028235e38): "-4e38"'],
+    ["dog 1 inf 3", 'value 2 of "dog" is not a number: "inf"'],
     ["lonelyword", "expected a word followed by 3 numbers"],
   ];
   for (const [line, detail] of cases) {

@@ -26,15 +26,14 @@ async function runEval(f: EvalFlags): Promise<void> {
   const { loadModelDir } = await import("../../models/model-dir.js");
   const { evaluate, withUsedTrees } = await import("../../inference/evaluate.js");
   const { formatReport } = await import("../../inference/metrics.js");
-  const { dataWithTrees, readTaskData, labelNames, requireTrees } = await import("../../tasks/task.js");
+  const { dataWithTrees, readTaskData, requireLabelled, requireTrees } = await import("../../tasks/task.js");
   const { composesTrees, predictsTransitions } = await import("../../models/kinds.js");
   const { treeAgreement, treeReport, formatTreeReport } = await import("../../inference/report.js");
-  const { probabilitiesOf, treesOf } = await import("../../inference/report.js");
-  const { writeFileAtomic } = await import("../../util/atomic-write.js");
   const loaded = loadModelDir(modelDirFlag(f), device);
   try {
     const task = loaded.model.config.task;
     const given = await readTaskData(data, task, Boolean(f.lenient));
+    requireLabelled(given, "to evaluate on");
     const mode = loaded.model.config.transitions;
     const taskData = dataWithTrees(given, mode);
     requireTrees(taskData, loaded.model.config.encoder, false);
@@ -57,19 +56,7 @@ async function runEval(f: EvalFlags): Promise<void> {
         other.model.dispose();
       }
     }
-    if (f.report) {
-      const labels = labelNames(task);
-      const lines = taskData.examples.map((ex, i) =>
-        JSON.stringify({
-          id: ex.id,
-          gold: labels[ex.label],
-          predicted: labels[predictions.predicted[i]!],
-          probabilities: probabilitiesOf(predictions, i, labels),
-          trees: treesOf(used.examples[i]!),
-        }),
-      );
-      writeFileAtomic(f.report, lines.map((l) => `${l}\n`).join(""));
-    }
+    if (f.report) await writeEvalReport(f.report, taskData, predictions, used);
     const summary = {
       model: loaded.dir,
       data,
@@ -101,6 +88,27 @@ async function runEval(f: EvalFlags): Promise<void> {
   } finally {
     loaded.model.dispose();
   }
+}
+
+type TaskData = import("../../tasks/task.js").TaskData;
+type Predictions = import("../../inference/evaluate.js").Predictions;
+
+/** --report: one JSON line per example (id, gold, predicted, probabilities, the trees used). */
+async function writeEvalReport(file: string, taskData: TaskData, predictions: Predictions, used: TaskData) {
+  const { labelNames } = await import("../../tasks/task.js");
+  const { probabilitiesOf, treesOf } = await import("../../inference/report.js");
+  const { writeFileAtomic } = await import("../../util/atomic-write.js");
+  const labels = labelNames(taskData.task);
+  const lines = taskData.examples.map((ex, i) =>
+    JSON.stringify({
+      id: ex.id,
+      gold: labels[ex.label],
+      predicted: labels[predictions.predicted[i]!],
+      probabilities: probabilitiesOf(predictions, i, labels),
+      trees: treesOf(used.examples[i]!),
+    }),
+  );
+  writeFileAtomic(file, lines.map((l) => `${l}\n`).join(""));
 }
 
 export function registerEvalCommand(program: Command): void {

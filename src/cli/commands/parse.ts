@@ -1,7 +1,16 @@
 // `spinn parse`: raw sentences in (one per line, stdin or --input), their trees out, as the
 // model's tracker parses them (full SPINN or RL-SPINN).
 import type { Command } from "commander";
-import { addModelOptions, deviceFlag, fileFlag, intFlag, type ModelFlags, modelDirFlag } from "../flags.js";
+import {
+  addInputLimitOptions,
+  addModelOptions,
+  deviceFlag,
+  fileFlag,
+  inputLimitFlags,
+  intFlag,
+  type ModelFlags,
+  modelDirFlag,
+} from "../flags.js";
 import { forEachLineBatch } from "../line-batches.js";
 
 interface ParseFlags extends ModelFlags {
@@ -10,23 +19,32 @@ interface ParseFlags extends ModelFlags {
   json?: boolean;
   batchSize?: string;
   device?: string;
+  maxTokens?: string;
+  maxLineBytes?: string;
 }
 
 async function runParse(f: ParseFlags): Promise<void> {
   const device = deviceFlag(f.device) ?? "cpu";
   const input = fileFlag(f.input, "--input");
   const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
+  const limits = inputLimitFlags(f);
   const { loadModelDir } = await import("../../models/model-dir.js");
   const { parseSentences } = await import("../../inference/parse.js");
   const { parseListOpsExpression } = await import("../../data/listops.js");
   const { tokenize } = await import("../../data/tokenizer.js");
   const { DataError, FormatError } = await import("../../data/errors.js");
   const { bracketed, drawTree } = await import("../../data/tree-format.js");
+  const { checkSentenceLength } = await import("../../inference/input-limits.js");
   type ParsedSentence = import("../../data/transitions.js").ParsedSentence;
 
   const { model, vocab } = loadModelDir(modelDirFlag(f), device);
   const file = input ?? "<stdin>";
   const sentenceOf = (text: string, line: number): ParsedSentence => {
+    const s = sentenceOfText(text, line);
+    checkSentenceLength(s, limits, { file, line });
+    return s;
+  };
+  const sentenceOfText = (text: string, line: number): ParsedSentence => {
     if (model.config.task === "listops") {
       try {
         // A bracketed expression is accepted too; its brackets are ignored.
@@ -52,20 +70,21 @@ async function runParse(f: ParseFlags): Promise<void> {
     });
   };
   try {
-    await forEachLineBatch(input, batchSize, sentenceOf, flush);
+    await forEachLineBatch(input, batchSize, sentenceOf, flush, limits);
   } finally {
     model.dispose();
   }
 }
 
 export function registerParseCommand(program: Command): void {
-  addModelOptions(program.command("parse"))
+  const command = addModelOptions(program.command("parse"))
     .description("Parse raw sentences (one per line, stdin or --input) with a spinn or rl-spinn model.")
     .option("--input <file>", "read from this file instead of stdin")
     .option("--pretty", "draw each tree as text")
     .option("--json", 'one JSON line per sentence: {"tokens": [...], "tree": "( ... )"}')
     .option("--batch-size <n>", "sentences parsed together (default 256)")
-    .option("--device <device>", "cpu, cuda or cuda:N (default cpu)")
+    .option("--device <device>", "cpu, cuda or cuda:N (default cpu)");
+  addInputLimitOptions(command)
     .addHelpText(
       "after",
       `

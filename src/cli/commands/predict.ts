@@ -1,7 +1,16 @@
 // `spinn predict`: JSON lines in (stdin or --input), JSON lines out: label, probabilities, trees.
 // --pretty prints the same for people, with the trees drawn as text.
 import type { Command } from "commander";
-import { addModelOptions, deviceFlag, fileFlag, intFlag, type ModelFlags, modelDirFlag } from "../flags.js";
+import {
+  addInputLimitOptions,
+  addModelOptions,
+  deviceFlag,
+  fileFlag,
+  inputLimitFlags,
+  intFlag,
+  type ModelFlags,
+  modelDirFlag,
+} from "../flags.js";
 import { forEachLineBatch } from "../line-batches.js";
 
 interface PredictFlags extends ModelFlags {
@@ -9,16 +18,20 @@ interface PredictFlags extends ModelFlags {
   pretty?: boolean;
   batchSize?: string;
   device?: string;
+  maxTokens?: string;
+  maxLineBytes?: string;
 }
 
 async function runPredict(f: PredictFlags): Promise<void> {
   const device = deviceFlag(f.device) ?? "cpu";
   const input = fileFlag(f.input, "--input");
   const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
+  const limits = inputLimitFlags(f);
   const { loadModelDir } = await import("../../models/model-dir.js");
   const { predict, withUsedTrees } = await import("../../inference/evaluate.js");
   const { exampleWithTrees, labelNames, requireTree, sidesOf } = await import("../../tasks/task.js");
   const { exampleFromLine } = await import("../../inference/predict-input.js");
+  const { checkExampleLength } = await import("../../inference/input-limits.js");
   const { probabilitiesOf, treesOf } = await import("../../inference/report.js");
   const { drawTree } = await import("../../data/tree-format.js");
   type Example = import("../../tasks/task.js").Example;
@@ -52,7 +65,9 @@ async function runPredict(f: PredictFlags): Promise<void> {
   };
 
   const exampleOf = (line: string, lineNo: number): Example => {
-    const ex = exampleWithTrees(exampleFromLine(line, task, file, lineNo), model.config.transitions);
+    const given = exampleFromLine(line, task, file, lineNo);
+    checkExampleLength(given, limits, { file, line: lineNo });
+    const ex = exampleWithTrees(given, model.config.transitions);
     requireTree(
       ex,
       model.config.encoder,
@@ -64,19 +79,20 @@ async function runPredict(f: PredictFlags): Promise<void> {
     return ex;
   };
   try {
-    await forEachLineBatch(input, batchSize, exampleOf, flush);
+    await forEachLineBatch(input, batchSize, exampleOf, flush, limits);
   } finally {
     model.dispose();
   }
 }
 
 export function registerPredictCommand(program: Command): void {
-  addModelOptions(program.command("predict"))
+  const command = addModelOptions(program.command("predict"))
     .description("Predict labels for JSON lines read from stdin (or --input); writes JSON lines.")
     .option("--input <file>", "read from this file instead of stdin")
     .option("--pretty", "human-readable output with the trees drawn as text")
     .option("--batch-size <n>", "lines predicted together (default 256)")
-    .option("--device <device>", "cpu, cuda or cuda:N (default cpu)")
+    .option("--device <device>", "cpu, cuda or cuda:N (default cpu)");
+  addInputLimitOptions(command)
     .addHelpText(
       "after",
       `

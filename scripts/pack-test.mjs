@@ -38,9 +38,9 @@ const seconds = (t0) => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 
 class Skip extends Error {}
 
-function run(cmd, args, cwd, { expectCode = 0, env } = {}) {
+function run(cmd, args, cwd, { expectCode = 0, env, input } = {}) {
   const t0 = Date.now();
-  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", env: { ...process.env, ...env } });
+  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", env: { ...process.env, ...env }, input });
   const shown = `${cmd} ${args.join(" ")}`;
   if (r.status !== expectCode) {
     const out = `${r.stdout}\n${r.stderr}`;
@@ -77,6 +77,10 @@ function pack(dest, ignoreScripts) {
     "scripts/locate-addon.cjs",
     "scripts/build-native.mjs",
     "scripts/find-libtorch.mjs",
+    "pretrained/listops-rl/model.safetensors",
+    "pretrained/listops-rl/card.json",
+    "pretrained/listops-pi/model.safetensors",
+    "pretrained/snli-spinn/model.safetensors",
   ])
     check(files.has(f), `the tarball holds ${f}`);
   for (const f of files)
@@ -109,6 +113,16 @@ const dev = await readTaskData(path.join(dir, "dev.tsv"), "listops");
 const { predicted } = predict(model, dev, vocab);
 model.dispose();
 console.log(JSON.stringify({ dev: dev.examples.length, predicted: predicted.length, accuracy: result.bestDevAccuracy }));
+`;
+
+const SHIPPED_SCRIPT = `// The shipped models on raw strings, from the installed package.
+import { classify, loadModelDir, parse, pretrainedDir } from "spinn-ts";
+
+const nli = loadModelDir(pretrainedDir("snli-spinn"));
+const [pair] = classify(nli, [{ premise: "A man is playing a guitar.", hypothesis: "A person makes music." }]);
+const listops = loadModelDir(pretrainedDir("listops-rl"));
+const trees = parse(listops, ["[MAX 2 9 [MIN 4 7 ] 0 ]", "[SM 3 5 ]"]).map((p) => p.tree);
+console.log(JSON.stringify({ label: pair.label, probabilities: pair.probabilities, trees }));
 `;
 
 const TYPED_SCRIPT = `import { type EncoderKind, generateListOps } from "spinn-ts";
@@ -159,6 +173,24 @@ function usePackage({ dir }) {
   );
   check(lib.accuracy >= 0 && lib.accuracy <= 1, "library script reports an accuracy");
   console.log(`      library: ${JSON.stringify(lib)}`);
+  const parsed = run("npx", ["--no-install", "spinn", "parse", "--model", "listops-rl"], dir, {
+    input: "[MAX 2 9 [MIN 4 7 ] 0 ]\n[SM 3 5 ]\n",
+  })
+    .stdout.trim()
+    .split("\n");
+  check(
+    parsed.length === 2 && parsed.every((t) => t.startsWith("( ")),
+    `spinn parse --model listops-rl (${parsed})`,
+  );
+  console.log(`      parse: ${parsed.join(" | ")}`);
+  writeFileSync(path.join(dir, "shipped.mjs"), SHIPPED_SCRIPT);
+  const shipped = JSON.parse(run("node", ["shipped.mjs"], dir).stdout.trim().split("\n").at(-1));
+  check(
+    ["entailment", "neutral", "contradiction"].includes(shipped.label),
+    `classify gives a label (${JSON.stringify(shipped)})`,
+  );
+  check(shipped.trees.length === 2, "parse gives two trees");
+  console.log(`      shipped models: ${JSON.stringify(shipped)}`);
 }
 
 function typeCheck({ dir }) {

@@ -27,6 +27,7 @@ export type {
 export { ENCODERS, type EncoderKind, TASKS, type Task } from "./models/kinds.js";
 export { defaultConfig, Model, type ModelConfig } from "./models/model.js";
 export { type LoadedModel, loadModelDir, saveModelDir } from "./models/model-dir.js";
+export { type ModelCard, pretrainedDir, pretrainedNames, readCard } from "./models/pretrained.js";
 export { lstm, SpinnEncoder, treeLstm } from "./models/spinn.js";
 export { StackMachine } from "./models/stack-machine.js";
 export { batchFor, type Example, labelNames, readTaskData, type TaskData } from "./tasks/task.js";

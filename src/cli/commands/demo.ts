@@ -51,6 +51,19 @@ async function runDemo(f: DemoFlags): Promise<void> {
   const result = await trainDemoModel(path.join(f.out, "run"), files, settings, Boolean(f.json), say);
   await reportTest(path.join(f.out, "run"), files.test, settings, result, Boolean(f.json), say);
   if (result.bestDevAccuracy === null) throw new UserError("training ended before any evaluation");
+  say(nextSteps(path.join(f.out, "run"), files.test));
+}
+
+/** What to try after the demo: the model just trained, and the shipped ones by name. */
+function nextSteps(runDir: string, testFile: string): string {
+  const lines = [
+    "next:",
+    `  echo '[MAX 2 9 [MIN 4 7 ] 0 ]' | spinn parse --model listops-rl --pretty   # a shipped model parses`,
+    `  spinn eval --model listops-pi --data ${testFile}     # a shipped model, longer trained`,
+    `  echo '{"sentence": "[SM 3 [MAX 4 8 ] ]"}' | spinn predict --model-dir ${runDir} --pretty`,
+    `  echo '{"premise": "A man plays a guitar.", "hypothesis": "A person makes music."}' | spinn predict --model snli-spinn --pretty`,
+  ];
+  return lines.join("\n");
 }
 
 interface DemoSettings {

@@ -80,10 +80,24 @@ export function sizeFlags(flags: Partial<Record<keyof ModelSizes, string>>): Par
   return sizes;
 }
 
-/** The model a command runs: `--model-dir DIR` or a shipped model by name, `--model NAME`. */
+/** The model a command runs (`--model-dir DIR` or a shipped model, `--model NAME`) and how. */
 export interface ModelFlags {
   modelDir?: string;
   model?: string;
+  batchSize?: string;
+  device?: string;
+}
+
+/** Commands that read lines of user input (predict, parse): where from, and their limits. */
+export interface LineInputFlags extends ModelFlags {
+  input?: string;
+  maxTokens?: string;
+  maxLineBytes?: string;
+}
+
+/** The device and batch size of a command that runs a model (eval, predict, parse). */
+export function runFlags(f: ModelFlags): { device: Device; batchSize: number } {
+  return { device: deviceFlag(f.device) ?? "cpu", batchSize: intFlag(f.batchSize, "--batch-size", 1) ?? 256 };
 }
 
 /** The model directory the flags name: exactly one of --model-dir and --model. */
@@ -97,11 +111,13 @@ export function modelDirFlag(f: ModelFlags): string {
   return f.modelDir ?? pretrainedDir(f.model!);
 }
 
-/** Registers --model-dir and --model on a command that runs a trained model. */
-export function addModelOptions(command: Command): Command {
+/** Registers --model-dir, --model, --batch-size and --device on a command that runs a model. */
+export function addModelOptions(command: Command, items = "examples"): Command {
   return command
     .option("--model-dir <dir>", "a model directory, or a training run (its best model)")
-    .option("--model <name>", "a shipped pretrained model, by name (see pretrained/)");
+    .option("--model <name>", "a shipped pretrained model, by name (see pretrained/)")
+    .option("--batch-size <n>", `${items} run through the model together (default 256)`)
+    .option("--device <device>", "cpu, cuda or cuda:N (default cpu)");
 }
 
 /** Drops undefined values, so that parsed flags can be spread over defaults. */

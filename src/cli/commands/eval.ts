@@ -2,23 +2,20 @@
 // on a data file; --report writes one JSON line per example.
 import type { Command } from "commander";
 import { UserError } from "../errors.js";
-import { addModelOptions, deviceFlag, fileFlag, intFlag, type ModelFlags, modelDirFlag } from "../flags.js";
+import { addModelOptions, fileFlag, intFlag, type ModelFlags, modelDirFlag, runFlags } from "../flags.js";
 
 interface EvalFlags extends ModelFlags {
   data: string;
   report?: string;
-  batchSize?: string;
   batchTokens?: string;
-  device?: string;
   lenient?: boolean;
   json?: boolean;
   agreeWith?: string;
 }
 
 async function runEval(f: EvalFlags): Promise<void> {
-  const device = deviceFlag(f.device) ?? "cpu";
+  const { device, batchSize } = runFlags(f);
   const data = fileFlag(f.data, "--data")!;
-  const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
   const { DEFAULT_EVAL_BATCH_TOKENS } = await import("../../data/batching.js");
   // 0: no token budget (batches of --batch-size examples whatever their length).
   const tokens = intFlag(f.batchTokens, "--batch-tokens", 0) ?? DEFAULT_EVAL_BATCH_TOKENS;
@@ -116,12 +113,10 @@ export function registerEvalCommand(program: Command): void {
     .description("Evaluate a saved model: accuracy, per-class precision/recall/F1, confusion matrix.")
     .requiredOption("--data <file>", "data file of the model's task")
     .option("--report <file>", "write one JSON line per example: id, gold, predicted, probabilities, trees")
-    .option("--batch-size <n>", "examples per batch (default 256)")
     .option(
       "--batch-tokens <n>",
       "at most n sentences × transitions per batch, so long examples make smaller batches (default 32768; 0: no budget)",
     )
-    .option("--device <device>", "cpu, cuda or cuda:N (default cpu)")
     .option("--lenient", "skip invalid data lines (reported) instead of stopping")
     .option("--agree-with <dir>", "another SPINN model: report the F1 between its trees and this one's")
     .option("--json", "print only a JSON summary line")

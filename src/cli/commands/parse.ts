@@ -4,29 +4,22 @@ import type { Command } from "commander";
 import {
   addInputLimitOptions,
   addModelOptions,
-  deviceFlag,
   fileFlag,
   inputLimitFlags,
-  intFlag,
-  type ModelFlags,
+  type LineInputFlags,
   modelDirFlag,
+  runFlags,
 } from "../flags.js";
 import { forEachLineBatch } from "../line-batches.js";
 
-interface ParseFlags extends ModelFlags {
-  input?: string;
+interface ParseFlags extends LineInputFlags {
   pretty?: boolean;
   json?: boolean;
-  batchSize?: string;
-  device?: string;
-  maxTokens?: string;
-  maxLineBytes?: string;
 }
 
 async function runParse(f: ParseFlags): Promise<void> {
-  const device = deviceFlag(f.device) ?? "cpu";
+  const { device, batchSize } = runFlags(f);
   const input = fileFlag(f.input, "--input");
-  const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
   const limits = inputLimitFlags(f);
   const { loadModelDir } = await import("../../models/model-dir.js");
   const { parseSentences } = await import("../../inference/parse.js");
@@ -77,13 +70,11 @@ async function runParse(f: ParseFlags): Promise<void> {
 }
 
 export function registerParseCommand(program: Command): void {
-  const command = addModelOptions(program.command("parse"))
+  const command = addModelOptions(program.command("parse"), "sentences")
     .description("Parse raw sentences (one per line, stdin or --input) with a spinn or rl-spinn model.")
     .option("--input <file>", "read from this file instead of stdin")
     .option("--pretty", "draw each tree as text")
-    .option("--json", 'one JSON line per sentence: {"tokens": [...], "tree": "( ... )"}')
-    .option("--batch-size <n>", "sentences parsed together (default 256)")
-    .option("--device <device>", "cpu, cuda or cuda:N (default cpu)");
+    .option("--json", 'one JSON line per sentence: {"tokens": [...], "tree": "( ... )"}');
   addInputLimitOptions(command)
     .addHelpText(
       "after",

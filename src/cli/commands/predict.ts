@@ -4,28 +4,21 @@ import type { Command } from "commander";
 import {
   addInputLimitOptions,
   addModelOptions,
-  deviceFlag,
   fileFlag,
   inputLimitFlags,
-  intFlag,
-  type ModelFlags,
+  type LineInputFlags,
   modelDirFlag,
+  runFlags,
 } from "../flags.js";
 import { forEachLineBatch } from "../line-batches.js";
 
-interface PredictFlags extends ModelFlags {
-  input?: string;
+interface PredictFlags extends LineInputFlags {
   pretty?: boolean;
-  batchSize?: string;
-  device?: string;
-  maxTokens?: string;
-  maxLineBytes?: string;
 }
 
 async function runPredict(f: PredictFlags): Promise<void> {
-  const device = deviceFlag(f.device) ?? "cpu";
+  const { device, batchSize } = runFlags(f);
   const input = fileFlag(f.input, "--input");
-  const batchSize = intFlag(f.batchSize, "--batch-size", 1) ?? 256;
   const limits = inputLimitFlags(f);
   const { loadModelDir } = await import("../../models/model-dir.js");
   const { predict, withUsedTrees } = await import("../../inference/evaluate.js");
@@ -86,12 +79,10 @@ async function runPredict(f: PredictFlags): Promise<void> {
 }
 
 export function registerPredictCommand(program: Command): void {
-  const command = addModelOptions(program.command("predict"))
+  const command = addModelOptions(program.command("predict"), "lines")
     .description("Predict labels for JSON lines read from stdin (or --input); writes JSON lines.")
     .option("--input <file>", "read from this file instead of stdin")
-    .option("--pretty", "human-readable output with the trees drawn as text")
-    .option("--batch-size <n>", "lines predicted together (default 256)")
-    .option("--device <device>", "cpu, cuda or cuda:N (default cpu)");
+    .option("--pretty", "human-readable output with the trees drawn as text");
   addInputLimitOptions(command)
     .addHelpText(
       "after",

@@ -107,7 +107,7 @@ test("data stats on ListOps, and user errors are one line with exit code 2", asy
   const cases: [string[], RegExp][] = [
     [
       ["data", "stats", "--data", join(fx.dir, "missing.jsonl")],
-      /^spinn: .*missing\.jsonl:0: no such file\n$/,
+      /^spinn: .*missing\.jsonl: no such file\n$/,
     ],
     [
       ["data", "stats", "--data", data, "--format", "csv"],
@@ -115,7 +115,7 @@ test("data stats on ListOps, and user errors are one line with exit code 2", asy
     ],
     [
       ["data", "stats", "--data", data, "--embeddings", join(fx.dir, "nope.txt")],
-      /nope\.txt:0: no such file\n$/,
+      /nope\.txt: no such file\n$/,
     ],
     [
       ["listops", "generate", "--count", "0", "--out", join(fx.dir, "x")],

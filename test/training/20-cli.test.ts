@@ -364,7 +364,7 @@ describe("train, eval, predict", () => {
           "--out",
           path.join(dir, "x"),
         ],
-        /nli.jsonl:0: this is NLI data but the task is listops/,
+        /nli.jsonl: this is NLI data but the task is listops/,
       ],
       [["eval", "--model-dir", path.join(dir, "nothing"), "--data", nli], /no model here/],
       [

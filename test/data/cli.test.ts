@@ -106,10 +106,7 @@ test("data stats on ListOps, and user errors are one line with exit code 2", asy
   assert.equal(s["depth"].max, 1);
 
   const cases: [string[], RegExp][] = [
-    [
-      ["data", "stats", "--data", join(fx.dir, "missing.jsonl")],
-      /^spinn: .*missing\.jsonl: no such file\n$/,
-    ],
+    [["data", "stats", "--data", join(fx.dir, "missing.jsonl")], /^spinn: .*missing\.jsonl: no such file\n$/],
     [
       ["data", "stats", "--data", data, "--format", "csv"],
       /^spinn: --format must be one of nli-jsonl, nli-txt, listops, got "csv"\n$/,

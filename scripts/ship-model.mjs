@@ -58,8 +58,9 @@ function main() {
     data: spec.data,
     commands: spec.commands,
     seed: spec.seed,
-    test: { examples: test.examples, accuracy: test.accuracy, treeF1: test.trees?.f1VsGold ?? null },
-    bestDevAccuracy: trained.bestDevAccuracy,
+    test: { examples: test.examples, accuracy: test.accuracy, treeF1: test.trees?.f1_vs_gold ?? null },
+    // `spinn train --json` summaries: snake_case keys (camelCase before the CLI's JSON was unified).
+    bestDevAccuracy: trained.best_dev_accuracy ?? trained.bestDevAccuracy,
     trainingSeconds: Math.round(trained.seconds),
     sample: { file: sampleFile, examples: sample.examples, accuracy: sample.accuracy },
     date: new Date().toISOString().slice(0, 10),

@@ -6,9 +6,15 @@
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { type InputLimits, lineTooLong } from "../inference/input-limits.js";
+import { fileFlag } from "./flags.js";
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
+
+/** An --input flag: a file (checked), or stdin when not given or "-" (undefined). */
+export function inputFlag(value: string | undefined, flag = "--input"): string | undefined {
+  return value === "-" ? undefined : fileFlag(value, flag);
+}
 
 export async function forEachLineBatch<T>(
   input: string | undefined,

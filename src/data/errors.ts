@@ -6,7 +6,8 @@
  * A problem in a data file. The message reads
  * `data/x.jsonl:12: sentence1_binary_parse: REDUCE with fewer than two items on the stack (token 5)`;
  * `field` is omitted from the message when the problem is not in one field (e.g. invalid JSON).
- * `line` is 0 for problems with the file as a whole (e.g. a missing header).
+ * `line` is 0 for problems with the file as a whole (e.g. a missing file): the message then reads
+ * `data/x.jsonl: no such file`, without a line number.
  */
 export class DataError extends Error {
   override name = "DataError";
@@ -17,7 +18,8 @@ export class DataError extends Error {
   readonly detail: string;
 
   constructor(file: string, line: number, field: string | undefined, detail: string) {
-    super(`${file}:${line}: ${field === undefined ? "" : `${field}: `}${detail}`);
+    // Line 0 is the file as a whole (missing, empty, the wrong task): no line number is shown.
+    super(`${line > 0 ? `${file}:${line}` : file}: ${field === undefined ? "" : `${field}: `}${detail}`);
     this.file = file;
     this.line = line;
     this.field = field;

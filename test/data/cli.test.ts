@@ -58,7 +58,7 @@ test("listops generate writes a data set that reads back with matching labels", 
   assert.equal(await readFile(out2, "utf8"), await readFile(out, "utf8"));
 });
 
-test("data stats on NLI: counts, labels, lengths, parse errors, coverage; JSON last", async () => {
+test("data stats on NLI: counts, labels, lengths, parse errors, coverage; the report on stderr with --json", async () => {
   const data = await fx.write(
     "pairs.jsonl",
     [
@@ -77,22 +77,23 @@ test("data stats on NLI: counts, labels, lengths, parse errors, coverage; JSON l
   const emb = await fx.write("vec.txt", "dog 1 2\nthe 0 1\ncat 3 3\n");
   const r = spinn("data", "stats", "--data", data, "--embeddings", emb, "--lowercase", "--json");
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /lines: 4, pairs: 2, skipped: 1 without gold label \('-'\), 1 invalid/);
-  assert.match(r.stdout, /parse errors: 1 \(lines skipped\)/);
+  // With --json the human report is on stderr, stdout holds only the JSON line.
+  assert.match(r.stderr, /lines: 4, pairs: 2, skipped: 1 without gold label \('-'\), 1 invalid/);
+  assert.match(r.stderr, /parse errors: 1 \(lines skipped\)/);
   assert.ok(
-    r.stdout.includes(
+    r.stderr.includes(
       `${data}:3: sentence1_binary_parse: REDUCE with fewer than two items on the stack (token 6)`,
     ),
   );
   const s = lastJson(r.stdout);
   assert.equal(s["examples"], 2);
   assert.deepEqual(s["labels"], { entailment: 1, neutral: 0, contradiction: 1 });
-  assert.deepEqual(s["skipped"], { noGoldLabel: 1, invalid: 1 });
-  assert.equal(s["withoutParse"], 1);
+  assert.deepEqual(s["skipped"], { no_gold_label: 1, invalid: 1 });
+  assert.equal(s["without_parse"], 1);
   assert.equal(s["lengths"].premise.max, 4);
   assert.equal(s["embeddings"].dim, 2);
   assert.equal(s["embeddings"].found, 3);
-  assert.deepEqual(s["embeddings"].mostFrequentMissing, ["a", ".", "runs", "sleeps"]);
+  assert.deepEqual(s["embeddings"].most_frequent_missing, ["a", ".", "runs", "sleeps"]);
 });
 
 test("data stats on ListOps, and user errors are one line with exit code 2", async () => {
@@ -105,17 +106,14 @@ test("data stats on ListOps, and user errors are one line with exit code 2", asy
   assert.equal(s["depth"].max, 1);
 
   const cases: [string[], RegExp][] = [
-    [
-      ["data", "stats", "--data", join(fx.dir, "missing.jsonl")],
-      /^spinn: .*missing\.jsonl:0: no such file\n$/,
-    ],
+    [["data", "stats", "--data", join(fx.dir, "missing.jsonl")], /^spinn: .*missing\.jsonl: no such file\n$/],
     [
       ["data", "stats", "--data", data, "--format", "csv"],
       /^spinn: --format must be one of nli-jsonl, nli-txt, listops, got "csv"\n$/,
     ],
     [
       ["data", "stats", "--data", data, "--embeddings", join(fx.dir, "nope.txt")],
-      /nope\.txt:0: no such file\n$/,
+      /nope\.txt: no such file\n$/,
     ],
     [
       ["listops", "generate", "--count", "0", "--out", join(fx.dir, "x")],

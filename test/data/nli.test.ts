@@ -170,7 +170,7 @@ test("txt: missing header columns are reported at line 1", async () => {
 test("a missing file is a DataError at line 0", async () => {
   const err = await rejection(readNli(`${fx.dir}/nope.jsonl`));
   assert.ok(err instanceof DataError);
-  assert.equal(err.message, `${fx.dir}/nope.jsonl:0: no such file`);
+  assert.equal(err.message, `${fx.dir}/nope.jsonl: no such file`);
 });
 
 test("lenient mode skips invalid lines and reports how many", async () => {

@@ -43,7 +43,7 @@ test("train refuses a dev file without a labelled example, before writing anythi
   const r = spinn("train", ...args, "--dev", unlabelled);
   assertOneLine(
     r,
-    `${unlabelled}:0: no labelled example to evaluate on (--dev) (skipped: 5 without a gold label ("-"))`,
+    `${unlabelled}: no labelled example to evaluate on (--dev) (skipped: 5 without a gold label ("-"))`,
   );
   assert.ok(!existsSync(out), "no run directory");
   // ListOps: every dev expression is longer than --max-length (4 tokens in train, 6 in dev).
@@ -56,7 +56,7 @@ test("train refuses a dev file without a labelled example, before writing anythi
   assert.equal(r2.status, 2, r2.stderr);
   assert.equal(
     r2.stderr.trim().split("\n").at(-1),
-    `spinn: ${dev}:0: no labelled example to evaluate on (--dev) (skipped: any longer than --max-length 5)`,
+    `spinn: ${dev}: no labelled example to evaluate on (--dev) (skipped: any longer than --max-length 5)`,
   );
   assert.ok(!existsSync(out), "no run directory");
 });
@@ -81,7 +81,7 @@ test("eval refuses a file without a labelled example", () => {
   const r = spinn("eval", "--model-dir", out, "--data", unlabelled);
   assertOneLine(
     r,
-    `${unlabelled}:0: no labelled example to evaluate on (skipped: 5 without a gold label ("-"))`,
+    `${unlabelled}: no labelled example to evaluate on (skipped: 5 without a gold label ("-"))`,
   );
   assert.equal(r.stdout, "");
 });

@@ -59,8 +59,8 @@ describe("train, eval, predict", () => {
     assert.equal(r.status, 0, r.stderr);
     const summary = JSON.parse(r.stdout.trim().split("\n").pop()!);
     assert.equal(summary.steps, 12);
-    assert.equal(summary.trainExamples, 48);
-    assert.ok(summary.bestDevAccuracy >= 0 && summary.bestDevAccuracy <= 1);
+    assert.equal(summary.train_examples, 48);
+    assert.ok(summary.best_dev_accuracy >= 0 && summary.best_dev_accuracy <= 1);
     const metrics = readFileSync(path.join(run, "metrics.jsonl"), "utf8")
       .trim()
       .split("\n")
@@ -146,10 +146,10 @@ describe("train, eval, predict", () => {
     const s = JSON.parse(e.stdout);
     assert.equal(s.transitions, "right");
     // (A (dog (sleeps .))) against ((A dog) (sleeps .)): spans {1:4, 2:4} vs {0:2, 2:4}, F1 1/2
-    assert.equal(s.trees.f1VsGold, 0.5);
-    assert.ok(Math.abs(s.trees.rightBranching - 2 / 3) < 1e-12);
+    assert.equal(s.trees.f1_vs_gold, 0.5);
+    assert.ok(Math.abs(s.trees.right_branching - 2 / 3) < 1e-12);
     // S S S S R R R against S S R S S R R: positions 0, 1, 3, 5 and 6 agree
-    assert.equal(s.trees.transitionAccuracy, 5 / 7);
+    assert.equal(s.trees.transition_accuracy, 5 / 7);
     const p = spinn(
       ["predict", "--model-dir", out],
       '{"premise": "A dog runs.", "hypothesis": "The dog runs."}\n',
@@ -178,7 +178,7 @@ describe("train, eval, predict", () => {
     assert.equal(t.status, 0, t.stderr);
     const e = spinn(["eval", "--model-dir", out, "--data", nli, "--json"]);
     assert.equal(e.status, 0, e.stderr);
-    const f1 = JSON.parse(e.stdout).trees.f1VsGold;
+    const f1 = JSON.parse(e.stdout).trees.f1_vs_gold;
     assert.ok(f1 >= 0 && f1 <= 1);
     const p = spinn(
       ["predict", "--model-dir", out],
@@ -253,7 +253,7 @@ describe("train, eval, predict", () => {
     const s = JSON.parse(self.stdout);
     assert.equal(s.agreement.f1, 1); // a model agrees with itself
     assert.equal(s.agreement.sentences, 96); // 48 pairs × 2 sentences with a constituent to compare
-    assert.ok(s.trees.f1VsGold >= 0 && s.trees.f1VsGold <= 1);
+    assert.ok(s.trees.f1_vs_gold >= 0 && s.trees.f1_vs_gold <= 1);
     const other = spinn(["eval", "--model-dir", a, "--data", nli, "--agree-with", b]);
     assert.equal(other.status, 0, other.stderr);
     assert.match(
@@ -291,7 +291,7 @@ describe("train, eval, predict", () => {
     const b = JSON.parse(r.stdout);
     assert.equal(b.model, "spinn-pi");
     assert.equal(b.pairs, 40);
-    assert.equal(b.config.batchSize, 8);
+    assert.equal(b.config.batch_size, 8);
     assert.ok(b.train_pairs_per_s > 0 && b.eval_pairs_per_s > 0 && b.peak_rss_mib > 0);
     assert.equal(b.live_tensors.length, 2);
     assert.match(b.versions.torch, /^\d+\.\d+/);
@@ -364,7 +364,7 @@ describe("train, eval, predict", () => {
           "--out",
           path.join(dir, "x"),
         ],
-        /nli.jsonl:0: this is NLI data but the task is listops/,
+        /nli.jsonl: this is NLI data but the task is listops/,
       ],
       [["eval", "--model-dir", path.join(dir, "nothing"), "--data", nli], /no model here/],
       [

@@ -81,7 +81,7 @@ describe("one-leaf trees", () => {
       "--json",
     ]);
     assert.equal(trained.status, 0, trained.stderr);
-    assert.equal(JSON.parse(trained.stdout.trim().split("\n").pop()!).trainExamples, 160);
+    assert.equal(JSON.parse(trained.stdout.trim().split("\n").pop()!).train_examples, 160);
 
     const test = path.join(dir, "test.tsv");
     writeFileSync(test, `${[lines[150]!, ...singleValues].join("\n")}\n`);

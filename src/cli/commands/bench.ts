@@ -5,6 +5,7 @@ import { ENCODERS } from "../../models/kinds.js";
 import type { ModelSizes } from "../../models/sizes.js";
 import { UserError } from "../errors.js";
 import { addSizeOptions, choiceFlag, defined, deviceFlag, fileFlag, intFlag, sizeFlags } from "../flags.js";
+import { writeJsonLine } from "../json-output.js";
 
 interface BenchFlags extends Partial<Record<keyof ModelSizes, string>> {
   data?: string;
@@ -53,7 +54,7 @@ async function runOne(
       seed: intFlag(f.seed, "--seed", 0),
     }),
   });
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  writeJsonLine(result);
 }
 
 export function registerBenchCommand(program: Command): void {

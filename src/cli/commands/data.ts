@@ -1,5 +1,6 @@
 // `spinn data stats` (what is in a data file) and `spinn listops generate` (make a ListOps set).
-// Both print a human-readable report and, with --json, end with one JSON summary line.
+// Both print a human-readable report; with --json the report goes to stderr and stdout holds only
+// one JSON summary line. `listops generate --out -` writes the data set to stdout (the report to stderr).
 // Problems the user can cause (missing file, bad flag, bad data) become a UserError: one line,
 // exit code 2.
 
@@ -20,6 +21,7 @@ import { Vocabulary } from "../../data/vocabulary.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
 import { UserError } from "../errors.js";
 import { intFlag } from "../flags.js";
+import { writeJsonLine } from "../json-output.js";
 
 /** `spinn data ...` and `spinn listops ...`. */
 export function registerDataCommands(program: Command): void {
@@ -45,7 +47,7 @@ export function registerDataCommands(program: Command): void {
     )
     .option("--min-count <n>", "keep vocabulary words seen at least n times", "1")
     .option("--cache-dir <dir>", "cache the vectors found here in binary form, so the next load is fast")
-    .option("--json", "end with a JSON summary line")
+    .option("--json", "print only a JSON summary line on stdout (the report goes to stderr)")
     .addHelpText(
       "after",
       "\nExamples:\n  spinn data stats --data snli_1.0_dev.jsonl\n" +
@@ -65,7 +67,10 @@ export function registerDataCommands(program: Command): void {
         "because uniqueness rejects more short expressions in larger sets.",
     )
     .requiredOption("--count <n>", "number of examples")
-    .requiredOption("--out <file>", "output file (label<TAB>expression per line), written atomically")
+    .requiredOption(
+      "--out <file>",
+      "output file (label<TAB>expression per line), written atomically; - for stdout (the report goes to stderr)",
+    )
     .option("--seed <s>", "random seed", "0")
     .option("--min-length <n>", "shortest expression, in tokens without brackets", "2")
     .option("--max-length <n>", "longest expression, in tokens without brackets (default: no limit)")
@@ -75,7 +80,7 @@ export function registerDataCommands(program: Command): void {
       "20",
     )
     .option("--max-args <n>", "most arguments per operator", "5")
-    .option("--json", "end with a JSON summary line")
+    .option("--json", "print only a JSON summary line on stdout (the report goes to stderr)")
     .addHelpText(
       "after",
       "\nExamples:\n  spinn listops generate --count 100000 --seed 1 --out listops-train.tsv\n" +
@@ -107,9 +112,11 @@ interface GenerateOptions {
   json?: boolean;
 }
 
-/** Runs a command, turning data and file errors into one-line user errors. */
+/** Where the human-readable report goes: stdout, or stderr when stdout holds JSON or data. */
+let reportStream: NodeJS.WritableStream = process.stdout;
+
 function say(line: string): void {
-  process.stdout.write(`${line}\n`);
+  reportStream.write(`${line}\n`);
 }
 
 function percent(part: number, whole: number): string {
@@ -118,6 +125,7 @@ function percent(part: number, whole: number): string {
 
 async function dataStats(opts: StatsOptions): Promise<void> {
   const started = performance.now();
+  reportStream = opts.json ? process.stderr : process.stdout;
   let format: DatasetFormat | undefined;
   if (opts.format !== undefined) {
     if (!(DATASET_FORMATS as readonly string[]).includes(opts.format)) {
@@ -184,7 +192,7 @@ async function dataStats(opts: StatsOptions): Promise<void> {
       seconds: round(seconds, 3),
     };
   }
-  if (opts.json) say(JSON.stringify(summary));
+  if (opts.json) writeJsonLine(summary);
 }
 
 function describeDataset(dataset: Dataset, summary: Record<string, unknown>): void {
@@ -258,6 +266,10 @@ function round(x: number, digits: number): number {
 
 async function listopsGenerate(opts: GenerateOptions): Promise<void> {
   const started = performance.now();
+  const toStdout = opts.out === "-";
+  if (toStdout && opts.json)
+    throw new UserError("--out - and --json both write to stdout: give --out a file");
+  reportStream = opts.json || toStdout ? process.stderr : process.stdout;
   const count = intFlag(opts.count, "--count", 1)!;
   const seed = intFlag(opts.seed, "--seed", Number.MIN_SAFE_INTEGER)!;
   const minLength = intFlag(opts.minLength, "--min-length", 1)!;
@@ -278,12 +290,16 @@ async function listopsGenerate(opts: GenerateOptions): Promise<void> {
   } catch (err) {
     throw new UserError((err as Error).message);
   }
-  writeFileAtomic(opts.out, generated.lines.map((l) => `${l}\n`).join(""));
+  const text = generated.lines.map((l) => `${l}\n`).join("");
+  if (toStdout) process.stdout.write(text);
+  else writeFileAtomic(opts.out, text);
   const seconds = (performance.now() - started) / 1000;
   const labels = labelCounts(generated.labels, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
   const lengths = summarizeLengths(generated.lengths);
   const depths = summarizeLengths(generated.depths);
-  say(`wrote ${count} examples to ${opts.out} (seed ${seed}) in ${seconds.toFixed(2)} s`);
+  say(
+    `wrote ${count} examples to ${toStdout ? "stdout" : opts.out} (seed ${seed}) in ${seconds.toFixed(2)} s`,
+  );
   say(`labels: ${formatCounts(labels, count)}`);
   say(`length (tokens without brackets): ${formatLengths(lengths)}`);
   say(`operator depth: ${formatLengths(depths)}`);
@@ -291,28 +307,26 @@ async function listopsGenerate(opts: GenerateOptions): Promise<void> {
     `draws: ${generated.attempts} (${generated.duplicates} duplicates, ${generated.outOfRange} outside the length range)`,
   );
   if (opts.json) {
-    say(
-      JSON.stringify({
-        command: "listops generate",
-        out: opts.out,
-        count,
-        seed,
-        settings: {
-          minLength,
-          maxLength: maxLength ?? null,
-          maxDepth,
-          maxArgs,
-          minArgs: 2,
-          operatorProbability: 0.25,
-        },
-        labels,
-        lengths,
-        depth: depths,
-        attempts: generated.attempts,
-        duplicates: generated.duplicates,
-        outOfRange: generated.outOfRange,
-        seconds: round(seconds, 3),
-      }),
-    );
+    writeJsonLine({
+      command: "listops generate",
+      out: opts.out,
+      count,
+      seed,
+      settings: {
+        minLength,
+        maxLength: maxLength ?? null,
+        maxDepth,
+        maxArgs,
+        minArgs: 2,
+        operatorProbability: 0.25,
+      },
+      labels,
+      lengths,
+      depth: depths,
+      attempts: generated.attempts,
+      duplicates: generated.duplicates,
+      outOfRange: generated.outOfRange,
+      seconds: round(seconds, 3),
+    });
   }
 }

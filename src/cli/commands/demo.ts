@@ -9,6 +9,7 @@ import type { TrainOptions } from "../../training/options.js";
 import type { TrainResult } from "../../training/trainer.js";
 import { UserError } from "../errors.js";
 import { choiceFlag, intFlag } from "../flags.js";
+import { writeJsonLine } from "../json-output.js";
 import { epochBars, makeProgress } from "../progress.js";
 
 /** The demo's model and optimizer: small enough to train in minutes on two cores. */
@@ -179,7 +180,7 @@ async function reportTest(
         seconds: result.seconds,
         model_dir: loaded.dir,
       };
-      process.stdout.write(`${JSON.stringify(summary)}\n`);
+      writeJsonLine(summary);
     }
   } finally {
     loaded.model.dispose();

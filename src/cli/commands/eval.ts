@@ -1,8 +1,10 @@
 // `spinn eval`: accuracy, per-class precision/recall/F1 and the confusion matrix of a saved model
-// on a data file; --report writes one JSON line per example.
+// on a data file; --report writes one JSON line per example (--report -: to stdout, the summary
+// to stderr).
 import type { Command } from "commander";
 import { UserError } from "../errors.js";
 import { addModelOptions, fileFlag, intFlag, type ModelFlags, modelDirFlag, runFlags } from "../flags.js";
+import { snakeKeys, writeJsonLine } from "../json-output.js";
 
 interface EvalFlags extends ModelFlags {
   data: string;
@@ -16,6 +18,10 @@ interface EvalFlags extends ModelFlags {
 async function runEval(f: EvalFlags): Promise<void> {
   const { device, batchSize } = runFlags(f);
   const data = fileFlag(f.data, "--data")!;
+  if (f.report === "-" && f.json)
+    throw new UserError("--report - and --json both write to stdout: give --report a file");
+  // With the per-example report on stdout, the human-readable summary goes to stderr.
+  const out = f.report === "-" ? process.stderr : process.stdout;
   const { DEFAULT_EVAL_BATCH_TOKENS } = await import("../../data/batching.js");
   // 0: no token budget (batches of --batch-size examples whatever their length).
   const tokens = intFlag(f.batchTokens, "--batch-tokens", 0) ?? DEFAULT_EVAL_BATCH_TOKENS;
@@ -70,18 +76,18 @@ async function runEval(f: EvalFlags): Promise<void> {
       ...(f.report ? { report: f.report } : {}),
     };
     if (!f.json) {
-      process.stdout.write(`${formatReport(report)}\n`);
+      out.write(`${formatReport(report)}\n`);
       if (trees) {
         const source = predictsTransitions(loaded.model.config.encoder) ? "predicted" : mode;
-        process.stdout.write(`\n${formatTreeReport(trees, source)}\n`);
+        out.write(`\n${formatTreeReport(trees, source)}\n`);
       }
       if (agreement) {
         const f1 = agreement.f1 === null ? "n/a" : `${(100 * agreement.f1).toFixed(1)}%`;
-        process.stdout.write(
+        out.write(
           `agreement with ${agreement.model}: unlabeled F1 between the two models' trees ${f1} over ${agreement.sentences} sentences\n`,
         );
       }
-    } else process.stdout.write(`${JSON.stringify(summary)}\n`);
+    } else writeJsonLine(summary);
   } finally {
     loaded.model.dispose();
   }
@@ -97,22 +103,29 @@ async function writeEvalReport(file: string, taskData: TaskData, predictions: Pr
   const { writeFileAtomic } = await import("../../util/atomic-write.js");
   const labels = labelNames(taskData.task);
   const lines = taskData.examples.map((ex, i) =>
-    JSON.stringify({
-      id: ex.id,
-      gold: labels[ex.label],
-      predicted: labels[predictions.predicted[i]!],
-      probabilities: probabilitiesOf(predictions, i, labels),
-      trees: treesOf(used.examples[i]!),
-    }),
+    JSON.stringify(
+      snakeKeys({
+        id: ex.id,
+        gold: labels[ex.label],
+        predicted: labels[predictions.predicted[i]!],
+        probabilities: probabilitiesOf(predictions, i, labels),
+        trees: treesOf(used.examples[i]!),
+      }),
+    ),
   );
-  writeFileAtomic(file, lines.map((l) => `${l}\n`).join(""));
+  const text = lines.map((l) => `${l}\n`).join("");
+  if (file === "-") process.stdout.write(text);
+  else writeFileAtomic(file, text);
 }
 
 export function registerEvalCommand(program: Command): void {
   addModelOptions(program.command("eval"))
     .description("Evaluate a saved model: accuracy, per-class precision/recall/F1, confusion matrix.")
     .requiredOption("--data <file>", "data file of the model's task")
-    .option("--report <file>", "write one JSON line per example: id, gold, predicted, probabilities, trees")
+    .option(
+      "--report <file>",
+      "write one JSON line per example: id, gold, predicted, probabilities, trees (- for stdout; the summary then goes to stderr)",
+    )
     .option(
       "--batch-tokens <n>",
       "at most n sentences × transitions per batch, so long examples make smaller batches (default 32768; 0: no budget)",

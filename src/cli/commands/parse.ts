@@ -4,13 +4,13 @@ import type { Command } from "commander";
 import {
   addInputLimitOptions,
   addModelOptions,
-  fileFlag,
   inputLimitFlags,
   type LineInputFlags,
   modelDirFlag,
   runFlags,
 } from "../flags.js";
-import { forEachLineBatch } from "../line-batches.js";
+import { writeJsonLine } from "../json-output.js";
+import { forEachLineBatch, inputFlag } from "../line-batches.js";
 
 interface ParseFlags extends LineInputFlags {
   pretty?: boolean;
@@ -19,7 +19,7 @@ interface ParseFlags extends LineInputFlags {
 
 async function runParse(f: ParseFlags): Promise<void> {
   const { device, batchSize } = runFlags(f);
-  const input = fileFlag(f.input, "--input");
+  const input = inputFlag(f.input);
   const limits = inputLimitFlags(f);
   const { loadModelDir } = await import("../../models/model-dir.js");
   const { parseSentences } = await import("../../inference/parse.js");
@@ -54,7 +54,7 @@ async function runParse(f: ParseFlags): Promise<void> {
     sentences.forEach((s, i) => {
       const t = trees[i]!;
       if (f.json) {
-        process.stdout.write(`${JSON.stringify({ tokens: s.tokens, tree: bracketed(s.tokens, t) })}\n`);
+        writeJsonLine({ tokens: s.tokens, tree: bracketed(s.tokens, t) });
       } else if (f.pretty) {
         process.stdout.write(`${drawTree(s.tokens, t)}\n\n`);
       } else {
@@ -72,7 +72,7 @@ async function runParse(f: ParseFlags): Promise<void> {
 export function registerParseCommand(program: Command): void {
   const command = addModelOptions(program.command("parse"), "sentences")
     .description("Parse raw sentences (one per line, stdin or --input) with a spinn or rl-spinn model.")
-    .option("--input <file>", "read from this file instead of stdin")
+    .option("--input <file>", "read from this file instead of stdin (- for stdin)")
     .option("--pretty", "draw each tree as text")
     .option("--json", 'one JSON line per sentence: {"tokens": [...], "tree": "( ... )"}');
   addInputLimitOptions(command)

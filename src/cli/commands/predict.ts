@@ -4,13 +4,13 @@ import type { Command } from "commander";
 import {
   addInputLimitOptions,
   addModelOptions,
-  fileFlag,
   inputLimitFlags,
   type LineInputFlags,
   modelDirFlag,
   runFlags,
 } from "../flags.js";
-import { forEachLineBatch } from "../line-batches.js";
+import { writeJsonLine } from "../json-output.js";
+import { forEachLineBatch, inputFlag } from "../line-batches.js";
 
 interface PredictFlags extends LineInputFlags {
   pretty?: boolean;
@@ -18,7 +18,7 @@ interface PredictFlags extends LineInputFlags {
 
 async function runPredict(f: PredictFlags): Promise<void> {
   const { device, batchSize } = runFlags(f);
-  const input = fileFlag(f.input, "--input");
+  const input = inputFlag(f.input);
   const limits = inputLimitFlags(f);
   const { loadModelDir } = await import("../../models/model-dir.js");
   const { predict, withUsedTrees } = await import("../../inference/evaluate.js");
@@ -44,7 +44,7 @@ async function runPredict(f: PredictFlags): Promise<void> {
       const label = labels[p.predicted[i]!]!;
       const probabilities = probabilitiesOf(p, i, labels);
       if (!f.pretty) {
-        process.stdout.write(`${JSON.stringify({ id: ex.id, label, probabilities, trees: treesOf(ex) })}\n`);
+        writeJsonLine({ id: ex.id, label, probabilities, trees: treesOf(ex) });
         return;
       }
       const probs = Object.entries(probabilities)
@@ -81,7 +81,7 @@ async function runPredict(f: PredictFlags): Promise<void> {
 export function registerPredictCommand(program: Command): void {
   const command = addModelOptions(program.command("predict"), "lines")
     .description("Predict labels for JSON lines read from stdin (or --input); writes JSON lines.")
-    .option("--input <file>", "read from this file instead of stdin")
+    .option("--input <file>", "read from this file instead of stdin (- for stdin)")
     .option("--pretty", "human-readable output with the trees drawn as text");
   addInputLimitOptions(command)
     .addHelpText(

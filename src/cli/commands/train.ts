@@ -22,6 +22,7 @@ import {
   numberFlag,
   sizeFlags,
 } from "../flags.js";
+import { writeJsonLine } from "../json-output.js";
 import { epochBars, makeProgress } from "../progress.js";
 
 interface TrainFlags extends Partial<Record<keyof ModelSizes, string>> {
@@ -172,7 +173,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
           `best dev accuracy ${best}; model in ${result.out}/best, checkpoint in ${result.out}/last\n`,
       );
     } else {
-      process.stdout.write(`${JSON.stringify(result)}\n`);
+      writeJsonLine(result);
     }
     if (result.interrupted) process.exitCode = 130;
   } finally {

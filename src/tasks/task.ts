@@ -16,8 +16,11 @@ export interface TaskData {
   task: Task;
   file: string;
   examples: Example[];
-  /** Lines skipped: no gold label (NLI '-') and invalid lines (lenient mode). */
-  skipped: { noGoldLabel: number; invalid: number };
+  /**
+   * Lines skipped: no gold label (NLI '-'), invalid lines (lenient mode) and (lenient mode)
+   * examples without the parses their model needs.
+   */
+  skipped: { noGoldLabel: number; invalid: number; noParse?: number };
 }
 
 export function labelNames(task: Task): string[] {
@@ -47,10 +50,11 @@ export async function readTaskData(file: string, task: Task, lenient = false): P
  */
 export function requireLabelled(data: TaskData, use: string, note = ""): void {
   if (data.examples.length > 0) return;
-  const { noGoldLabel, invalid } = data.skipped;
+  const { noGoldLabel, invalid, noParse = 0 } = data.skipped;
   const why = [
     noGoldLabel > 0 ? `${noGoldLabel} without a gold label ("-")` : "",
     invalid > 0 ? `${invalid} invalid` : "",
+    noParse > 0 ? `${noParse} without the parses the model needs` : "",
     note,
   ].filter(Boolean);
   const detail = why.length > 0 ? ` (skipped: ${why.join(", ")})` : "";
@@ -110,8 +114,63 @@ export function requireTree(
   }
 }
 
-export function requireTrees(data: TaskData, encoder: EncoderKind, training: boolean): void {
-  for (const ex of data.examples) requireTree(ex, encoder, training);
+/** What one input line of a task looks like (predict's JSON lines), for error messages. */
+export function lineAdvice(task: Task): string {
+  return task === "nli"
+    ? 'expected one JSON object per line, e.g. {"premise": "A man plays.", "hypothesis": "A person plays."}'
+    : 'expected one JSON object per line, e.g. {"sentence": "[MAX 2 9 [MIN 4 7 ] 0 ]"}';
+}
+
+/** What a ListOps expression looks like, for errors in one. */
+export const LISTOPS_ADVICE =
+  'a ListOps expression is operators [MAX [MIN [MED [SM with values 0-9, each list closed by "]", ' +
+  'e.g. "[MAX 2 9 [MIN 4 7 ] 0 ]" (or bracketed: "( ( ( [MAX 2 ) 9 ) ] )")';
+
+/**
+ * requireTree's advice for a task: what to add so that an example has its trees, for a line of
+ * `spinn predict` input ("input") or of a data file ("data").
+ */
+export function treeAdvice(task: Task, source: "input" | "data"): (role: string) => string {
+  const fixed = "a model trained with --transitions left, right or balanced, which needs no parses";
+  if (task === "listops") {
+    return () => ': give the expression as flat prefix tokens ("[MAX 2 9 ]") or fully bracketed';
+  }
+  if (source === "input") {
+    return (role) =>
+      `: add "${role}_parse" in binary-parse notation, e.g. "( ( A man ) ( is ( playing ( a guitar ) ) ) )" (or use ${fixed})`;
+  }
+  return (role) =>
+    `: the data needs "${role === "premise" ? "sentence1" : "sentence2"}_binary_parse" ` +
+    `(use --lenient to skip such examples, a full SPINN model, which parses, or ${fixed})`;
+}
+
+/**
+ * requireTree for every example. Lenient: the examples without their trees are left out one by
+ * one and counted (skipped.noParse) instead, and the data without them is returned.
+ */
+export function requireTrees(
+  data: TaskData,
+  encoder: EncoderKind,
+  training: boolean,
+  lenient = false,
+): TaskData {
+  const advice = treeAdvice(data.task, "data");
+  if (!lenient) {
+    for (const ex of data.examples) requireTree(ex, encoder, training, advice);
+    return data;
+  }
+  const examples = data.examples.filter((ex) => {
+    try {
+      requireTree(ex, encoder, training, advice);
+      return true;
+    } catch (err) {
+      if (err instanceof DataError) return false;
+      throw err;
+    }
+  });
+  const noParse = data.examples.length - examples.length;
+  if (noParse === 0) return data;
+  return { ...data, examples, skipped: { ...data.skipped, noParse: (data.skipped.noParse ?? 0) + noParse } };
 }
 
 /** A batch as the model consumes it: sentence pairs (NLI) or single sentences (ListOps). */

@@ -33,8 +33,12 @@ type Log = (message: string) => void;
 
 /** Reads the data and builds (or, with `checkpointDir`, loads) the vocabulary and the model. */
 export async function setUpRun(o: TrainOptions, checkpointDir: string | null, log: Log): Promise<RunSetup> {
-  const trainData = await readTrainingData(o.train, o, log);
-  const devData = await readTrainingData(o.dev, o, log);
+  // Lenient: examples without the trees the model needs are skipped one by one (and counted);
+  // strict: the first one is an error, below.
+  const lenientTrees = (data: TaskData, training: boolean) =>
+    o.lenient ? requireTrees(data, o.model, training, true) : data;
+  const trainData = lenientTrees(await readTrainingData(o.train, o, log), true);
+  const devData = lenientTrees(await readTrainingData(o.dev, o, log), false);
   if (trainData.examples.length === 0) throw new DataError(o.train, 0, undefined, "no training examples");
   // Checked before anything is written: an empty dev set would report 0% as the "best" model.
   requireLabelled(

@@ -29,7 +29,7 @@ async function collect(chunks: (string | Buffer)[], maxBytes: number): Promise<s
   const tooLong = (n: number): never => {
     throw new Error(`line ${n} too long`);
   };
-  for await (const l of lines(Readable.from(chunks), tooLong, maxBytes)) out.push(l);
+  for await (const l of lines(Readable.from(chunks), tooLong, maxBytes)) out.push(l ?? "<too long>");
   return out;
 }
 

@@ -35,11 +35,20 @@ async function runEval(f: EvalFlags): Promise<void> {
   const loaded = loadModelDir(modelDirFlag(f), device);
   try {
     const task = loaded.model.config.task;
-    const given = await readTaskData(data, task, Boolean(f.lenient));
-    requireLabelled(given, "to evaluate on");
+    const lenient = Boolean(f.lenient);
+    const read = await readTaskData(data, task, lenient);
+    requireLabelled(read, "to evaluate on");
     const mode = loaded.model.config.transitions;
-    const taskData = dataWithTrees(given, mode);
-    requireTrees(taskData, loaded.model.config.encoder, false);
+    const withTrees = dataWithTrees(read, mode);
+    // Lenient: examples without the trees the model needs are skipped one by one (and counted).
+    const taskData = requireTrees(withTrees, loaded.model.config.encoder, false, lenient);
+    requireLabelled(taskData, "to evaluate on");
+    // The examples as read that are evaluated (the same order), for the tree reports.
+    const keptSet = new Set(taskData.examples);
+    const given =
+      taskData === withTrees
+        ? read
+        : { ...read, examples: read.examples.filter((_, i) => keptSet.has(withTrees.examples[i]!)) };
     const { predictions, report } = evaluate(loaded.model, taskData, loaded.vocab, batchSize, batchTokens);
     const used = withUsedTrees(taskData, predictions);
     const trees = composesTrees(loaded.model.config.encoder) ? treeReport(given, used) : null;
@@ -51,8 +60,11 @@ async function runEval(f: EvalFlags): Promise<void> {
         if (!composesTrees(other.model.config.encoder) || !trees) {
           throw new UserError("--agree-with compares the trees of two SPINN models; one of these has none");
         }
-        const otherData = dataWithTrees(given, other.model.config.transitions);
-        requireTrees(otherData, other.model.config.encoder, false);
+        const otherData = requireTrees(
+          dataWithTrees(given, other.model.config.transitions),
+          other.model.config.encoder,
+          false,
+        );
         const p = evaluate(other.model, otherData, other.vocab, batchSize, batchTokens).predictions;
         agreement = { model: other.dir, ...treeAgreement(used, withUsedTrees(otherData, p)) };
       } finally {
@@ -77,6 +89,12 @@ async function runEval(f: EvalFlags): Promise<void> {
     };
     if (!f.json) {
       out.write(`${formatReport(report)}\n`);
+      const noParse = taskData.skipped.noParse ?? 0;
+      if (noParse > 0) {
+        out.write(
+          `skipped (--lenient): ${noParse} example${noParse === 1 ? "" : "s"} without the parses ${loaded.model.config.encoder} composes along\n`,
+        );
+      }
       if (trees) {
         const source = predictsTransitions(loaded.model.config.encoder) ? "predicted" : mode;
         out.write(`\n${formatTreeReport(trees, source)}\n`);

@@ -10,11 +10,19 @@ import {
   runFlags,
 } from "../flags.js";
 import { writeJsonLine } from "../json-output.js";
-import { forEachLineBatch, inputFlag } from "../line-batches.js";
+import {
+  forEachLineBatch,
+  inputFlag,
+  type LineEntry,
+  lenientSummary,
+  terminalHint,
+  writeLineError,
+} from "../line-batches.js";
 
 interface ParseFlags extends LineInputFlags {
   pretty?: boolean;
   json?: boolean;
+  lenient?: boolean;
 }
 
 async function runParse(f: ParseFlags): Promise<void> {
@@ -28,6 +36,7 @@ async function runParse(f: ParseFlags): Promise<void> {
   const { DataError, FormatError } = await import("../../data/errors.js");
   const { bracketed, drawTree } = await import("../../data/tree-format.js");
   const { checkSentenceLength } = await import("../../inference/input-limits.js");
+  const { LISTOPS_ADVICE } = await import("../../tasks/task.js");
   type ParsedSentence = import("../../data/transitions.js").ParsedSentence;
 
   const { model, vocab } = loadModelDir(modelDirFlag(f), device);
@@ -43,16 +52,29 @@ async function runParse(f: ParseFlags): Promise<void> {
         // A bracketed expression is accepted too; its brackets are ignored.
         return { ...parseListOpsExpression(text), transitions: null };
       } catch (err) {
-        if (err instanceof FormatError) throw new DataError(file, line, undefined, err.message);
+        if (err instanceof FormatError)
+          throw new DataError(file, line, undefined, `${err.message} (${LISTOPS_ADVICE})`);
         throw err;
       }
     }
     return { tokens: tokenize(text), transitions: null };
   };
-  const flush = (sentences: ParsedSentence[]) => {
-    const trees = parseSentences(model, vocab, sentences, batchSize);
-    sentences.forEach((s, i) => {
+  let lines = 0;
+  let skipped = 0;
+  const flush = (entries: LineEntry<ParsedSentence>[]) => {
+    lines += entries.length;
+    const sentences = entries.flatMap((e) => ("item" in e ? [e.item] : []));
+    const trees = sentences.length > 0 ? parseSentences(model, vocab, sentences, batchSize) : [];
+    let i = 0;
+    for (const entry of entries) {
+      if ("error" in entry) {
+        skipped++;
+        writeLineError(entry.error, Boolean(f.json));
+        continue;
+      }
+      const s = sentences[i]!;
       const t = trees[i]!;
+      i++;
       if (f.json) {
         writeJsonLine({ tokens: s.tokens, tree: bracketed(s.tokens, t) });
       } else if (f.pretty) {
@@ -60,13 +82,16 @@ async function runParse(f: ParseFlags): Promise<void> {
       } else {
         process.stdout.write(`${bracketed(s.tokens, t)}\n`);
       }
-    });
+    }
   };
+  const hint = terminalHint(input, process.stdin.isTTY, "sentences");
+  if (hint) process.stderr.write(hint);
   try {
-    await forEachLineBatch(input, batchSize, sentenceOf, flush, limits);
+    await forEachLineBatch(input, batchSize, sentenceOf, flush, limits, Boolean(f.lenient));
   } finally {
     model.dispose();
   }
+  if (f.lenient) lenientSummary(skipped, lines);
 }
 
 export function registerParseCommand(program: Command): void {
@@ -74,7 +99,11 @@ export function registerParseCommand(program: Command): void {
     .description("Parse raw sentences (one per line, stdin or --input) with a spinn or rl-spinn model.")
     .option("--input <file>", "read from this file instead of stdin (- for stdin)")
     .option("--pretty", "draw each tree as text")
-    .option("--json", 'one JSON line per sentence: {"tokens": [...], "tree": "( ... )"}');
+    .option("--json", 'one JSON line per sentence: {"tokens": [...], "tree": "( ... )"}')
+    .option(
+      "--lenient",
+      'a bad line is reported in its place (--json: {"line": N, "error": "..."}; otherwise a line on stderr) and the others are still parsed',
+    );
   addInputLimitOptions(command)
     .addHelpText(
       "after",

@@ -10,10 +10,18 @@ import {
   runFlags,
 } from "../flags.js";
 import { writeJsonLine } from "../json-output.js";
-import { forEachLineBatch, inputFlag } from "../line-batches.js";
+import {
+  forEachLineBatch,
+  inputFlag,
+  type LineEntry,
+  lenientSummary,
+  terminalHint,
+  writeLineError,
+} from "../line-batches.js";
 
 interface PredictFlags extends LineInputFlags {
   pretty?: boolean;
+  lenient?: boolean;
 }
 
 async function runPredict(f: PredictFlags): Promise<void> {
@@ -22,7 +30,9 @@ async function runPredict(f: PredictFlags): Promise<void> {
   const limits = inputLimitFlags(f);
   const { loadModelDir } = await import("../../models/model-dir.js");
   const { predict, withUsedTrees } = await import("../../inference/evaluate.js");
-  const { exampleWithTrees, labelNames, requireTree, sidesOf } = await import("../../tasks/task.js");
+  const { exampleWithTrees, labelNames, LISTOPS_ADVICE, lineAdvice, requireTree, sidesOf, treeAdvice } =
+    await import("../../tasks/task.js");
+  const { DataError } = await import("../../data/errors.js");
   const { exampleFromLine } = await import("../../inference/predict-input.js");
   const { checkExampleLength } = await import("../../inference/input-limits.js");
   const { probabilitiesOf, treesOf } = await import("../../inference/report.js");
@@ -35,17 +45,29 @@ async function runPredict(f: PredictFlags): Promise<void> {
   const labels = labelNames(task);
   const file = input ?? "<stdin>";
 
-  const flush = (examples: Example[]) => {
-    if (examples.length === 0) return;
+  let lines = 0;
+  let skipped = 0;
+  const flush = (entries: LineEntry<Example>[]) => {
+    lines += entries.length;
+    const examples = entries.flatMap((e) => ("item" in e ? [e.item] : []));
     const data = { task, file, examples, skipped: { noGoldLabel: 0, invalid: 0 } };
-    const p = predict(model, data, vocab, batchSize);
+    const p = examples.length > 0 ? predict(model, data, vocab, batchSize) : null;
     // Show the trees the model composed along (its own, for full SPINN).
-    withUsedTrees(data, p).examples.forEach((ex, i) => {
-      const label = labels[p.predicted[i]!]!;
-      const probabilities = probabilitiesOf(p, i, labels);
+    const used = p ? withUsedTrees(data, p).examples : [];
+    let i = 0;
+    for (const entry of entries) {
+      if ("error" in entry) {
+        skipped++;
+        writeLineError(entry.error, !f.pretty);
+        continue;
+      }
+      const ex = used[i]!;
+      const label = labels[p!.predicted[i]!]!;
+      const probabilities = probabilitiesOf(p!, i, labels);
+      i++;
       if (!f.pretty) {
         writeJsonLine({ id: ex.id, label, probabilities, trees: treesOf(ex) });
-        return;
+        continue;
       }
       const probs = Object.entries(probabilities)
         .map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`)
@@ -54,35 +76,51 @@ async function runPredict(f: PredictFlags): Promise<void> {
         ([name, s]) => `${name}:\n${s.transitions ? drawTree(s.tokens, s.transitions) : s.tokens.join(" ")}`,
       );
       process.stdout.write(`${ex.id}: ${label}  (${probs})\n${drawn.join("\n")}\n\n`);
-    });
+    }
   };
 
+  // Task-specific advice: what a line of this task looks like, what a ListOps expression is.
+  const withAdvice = (err: unknown): unknown => {
+    if (!(err instanceof DataError)) return err;
+    const advice = /^(not valid JSON|expected a JSON object|missing ")/.test(err.detail)
+      ? lineAdvice(task)
+      : task === "listops" && err.field !== undefined
+        ? LISTOPS_ADVICE
+        : null;
+    return advice ? new DataError(err.file, err.line, err.field, `${err.detail} (${advice})`) : err;
+  };
+  const advice = treeAdvice(task, "input");
   const exampleOf = (line: string, lineNo: number): Example => {
-    const given = exampleFromLine(line, task, file, lineNo);
+    let given: Example;
+    try {
+      given = exampleFromLine(line, task, file, lineNo);
+    } catch (err) {
+      throw withAdvice(err);
+    }
     checkExampleLength(given, limits, { file, line: lineNo });
     const ex = exampleWithTrees(given, model.config.transitions);
-    requireTree(
-      ex,
-      model.config.encoder,
-      false,
-      (role) =>
-        `: add "${role}_parse" in binary-parse notation, e.g. "( ( A man ) ( is ( playing ( a guitar ) ) ) )" ` +
-        "(or use a model trained with --transitions left, right or balanced, which needs no parses)",
-    );
+    requireTree(ex, model.config.encoder, false, advice);
     return ex;
   };
+  const hint = terminalHint(input, process.stdin.isTTY, "JSON lines");
+  if (hint) process.stderr.write(hint);
   try {
-    await forEachLineBatch(input, batchSize, exampleOf, flush, limits);
+    await forEachLineBatch(input, batchSize, exampleOf, flush, limits, Boolean(f.lenient));
   } finally {
     model.dispose();
   }
+  if (f.lenient) lenientSummary(skipped, lines);
 }
 
 export function registerPredictCommand(program: Command): void {
   const command = addModelOptions(program.command("predict"), "lines")
     .description("Predict labels for JSON lines read from stdin (or --input); writes JSON lines.")
     .option("--input <file>", "read from this file instead of stdin (- for stdin)")
-    .option("--pretty", "human-readable output with the trees drawn as text");
+    .option("--pretty", "human-readable output with the trees drawn as text")
+    .option(
+      "--lenient",
+      'a bad line is answered in its place with {"line": N, "error": "..."} (--pretty: a line on stderr) and the others still are',
+    );
   addInputLimitOptions(command)
     .addHelpText(
       "after",

@@ -146,7 +146,7 @@ describe("spinn predict", () => {
 });
 
 describe("spinn parse", () => {
-  const input = "[MAX 2 9 ]\n[MAX 2\n\n[MIN 1 2 ]\n" + `[SM ${"1 ".repeat(30)}]\n`;
+  const input = `[MAX 2 9 ]\n[MAX 2\n\n[MIN 1 2 ]\n[SM ${"1 ".repeat(30)}]\n`;
   test("--lenient --json: error objects in place; plain output: errors on stderr", () => {
     const r = spinn(
       ["parse", "--model", "listops-rl", "--lenient", "--json", "--max-line-bytes", "40"],

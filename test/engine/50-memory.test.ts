@@ -1,8 +1,6 @@
 // Scopes free what they do not return; the live-tensor count stays flat over long training.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import {
   countNativeCalls,
   crossEntropy,
@@ -20,13 +18,7 @@ import {
   tensor,
   zeros,
 } from "../../src/engine/index.js";
-
-/** A full garbage collection, then the turn in which Node-API runs the finalizers it found. */
-export async function fullGc(): Promise<void> {
-  setFlagsFromString("--expose-gc");
-  (runInNewContext("gc") as () => void)();
-  await new Promise((resolve) => setImmediate(resolve));
-}
+import { fullGc } from "./gc.js";
 
 describe("memory", () => {
   test("scope disposes intermediates and keeps what it returns, even inside structures", () => {

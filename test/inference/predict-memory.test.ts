@@ -2,19 +2,12 @@
 // one garbage collection brings the live tensors and the tensor handles back to their baseline.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { generatedExamples, generateListOps } from "../../src/data/listops-generate.js";
 import { Vocabulary } from "../../src/data/vocabulary.js";
 import { manualSeed, memory } from "../../src/engine/index.js";
 import { predict } from "../../src/inference/evaluate.js";
 import { defaultConfig, Model } from "../../src/models/model.js";
-
-async function fullGc(): Promise<void> {
-  setFlagsFromString("--expose-gc");
-  (runInNewContext("gc") as () => void)();
-  await new Promise((resolve) => setImmediate(resolve));
-}
+import { fullGc } from "../engine/gc.js";
 
 test("predict: live tensors and handles return to their baseline after one collection", async () => {
   const examples = generatedExamples(generateListOps({ count: 64, seed: 5, maxLength: 12 }));

@@ -19,6 +19,20 @@ export function predictsTransitions(encoder: EncoderKind): boolean {
 }
 
 /**
+ * Where the trees a model composes along at evaluation and prediction come from: the data's own
+ * parses ("given"), a fixed shape ("left", "right", "balanced"), the model's own most probable
+ * transitions ("predicted": full SPINN and RL-SPINN, which samples only in training), or none (the
+ * sequence baselines).
+ */
+export type TreeSource = "given" | "left" | "right" | "balanced" | "predicted" | "none";
+
+export function treeSource(encoder: EncoderKind, mode: TransitionMode): TreeSource {
+  if (predictsTransitions(encoder)) return "predicted";
+  if (!composesTrees(encoder)) return "none";
+  return mode === "gold" ? "given" : mode;
+}
+
+/**
  * Whether an encoder needs every sentence's parse: SPINN-PI(-NT) always compose along given trees;
  * full SPINN learns from them in training (teacher forcing) and parses by itself afterwards;
  * RL-SPINN never uses them (it samples its own trees in training).

@@ -144,7 +144,7 @@ describe("train, eval, predict", () => {
     const e = spinn(["eval", "--model-dir", out, "--data", nli, "--json"]);
     assert.equal(e.status, 0, e.stderr);
     const s = JSON.parse(e.stdout);
-    assert.equal(s.transitions, "right");
+    assert.equal(s.tree_source, "right");
     // (A (dog (sleeps .))) against ((A dog) (sleeps .)): spans {1:4, 2:4} vs {0:2, 2:4}, F1 1/2
     assert.equal(s.trees.f1_vs_gold, 0.5);
     assert.ok(Math.abs(s.trees.right_branching - 2 / 3) < 1e-12);

@@ -2,6 +2,7 @@
 // on a data file; --report writes one JSON line per example (--report -: to stdout, the summary
 // to stderr).
 import type { Command } from "commander";
+import type { Device } from "../../engine/dtype.js";
 import { UserError } from "../errors.js";
 import { addModelOptions, fileFlag, intFlag, type ModelFlags, modelDirFlag, runFlags } from "../flags.js";
 import { snakeKeys, writeJsonLine } from "../json-output.js";
@@ -28,10 +29,10 @@ async function runEval(f: EvalFlags): Promise<void> {
   const batchTokens = tokens === 0 ? null : tokens;
   const { loadModelDir } = await import("../../models/model-dir.js");
   const { evaluate, withUsedTrees } = await import("../../inference/evaluate.js");
-  const { formatReport } = await import("../../inference/metrics.js");
   const { dataWithTrees, readTaskData, requireLabelled, requireTrees } = await import("../../tasks/task.js");
-  const { composesTrees, predictsTransitions } = await import("../../models/kinds.js");
-  const { treeAgreement, treeReport, formatTreeReport } = await import("../../inference/report.js");
+  const { composesTrees, treeSource } = await import("../../models/kinds.js");
+  const { breakdown } = await import("../../inference/breakdown.js");
+  const { treeReport } = await import("../../inference/report.js");
   const loaded = loadModelDir(modelDirFlag(f), device);
   try {
     const task = loaded.model.config.task;
@@ -53,25 +54,13 @@ async function runEval(f: EvalFlags): Promise<void> {
     const used = withUsedTrees(taskData, predictions);
     const trees = composesTrees(loaded.model.config.encoder) ? treeReport(given, used) : null;
     // Self-agreement: how alike the trees of two runs are on the same sentences.
-    let agreement: { model: string; f1: number | null; sentences: number } | null = null;
-    if (f.agreeWith) {
-      const other = loadModelDir(f.agreeWith, device);
-      try {
-        if (!composesTrees(other.model.config.encoder) || !trees) {
-          throw new UserError("--agree-with compares the trees of two SPINN models; one of these has none");
-        }
-        const otherData = requireTrees(
-          dataWithTrees(given, other.model.config.transitions),
-          other.model.config.encoder,
-          false,
-        );
-        const p = evaluate(other.model, otherData, other.vocab, batchSize, batchTokens).predictions;
-        agreement = { model: other.dir, ...treeAgreement(used, withUsedTrees(otherData, p)) };
-      } finally {
-        other.model.dispose();
-      }
-    }
+    const agreement = f.agreeWith
+      ? await agreementWith(f.agreeWith, device, given, used, trees !== null, batchSize, batchTokens)
+      : null;
     if (f.report) await writeEvalReport(f.report, taskData, predictions, used);
+    const source = treeSource(loaded.model.config.encoder, mode);
+    // The trees' F1 by bin, except for the given trees (100% by construction).
+    const byLength = breakdown(given, trees && source !== "given" ? used : null, predictions.predicted);
     const summary = {
       model: loaded.dir,
       data,
@@ -82,36 +71,87 @@ async function runEval(f: EvalFlags): Promise<void> {
       confusion: report.confusion,
       labels: report.labels,
       skipped: taskData.skipped,
-      transitions: mode,
+      tree_source: source,
       trees,
+      by_length: byLength.byLength,
+      ...(byLength.byDepth ? { by_depth: byLength.byDepth } : {}),
       ...(agreement ? { agreement } : {}),
       ...(f.report ? { report: f.report } : {}),
     };
-    if (!f.json) {
-      out.write(`${formatReport(report)}\n`);
-      const noParse = taskData.skipped.noParse ?? 0;
-      if (noParse > 0) {
-        out.write(
-          `skipped (--lenient): ${noParse} example${noParse === 1 ? "" : "s"} without the parses ${loaded.model.config.encoder} composes along\n`,
-        );
-      }
-      if (trees) {
-        const source = predictsTransitions(loaded.model.config.encoder) ? "predicted" : mode;
-        out.write(`\n${formatTreeReport(trees, source)}\n`);
-      }
-      if (agreement) {
-        const f1 = agreement.f1 === null ? "n/a" : `${(100 * agreement.f1).toFixed(1)}%`;
-        out.write(
-          `agreement with ${agreement.model}: unlabeled F1 between the two models' trees ${f1} over ${agreement.sentences} sentences\n`,
-        );
-      }
-    } else writeJsonLine(summary);
+    if (f.json) writeJsonLine(summary);
+    else await writeEvalText(out, loaded.model.config.encoder, summary, report, byLength);
   } finally {
     loaded.model.dispose();
   }
 }
 
 type TaskData = import("../../tasks/task.js").TaskData;
+
+/** --agree-with: the F1 between this model's trees (`used`) and another model's on the same sentences. */
+async function agreementWith(
+  dir: string,
+  device: Device,
+  given: TaskData,
+  used: TaskData,
+  hasTrees: boolean,
+  batchSize: number,
+  batchTokens: number | null,
+): Promise<{ model: string; f1: number | null; sentences: number }> {
+  const { loadModelDir } = await import("../../models/model-dir.js");
+  const { evaluate, withUsedTrees } = await import("../../inference/evaluate.js");
+  const { dataWithTrees, requireTrees } = await import("../../tasks/task.js");
+  const { composesTrees } = await import("../../models/kinds.js");
+  const { treeAgreement } = await import("../../inference/report.js");
+  const other = loadModelDir(dir, device);
+  try {
+    if (!composesTrees(other.model.config.encoder) || !hasTrees) {
+      throw new UserError("--agree-with compares the trees of two SPINN models; one of these has none");
+    }
+    const otherData = requireTrees(
+      dataWithTrees(given, other.model.config.transitions),
+      other.model.config.encoder,
+      false,
+    );
+    const p = evaluate(other.model, otherData, other.vocab, batchSize, batchTokens).predictions;
+    return { model: other.dir, ...treeAgreement(used, withUsedTrees(otherData, p)) };
+  } finally {
+    other.model.dispose();
+  }
+}
+type EvalSummary = {
+  skipped: TaskData["skipped"];
+  tree_source: import("../../models/kinds.js").TreeSource;
+  trees: import("../../inference/report.js").TreeReport | null;
+  agreement?: { model: string; f1: number | null; sentences: number };
+};
+
+/** The summary for terminals: the classification report, the trees, the breakdown by length and depth. */
+async function writeEvalText(
+  out: NodeJS.WritableStream,
+  encoder: string,
+  s: EvalSummary,
+  report: import("../../inference/metrics.js").ClassificationReport,
+  byLength: import("../../inference/breakdown.js").Breakdown,
+): Promise<void> {
+  const { formatReport } = await import("../../inference/metrics.js");
+  const { formatTreeReport } = await import("../../inference/report.js");
+  const { formatBreakdown } = await import("../../inference/breakdown.js");
+  out.write(`${formatReport(report)}\n`);
+  const noParse = s.skipped.noParse ?? 0;
+  if (noParse > 0) {
+    out.write(
+      `skipped (--lenient): ${noParse} example${noParse === 1 ? "" : "s"} without the parses ${encoder} composes along\n`,
+    );
+  }
+  if (s.trees) out.write(`\n${formatTreeReport(s.trees, s.tree_source)}\n`);
+  out.write(`\n${formatBreakdown(byLength)}\n`);
+  if (s.agreement) {
+    const f1 = s.agreement.f1 === null ? "n/a" : `${(100 * s.agreement.f1).toFixed(1)}%`;
+    out.write(
+      `agreement with ${s.agreement.model}: unlabeled F1 between the two models' trees ${f1} over ${s.agreement.sentences} sentences\n`,
+    );
+  }
+}
 type Predictions = import("../../inference/evaluate.js").Predictions;
 
 /** --report: one JSON line per example (id, gold, predicted, probabilities, the trees used). */

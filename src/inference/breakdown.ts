@@ -123,6 +123,7 @@ export function formatBreakdown(b: Breakdown): string {
   ];
   if (b.byDepth) {
     lines.push(
+      "",
       "by nesting depth (operators):",
       header("depth"),
       ...b.byDepth.map((r) => line(String(r.depth), r)),

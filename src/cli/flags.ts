@@ -16,6 +16,27 @@ export function intFlag(value: string | undefined, flag: string, min = 0): numbe
   return n;
 }
 
+/**
+ * --curriculum: comma-separated lengths, one per epoch; `LxK` stands for K epochs at length L
+ * ("40x3,100" is 40, 40, 40, 100).
+ */
+export function curriculumFlag(value: string | undefined, flag: string): number[] | undefined {
+  if (value === undefined) return undefined;
+  const out: number[] = [];
+  for (const part of value.split(",")) {
+    const m = /^\s*(\d+)(?:x(\d+))?\s*$/.exec(part);
+    const length = Number(m?.[1]);
+    const times = Number(m?.[2] ?? 1);
+    if (!m || length < 1 || times < 1 || out.length + times > 100_000) {
+      throw new UserError(
+        `${flag} must be lengths in tokens, one per epoch, separated by commas (LxK: K epochs at L), e.g. 40x4,100,300; got ${JSON.stringify(value)}`,
+      );
+    }
+    for (let k = 0; k < times; k++) out.push(length);
+  }
+  return out;
+}
+
 export function numberFlag(
   value: string | undefined,
   flag: string,

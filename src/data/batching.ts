@@ -61,6 +61,8 @@ export interface TrainingBatchOptions {
    * would pass this. Unset: batches of batchSize examples, as before.
    */
   batchTokens?: number;
+  /** Leave out the examples longer than this many tokens (a pair: its longer sentence); default: none. */
+  longest?: number;
 }
 
 /**
@@ -82,7 +84,8 @@ export function batchTokens(keys: LengthKeys, indices: readonly number[]): numbe
   return indices.length * (keys.secondary ? 2 : 1) * Math.max(1, 2 * longest - 1);
 }
 
-function exampleLength(keys: LengthKeys, i: number): number {
+/** An example's length in tokens: its sentence's, or for a pair the longer of its two sentences'. */
+export function exampleLength(keys: LengthKeys, i: number): number {
   return Math.max(keys.primary[i]!, keys.secondary ? keys.secondary[i]! : 0);
 }
 
@@ -92,7 +95,9 @@ export function trainingBatches(keys: LengthKeys, options: TrainingBatchOptions)
   checkPositiveInt("batchSize", batchSize);
   checkPositiveInt("bucketWidth", bucketWidth);
   if (budget !== undefined) checkPositiveInt("batchTokens", budget);
-  const order = rng.shuffle(range(keys.primary.length));
+  const shuffled = rng.shuffle(range(keys.primary.length));
+  const { longest } = options;
+  const order = longest === undefined ? shuffled : shuffled.filter((i) => exampleLength(keys, i) <= longest);
   sortByLength(order, keys, bucketWidth);
   const batches =
     budget === undefined ? cut(order, batchSize, dropLast) : cutByBudget(order, keys, batchSize, budget);

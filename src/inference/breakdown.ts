@@ -2,9 +2,10 @@
 // ListOps, by nesting depth: where a model's errors concentrate. ListOps is built to test length
 // generalisation (the published test set runs to ~1,000 tokens), so an overall accuracy hides
 // exactly what matters.
+import { exampleLength } from "../data/batching.js";
 import { listOpsDepth } from "../data/listops.js";
 import { bracketF1 } from "../data/tree-metrics.js";
-import { type Example, sidesOf, type TaskData } from "../tasks/task.js";
+import { type Example, lengthKeys, sidesOf, type TaskData } from "../tasks/task.js";
 
 /** The length bins, in tokens without brackets (ListOps: operators, digits and "]"), inclusive. */
 export const LENGTH_BINS: readonly { bin: string; min: number; max: number }[] = [
@@ -16,11 +17,6 @@ export const LENGTH_BINS: readonly { bin: string; min: number; max: number }[] =
   { bin: "501-1000", min: 501, max: 1000 },
   { bin: ">1000", min: 1001, max: Number.POSITIVE_INFINITY },
 ];
-
-/** An example's length: its sentence's tokens, or for a pair the longer of its two sentences. */
-export function exampleLength(ex: Example): number {
-  return Math.max(...sidesOf(ex).map(([, s]) => s.tokens.length));
-}
 
 /** The bin label of a length. */
 export function lengthBin(length: number): string {
@@ -61,10 +57,11 @@ export function breakdown(given: TaskData, used: TaskData | null, predicted: Arr
   const bins = new Map<string, Tally>();
   const depths = new Map<number, Tally>();
   const listops = given.task === "listops";
+  const lengths = lengthKeys(given);
   given.examples.forEach((ex, i) => {
     const f1s = used ? sentenceF1s(ex, used.examples[i]!) : [];
     const right = predicted[i] === ex.label;
-    count(bins, lengthBin(exampleLength(ex)), right, f1s);
+    count(bins, lengthBin(exampleLength(lengths, i)), right, f1s);
     if (listops) count(depths, listOpsDepth(sidesOf(ex)[0]![1].tokens), right, f1s);
   });
   const byLength = LENGTH_BINS.filter((b) => bins.has(b.bin)).map((b) => ({

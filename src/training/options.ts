@@ -40,6 +40,14 @@ export interface TrainOptions extends ModelSizes {
    * default, and every run saved before the option existed): batches of batchSize examples.
    */
   batchTokens?: number;
+  /**
+   * A length curriculum (short first, longer later): epoch k (1, 2, …) trains only on the
+   * examples of at most curriculum[k − 1] tokens (a pair: its longer sentence); the epochs after
+   * the list train on all. Unset: every epoch on all. Errors compound with depth in a tree, and
+   * long examples teach little while the short compositions are still wrong (README, "ListOps at
+   * the published lengths").
+   */
+  curriculum?: number[];
   seed: number;
   device: Device;
   optimizer: OptimizerKind;
@@ -133,6 +141,11 @@ export function absolutePaths(o: TrainOptions): TrainOptions {
 }
 
 /** The CLI flag that sets an option, for messages that the library and the CLI share. */
+/** The longest example epoch `epoch` (0-based) trains on under a curriculum (Infinity: all). */
+export function curriculumLength(curriculum: readonly number[] | undefined, epoch: number): number {
+  return curriculum?.[epoch] ?? Number.POSITIVE_INFINITY;
+}
+
 export function optionFlag(key: keyof TrainOptions): string {
   if (key === "weightDecay") return "--l2";
   if (key in MODEL_SIZES) return MODEL_SIZES[key as keyof ModelSizes].flag;
@@ -168,7 +181,9 @@ export function resumedOptions(
     if (value === undefined || mayDiffer(key, base)) continue;
     const was = base[key];
     const isPath = PATH_OPTIONS.includes(key) && typeof value === "string" && typeof was === "string";
-    const same = isPath ? path.resolve(value) === path.resolve(was) : value === was;
+    const same = isPath
+      ? path.resolve(value) === path.resolve(was)
+      : JSON.stringify(value) === JSON.stringify(was);
     if (!same) conflicts.push(`${optionFlag(key)} ${value} differs from the saved run's ${was ?? "(none)"}`);
   }
   if (conflicts.length > 0) {

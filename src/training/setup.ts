@@ -1,7 +1,7 @@
 // A run's setup: its training and dev data (with the trees the model composes along), the
 // vocabulary, pretrained embeddings, and the model: built fresh, or loaded from the checkpoint a
 // resumed run continues from.
-import { limitLength } from "../data/batching.js";
+import { exampleLength, limitLength } from "../data/batching.js";
 import { loadEmbeddings } from "../data/embeddings.js";
 import { DataError } from "../data/errors.js";
 import { Vocabulary } from "../data/vocabulary.js";
@@ -11,6 +11,7 @@ import { loadModelDir } from "../models/model-dir.js";
 import { sizesOf } from "../models/sizes.js";
 import {
   dataWithTrees,
+  lengthKeys,
   readTaskData,
   requireLabelled,
   requireTrees,
@@ -40,6 +41,7 @@ export async function setUpRun(o: TrainOptions, checkpointDir: string | null, lo
   const trainData = lenientTrees(await readTrainingData(o.train, o, log), true);
   const devData = lenientTrees(await readTrainingData(o.dev, o, log), false);
   if (trainData.examples.length === 0) throw new DataError(o.train, 0, undefined, "no training examples");
+  requireCurriculumExamples(trainData, o);
   // Checked before anything is written: an empty dev set would report 0% as the "best" model.
   requireLabelled(
     devData,
@@ -53,6 +55,21 @@ export async function setUpRun(o: TrainOptions, checkpointDir: string | null, lo
     return { trainData, devData, vocab, model, options: o };
   }
   return { trainData, devData, ...(await buildModel(trainData, o, log)) };
+}
+
+/** Every epoch of a curriculum needs an example short enough for it (else it would have no batch). */
+function requireCurriculumExamples(data: TaskData, o: TrainOptions): void {
+  if (!o.curriculum?.length) return;
+  const shortest = Math.min(...o.curriculum);
+  const keys = lengthKeys(data);
+  if (!data.examples.some((_, i) => exampleLength(keys, i) <= shortest)) {
+    throw new DataError(
+      o.train,
+      0,
+      undefined,
+      `no training example of at most ${shortest} tokens (--curriculum)`,
+    );
+  }
 }
 
 async function readTrainingData(file: string, o: TrainOptions, log: Log): Promise<TaskData> {

@@ -70,6 +70,12 @@ function checkOptions(o: Fields): void {
     else if (INTEGER_OPTIONS.includes(key)) o.int(key);
     else o.number(key);
   }
+  if (o.has("curriculum")) {
+    const c = o.object["curriculum"];
+    if (!Array.isArray(c) || !c.every((n) => Number.isInteger(n) && (n as number) >= 1)) {
+      o.fail("curriculum", "a list of positive integers", c);
+    }
+  }
   for (const [key, spec] of Object.entries(MODEL_SIZES)) {
     if (!o.has(key)) continue;
     if (spec.kind === "integer") o.int(key, spec.min);

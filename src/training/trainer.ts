@@ -7,7 +7,7 @@ import { trainingBatches } from "../data/batching.js";
 import { checkDevice, manualSeed } from "../engine/index.js";
 import { batchFor, lengthKeys } from "../tasks/task.js";
 import { DivergenceError, parametersFinite } from "./divergence.js";
-import { absolutePaths, resumedOptions, type TrainOptions } from "./options.js";
+import { absolutePaths, curriculumLength, resumedOptions, type TrainOptions } from "./options.js";
 import { RunDirectory } from "./run-directory.js";
 import { type EvalReport, RunState } from "./run-state.js";
 import { setUpRun } from "./setup.js";
@@ -135,11 +135,14 @@ async function trainEpoch(run: RunState, hooks: TrainHooks): Promise<Stop> {
   // re-derives exactly the batches it was in the middle of.
   if (p.batchInEpoch === 0) p.epochRng = run.batchRng.getState();
   else run.batchRng.setState(p.epochRng);
+  const longest = curriculumLength(o.curriculum, p.epoch);
   const batches = trainingBatches(lengthKeys(setup.trainData), {
     batchSize: o.batchSize,
     rng: run.batchRng,
     ...(o.batchTokens === undefined ? {} : { batchTokens: o.batchTokens }),
+    ...(longest === Number.POSITIVE_INFINITY ? {} : { longest }),
   });
+
   run.optimizer.lr = o.lr * o.lrDecay ** p.epoch;
   const meter = new Throughput();
   while (p.batchInEpoch < batches.length) {

@@ -6,6 +6,7 @@ import {
   encodeNliBatch,
   encodeSentences,
   evaluationBatches,
+  exampleLength,
   lengthsOf,
   limitLength,
   restoreOrder,
@@ -192,4 +193,31 @@ test("token budgets: every example once, no batch over the budget unless alone, 
   );
   assert.deepEqual(evaluationBatches(keys, 16), evaluationBatches(keys, 16, undefined));
   assert.throws(() => evaluationBatches(keys, 16, 0), /batchTokens must be a positive integer/);
+});
+
+test("a curriculum's length limit: only the pairs whose longer sentence fits, each once", () => {
+  const keys = lengthsOf(EXAMPLES);
+  const fits = EXAMPLES.flatMap((e, i) =>
+    Math.max(e.premise.tokens.length, e.hypothesis.tokens.length) <= 6 ? [i] : [],
+  );
+  assert.ok(fits.length > 0 && fits.length < EXAMPLES.length);
+  for (const batchTokens of [undefined, 100]) {
+    const batches = trainingBatches(keys, {
+      batchSize: 8,
+      rng: new Rng(5),
+      longest: 6,
+      ...(batchTokens ? { batchTokens } : {}),
+    });
+    assert.deepEqual(
+      batches.flatMap((b) => b.indices).sort((a, b) => a - b),
+      fits,
+    );
+  }
+  assert.equal(
+    exampleLength(
+      keys,
+      EXAMPLES.findIndex((e) => e.premise.tokens.length === 20),
+    ),
+    20,
+  );
 });

@@ -15,6 +15,7 @@ import { UserError } from "../errors.js";
 import {
   addSizeOptions,
   choiceFlag,
+  curriculumFlag,
   defined,
   deviceFlag,
   fileFlag,
@@ -42,6 +43,7 @@ interface TrainFlags extends Partial<Record<keyof ModelSizes, string>> {
   epochs?: string;
   batchSize?: string;
   batchTokens?: string;
+  curriculum?: string;
   seed?: string;
   device?: string;
   optimizer?: string;
@@ -80,6 +82,7 @@ function parseFlags(f: TrainFlags): Partial<TrainOptions> {
     epochs: intFlag(f.epochs, "--epochs", 1),
     batchSize: intFlag(f.batchSize, "--batch-size", 1),
     batchTokens: intFlag(f.batchTokens, "--batch-tokens", 1),
+    curriculum: curriculumFlag(f.curriculum, "--curriculum"),
     seed: intFlag(f.seed, "--seed", 0),
     device: deviceFlag(f.device),
     optimizer: choiceFlag(f.optimizer, "--optimizer", OPTIMIZERS),
@@ -226,6 +229,10 @@ export function registerTrainCommand(program: Command): void {
     .option(
       "--batch-tokens <n>",
       "also at most n sentences × transitions per batch (long sentences make smaller batches; default: no budget)",
+    )
+    .option(
+      "--curriculum <lengths>",
+      "short first: epoch k trains only on examples of at most the k-th length in tokens, later epochs on all (e.g. 40x4,100,300: four epochs at <= 40, one at <= 100, one at <= 300)",
     )
     .option("--seed <n>", `seed for initialisation, batch order and dropout (default ${TRAIN_DEFAULTS.seed})`)
     .option("--device <device>", `cpu, cuda or cuda:N (default ${TRAIN_DEFAULTS.device})`)

@@ -285,6 +285,11 @@ export interface ClassificationBatch {
   indices: number[];
   labels: Int32Array;
   sentence: SentenceBatch;
+  /**
+   * When every example carries its sub-lists' values (training with --subtree-weight): per
+   * sub-list, its sentence (batch row), the transition that closes it, and its value.
+   */
+  subtrees?: { sentence: Int32Array; step: Int32Array; labels: Int32Array };
 }
 
 export function encodeSentences(sentences: readonly ParsedSentence[], vocab: Vocabulary): SentenceBatch {
@@ -335,6 +340,7 @@ export function encodeListOpsBatch(
   vocab: Vocabulary,
 ): ClassificationBatch {
   const rows = batch.indices.map((i) => exampleAt(examples, i));
+  const subtrees = rows.every((ex) => ex.subtrees) ? subtreeTargets(rows) : null;
   return {
     indices: batch.indices,
     labels: Int32Array.from(rows, (ex) => ex.label),
@@ -342,7 +348,22 @@ export function encodeListOpsBatch(
       rows.map((ex) => ex.sentence),
       vocab,
     ),
+    ...(subtrees ? { subtrees } : {}),
   };
+}
+
+/** The batch's sub-lists, sentence by sentence. */
+function subtreeTargets(rows: readonly ListOpsExample[]) {
+  const total = rows.reduce((n, ex) => n + ex.subtrees!.steps.length, 0);
+  const out = { sentence: new Int32Array(total), step: new Int32Array(total), labels: new Int32Array(total) };
+  let k = 0;
+  rows.forEach((ex, row) => {
+    out.sentence.fill(row, k, k + ex.subtrees!.steps.length);
+    out.step.set(ex.subtrees!.steps, k);
+    out.labels.set(ex.subtrees!.values, k);
+    k += ex.subtrees!.steps.length;
+  });
+  return out;
 }
 
 function exampleAt<T>(examples: readonly T[], i: number): T {

@@ -38,6 +38,8 @@ export interface ListOpsExample {
   label: number;
   sentence: ParsedSentence;
   source: SourceLocation;
+  /** Training with --subtree-weight only: the values of its sub-lists (listOpsSubtreeValues). */
+  subtrees?: SubtreeValues;
 }
 
 const OPERATOR_SET: ReadonlySet<string> = new Set(LISTOPS_OPERATORS);
@@ -133,6 +135,39 @@ export function evaluateListOps(sentence: ParsedSentence): number {
   if (result.kind !== "value")
     throw new FormatError(`expression does not reduce to a value (ends with ${describe(result)})`);
   return result.value;
+}
+
+/** Where each sub-list of an expression is closed, and its value. */
+export interface SubtreeValues {
+  /** Transition index (0-based) of the REDUCE that closes the list (its "]"), in transition order. */
+  steps: Int32Array;
+  values: Int32Array;
+}
+
+/**
+ * The value of every list of a binarized expression that is not the whole expression, at the
+ * REDUCE that closes it: what `--subtree-weight` supervises (the whole expression's value is the
+ * label). Throws {@link FormatError} for a tree that is not the standard binarization.
+ */
+export function listOpsSubtreeValues(sentence: ParsedSentence): SubtreeValues {
+  const { tokens, transitions } = sentence;
+  if (transitions === null) throw new FormatError("no tree: sub-list values need the expression's tree");
+  validateTransitions(transitions, tokens.length);
+  const steps: number[] = [];
+  const values: number[] = [];
+  foldTree<Item>(transitions, {
+    leaf: (word) => itemOf(tokens[word]!, word),
+    node: (left, right, step) => {
+      const item = combine(left, right, step);
+      // step is 1-based; the last transition closes the whole expression.
+      if (item.kind === "value" && step < transitions.length) {
+        steps.push(step - 1);
+        values.push(item.value);
+      }
+      return item;
+    },
+  });
+  return { steps: Int32Array.from(steps), values: Int32Array.from(values) };
 }
 
 function itemOf(token: string, word: number): Item {

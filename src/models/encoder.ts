@@ -44,6 +44,14 @@ export interface EncoderPass {
   trees?: FollowedTrees;
   /** Encoders that predict their transitions only. */
   policy?: PolicyTerms;
+  /** Tree encoders, when asked (`keep`): the h of the asked REDUCEs' results, K × outputSize. */
+  kept?: Tensor;
+}
+
+/** REDUCEs whose results a caller wants back: per entry, the sentence and the transition index. */
+export interface KeptReduces {
+  sentence: Int32Array;
+  step: Int32Array;
 }
 
 export interface SentenceEncoder {
@@ -53,7 +61,7 @@ export interface SentenceEncoder {
    * offset(i) + j). `source` says where a tree encoder's transitions come from; each encoder
    * has its own default (a predicting SPINN follows its own greedy parse).
    */
-  run(leaves: Tensor, batch: SentenceBatch, source?: TransitionSource): EncoderPass;
+  run(leaves: Tensor, batch: SentenceBatch, source?: TransitionSource, keep?: KeptReduces): EncoderPass;
 }
 
 /** The rows start, start + 1, …, end − 1. */

@@ -45,6 +45,8 @@ export function defaultConfig(task: Task, encoder: EncoderKind, vocabSize: numbe
 
 export interface ModelPass {
   logits: Tensor;
+  /** ListOps batches with sub-list values (batch.subtrees): class scores of each sub-list, K × classes. */
+  subtreeLogits: Tensor | null;
   transitionLoss: Tensor | null;
   /**
    * Per example (batch), for encoders that predict transitions: the log-probability of the trees
@@ -105,9 +107,13 @@ export class Model {
   ): ModelPass {
     const layout = batchLayout(batch);
     const { sentences } = layout;
-    const pass = this.encoder.run(this.leaves.forward(sentences, training), sentences, source);
+    // A ListOps batch with its sub-lists' values (training with --subtree-weight): read out each
+    // sub-list's state with the same head as the whole expression's.
+    const keep = "subtrees" in batch && batch.subtrees?.step.length ? batch.subtrees : undefined;
+    const pass = this.encoder.run(this.leaves.forward(sentences, training), sentences, source, keep);
     return {
       logits: this.head.forward(layout.features(pass.encoding), training),
+      subtreeLogits: pass.kept ? this.head.forward(pass.kept, training) : null,
       transitionLoss: pass.policy?.transitionLoss ?? null,
       logProb: pass.policy ? layout.perExample(pass.policy.logProb) : null,
       entropy: pass.policy ? layout.perExample(pass.policy.entropy) : null,

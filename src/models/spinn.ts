@@ -28,6 +28,7 @@ import {
 import {
   type EncoderPass,
   type FollowedTrees,
+  type KeptReduces,
   type PolicyTerms,
   rowRange,
   type SentenceEncoder,
@@ -470,7 +471,12 @@ export class SpinnEncoder implements SentenceEncoder {
    * the stacks and buffers, the transitions are decided, the machine applies them, and the
    * sentences that REDUCE compose their two top states.
    */
-  run(leaves: Tensor, batch: SentenceBatch, source: TransitionSource = this.defaultSource): EncoderPass {
+  run(
+    leaves: Tensor,
+    batch: SentenceBatch,
+    source: TransitionSource = this.defaultSource,
+    keep?: KeptReduces,
+  ): EncoderPass {
     const machine = new StackMachine(batch.lengths);
     const memory = new StateMemory(machine.rowCount, 2 * this.config.dHidden, {
       dtype: leaves.dtype,
@@ -481,6 +487,7 @@ export class SpinnEncoder implements SentenceEncoder {
     const tracker = this.tracker?.start(batch.size, leaves, transitionCount(batch.lengths)) ?? null;
     // Every sentence of n words takes n − 1 compositions, whatever its tree.
     const composition = this.reduce.stepProduct(machine.leafCount - batch.size);
+    const kept = keep ? new KeptRows(keep) : null;
     // Each step in a scope of its own: its intermediates are freed as soon as it ends (what a
     // backward pass needs, autograd holds), so memory follows the state memory, not the steps.
     // The memories and the policy record keep what they need in this scope.
@@ -490,12 +497,19 @@ export class SpinnEncoder implements SentenceEncoder {
         tracker?.step(memory, machine, moving);
         const actions = transitions.decide(s, tracker, machine);
         const popped = machine.apply(actions, s);
+        kept?.note(s, popped);
         reduceStep(this.reduce, memory, popped, tracker, composition);
       });
     }
     assertSingleTrees(machine);
-    const encoding = memory.read(machine.topRows()).narrow(1, 0, this.config.dHidden);
-    return { encoding, trees: transitions.trees(), policy: transitions.policy() };
+    const H = this.config.dHidden;
+    const encoding = memory.read(machine.topRows()).narrow(1, 0, H);
+    return {
+      encoding,
+      trees: transitions.trees(),
+      policy: transitions.policy(),
+      ...(kept ? { kept: memory.read(kept.rows()).narrow(1, 0, H) } : {}),
+    };
   }
 
   /** The decision of a pass from `source`, after checking that this encoder can make it. */
@@ -514,6 +528,36 @@ export class SpinnEncoder implements SentenceEncoder {
     const record = new PolicyRecord(predictor, steps, batch.size);
     const uniforms = source === "sample" ? rand([steps * batch.size]).toFloat32Array() : null;
     return new PredictedTransitions(batch.lengths, record, uniforms);
+  }
+}
+
+/** The state-memory rows of the REDUCEs a caller asked for, noted as the machine applies them. */
+class KeptRows {
+  readonly #rows: Int32Array;
+  /** Per step, the entries of `keep` that REDUCE at it. */
+  readonly #byStep = new Map<number, number[]>();
+
+  constructor(readonly keep: KeptReduces) {
+    this.#rows = new Int32Array(keep.step.length).fill(-1);
+    keep.step.forEach((s, k) => {
+      const list = this.#byStep.get(s) ?? [];
+      list.push(k);
+      this.#byStep.set(s, list);
+    });
+  }
+
+  note(step: number, popped: ReduceStep): void {
+    for (const k of this.#byStep.get(step) ?? []) {
+      const at = popped.examples.indexOf(this.keep.sentence[k]!);
+      if (at < 0) throw new Error(`sentence ${this.keep.sentence[k]} does not REDUCE at step ${step}`);
+      this.#rows[k] = popped.out[at]!;
+    }
+  }
+
+  rows(): Int32Array {
+    const missing = this.#rows.indexOf(-1);
+    if (missing >= 0) throw new Error(`kept REDUCE ${missing} (step ${this.keep.step[missing]}) never ran`);
+    return this.#rows;
   }
 }
 

@@ -1,7 +1,8 @@
 // What a training step minimises. Every model: the cross-entropy of the gold labels (the task
 // loss). Full SPINN adds the weighted cross-entropy of its transition predictions against the
 // parses (teacher forcing). RL-SPINN adds the weighted REINFORCE policy loss of its sampled trees,
-// with the baseline chosen in the options (see reinforce.ts).
+// with the baseline chosen in the options (see reinforce.ts). With --subtree-weight, a ListOps
+// model given the trees also learns every sub-list's value, read out by the same classifier.
 import { crossEntropy, noGrad, type Tensor, tensor } from "../engine/index.js";
 import type { Model } from "../models/model.js";
 import type { TaskBatch } from "../tasks/task.js";
@@ -10,7 +11,7 @@ import { Advantages, policyLoss, rewards } from "./reinforce.js";
 
 export type ObjectiveOptions = Pick<
   TrainOptions,
-  "transitionWeight" | "reward" | "baseline" | "baselineDecay" | "entropyWeight"
+  "transitionWeight" | "reward" | "baseline" | "baselineDecay" | "entropyWeight" | "subtreeWeight"
 >;
 
 export interface BatchLoss {
@@ -40,6 +41,10 @@ export class Objective {
     const task = crossEntropy(pass.logits, target);
     let total = task;
     if (pass.transitionLoss) total = total.add(pass.transitionLoss.mul(this.options.transitionWeight));
+    if (pass.subtreeLogits && "subtrees" in batch && batch.subtrees && this.options.subtreeWeight > 0) {
+      const values = tensor(batch.subtrees.labels, { device: pass.logits.device });
+      total = total.add(crossEntropy(pass.subtreeLogits, values).mul(this.options.subtreeWeight));
+    }
     if (model.config.encoder === "rl-spinn" && pass.logProb && pass.entropy) {
       const greedy = this.greedyRewards(model, batch, target);
       const advantages = this.advantages.of(rewards(pass.logits, target, this.options.reward), greedy);

@@ -30,6 +30,13 @@ export interface TrainOptions extends ModelSizes {
   baseline: BaselineKind;
   baselineDecay: number;
   entropyWeight: number;
+  /**
+   * ListOps with the given trees: weight of the cross-entropy of every sub-list's value, read out
+   * from its state by the classifier that reads the whole expression's (0: the label alone).
+   * Composed values otherwise drift from the digits they stand for, and the errors compound with
+   * nesting depth (README, "ListOps at the published lengths").
+   */
+  subtreeWeight: number;
   embeddings?: string;
   embeddingsCache?: string;
   epochs: number;
@@ -98,6 +105,7 @@ export const TRAIN_DEFAULTS = {
   baseline: "self-critical" as BaselineKind,
   baselineDecay: 0.9,
   entropyWeight: 0,
+  subtreeWeight: 0,
 } satisfies Partial<TrainOptions>;
 
 export function defaultTrainOptions(base: RequiredTrainOptions & Partial<TrainOptions>): TrainOptions {

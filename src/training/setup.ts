@@ -3,7 +3,8 @@
 // resumed run continues from.
 import { exampleLength, limitLength } from "../data/batching.js";
 import { loadEmbeddings } from "../data/embeddings.js";
-import { DataError } from "../data/errors.js";
+import { DataError, FormatError } from "../data/errors.js";
+import { listOpsSubtreeValues } from "../data/listops.js";
 import { Vocabulary } from "../data/vocabulary.js";
 import { scope, tensor } from "../engine/index.js";
 import { defaultConfig, Model, type ModelConfig } from "../models/model.js";
@@ -38,7 +39,7 @@ export async function setUpRun(o: TrainOptions, checkpointDir: string | null, lo
   // strict: the first one is an error, below.
   const lenientTrees = (data: TaskData, training: boolean) =>
     o.lenient ? requireTrees(data, o.model, training, true) : data;
-  const trainData = lenientTrees(await readTrainingData(o.train, o, log), true);
+  const trainData = withSubtreeValues(lenientTrees(await readTrainingData(o.train, o, log), true), o);
   const devData = lenientTrees(await readTrainingData(o.dev, o, log), false);
   if (trainData.examples.length === 0) throw new DataError(o.train, 0, undefined, "no training examples");
   requireCurriculumExamples(trainData, o);
@@ -55,6 +56,22 @@ export async function setUpRun(o: TrainOptions, checkpointDir: string | null, lo
     return { trainData, devData, vocab, model, options: o };
   }
   return { trainData, devData, ...(await buildModel(trainData, o, log)) };
+}
+
+/** --subtree-weight: every ListOps training example with the values of its sub-lists. */
+function withSubtreeValues(data: TaskData, o: TrainOptions): TaskData {
+  if (!(o.subtreeWeight > 0)) return data;
+  const examples = data.examples.map((ex) => {
+    if (!("sentence" in ex)) throw new Error("--subtree-weight applies to ListOps");
+    try {
+      return { ...ex, subtrees: listOpsSubtreeValues(ex.sentence) };
+    } catch (err) {
+      if (err instanceof FormatError)
+        throw new DataError(ex.source.file, ex.source.line, "expression", err.message);
+      throw err;
+    }
+  });
+  return { ...data, examples };
 }
 
 /** Every epoch of a curriculum needs an example short enough for it (else it would have no batch). */

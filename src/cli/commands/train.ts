@@ -43,6 +43,7 @@ interface TrainFlags extends Partial<Record<keyof ModelSizes, string>> {
   epochs?: string;
   batchSize?: string;
   batchTokens?: string;
+  subtreeWeight?: string;
   curriculum?: string;
   seed?: string;
   device?: string;
@@ -78,6 +79,7 @@ function parseFlags(f: TrainFlags): Partial<TrainOptions> {
     baseline: choiceFlag(f.baseline, "--baseline", BASELINES),
     baselineDecay: numberFlag(f.baselineDecay, "--baseline-decay", 0, 0.999999),
     entropyWeight: numberFlag(f.entropyWeight, "--entropy-weight", 0),
+    subtreeWeight: numberFlag(f.subtreeWeight, "--subtree-weight", 0),
     out: f.out,
     epochs: intFlag(f.epochs, "--epochs", 1),
     batchSize: intFlag(f.batchSize, "--batch-size", 1),
@@ -126,6 +128,15 @@ async function runTrain(f: TrainFlags): Promise<void> {
     if (options.transitions !== "gold" && options.model !== "spinn-pi" && options.model !== "spinn-pi-nt") {
       throw new UserError(
         `--transitions ${options.transitions} applies to spinn-pi and spinn-pi-nt, not ${options.model}`,
+      );
+    }
+    const givenTrees = options.model === "spinn-pi" || options.model === "spinn-pi-nt";
+    if (
+      options.subtreeWeight > 0 &&
+      !(options.task === "listops" && givenTrees && options.transitions === "gold")
+    ) {
+      throw new UserError(
+        "--subtree-weight applies to ListOps models that compose along the given trees (spinn-pi, spinn-pi-nt)",
       );
     }
     if (options.model !== "rl-spinn") {
@@ -186,19 +197,9 @@ async function runTrain(f: TrainFlags): Promise<void> {
   }
 }
 
-export function registerTrainCommand(program: Command): void {
-  const command = program
-    .command("train")
-    .description("Train a model; writes best-on-dev and rolling checkpoints and metrics.jsonl into --out.")
-    .option("--task <task>", "nli or listops")
-    .option("--train <file>", "training data (NLI .jsonl/.txt, or ListOps label<TAB>expression)")
-    .option("--dev <file>", "development data, evaluated every --eval-every steps (default: every epoch)")
-    .option(
-      "--embeddings <file>",
-      "pretrained vectors (GloVe/word2vec text); frozen unless --train-embeddings",
-    )
-    .option("--embeddings-cache <dir>", "cache the vectors in binary form here, so the next load is fast")
-    .option("--model <kind>", ENCODERS.join(" | "))
+/** Where the trees come from and what is minimised beside the task loss. */
+function addObjectiveOptions(command: Command): Command {
+  return command
     .option(
       "--transitions <mode>",
       "SPINN's trees: gold (the data's parses, default), or fixed left | right | balanced shapes (no parses needed)",
@@ -223,6 +224,26 @@ export function registerTrainCommand(program: Command): void {
       "--entropy-weight <x>",
       `rl-spinn: weight of the policy's entropy bonus (default ${TRAIN_DEFAULTS.entropyWeight})`,
     )
+    .option(
+      "--subtree-weight <x>",
+      `ListOps, spinn-pi(-nt) with the given trees: weight of the loss on every sub-list's value, read out by the classifier (default ${TRAIN_DEFAULTS.subtreeWeight}: the label alone)`,
+    );
+}
+
+export function registerTrainCommand(program: Command): void {
+  const command = program
+    .command("train")
+    .description("Train a model; writes best-on-dev and rolling checkpoints and metrics.jsonl into --out.")
+    .option("--task <task>", "nli or listops")
+    .option("--train <file>", "training data (NLI .jsonl/.txt, or ListOps label<TAB>expression)")
+    .option("--dev <file>", "development data, evaluated every --eval-every steps (default: every epoch)")
+    .option(
+      "--embeddings <file>",
+      "pretrained vectors (GloVe/word2vec text); frozen unless --train-embeddings",
+    )
+    .option("--embeddings-cache <dir>", "cache the vectors in binary form here, so the next load is fast")
+    .option("--model <kind>", ENCODERS.join(" | "));
+  addObjectiveOptions(command)
     .requiredOption("--out <dir>", "run directory")
     .option("--epochs <n>", `epochs (default ${TRAIN_DEFAULTS.epochs})`)
     .option("--batch-size <n>", `examples per batch (default ${TRAIN_DEFAULTS.batchSize})`)

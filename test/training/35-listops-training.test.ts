@@ -1,5 +1,6 @@
-// --curriculum: short examples first, all of them later; the epochs' step counts follow from the
-// data, and a resume must keep the curriculum it was started with.
+// ListOps training options. --curriculum: short examples first, all of them later; the epochs'
+// step counts follow from the data, and a resume must keep the curriculum it was started with.
+// --subtree-weight: only for models that compose along the given trees.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -62,4 +63,18 @@ test("curriculum errors: a bad list, or a length no example fits", () => {
   const none = train(path.join(dir, "none"), "--curriculum", "3,100");
   assert.equal(none.status, 2);
   assert.match(none.stderr, /no training example of at most 3 tokens \(--curriculum\)/);
+});
+
+test("--subtree-weight trains SPINN-PI-NT on the sub-lists' values; other models refuse it", () => {
+  const out = path.join(dir, "subtrees");
+  const r = train(out, "--epochs", "1", "--subtree-weight", "1");
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout.trim().split("\n").at(-1)!).steps, 4);
+  const rl = spinn([
+    "train",
+    ...["--task", "listops", "--train", data, "--dev", data, "--model", "rl-spinn"],
+    ...["--out", path.join(dir, "rl"), "--subtree-weight", "1"],
+  ]);
+  assert.equal(rl.status, 2);
+  assert.match(rl.stderr, /--subtree-weight applies to ListOps models that compose along the given trees/);
 });

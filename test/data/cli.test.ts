@@ -58,6 +58,17 @@ test("listops generate writes a data set that reads back with matching labels", 
   assert.equal(await readFile(out2, "utf8"), await readFile(out, "utf8"));
 });
 
+test("listops generate --max-draws: how many draws it may take before giving up", () => {
+  const args = ["listops", "generate", "--count", "3", "--seed", "1", "--min-length", "101", "--json"];
+  // 100 draws per example + 10,000 by default; 10 draws cannot find three expressions this long.
+  const few = spinn(...args, "--out", join(fx.dir, "few.tsv"), "--max-draws", "10");
+  assert.equal(few.code, 2);
+  assert.match(few.stderr, /only [0-2] of 3 examples after 10 draws/);
+  const r = spinn(...args, "--out", join(fx.dir, "long.tsv"), "--max-draws", "100000");
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(lastJson(r.stdout)["lengths"].min >= 101);
+});
+
 test("data stats on NLI: counts, labels, lengths, parse errors, coverage; the report on stderr with --json", async () => {
   const data = await fx.write(
     "pairs.jsonl",

@@ -80,6 +80,10 @@ export function registerDataCommands(program: Command): void {
       "20",
     )
     .option("--max-args <n>", "most arguments per operator", "5")
+    .option(
+      "--max-draws <n>",
+      "give up after n draws (default 100 × count + 10,000); a narrow length range in the long tail needs more (300 expressions of 501-1000 tokens took 359,019)",
+    )
     .option("--json", "print only a JSON summary line on stdout (the report goes to stderr)")
     .addHelpText(
       "after",
@@ -109,6 +113,7 @@ interface GenerateOptions {
   maxLength?: string;
   maxDepth: string;
   maxArgs: string;
+  maxDraws?: string;
   json?: boolean;
 }
 
@@ -277,6 +282,7 @@ async function listopsGenerate(opts: GenerateOptions): Promise<void> {
     opts.maxLength === undefined ? undefined : intFlag(opts.maxLength, "--max-length", minLength)!;
   const maxDepth = intFlag(opts.maxDepth, "--max-depth", 1)!;
   const maxArgs = intFlag(opts.maxArgs, "--max-args", 2)!;
+  const maxAttempts = intFlag(opts.maxDraws, "--max-draws", 1);
   let generated: ReturnType<typeof generateListOps>;
   try {
     generated = generateListOps({
@@ -286,6 +292,7 @@ async function listopsGenerate(opts: GenerateOptions): Promise<void> {
       maxDepth,
       maxArgs,
       ...(maxLength === undefined ? {} : { maxLength }),
+      ...(maxAttempts === undefined ? {} : { maxAttempts }),
     });
   } catch (err) {
     throw new UserError((err as Error).message);

@@ -12,6 +12,7 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { terminalHint } from "../../src/cli/line-batches.js";
+import { STDIN } from "../../src/data/lines.js";
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/cli/main.js");
 const dir = mkdtempSync(path.join(tmpdir(), "spinn-lenient-"));
@@ -291,11 +292,11 @@ describe("NLI: a SPINN-PI model needs parses", () => {
 
 test("the terminal hint: only when reading stdin and stdin is a terminal", () => {
   assert.equal(
-    terminalHint(undefined, true, "JSON lines"),
+    terminalHint(STDIN, true, "JSON lines"),
     "spinn: reading JSON lines from the terminal, one per line; end with Ctrl-D (or give --input FILE)\n",
   );
-  assert.equal(terminalHint(undefined, false, "JSON lines"), null);
-  assert.equal(terminalHint(undefined, undefined, "sentences"), null);
+  assert.equal(terminalHint(STDIN, false, "JSON lines"), null);
+  assert.equal(terminalHint(STDIN, undefined, "sentences"), null);
   assert.equal(terminalHint("in.jsonl", true, "sentences"), null);
   // Piped input (as in every test above): no hint on stderr.
   assert.equal(spinn(["parse", "--model", "listops-rl"], "9\n").stderr, "");

@@ -27,7 +27,9 @@ async function runEval(f: EvalFlags): Promise<void> {
   const { loadModelDir } = await import("../../models/model-dir.js");
   const { evaluate, withUsedTrees } = await import("../../inference/evaluate.js");
   const { formatReport } = await import("../../inference/metrics.js");
-  const { dataWithTrees, readTaskData, requireLabelled, requireTrees } = await import("../../tasks/task.js");
+  const { dataWithTrees, readTaskData, requireLabelled, requireTrees, skippedReport } = await import(
+    "../../tasks/task.js"
+  );
   const { composesTrees, predictsTransitions } = await import("../../models/kinds.js");
   const { treeAgreement, treeReport, formatTreeReport } = await import("../../inference/report.js");
   const loaded = loadModelDir(modelDirFlag(f), device);
@@ -87,12 +89,7 @@ async function runEval(f: EvalFlags): Promise<void> {
     };
     if (!f.json) {
       out.write(`${formatReport(report)}\n`);
-      const noParse = taskData.skipped.noParse ?? 0;
-      if (noParse > 0) {
-        out.write(
-          `skipped (--lenient): ${noParse} example${noParse === 1 ? "" : "s"} without the parses ${loaded.model.config.encoder} composes along\n`,
-        );
-      }
+      for (const line of skippedReport(taskData, loaded.model.config.encoder)) out.write(`${line}\n`);
       if (trees) {
         const source = predictsTransitions(loaded.model.config.encoder) ? "predicted" : mode;
         out.write(`\n${formatTreeReport(trees, source)}\n`);

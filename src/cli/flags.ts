@@ -117,7 +117,11 @@ export function choiceOption<T extends string>(
 
 /** An existing file; with `stdin`, "-" is standard input (STDIN, which the data readers read). */
 export function fileValue(value: string, flag: string, stdin = false): string {
-  if (stdin && value === "-") return STDIN;
+  if (value === "-") {
+    if (stdin) return STDIN;
+    // Flags that cannot read stdin say so (train, for one, reads its data again on --resume).
+    throw new UserError(`${flag} takes a file, not - (stdin)`);
+  }
   if (!existsSync(value)) throw new UserError(`${flag}: no such file: ${value}`);
   if (!statSync(value).isFile()) throw new UserError(`${flag}: not a file: ${value}`);
   return value;

@@ -156,7 +156,12 @@ export function lenientSummary(skipped: number, total: number): void {
 }
 
 /** The hint shown when a command waits for lines typed at a terminal, or null when not on one. */
-export function terminalHint(input: string, stdinIsTTY: boolean | undefined, what: string): string | null {
+export function terminalHint(
+  input: string,
+  stdinIsTTY: boolean | undefined,
+  what: string,
+  flag = "--input",
+): string | null {
   if (input !== STDIN || !stdinIsTTY) return null;
-  return `spinn: reading ${what} from the terminal, one per line; end with Ctrl-D (or give --input FILE)\n`;
+  return `spinn: reading ${what} from the terminal, one per line; end with Ctrl-D (or give ${flag} FILE)\n`;
 }

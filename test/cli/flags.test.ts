@@ -85,6 +85,7 @@ describe("a bad flag value: one line naming the flag, exit code 2, before anythi
     ],
     ["file", ["train", "--out", dir, "--train", missing], `--train: no such file: ${missing}`],
     ["file", ["eval", "--data", missing], `--data: no such file: ${missing}`],
+    ["file", ["train", "--out", dir, "--dev", "-"], "--dev takes a file, not - (stdin)"],
     ["file", ["bench", "--data", dir], `--data: not a file: ${dir}`],
     ["file", ["predict", "--input", missing], `--input: no such file: ${missing}`],
     ["device", ["eval", "--device", "gpu"], '--device must be cpu, cuda or cuda:N, got "gpu"'],

@@ -298,6 +298,10 @@ test("the terminal hint: only when reading stdin and stdin is a terminal", () =>
   assert.equal(terminalHint(STDIN, false, "JSON lines"), null);
   assert.equal(terminalHint(STDIN, undefined, "sentences"), null);
   assert.equal(terminalHint("in.jsonl", true, "sentences"), null);
+  assert.equal(
+    terminalHint(STDIN, true, "data lines", "--data"),
+    "spinn: reading data lines from the terminal, one per line; end with Ctrl-D (or give --data FILE)\n",
+  );
   // Piped input (as in every test above): no hint on stderr.
   assert.equal(spinn(["parse", "--model", "listops-rl"], "9\n").stderr, "");
 });

@@ -22,6 +22,7 @@ import { writeFileAtomic } from "../../util/atomic-write.js";
 import { UserError } from "../errors.js";
 import { choiceOption, fileOption, intOption } from "../flags.js";
 import { writeJsonLine } from "../json-output.js";
+import { terminalHint } from "../line-batches.js";
 
 /** `spinn data ...` and `spinn listops ...`. */
 export function registerDataCommands(program: Command): void {
@@ -145,6 +146,8 @@ async function dataStats(opts: StatsOptions): Promise<void> {
   const started = performance.now();
   reportStream = opts.json ? process.stderr : process.stdout;
   const { format, minCount } = opts;
+  const hint = terminalHint(opts.data, process.stdin.isTTY, "data lines", "--data");
+  if (hint) process.stderr.write(hint);
   // Stats is a diagnostic: it reads leniently and reports the invalid lines instead of stopping.
   const dataset = await readDataset(opts.data, {
     ...(format ? { format } : {}),

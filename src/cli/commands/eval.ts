@@ -6,6 +6,7 @@ import { DEFAULT_EVAL_BATCH_TOKENS } from "../../data/batching.js";
 import { UserError } from "../errors.js";
 import { addModelOptions, fileOption, intOption, type ModelFlags, modelDirFlag } from "../flags.js";
 import { snakeKeys, writeJsonLine } from "../json-output.js";
+import { terminalHint } from "../line-batches.js";
 
 interface EvalFlags extends ModelFlags {
   data: string;
@@ -24,6 +25,8 @@ async function runEval(f: EvalFlags): Promise<void> {
   const out = f.report === "-" ? process.stderr : process.stdout;
   // 0: no token budget (batches of --batch-size examples whatever their length).
   const batchTokens = f.batchTokens === 0 ? null : f.batchTokens;
+  const hint = terminalHint(data, process.stdin.isTTY, "data lines", "--data");
+  if (hint) process.stderr.write(hint);
   const { loadModelDir } = await import("../../models/model-dir.js");
   const { evaluate, withUsedTrees } = await import("../../inference/evaluate.js");
   const { formatReport } = await import("../../inference/metrics.js");

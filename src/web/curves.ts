@@ -54,8 +54,8 @@ export function curvePoints(entries: readonly MetricsEntry[]): CurvePoint[] {
 export interface CurvesSpecOptions {
   title: string;
   axis: CurveAxis;
-  /** Pixels, or "container" to follow the page's width. */
-  width: number | "container";
+  /** Width of each panel's plot area, in pixels. */
+  width: number;
   height: number;
 }
 

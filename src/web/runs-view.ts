@@ -26,6 +26,8 @@ interface VegaView {
 declare const vegaEmbed: (el: HTMLElement, spec: object, options: object) => Promise<{ view: VegaView }>;
 
 const POLL_MS = 2000;
+/** Pixels the y axis and its title take beside a panel. */
+const AXES_ROOM = 80;
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 export function startRunsView(): void {
@@ -44,6 +46,11 @@ export function startRunsView(): void {
   runSelect.addEventListener("change", () => void refresh(true));
   axis.addEventListener("change", () => void refresh(true));
   void refresh(true);
+  let resized: ReturnType<typeof setTimeout> | undefined;
+  window.addEventListener("resize", () => {
+    clearTimeout(resized);
+    resized = setTimeout(() => void refresh(true), 200);
+  });
   setInterval(() => {
     if (!$("runs").hidden) void refresh(false);
   }, POLL_MS);
@@ -97,7 +104,10 @@ async function showRun(
     );
     return;
   }
-  const spec = curvesSpec(shown, { title: run.name, axis, width: "container", height: 220 });
+  // Vega-Lite's "container" width sizes the plot area, and the axes would stick out beside it;
+  // the panels are given the container's width less room for the axes instead.
+  const width = Math.max(160, chart.clientWidth - AXES_ROOM);
+  const spec = curvesSpec(shown, { title: run.name, axis, width, height: 220 });
   const result = await vegaEmbed(chart, spec, { actions: false, renderer: "svg" });
   state.view?.finalize();
   state.view = result.view;

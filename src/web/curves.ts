@@ -67,6 +67,11 @@ export function curvesSpec(points: readonly CurvePoint[], o: CurvesSpecOptions):
   const x = o.axis === "step" ? "step" : "elapsed_seconds";
   const xTitle = o.axis === "step" ? "step" : "training time (seconds)";
   const shown = points.filter((p) => (o.axis === "step" ? true : p.elapsed_seconds !== null));
+  // The label goes where curves seldom are: loss falls (top right is free), accuracy rises.
+  const emptyCorner = {
+    loss: { y: 0, dy: 3, baseline: "top" },
+    accuracy: { y: "height", dy: -3, baseline: "bottom" },
+  };
   const panel = (name: CurvePoint["panel"], yTitle: string) => ({
     width: o.width,
     height: o.height,
@@ -94,7 +99,14 @@ export function curvesSpec(points: readonly CurvePoint[], o: CurvesSpecOptions):
       },
       {
         transform: [{ filter: "datum.best_checkpoint" }],
-        mark: { type: "text", text: "best", align: "left", dx: 3, baseline: "top", y: 2, color: "#555" },
+        mark: {
+          type: "text",
+          text: "best",
+          align: "left",
+          dx: 3,
+          color: "#555",
+          ...emptyCorner[name],
+        },
         encoding: { x: { field: x, type: "quantitative" } },
       },
     ],

@@ -297,6 +297,11 @@ const corruptions: [string, Corrupt, RegExp][] = [
     /trainer\.json: step: expected an integer >= 0, got "x"/,
   ],
   [
+    "negative training time in trainer.json",
+    unsealed(trainerJson((s) => Object.assign(s, { elapsedSeconds: -1 }))),
+    /trainer\.json: elapsedSeconds: expected a number >= 0, got -1/,
+  ],
+  [
     "ill-typed option in trainer.json",
     unsealed(trainerJson((s) => Object.assign(s.options as object, { lr: "fast" }))),
     /trainer\.json: options\.lr: expected a finite number/,

@@ -84,6 +84,14 @@ describe("predict view", { skip }, () => {
     await page.goto(base);
     await page.locator("#model option").first().waitFor({ state: "attached" });
     await page.selectOption("#model", "snli-spinn");
+    // Focus order: the model, the two sentences, the button (the only NLI model: nothing to compare).
+    await page.focus("#model");
+    const order: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await page.keyboard.press("Tab");
+      order.push(await page.evaluate(() => document.activeElement?.id ?? ""));
+    }
+    assert.deepEqual(order, ["premise", "hypothesis", "predict-button"]);
     const premise = "A man is playing a guitar on stage.";
     const hypothesis = "A person makes music.";
     await page.fill("#premise", premise);

@@ -20,8 +20,8 @@ export function writeListOps(dir: string): { train: string; dev: string } {
   const { lines } = generateListOps({ count: 300, seed: 3, maxLength: 10 });
   const train = path.join(dir, "train.tsv");
   const dev = path.join(dir, "dev.tsv");
-  writeFileSync(train, lines.slice(0, 250).join("\n") + "\n");
-  writeFileSync(dev, lines.slice(250).join("\n") + "\n");
+  writeFileSync(train, `${lines.slice(0, 250).join("\n")}\n`);
+  writeFileSync(dev, `${lines.slice(250).join("\n")}\n`);
   return { train, dev };
 }
 

@@ -114,7 +114,7 @@ describe("spinn plot", () => {
     assert.equal(badAxis.status, 2);
     assert.match(
       badAxis.stderr,
-      /^spinn: option '--x <axis>' argument 'epoch' is invalid\. Allowed choices are step, time\. \(see --help\)\n$/,
+      /^spinn: --x must be one of step, time, got "epoch"\n$/,
     );
     assertOneLine(
       spinn(["plot", "--run", run, "--out", out, "--width", "5"]),

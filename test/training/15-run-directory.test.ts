@@ -279,7 +279,7 @@ const corruptions: [string, Corrupt, RegExp][] = [
   [
     "vocab.json {}",
     unsealed(edit("last/vocab.json", () => "{}")),
-    /last\/vocab\.json: format: expected "spinn-vocabulary", got nothing$/,
+    /last\/vocab\.json: format: expected "spinn-vocabulary", got nothing\n$/,
   ],
   ["vocab.json edited (sealed)", edit("last/vocab.json", () => "{}"), /last\/vocab\.json: corrupted/],
   ["empty trainer.json", unsealed(edit("last/trainer.json", () => "")), /trainer\.json: empty file/],

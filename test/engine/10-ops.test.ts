@@ -714,7 +714,7 @@ describe("dropout", () => {
     scope(() => {
       const n = 20_000;
       const x = ones([n], { dtype: "float32" });
-      const kept = (t: Tensor) => Array.from(t.toFloat32Array(), (v) => (v === 0 ? 0 : 1));
+      const kept = (t: Tensor): number[] => Array.from(t.toFloat32Array(), (v) => (v === 0 ? 0 : 1));
       manualSeed(7);
       const a = kept(dropout(x, 0.1, true));
       const b = kept(dropout(x, 0.1, true));

@@ -123,7 +123,7 @@ interface NativeCore {
   stateWrite(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array, value: Handle): Handle;
   treeLstmCell(gates: Handle, leftCell: Handle, rightCell: Handle): Handle;
   lstmCell(gates: Handle, prevCell: Handle): Handle;
-  dropout(x: Handle, p: number, train: boolean): Handle;
+  dropout(x: Handle, p: number, train: boolean, rowIndex?: Handle | null, rowOffset?: number): Handle;
   batchedLinearCollector(weight: Handle, bias: Handle | null, inputs: Handle, outputGrads: Handle): Handle;
   batchedLinearStep(
     token: Handle,

@@ -738,6 +738,38 @@ describe("dropout", () => {
       assert.deepEqual(c, b);
     });
   });
+
+  test("parts of a batch placed by offset or row index draw the whole batch's mask rows", () => {
+    scope(() => {
+      const rows = 9;
+      const features = 5; // odd: a row's first element may take the high half of a stream value
+      const x = ones([rows, features], { dtype: "float64" });
+      const mask = (t: Tensor): number[][] => {
+        const flat = t.toArray();
+        return Array.from({ length: flat.length / features }, (_, r) =>
+          flat.slice(r * features, (r + 1) * features),
+        );
+      };
+      const state = getRngState();
+      const whole = mask(dropout(x, 0.5, true));
+      // Rows 2..5 by offset, rows 7, 0, 4 by index: each call with the same generator state.
+      setRngState(state);
+      const byOffset = mask(dropout(ones([4, features], { dtype: "float64" }), 0.5, true, { offset: 2 }));
+      assert.deepEqual(byOffset, whole.slice(2, 6));
+      setRngState(state);
+      const index = i64([7, 0, 4]);
+      const byIndex = mask(dropout(ones([3, features], { dtype: "float64" }), 0.5, true, { index }));
+      assert.deepEqual(byIndex, [whole[7], whole[0], whole[4]]);
+      // An empty part still takes its draw, so the next call matches the whole batch's next one.
+      setRngState(state);
+      dropout(ones([0, features], { dtype: "float64" }), 0.5, true, { offset: 9 });
+      const next = mask(dropout(x, 0.5, true));
+      setRngState(state);
+      dropout(x, 0.5, true);
+      assert.deepEqual(mask(dropout(x, 0.5, true)), next);
+      assert.throws(() => dropout(x, 0.5, true, { index }), /one entry per row/);
+    });
+  });
 });
 
 describe("normalisation", () => {

@@ -112,10 +112,7 @@ describe("spinn plot", () => {
     );
     const badAxis = spinn(["plot", "--run", run, "--out", out, "--x", "epoch"]);
     assert.equal(badAxis.status, 2);
-    assert.match(
-      badAxis.stderr,
-      /^spinn: --x must be one of step, time, got "epoch"\n$/,
-    );
+    assert.match(badAxis.stderr, /^spinn: --x must be one of step, time, got "epoch"\n$/);
     assertOneLine(
       spinn(["plot", "--run", run, "--out", out, "--width", "5"]),
       '--width must be an integer >= 100, got "5"',

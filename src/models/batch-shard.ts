@@ -4,15 +4,7 @@
 // global batch (batch norm as PyTorch's SyncBatchNorm; sums of host numbers), and the global
 // counts that losses are normalised by. A run's result then does not depend on how many workers
 // ran it. With one process the shard is the whole batch and no collective is made.
-import {
-  type BatchNorm,
-  batchNorm,
-  noGrad,
-  type ProcessGroup,
-  rand,
-  type Tensor,
-  tensor,
-} from "../engine/index.js";
+import { type BatchNorm, noGrad, type ProcessGroup, rand, type Tensor, tensor } from "../engine/index.js";
 
 /** Where a tensor's rows sit among the global batch's rows (one dropout mask row per global row). */
 export interface RowMap {

@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { trainingBatches } from "../data/batching.js";
 import { checkDevice, DistributedError, manualSeed, type ProcessGroup } from "../engine/index.js";
 import { batchFor, lengthKeys } from "../tasks/task.js";
+import { crashPoint } from "../util/test-hooks.js";
 import { DataParallel } from "./data-parallel.js";
 import { DivergenceError, parametersFinite } from "./divergence.js";
 import { absolutePaths, resumedOptions, type TrainOptions } from "./options.js";
@@ -154,6 +155,7 @@ async function trainEpoch(run: RunState, hooks: TrainHooks): Promise<Stop> {
   const meter = new Throughput();
   while (p.batchInEpoch < batches.length) {
     const plan = batches[p.batchInEpoch]!;
+    crashPoint(`step-rank${run.parallel?.rank ?? 0}`);
     const { batch, part } = run.parallel
       ? run.parallel.part(setup.trainData, plan, setup.vocab)
       : { batch: batchFor(setup.trainData, plan, setup.vocab), part: null };

@@ -1,11 +1,13 @@
 // `spinn train`: flags → TrainOptions, a progress bar on terminals, JSON-lines metrics in the run
 // directory (written by the trainer), SIGINT → checkpoint and exit, and --resume.
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { BASELINES, ENCODERS, REWARDS, TASKS, TRANSITION_MODES } from "../../models/kinds.js";
 import type { ModelSizes } from "../../models/sizes.js";
 import {
   DEFAULT_LR,
   defaultTrainOptions,
+  FLOAT_DTYPES,
+  type FloatDType,
   OPTIMIZERS,
   resumedOptions,
   TRAIN_DEFAULTS,
@@ -23,6 +25,7 @@ import {
   sizeFlags,
 } from "../flags.js";
 import { writeJsonLine } from "../json-output.js";
+import { type LaunchPlan, launch, type WorkerPlace, workerPlace } from "../launch.js";
 import { epochBars, makeProgress } from "../progress.js";
 
 interface TrainFlags extends Partial<Record<keyof ModelSizes, string>> {
@@ -44,6 +47,7 @@ interface TrainFlags extends Partial<Record<keyof ModelSizes, string>> {
   batchTokens?: string;
   seed?: string;
   device?: string;
+  dtype?: FloatDType;
   optimizer?: string;
   lr?: string;
   lrDecay?: string;
@@ -59,7 +63,17 @@ interface TrainFlags extends Partial<Record<keyof ModelSizes, string>> {
   lenient?: boolean;
   resume?: boolean;
   json?: boolean;
+  nproc?: number;
+  nnodes: number;
+  nodeRank: number;
+  masterAddr: string;
+  masterPort?: number;
+  distTimeout: number;
+  logDir?: string;
 }
+
+/** Set by `--nproc` in the workers it starts: they train, they do not launch again. */
+const LAUNCHED = "SPINN_LAUNCHED";
 
 /** The flags as TrainOptions fields (undefined where not given). */
 function parseFlags(f: TrainFlags): Partial<TrainOptions> {
@@ -82,6 +96,7 @@ function parseFlags(f: TrainFlags): Partial<TrainOptions> {
     batchTokens: intFlag(f.batchTokens, "--batch-tokens", 1),
     seed: intFlag(f.seed, "--seed", 0),
     device: deviceFlag(f.device),
+    dtype: f.dtype,
     optimizer: choiceFlag(f.optimizer, "--optimizer", OPTIMIZERS),
     lr: numberFlag(f.lr, "--lr", Number.MIN_VALUE),
     lrDecay: numberFlag(f.lrDecay, "--lr-decay", 0, 1),
@@ -100,11 +115,53 @@ function parseFlags(f: TrainFlags): Partial<TrainOptions> {
 }
 
 async function runTrain(f: TrainFlags): Promise<void> {
+  const launched = process.env[LAUNCHED] === "1";
+  if (f.nproc !== undefined && !launched && process.env.WORLD_SIZE !== undefined)
+    throw new UserError(
+      "--nproc starts its workers itself: unset WORLD_SIZE (or start the workers yourself without --nproc)",
+    );
+  const place = workerPlace();
+  const options = await trainOptions(f, (place?.rank ?? 0) === 0);
+  if (f.nproc !== undefined && !launched) {
+    await requireDistributed();
+    process.env[LAUNCHED] = "1";
+    process.exitCode = await launch(launchPlan(f), process.argv.slice(1));
+    return;
+  }
+  await trainHere(f, options, place);
+}
+
+async function requireDistributed(): Promise<void> {
+  const availability = (await import("../../engine/distributed.js")).distributedAvailability();
+  if (!availability.available) throw new UserError(`--nproc: ${availability.reason}`);
+}
+
+function launchPlan(f: TrainFlags): LaunchPlan {
+  if (f.nodeRank >= f.nnodes)
+    throw new UserError(`--node-rank ${f.nodeRank} is not below --nnodes ${f.nnodes}`);
+  if (f.nnodes > 1 && f.masterPort === undefined)
+    throw new UserError(
+      "--nnodes > 1 needs --master-port (and --master-addr, rank 0's machine), the same on every node",
+    );
+  return {
+    nproc: f.nproc!,
+    nnodes: f.nnodes,
+    nodeRank: f.nodeRank,
+    masterAddr: f.masterAddr,
+    masterPort: f.masterPort ?? null,
+    timeoutSeconds: f.distTimeout,
+    logDir: f.logDir ?? null,
+  };
+}
+
+/** The run's options from the flags (and, with --resume, the saved run), checked. */
+async function trainOptions(f: TrainFlags, leader: boolean): Promise<TrainOptions> {
   const flags = parseFlags(f);
   const trainer = await import("../../training/trainer.js");
   let options: TrainOptions;
-  // A run in progress in --out is named before anything else is said about the directory.
-  (await import("../../training/run-lock.js")).checkUnlocked(f.out);
+  // A run in progress in --out is named before anything else is said about the directory (rank 0
+  // of a data-parallel run holds the lock while the others start).
+  if (leader) (await import("../../training/run-lock.js")).checkUnlocked(f.out);
   if (f.resume) {
     const saved = trainer.savedRunOptions(f.out);
     if (!saved) throw new UserError(`--resume: ${f.out} has no checkpoint to resume from`);
@@ -114,7 +171,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
     for (const required of ["task", "train", "dev", "model"] as const) {
       if (flags[required] === undefined) throw new UserError(`--${required} is required (unless --resume)`);
     }
-    if (trainer.savedRunOptions(f.out)) {
+    if (leader && trainer.savedRunOptions(f.out)) {
       throw new UserError(
         `${f.out} already holds a training run: use --resume to continue it, or another --out`,
       );
@@ -138,8 +195,19 @@ async function runTrain(f: TrainFlags): Promise<void> {
       }
     }
   }
+  return options;
+}
 
-  const progress = makeProgress(!f.json);
+/** Trains in this process: alone, or as one rank of a data-parallel run (`place`). */
+async function trainHere(f: TrainFlags, options: TrainOptions, place: WorkerPlace | null): Promise<void> {
+  const trainer = await import("../../training/trainer.js");
+  const leader = (place?.rank ?? 0) === 0;
+  const timeoutMs = 1000 * Number(process.env.SPINN_DIST_TIMEOUT ?? f.distTimeout);
+  const group = place
+    ? (await import("../../engine/distributed.js")).ProcessGroup.join({ ...place, timeoutMs })
+    : null;
+  // One progress bar, one summary: rank 0's. The others' logs go to --log-dir (launch.ts).
+  const progress = makeProgress(!f.json && leader);
   const abort = new AbortController();
   // Ctrl-C or a polite kill: finish the step, save a checkpoint, exit (kill -9 loses only the
   // steps since the last checkpoint, which --resume redoes identically).
@@ -163,8 +231,10 @@ async function runTrain(f: TrainFlags): Promise<void> {
         },
       },
       Boolean(f.resume),
+      group,
     );
     progress.stop();
+    if (!leader) return;
     const best =
       result.bestDevAccuracy === null ? "no evaluation yet" : `${(100 * result.bestDevAccuracy).toFixed(2)}%`;
     if (!f.json) {
@@ -180,6 +250,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
     progress.stop();
+    group?.destroy();
   }
 }
 
@@ -229,6 +300,12 @@ export function registerTrainCommand(program: Command): void {
     )
     .option("--seed <n>", `seed for initialisation, batch order and dropout (default ${TRAIN_DEFAULTS.seed})`)
     .option("--device <device>", `cpu, cuda or cuda:N (default ${TRAIN_DEFAULTS.device})`)
+    .addOption(
+      new Option(
+        "--dtype <type>",
+        `parameters' floating-point type (default ${TRAIN_DEFAULTS.dtype})`,
+      ).choices(FLOAT_DTYPES),
+    )
     .option(
       "--optimizer <name>",
       `${OPTIMIZERS.join(" | ")} (default ${TRAIN_DEFAULTS.optimizer}; lr ${OPTIMIZERS.map((k) => `${k} ${DEFAULT_LR[k]}`).join(", ")})`,
@@ -252,6 +329,40 @@ export function registerTrainCommand(program: Command): void {
     .option("--lenient", "skip invalid data lines (reported) instead of stopping")
     .option("--resume", "continue the run in --out exactly where its checkpoint left off")
     .option("--json", "no progress bar; end with a JSON summary line")
+    .addOption(
+      new Option(
+        "--nproc <n>",
+        "data-parallel: start n worker processes here (one BLAS thread each)",
+      ).argParser((v) => intFlag(v, "--nproc", 1)!),
+    )
+    .addOption(
+      new Option("--nnodes <n>", "data-parallel: machines, each running --nproc workers")
+        .argParser((v) => intFlag(v, "--nnodes", 1)!)
+        .default(1),
+    )
+    .addOption(
+      new Option("--node-rank <n>", "data-parallel: this machine's number, 0 .. nnodes − 1")
+        .argParser((v) => intFlag(v, "--node-rank", 0)!)
+        .default(0),
+    )
+    .addOption(
+      new Option(
+        "--master-addr <host>",
+        "data-parallel: the machine of rank 0 (its rendezvous store)",
+      ).default("127.0.0.1"),
+    )
+    .addOption(
+      new Option(
+        "--master-port <port>",
+        "data-parallel: the rendezvous port (default: a free one, one machine)",
+      ).argParser((v) => intFlag(v, "--master-port", 1)!),
+    )
+    .addOption(
+      new Option("--dist-timeout <s>", "data-parallel: seconds before a rendezvous or collective gives up")
+        .argParser((v) => intFlag(v, "--dist-timeout", 1)!)
+        .default(120),
+    )
+    .option("--log-dir <dir>", "data-parallel: write each worker's log to DIR/rank-N.log")
     .addHelpText(
       "after",
       `

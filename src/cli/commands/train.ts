@@ -25,7 +25,7 @@ import {
   sizeFlags,
 } from "../flags.js";
 import { writeJsonLine } from "../json-output.js";
-import { type LaunchPlan, launch, type WorkerPlace, workerPlace } from "../launch.js";
+import { addDistributedOptions, type LaunchPlan, launch, type WorkerPlace, workerPlace } from "../launch.js";
 import { epochBars, makeProgress } from "../progress.js";
 
 interface TrainFlags extends Partial<Record<keyof ModelSizes, string>> {
@@ -328,41 +328,8 @@ export function registerTrainCommand(program: Command): void {
     .option("--max-length <n>", "longest sentence: longer NLI sentences are cropped, ListOps skipped")
     .option("--lenient", "skip invalid data lines (reported) instead of stopping")
     .option("--resume", "continue the run in --out exactly where its checkpoint left off")
-    .option("--json", "no progress bar; end with a JSON summary line")
-    .addOption(
-      new Option(
-        "--nproc <n>",
-        "data-parallel: start n worker processes here (one BLAS thread each)",
-      ).argParser((v) => intFlag(v, "--nproc", 1)!),
-    )
-    .addOption(
-      new Option("--nnodes <n>", "data-parallel: machines, each running --nproc workers")
-        .argParser((v) => intFlag(v, "--nnodes", 1)!)
-        .default(1),
-    )
-    .addOption(
-      new Option("--node-rank <n>", "data-parallel: this machine's number, 0 .. nnodes − 1")
-        .argParser((v) => intFlag(v, "--node-rank", 0)!)
-        .default(0),
-    )
-    .addOption(
-      new Option(
-        "--master-addr <host>",
-        "data-parallel: the machine of rank 0 (its rendezvous store)",
-      ).default("127.0.0.1"),
-    )
-    .addOption(
-      new Option(
-        "--master-port <port>",
-        "data-parallel: the rendezvous port (default: a free one, one machine)",
-      ).argParser((v) => intFlag(v, "--master-port", 1)!),
-    )
-    .addOption(
-      new Option("--dist-timeout <s>", "data-parallel: seconds before a rendezvous or collective gives up")
-        .argParser((v) => intFlag(v, "--dist-timeout", 1)!)
-        .default(120),
-    )
-    .option("--log-dir <dir>", "data-parallel: write each worker's log to DIR/rank-N.log")
+    .option("--json", "no progress bar; end with a JSON summary line");
+  addDistributedOptions(command)
     .addHelpText(
       "after",
       `
@@ -371,6 +338,7 @@ Examples:
   spinn train --task nli --train snli_1.0_train.jsonl --dev snli_1.0_dev.jsonl \\
       --embeddings glove.6B.100d.txt --model spinn-pi --out runs/snli --eval-every 500
   spinn train --task listops --train train.tsv --dev dev.tsv --model rl-spinn --out runs/rl
+  spinn train --task listops --train train.tsv --dev dev.tsv --model spinn-pi --out runs/lo --nproc 2
   spinn train --out runs/snli --resume`,
     )
     .action(runTrain);

@@ -108,6 +108,9 @@ export class BatchShard {
 }
 
 function leafRowMap(globalLengths: Int32Array, sentenceIndex: Int32Array): RowMap {
+  // The whole batch (one process): the local rows are the global rows, nothing to select.
+  const whole = sentenceIndex.length === globalLengths.length && sentenceIndex.every((g, i) => g === i);
+  if (whole) return { globalRows: globalLengths.reduce((a, n) => a + n, 0), index: null, offset: 0 };
   const start = new Int32Array(globalLengths.length + 1);
   for (let g = 0; g < globalLengths.length; g++) start[g + 1] = start[g]! + globalLengths[g]!;
   let rows = 0;

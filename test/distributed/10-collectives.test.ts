@@ -12,15 +12,24 @@ const worker = path.join(path.dirname(fileURLToPath(import.meta.url)), "collecti
 const skip = skipReason() ?? false;
 
 function startRanks(scenario: string, port: number, ranks: number[], worldSize: number, timeoutMs = 20000) {
-  return ranks.map(
-    (rank) =>
-      runNode(worker, [], {
-        SPINN_COLLECTIVE_WORKER: scenario,
-        MASTER_PORT: String(port),
-        RANK: String(rank),
-        WORLD_SIZE: String(worldSize),
-        SPINN_TIMEOUT_MS: String(timeoutMs),
-      }).done,
+  return startProcesses(scenario, port, ranks, worldSize, timeoutMs).map((r) => r.done);
+}
+
+function startProcesses(
+  scenario: string,
+  port: number,
+  ranks: number[],
+  worldSize: number,
+  timeoutMs: number,
+) {
+  return ranks.map((rank) =>
+    runNode(worker, [], {
+      SPINN_COLLECTIVE_WORKER: scenario,
+      MASTER_PORT: String(port),
+      RANK: String(rank),
+      WORLD_SIZE: String(worldSize),
+      SPINN_TIMEOUT_MS: String(timeoutMs),
+    }),
   );
 }
 
@@ -96,6 +105,22 @@ describe("process group (Gloo over 127.0.0.1)", { skip }, () => {
       assert.deepEqual(seen.lost, [1]);
       // Well within the 30 s timeout: the socket closed, nobody waited for the timeout.
       assert.ok(seen.ms < 15000, `took ${seen.ms} ms`);
+    }
+  });
+
+  test("a rank that stalls: the other's collective gives up after the timeout, naming it", async () => {
+    const port = await freePort();
+    const [rank0, rank1] = startProcesses("peer-stalls", port, [0, 1], 2, 3000);
+    try {
+      const r = await rank0!.done;
+      assert.equal(r.code, 1, r.stderr);
+      const seen = JSON.parse(r.stdout);
+      assert.match(seen.error, /^rank 0: all-reduce failed: lost rank 1 \(its heartbeat stopped\)/);
+      // The 3 s timeout, then the 2 s watch of the heartbeats: bounded, not a hang.
+      assert.ok(seen.ms >= 2500 && seen.ms < 20000, `took ${seen.ms} ms`);
+    } finally {
+      rank1!.child.kill("SIGKILL");
+      await rank1!.done;
     }
   });
 });

@@ -4,7 +4,7 @@
 // completes; the standard variables (WORLD_SIZE, RANK, MASTER_PORT) start a worker by hand.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -68,15 +68,40 @@ describe("spinn train --nproc (127.0.0.1)", { skip }, () => {
     const again = path.join(dir, "broken-alone");
     cpSync(broken, again, { recursive: true });
 
-    const resumed = spinn(["train", "--out", broken, "--resume", "--nproc", "2", "--json"]);
+    const logs = path.join(dir, "logs");
+    const resumed = spinn([
+      "train",
+      "--out",
+      broken,
+      "--resume",
+      "--nproc",
+      "2",
+      "--json",
+      "--log-dir",
+      logs,
+    ]);
     assert.equal(resumed.status, 0, resumed.stderr);
     assert.equal(JSON.parse(resumed.stdout).steps, 16);
+    // Rank 0 speaks on the terminal, the others in their logs.
+    assert.match(readFileSync(path.join(logs, "rank-1.log"), "utf8"), /resuming .* at step 6/);
     assert.ok(maxDifference(weights(reference), weights(broken)) <= 1e-12);
 
     // The global batch does not depend on the number of workers, so one process may finish it.
     const alone = spinn(["train", "--out", again, "--resume", "--json"]);
     assert.equal(alone.status, 0, alone.stderr);
     assert.ok(maxDifference(weights(reference), weights(again)) <= 1e-9);
+  });
+
+  test("rank 0 killed: the survivor's line names it (its store is gone) and the checkpoint", () => {
+    const out = path.join(dir, "rank0-killed");
+    const killed = spinn([...trainArgs(out), "--nproc", "2"], { SPINN_TEST_CRASH_AT: "step-rank0:8" });
+    assert.equal(killed.status, 5, killed.stderr);
+    const lines = errorLines(killed.stderr);
+    assert.equal(lines.length, 1, killed.stderr);
+    assert.match(
+      lines[0]!,
+      /^spinn: rank 1: all-reduce failed: lost rank 0 \(the rendezvous store it hosts at 127\.0\.0\.1:\d+ stopped answering\); .*the last checkpoint is step 6 in .*rank0-killed\/last \(continue with --resume\)$/,
+    );
   });
 
   test("a port in use: one line naming it, exit code 5", async () => {

@@ -7,7 +7,8 @@ function main(scenario: string, port: number, rank: number, worldSize: number, t
   try {
     group = ProcessGroup.join({ host: "127.0.0.1", port, rank, worldSize, timeoutMs });
     if (scenario === "ops") ops(group);
-    if (scenario === "peer-dies") peerDies(group);
+    if (scenario === "peer-dies") peerDies(group, "SIGKILL");
+    if (scenario === "peer-stalls") peerDies(group, "SIGSTOP");
     group.destroy();
   } catch (err) {
     if (!(err instanceof DistributedError)) throw err;
@@ -44,11 +45,12 @@ function ops(group: ProcessGroup): void {
   );
 }
 
-// Rank 1 leaves without a word (SIGKILL, as a crashed machine would); the others' next
-// collective must fail fast and name it.
-function peerDies(group: ProcessGroup): void {
+// Rank 1 leaves without a word (SIGKILL, as a crashed machine would), or stalls (SIGSTOP, as a
+// hung one would); the others' next collective must fail (at once, or after the timeout) and
+// name it.
+function peerDies(group: ProcessGroup, signal: NodeJS.Signals): void {
   group.barrier();
-  if (group.rank === 1) process.kill(process.pid, "SIGKILL");
+  if (group.rank === 1) process.kill(process.pid, signal);
   const started = Date.now();
   try {
     group.allReduce([tensor([1], { dtype: "float64" })]);

@@ -5,7 +5,7 @@
 // for any number of workers, and a run may resume with a different number.
 import type { Batch } from "../data/batching.js";
 import type { Vocabulary } from "../data/vocabulary.js";
-import { type ProcessGroup, scope, tensor } from "../engine/index.js";
+import { DistributedError, type ProcessGroup, scope, tensor } from "../engine/index.js";
 import { predict } from "../inference/evaluate.js";
 import { type ClassificationReport, reportFromConfusion } from "../inference/metrics.js";
 import { batchLayout } from "../models/batch-layout.js";
@@ -35,6 +35,26 @@ export class DataParallel {
 
   get rank(): number {
     return this.group.rank;
+  }
+
+  /**
+   * Checks that every rank read the same run: the same counts (of examples, words, parameters)
+   * everywhere, or one error, the same on every rank, naming the first that differs. All ranks
+   * equal ⇔ (Σ v)² = W · Σ v² (Cauchy–Schwarz), so one all-reduce of [v, v²] per count tells.
+   */
+  requireSameRun(counts: Record<string, number>): void {
+    const names = Object.keys(counts);
+    const values = names.flatMap((k) => [counts[k]!, counts[k]! ** 2]);
+    const t = tensor(Float64Array.from(values), { dtype: "float64" });
+    this.group.allReduce([t]);
+    const sums = t.toFloat64Array();
+    const w = this.group.worldSize;
+    const differs = names.find((_, i) => sums[2 * i]! ** 2 !== w * sums[2 * i + 1]!);
+    if (differs)
+      throw new DistributedError(
+        `the workers read different runs: ${differs} differs between ranks (rank ${this.rank} has ${counts[differs]}); ` +
+          "every worker needs the same data files and options",
+      );
   }
 
   /** Every rank's parameters and buffers (batch-norm statistics) become rank 0's. */

@@ -57,6 +57,13 @@ export class RunState {
     if (saved) this.restore(saved);
     else dir.start();
     // Every rank starts from rank 0's weights (the same seed made them already: this makes sure).
+    parallel?.requireSameRun({
+      "training examples": setup.trainData.examples.length,
+      "dev examples": setup.devData.examples.length,
+      "the vocabulary's size": setup.vocab.size,
+      parameters: setup.model.store.countTrainable(),
+      "the resumed step": this.progress.step,
+    });
     parallel?.broadcastModel(setup.model);
   }
 

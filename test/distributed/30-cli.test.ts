@@ -3,7 +3,7 @@
 // weights of a run never interrupted; the errors of a port in use and of a rendezvous that never
 // completes; the standard variables (WORLD_SIZE, RANK, MASTER_PORT) start a worker by hand.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -21,6 +21,27 @@ writeFileSync(data, `${generateListOps({ count: 120, seed: 4, maxLength: 10 }).l
 
 function spinn(args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
+}
+
+/** Several `spinn` commands at once (the nodes of a run, or workers started by hand). */
+function spinnTogether(runs: { args: string[]; env?: Record<string, string> }[]) {
+  return Promise.all(
+    runs.map(
+      ({ args, env }) =>
+        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+          const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env } });
+          let stdout = "";
+          let stderr = "";
+          child.stdout.on("data", (d) => {
+            stdout += d;
+          });
+          child.stderr.on("data", (d) => {
+            stderr += d;
+          });
+          child.on("close", (status) => resolve({ status, stdout, stderr }));
+        }),
+    ),
+  );
 }
 
 const trainArgs = (out: string) => [
@@ -102,6 +123,50 @@ describe("spinn train --nproc (127.0.0.1)", { skip }, () => {
       lines[0]!,
       /^spinn: rank 1: all-reduce failed: lost rank 0 \(the rendezvous store it hosts at 127\.0\.0\.1:\d+ stopped answering\); .*the last checkpoint is step 6 in .*rank0-killed\/last \(continue with --resume\)$/,
     );
+  });
+
+  test("two nodes (--nnodes 2, one worker each, on 127.0.0.1) train the run of two local workers", async () => {
+    const reference = path.join(dir, "nodes-reference");
+    assert.equal(spinn([...trainArgs(reference), "--nproc", "2"]).status, 0);
+    const out = path.join(dir, "nodes");
+    const port = String(await freePort());
+    const node = (rank: number) => [
+      ...trainArgs(out),
+      "--nproc",
+      "1",
+      "--nnodes",
+      "2",
+      "--node-rank",
+      String(rank),
+    ];
+    const master = ["--master-addr", "127.0.0.1", "--master-port", port];
+    const [n0, n1] = await spinnTogether([
+      { args: [...node(0), ...master] },
+      { args: [...node(1), ...master] },
+    ]);
+    assert.equal(n0!.status, 0, n0!.stderr);
+    assert.equal(n1!.status, 0, n1!.stderr);
+    assert.equal(JSON.parse(n0!.stdout).steps, 16);
+    assert.equal(n1!.stdout, "");
+    assert.ok(maxDifference(weights(reference), weights(out)) <= 1e-12);
+  });
+
+  test("workers that read different data: the same one line on every rank", async () => {
+    const smaller = path.join(dir, "smaller.tsv");
+    writeFileSync(smaller, `${generateListOps({ count: 100, seed: 4, maxLength: 10 }).lines.join("\n")}\n`);
+    const port = String(await freePort());
+    const env = (rank: number) => ({ WORLD_SIZE: "2", RANK: String(rank), MASTER_PORT: port });
+    const args = trainArgs(path.join(dir, "mismatch"));
+    const [r0, r1] = await spinnTogether([
+      { args, env: env(0) },
+      { args: args.map((a) => (a === data ? smaller : a)), env: env(1) },
+    ]);
+    assert.equal(r0!.status, 5, r0!.stderr);
+    assert.equal(r1!.status, 5, r1!.stderr);
+    assert.deepEqual(errorLines(r0!.stderr), [
+      "spinn: the workers read different runs: training examples differs between ranks (rank 0 has 120); every worker needs the same data files and options",
+    ]);
+    assert.match(errorLines(r1!.stderr)[0]!, /training examples differs between ranks \(rank 1 has 100\)/);
   });
 
   test("a port in use: one line naming it, exit code 5", async () => {

@@ -46,13 +46,23 @@ export class Objective {
     const task = crossEntropy(pass.logits, target, "sum").div(shard.globalExamples);
     let total = task;
     if (pass.transitionLoss) total = total.add(pass.transitionLoss.mul(this.options.transitionWeight));
-    if (model.config.encoder === "rl-spinn" && pass.logProb && pass.entropy) {
+    if (model.config.encoder === "rl-spinn") {
+      // Run on every rank, even one whose part of the batch is empty (no policy terms): the
+      // greedy pass and the baselines' statistics are collectives every rank must join.
       const greedy = this.greedyRewards(model, batch, target, shard);
       const r = rewards(pass.logits, target, this.options.reward);
       const advantages = this.advantages.of(r, greedy, shard);
-      const { entropyWeight } = this.options;
-      const policy = policyLoss(pass.logProb, pass.entropy, advantages, entropyWeight, shard.globalExamples);
-      total = total.add(policy.mul(this.options.transitionWeight));
+      if (pass.logProb && pass.entropy) {
+        const { entropyWeight } = this.options;
+        const policy = policyLoss(
+          pass.logProb,
+          pass.entropy,
+          advantages,
+          entropyWeight,
+          shard.globalExamples,
+        );
+        total = total.add(policy.mul(this.options.transitionWeight));
+      }
     }
     return { total, task, logits: pass.logits, target };
   }

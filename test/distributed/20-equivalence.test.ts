@@ -90,6 +90,17 @@ const runs: [string, object][] = [
   ["cbow", { task: "nli", model: "cbow" }],
 ];
 
+describe("3 workers with batches of 2 (a worker with nothing to train in each step)", { skip }, () => {
+  for (const [name, kind] of [runs[0]!, runs[2]!, runs[3]!, runs[4]!, runs[5]!]) {
+    test(name, async () => {
+      const data = (kind as { task: string }).task === "nli" ? nli : listops;
+      const options = { ...sizes, ...kind, train: data, dev: data, epochs: 1, maxSteps: 4, batchSize: 2 };
+      const common = { ...options, optimizer: "sgd", lr: 0.3, dtype: "float64", seed: 5 };
+      assertClose(await trainRun(`${name}-b2`, common, 1), await trainRun(`${name}-b2`, common, 3), name);
+    });
+  }
+});
+
 describe("2 workers give the weights of 1 process (float64, 1e-9)", { skip }, () => {
   for (const [name, kind] of runs) {
     test(name, async () => {

@@ -47,6 +47,8 @@ export interface TrainResult {
   seconds: number;
   trainExamples: number;
   devExamples: number;
+  /** Processes that trained the run together (data-parallel; 1 alone). */
+  workers: number;
   vocabularySize: number;
   parameters: number;
   embeddings?: { found: number; coverage: number; missing: string[] };
@@ -133,6 +135,7 @@ async function trainLocked(
     seconds: (Date.now() - started) / 1000,
     trainExamples: setup.trainData.examples.length,
     devExamples: setup.devData.examples.length,
+    workers: group?.worldSize ?? 1,
     vocabularySize: setup.vocab.size,
     parameters,
     ...(setup.embeddings ? { embeddings: setup.embeddings } : {}),

@@ -8,9 +8,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
-import { type Command, Option } from "commander";
+import { Option } from "commander";
 import { UserError } from "./errors.js";
-import { intFlag } from "./flags.js";
+import { intOption } from "./flags.js";
 
 /** Where this process sits in a data-parallel run, from the standard variables (null: alone). */
 export interface WorkerPlace {
@@ -177,41 +177,46 @@ function exitCode(
   return code ?? 1;
 }
 
+/** The launcher's flags as parsed. */
+export interface DistributedFlags {
+  nproc?: number;
+  nnodes: number;
+  nodeRank: number;
+  masterAddr: string;
+  masterPort?: number;
+  distTimeout: number;
+  logDir?: string;
+}
+
 /** The launcher's flags (spinn train). */
-export function addDistributedOptions(command: Command): Command {
-  return command
-    .addOption(
-      new Option(
-        "--nproc <n>",
-        "data-parallel: start n worker processes here (one BLAS thread each)",
-      ).argParser((v) => intFlag(v, "--nproc", 1)!),
-    )
-    .addOption(
-      new Option("--nnodes <n>", "data-parallel: machines, each running --nproc workers")
-        .argParser((v) => intFlag(v, "--nnodes", 1)!)
-        .default(1),
-    )
-    .addOption(
-      new Option("--node-rank <n>", "data-parallel: this machine's number, 0 .. nnodes − 1")
-        .argParser((v) => intFlag(v, "--node-rank", 0)!)
-        .default(0),
-    )
-    .addOption(
-      new Option(
-        "--master-addr <host>",
-        "data-parallel: the machine of rank 0 (its rendezvous store)",
-      ).default("127.0.0.1"),
-    )
-    .addOption(
-      new Option(
-        "--master-port <port>",
-        "data-parallel: the rendezvous port (default: a free one, one machine)",
-      ).argParser((v) => intFlag(v, "--master-port", 1)!),
-    )
-    .addOption(
-      new Option("--dist-timeout <s>", "data-parallel: seconds before a rendezvous or collective gives up")
-        .argParser((v) => intFlag(v, "--dist-timeout", 1)!)
-        .default(120),
-    )
-    .option("--log-dir <dir>", "data-parallel: write each worker's log to DIR/rank-N.log");
+export function distributedOptions(): Option[] {
+  return [
+    intOption("--nproc <n>", "data-parallel: start n worker processes here (one BLAS thread each)", {
+      min: 1,
+    }),
+    intOption("--nnodes <n>", "data-parallel: machines, each running --nproc workers", {
+      min: 1,
+      default: 1,
+    }),
+    intOption("--node-rank <n>", "data-parallel: this machine's number, 0 .. nnodes − 1", {
+      min: 0,
+      default: 0,
+    }),
+    new Option("--master-addr <host>", "data-parallel: the machine of rank 0 (its rendezvous store)").default(
+      "127.0.0.1",
+    ),
+    intOption(
+      "--master-port <port>",
+      "data-parallel: the rendezvous port (default: a free one, one machine)",
+      {
+        min: 1,
+        max: 65535,
+      },
+    ),
+    intOption("--dist-timeout <s>", "data-parallel: seconds before a rendezvous or collective gives up", {
+      min: 1,
+      default: 120,
+    }),
+    new Option("--log-dir <dir>", "data-parallel: write each worker's log to DIR/rank-N.log"),
+  ];
 }

@@ -10,7 +10,7 @@ import { createServer } from "node:net";
 import path from "node:path";
 import { Option } from "commander";
 import { UserError } from "./errors.js";
-import { intOption } from "./flags.js";
+import { hostOption, intOption } from "./flags.js";
 
 /** Where this process sits in a data-parallel run, from the standard variables (null: alone). */
 export interface WorkerPlace {
@@ -202,9 +202,9 @@ export function distributedOptions(): Option[] {
       min: 0,
       default: 0,
     }),
-    new Option("--master-addr <host>", "data-parallel: the machine of rank 0 (its rendezvous store)").default(
-      "127.0.0.1",
-    ),
+    hostOption("--master-addr <host>", "data-parallel: the machine of rank 0 (its rendezvous store)", {
+      default: "127.0.0.1",
+    }),
     intOption(
       "--master-port <port>",
       "data-parallel: the rendezvous port (default: a free one, one machine)",

@@ -26,6 +26,7 @@
 #ifdef USE_C10D_GLOO
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupWrapper.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
 
@@ -67,7 +68,9 @@ struct Group {
   int port = 0;
   milliseconds timeout{0};
   c10::intrusive_ptr<c10d::TCPStore> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  // ProcessGroupGloo, or with SPINN_DISTRIBUTED_DEBUG=1 that group inside c10d's
+  // ProcessGroupWrapper (see makeProcessGroup).
+  c10::intrusive_ptr<c10d::ProcessGroup> pg;
   std::thread heartbeat;
   std::atomic<bool> stopping{false};
   bool broken = false;
@@ -150,6 +153,25 @@ std::shared_ptr<::gloo::transport::Device> glooDevice(const std::string& host) {
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
+c10::intrusive_ptr<c10d::ProcessGroupGloo> glooGroup(Group& g, const std::string& prefix) {
+  auto options = c10d::ProcessGroupGloo::Options::create(g.timeout);
+  options->devices.push_back(glooDevice(g.host));
+  options->threads = 1;
+  auto prefixed = c10::make_intrusive<c10d::PrefixStore>(prefix, g.store);
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, g.rank, g.world, options);
+}
+
+// Ranks that call different collectives (a bug) make gloo's own threads abort the process. With
+// SPINN_DISTRIBUTED_DEBUG=1 every collective is first checked against the other ranks' (c10d's
+// ProcessGroupWrapper, as PyTorch's TORCH_DISTRIBUTED_DEBUG=DETAIL: a barrier and an exchange of
+// the op and the shapes through a second group), so a mismatch is an error naming both instead.
+c10::intrusive_ptr<c10d::ProcessGroup> makeProcessGroup(Group& g) {
+  auto pg = glooGroup(g, "gloo");
+  const char* debug = std::getenv("SPINN_DISTRIBUTED_DEBUG");
+  if (!debug || std::string(debug) != "1") return pg;
+  return c10::make_intrusive<c10d::ProcessGroupWrapper>(pg, glooGroup(g, "gloo-check"));
+}
+
 void beat(Group* g) {
   try {
     auto client = connectStore(g->host, g->port, false, g->timeout);
@@ -194,7 +216,10 @@ void runCollective(Group& g, const char* what, const std::function<c10::intrusiv
   } catch (const std::exception& e) {
     g.broken = true;
     std::string cause = firstLine(e.what());
-    g.failure = "rank " + std::to_string(g.rank) + ": " + what + " failed: " + nameLost(g) + "; " + cause;
+    // A mismatch found by the debug checks: nobody was lost, the ranks are out of step.
+    bool mismatch = cause.find("mismatch between collectives") != std::string::npos;
+    std::string why = mismatch ? "the ranks called different collectives" : nameLost(g);
+    g.failure = "rank " + std::to_string(g.rank) + ": " + what + " failed: " + why + "; " + cause;
     throw std::runtime_error(g.failure);
   }
 }
@@ -301,11 +326,7 @@ Napi::Value distInit(const Napi::CallbackInfo& info) {
   if (g->timeout.count() < 1) throw std::invalid_argument("the timeout must be at least 1 ms");
   g->store = openStore(*g);
   rendezvous(*g);
-  auto options = c10d::ProcessGroupGloo::Options::create(g->timeout);
-  options->devices.push_back(glooDevice(g->host));
-  options->threads = 1;
-  auto prefixed = c10::make_intrusive<c10d::PrefixStore>("gloo", g->store);
-  g->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, g->rank, g->world, options);
+  g->pg = makeProcessGroup(*g);
   Group* raw = g.release();
   raw->heartbeat = std::thread(beat, raw);
   int64_t id;

@@ -21,9 +21,11 @@ function startProcesses(
   ranks: number[],
   worldSize: number,
   timeoutMs: number,
+  env: Record<string, string> = {},
 ) {
   return ranks.map((rank) =>
     runNode(worker, [], {
+      ...env,
       SPINN_COLLECTIVE_WORKER: scenario,
       MASTER_PORT: String(port),
       RANK: String(rank),
@@ -105,6 +107,24 @@ describe("process group (Gloo over 127.0.0.1)", { skip }, () => {
       assert.deepEqual(seen.lost, [1]);
       // Well within the 30 s timeout: the socket closed, nobody waited for the timeout.
       assert.ok(seen.ms < 15000, `took ${seen.ms} ms`);
+    }
+  });
+
+  test("SPINN_DISTRIBUTED_DEBUG=1: ranks that call different collectives get an error, not an abort", async () => {
+    const port = await freePort();
+    const debug = { SPINN_DISTRIBUTED_DEBUG: "1" };
+    const results = await Promise.all(
+      startProcesses("mismatch", port, [0, 1], 2, 20000, debug).map((r) => r.done),
+    );
+    for (const [rank, r] of results.entries()) {
+      assert.equal(r.code, 1, r.stderr);
+      const seen = JSON.parse(r.stdout);
+      assert.match(
+        seen.error,
+        new RegExp(`^rank ${rank}: all-reduce failed: the ranks called different collectives; `),
+      );
+      assert.match(seen.error, /TensorShape=\[2\]/);
+      assert.match(seen.error, /TensorShape=\[3\]/);
     }
   });
 

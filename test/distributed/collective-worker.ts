@@ -9,6 +9,8 @@ function main(scenario: string, port: number, rank: number, worldSize: number, t
     if (scenario === "ops") ops(group);
     if (scenario === "peer-dies") peerDies(group, "SIGKILL");
     if (scenario === "peer-stalls") peerDies(group, "SIGSTOP");
+    // Ranks out of step (a bug): rank 0 sums 2 numbers, the others 3.
+    if (scenario === "mismatch") group.allReduce([tensor(group.rank === 0 ? [1, 2] : [1, 2, 3])]);
     group.destroy();
   } catch (err) {
     if (!(err instanceof DistributedError)) throw err;

@@ -314,6 +314,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
       &spinn::handleEntryPoints,      &spinn::generatedEntryPoints,   &spinn::coreEntryPoints,
       &spinn::autogradEntryPoints,    &spinn::optimEntryPoints,       &spinn::stateMemoryEntryPoints,
       &spinn::batchedLinearEntryPoints, &spinn::cellEntryPoints,      &spinn::dropoutEntryPoints,
+      &spinn::distributedEntryPoints,
   };
   for (const spinn::EntryTable* t : tables) {
     for (const spinn::EntryPoint& row : *t) {

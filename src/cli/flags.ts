@@ -146,6 +146,17 @@ export function deviceOption(defaultDevice: Device): Option {
   return valueOption("--device <device>", "cpu, cuda or cuda:N", deviceValue, { default: defaultDevice });
 }
 
+/** A host name or an IP address (v4, or v6 in brackets or not): letters, digits, '.', '-', ':', '[', ']'. */
+export function hostValue(value: string, flag: string): string {
+  if (!/^[A-Za-z0-9.:[\]-]+$/.test(value))
+    throw new UserError(`${flag} must be a host name or an IP address, got ${JSON.stringify(value)}`);
+  return value.replace(/^\[(.*)\]$/, "$1");
+}
+
+export function hostOption(flags: string, help: string, settings: FlagSettings<string> = {}): Option {
+  return valueOption(flags, help, hostValue, settings);
+}
+
 /** Adds options to a command, in order (for lists of options made once, such as the sizes). */
 export function addOptions(command: Command, options: Option[]): Command {
   for (const option of options) command.addOption(option);

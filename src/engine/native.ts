@@ -7,7 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { TorchError } from "./errors.js";
 import { type NativeOps, nativeOpNames } from "./native-ops.generated.js";
-import type { Handle } from "./native-types.js";
+import type { GroupHandle, Handle } from "./native-types.js";
 
 type HostArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
@@ -38,9 +38,26 @@ export interface MemoryReport {
   collectedByGc: number;
 }
 
+export interface DistributedAvailability {
+  available: boolean;
+  /** "gloo" when available. */
+  backend: string | null;
+  /** Why not, when not. */
+  reason: string;
+}
+
+export interface GroupInfo {
+  rank: number;
+  worldSize: number;
+  /** A collective failed: the group can no longer be used. */
+  broken: boolean;
+  /** The ranks found lost when a collective failed. */
+  lost: number[];
+}
+
 /**
  * Hand-written entry points (the entry-point tables of native/src/{handles,core,autograd,optim,
- * state_memory,batched_linear,cells}.cpp); the generated ones are NativeOps.
+ * state_memory,batched_linear,cells,distributed}.cpp); the generated ones are NativeOps.
  */
 interface NativeCore {
   init(errorClass: typeof TorchError): void;
@@ -134,6 +151,14 @@ interface NativeCore {
     outputGrads: Handle,
     offset: number,
   ): Handle;
+  distAvailable(): DistributedAvailability;
+  distInit(host: string, port: number, rank: number, worldSize: number, timeoutMs: number): GroupHandle;
+  distInfo(group: GroupHandle): GroupInfo;
+  distAllReduce(group: GroupHandle, tensors: Handle[], average: boolean): void;
+  distAllReduceSum(group: GroupHandle, x: Handle): Handle;
+  distBroadcast(group: GroupHandle, tensors: Handle[], root: number): void;
+  distBarrier(group: GroupHandle): void;
+  distDestroy(group: GroupHandle): void;
 }
 
 export type NativeBinding = NativeCore & NativeOps;
@@ -184,6 +209,14 @@ const nativeCoreNames: Record<keyof NativeCore, true> = {
   dropout: true,
   batchedLinearCollector: true,
   batchedLinearStep: true,
+  distAvailable: true,
+  distInit: true,
+  distInfo: true,
+  distAllReduce: true,
+  distAllReduceSum: true,
+  distBroadcast: true,
+  distBarrier: true,
+  distDestroy: true,
 };
 
 /** @internal every entry point NativeBinding types: the hand-written ones, then the op table's. */

@@ -6,6 +6,7 @@ import { NLI_LABELS } from "../data/nli.js";
 import { type Device, type DType, ParameterStore, type Tensor } from "../engine/index.js";
 import { CbowEncoder, LstmEncoder } from "./baselines.js";
 import { batchLayout } from "./batch-layout.js";
+import { BatchShard } from "./batch-shard.js";
 import type { FollowedTrees, SentenceEncoder, TransitionSource } from "./encoder.js";
 import { Mlp } from "./heads.js";
 import {
@@ -96,18 +97,21 @@ export class Model {
    * One pass: class scores (batch × classes), the transition loss of full SPINN in training
    * (teacher forcing), the policy terms of predicting encoders, and for SPINN models the tree
    * each sentence was composed along (premises, then hypotheses). `source` overrides where the
-   * transitions come from (e.g. RL-SPINN's greedy parse for a self-critical baseline).
+   * transitions come from (e.g. RL-SPINN's greedy parse for a self-critical baseline). A training
+   * pass over one rank's part of a global batch takes that part's `shard` (batch-shard.ts).
    */
   run(
     batch: NliBatch | ClassificationBatch,
     training: boolean,
     source: TransitionSource = this.transitionSource(training),
+    shard?: BatchShard,
   ): ModelPass {
     const layout = batchLayout(batch);
     const { sentences } = layout;
-    const pass = this.encoder.run(this.leaves.forward(sentences, training), sentences, source);
+    const s = shard ?? BatchShard.whole(sentences.lengths, layout.examples);
+    const pass = this.encoder.run(this.leaves.forward(sentences, training, s), sentences, source, s);
     return {
-      logits: this.head.forward(layout.features(pass.encoding), training),
+      logits: this.head.forward(layout.features(pass.encoding), training, s),
       transitionLoss: pass.policy?.transitionLoss ?? null,
       logProb: pass.policy ? layout.perExample(pass.policy.logProb) : null,
       entropy: pass.policy ? layout.perExample(pass.policy.entropy) : null,

@@ -207,3 +207,17 @@ export class RunDirectory {
     appendFileNamed(this.metrics, `${JSON.stringify(entry)}\n`);
   }
 }
+
+/**
+ * The run directory as a data-parallel worker other than rank 0 sees it: it reads the
+ * checkpoint to resume from (every rank needs the run directory, on a shared file system when
+ * the ranks are on several machines) and writes nothing; rank 0 alone writes checkpoints and
+ * metrics.
+ */
+export class ReadOnlyRunDirectory extends RunDirectory {
+  override writeCheckpoint(): void {}
+  override saveBest(): void {}
+  override start(): void {}
+  override rewindMetrics(): void {}
+  override record(): void {}
+}

@@ -8,6 +8,7 @@ import { Adam, getRngState, type Optimizer, RMSprop, SGD, setRngState } from "..
 import { evaluate } from "../inference/evaluate.js";
 import type { ClassificationReport } from "../inference/metrics.js";
 import type { Model } from "../models/model.js";
+import type { DataParallel } from "./data-parallel.js";
 import { Objective } from "./objective.js";
 import type { TrainOptions } from "./options.js";
 import type { RunDirectory, RunProgress, TrainerState } from "./run-directory.js";
@@ -39,6 +40,8 @@ export class RunState {
     readonly setup: RunSetup,
     readonly dir: RunDirectory,
     saved: TrainerState | null,
+    /** Data-parallel: this rank's group (null: one process). */
+    readonly parallel: DataParallel | null = null,
   ) {
     const o = setup.options;
     this.options = o;
@@ -57,6 +60,15 @@ export class RunState {
     };
     if (saved) this.restore(saved);
     else dir.start();
+    // Every rank starts from rank 0's weights (the same seed made them already: this makes sure).
+    parallel?.requireSameRun({
+      "training examples": setup.trainData.examples.length,
+      "dev examples": setup.devData.examples.length,
+      "the vocabulary's size": setup.vocab.size,
+      parameters: setup.model.store.countTrainable(),
+      "the resumed step": this.progress.step,
+    });
+    parallel?.broadcastModel(setup.model);
   }
 
   get model(): Model {
@@ -98,7 +110,10 @@ export class RunState {
    */
   evaluate(during: number): { report: EvalReport; patienceSpent: boolean } {
     const p = this.progress;
-    const { report } = evaluate(this.model, this.setup.devData, this.setup.vocab);
+    const { devData, vocab } = this.setup;
+    const report = this.parallel
+      ? this.parallel.evaluate(this.model, devData, vocab)
+      : evaluate(this.model, devData, vocab).report;
     const improved = p.best === null || report.accuracy > p.best.devAccuracy;
     if (improved) {
       p.best = { devAccuracy: report.accuracy, step: p.step, epoch: p.epoch };

@@ -51,7 +51,7 @@ export async function setUpRun(o: TrainOptions, checkpointDir: string | null, lo
   requireTrees(trainData, o.model, true);
   requireTrees(devData, o.model, false);
   if (checkpointDir) {
-    const { model, vocab } = loadModelDir(checkpointDir, o.device);
+    const { model, vocab } = loadModelDir(checkpointDir, o.device, o.dtype);
     return { trainData, devData, vocab, model, options: o };
   }
   return { trainData, devData, ...(await buildModel(trainData, o, log)) };
@@ -93,7 +93,7 @@ async function buildModel(
     trainEmbeddings: o.trainEmbeddings ?? !emb,
     transitions: o.transitions,
   };
-  const model = new Model(config, { device: o.device });
+  const model = new Model(config, { device: o.device, dtype: o.dtype });
   if (!emb) return { vocab, model, options };
   scope(() => model.leaves.embed.copy_(tensor(emb.matrix, { shape: [vocab.size, emb.dim] })));
   const tokens =

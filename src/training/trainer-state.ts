@@ -3,7 +3,7 @@
 import { BASELINES, ENCODERS, REWARDS, TASKS, TRANSITION_MODES } from "../models/kinds.js";
 import { MODEL_SIZES } from "../models/sizes.js";
 import { Fields } from "../util/checked-json.js";
-import { OPTIMIZERS, TRAIN_DEFAULTS } from "./options.js";
+import { FLOAT_DTYPES, OPTIMIZERS, TRAIN_DEFAULTS } from "./options.js";
 import type { TrainerState } from "./run-directory.js";
 
 /** Checks parsed trainer.json `json` (from `file`) and returns it as a TrainerState. */
@@ -58,6 +58,7 @@ function checkOptions(o: Fields): void {
   o.number("lr");
   const choices: Record<string, readonly string[]> = {
     optimizer: OPTIMIZERS,
+    dtype: FLOAT_DTYPES,
     transitions: TRANSITION_MODES,
     reward: REWARDS,
     baseline: BASELINES,

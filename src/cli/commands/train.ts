@@ -1,10 +1,12 @@
 // `spinn train`: flags → TrainOptions, a progress bar on terminals, JSON-lines metrics in the run
-// directory (written by the trainer), SIGINT → checkpoint and exit, and --resume.
+// directory (written by the trainer), SIGINT → checkpoint and exit, --resume, and data-parallel
+// training (--nproc and torchrun's variables: launch.ts).
 import { type Command, Option } from "commander";
 import { BASELINES, ENCODERS, REWARDS, TASKS, TRANSITION_MODES } from "../../models/kinds.js";
 import {
   DEFAULT_LR,
   defaultTrainOptions,
+  FLOAT_DTYPES,
   OPTIMIZERS,
   resumedOptions,
   TRAIN_DEFAULTS,
@@ -22,30 +24,87 @@ import {
   sizeOptions,
 } from "../flags.js";
 import { writeJsonLine } from "../json-output.js";
+import {
+  type DistributedFlags,
+  distributedOptions,
+  type LaunchPlan,
+  launch,
+  type WorkerPlace,
+  workerPlace,
+} from "../launch.js";
 import { epochBars, makeProgress } from "../progress.js";
 
 /** The flags as parsed: TrainOptions fields (--l2 is weightDecay) and what the command does. */
-type TrainFlags = Partial<Omit<TrainOptions, "weightDecay">> & {
-  out: string;
-  l2?: number;
-  resume?: boolean;
-  json?: boolean;
-};
+type TrainFlags = Partial<Omit<TrainOptions, "weightDecay">> &
+  DistributedFlags & {
+    out: string;
+    l2?: number;
+    resume?: boolean;
+    json?: boolean;
+  };
 
 /** The flags given on the command line as TrainOptions fields (defaults left to defaultTrainOptions). */
 function givenTrainOptions(command: Command): Partial<TrainOptions> & { out: string } {
-  const { l2, resume: _resume, json: _json, ...given } = givenOptions<TrainFlags>(command);
-  return { ...given, ...(l2 === undefined ? {} : { weightDecay: l2 }), out: command.opts<TrainFlags>().out };
+  const given = givenOptions<TrainFlags>(command);
+  const { l2, resume: _resume, json: _json, nproc: _n, nnodes: _nn, nodeRank: _nr, ...rest } = given;
+  // How many workers train the run is not part of it (the run is the same for any number).
+  const { masterAddr: _ma, masterPort: _mp, distTimeout: _dt, logDir: _ld, ...run } = rest;
+  return { ...run, ...(l2 === undefined ? {} : { weightDecay: l2 }), out: command.opts<TrainFlags>().out };
 }
 
+/** Set by `--nproc` in the workers it starts: they train, they do not launch again. */
+const LAUNCHED = "SPINN_LAUNCHED";
+
 async function runTrain(f: TrainFlags, command: Command): Promise<void> {
+  const launched = process.env[LAUNCHED] === "1";
+  if (f.nproc !== undefined && !launched && process.env.WORLD_SIZE !== undefined)
+    throw new UserError(
+      "--nproc starts its workers itself: unset WORLD_SIZE (or start the workers yourself without --nproc)",
+    );
+  const place = workerPlace();
+  const options = await trainOptions(f, command, (place?.rank ?? 0) === 0);
+  if (f.nproc !== undefined && !launched) {
+    await requireDistributed();
+    process.env[LAUNCHED] = "1";
+    process.exitCode = await launch(launchPlan(f), process.argv.slice(1));
+    return;
+  }
+  await trainHere(f, options, place);
+}
+
+async function requireDistributed(): Promise<void> {
+  const availability = (await import("../../engine/distributed.js")).distributedAvailability();
+  if (!availability.available) throw new UserError(`--nproc: ${availability.reason}`);
+}
+
+function launchPlan(f: TrainFlags): LaunchPlan {
+  if (f.nodeRank >= f.nnodes)
+    throw new UserError(`--node-rank ${f.nodeRank} is not below --nnodes ${f.nnodes}`);
+  if (f.nnodes > 1 && f.masterPort === undefined)
+    throw new UserError(
+      "--nnodes > 1 needs --master-port (and --master-addr, rank 0's machine), the same on every node",
+    );
+  return {
+    nproc: f.nproc!,
+    nnodes: f.nnodes,
+    nodeRank: f.nodeRank,
+    masterAddr: f.masterAddr,
+    masterPort: f.masterPort ?? null,
+    timeoutSeconds: f.distTimeout,
+    logDir: f.logDir ?? null,
+  };
+}
+
+/** The run's options from the flags (and, with --resume, the saved run), checked. */
+async function trainOptions(f: TrainFlags, command: Command, leader: boolean): Promise<TrainOptions> {
   // Only the flags given are taken (a resume compares exactly those with the saved run); the
   // defaults, the same ones --help shows, come from defaultTrainOptions.
   const flags = givenTrainOptions(command);
   const trainer = await import("../../training/trainer.js");
   let options: TrainOptions;
-  // A run in progress in --out is named before anything else is said about the directory.
-  (await import("../../training/run-lock.js")).checkUnlocked(f.out);
+  // A run in progress in --out is named before anything else is said about the directory (rank 0
+  // of a data-parallel run holds the lock while the others start).
+  if (leader) (await import("../../training/run-lock.js")).checkUnlocked(f.out);
   if (f.resume) {
     const saved = trainer.savedRunOptions(f.out);
     if (!saved) throw new UserError(`--resume: ${f.out} has no checkpoint to resume from`);
@@ -55,7 +114,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
     for (const required of ["task", "train", "dev", "model"] as const) {
       if (flags[required] === undefined) throw new UserError(`--${required} is required (unless --resume)`);
     }
-    if (trainer.savedRunOptions(f.out)) {
+    if (leader && trainer.savedRunOptions(f.out)) {
       throw new UserError(
         `${f.out} already holds a training run: use --resume to continue it, or another --out`,
       );
@@ -79,8 +138,19 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
       }
     }
   }
+  return options;
+}
 
-  const progress = makeProgress(!f.json);
+/** Trains in this process: alone, or as one rank of a data-parallel run (`place`). */
+async function trainHere(f: TrainFlags, options: TrainOptions, place: WorkerPlace | null): Promise<void> {
+  const trainer = await import("../../training/trainer.js");
+  const leader = (place?.rank ?? 0) === 0;
+  const timeoutMs = 1000 * Number(process.env.SPINN_DIST_TIMEOUT ?? f.distTimeout);
+  const group = place
+    ? (await import("../../engine/distributed.js")).ProcessGroup.join({ ...place, timeoutMs })
+    : null;
+  // One progress bar, one summary: rank 0's. The others' logs go to --log-dir (launch.ts).
+  const progress = makeProgress(!f.json && leader);
   const abort = new AbortController();
   // Ctrl-C or a polite kill: finish the step, save a checkpoint, exit (kill -9 loses only the
   // steps since the last checkpoint, which --resume redoes identically).
@@ -104,8 +174,10 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
         },
       },
       Boolean(f.resume),
+      group,
     );
     progress.stop();
+    if (!leader) return;
     const best =
       result.bestDevAccuracy === null ? "no evaluation yet" : `${(100 * result.bestDevAccuracy).toFixed(2)}%`;
     if (!f.json) {
@@ -121,6 +193,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
     progress.stop();
+    group?.destroy();
   }
 }
 
@@ -190,6 +263,9 @@ function scheduleOptions(): Option[] {
       default: TRAIN_DEFAULTS.seed,
     }),
     deviceOption(TRAIN_DEFAULTS.device),
+    choiceOption("--dtype <type>", "parameters' floating-point type", FLOAT_DTYPES, {
+      default: TRAIN_DEFAULTS.dtype,
+    }),
     choiceOption("--optimizer <name>", "the optimizer", OPTIMIZERS, { default: TRAIN_DEFAULTS.optimizer }),
     numberOption(
       "--lr <x>",
@@ -248,7 +324,7 @@ export function registerTrainCommand(program: Command): void {
     .command("train")
     .description("Train a model; writes best-on-dev and rolling checkpoints and metrics.jsonl into --out.");
   const options = [...runOptions(), ...reinforceOptions(), ...scheduleOptions(), ...sizeOptions()];
-  addOptions(command, [...options, ...vocabularyOptions()])
+  addOptions(command, [...options, ...vocabularyOptions(), ...distributedOptions()])
     .option("--resume", "continue the run in --out exactly where its checkpoint left off")
     .option("--json", "no progress bar; end with a JSON summary line")
     .addHelpText(
@@ -259,6 +335,7 @@ Examples:
   spinn train --task nli --train snli_1.0_train.jsonl --dev snli_1.0_dev.jsonl \\
       --embeddings glove.6B.100d.txt --model spinn-pi --out runs/snli --eval-every 500
   spinn train --task listops --train train.tsv --dev dev.tsv --model rl-spinn --out runs/rl
+  spinn train --task listops --train train.tsv --dev dev.tsv --model spinn-pi --out runs/lo --nproc 2
   spinn train --out runs/snli --resume`,
     )
     .action(runTrain);

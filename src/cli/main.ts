@@ -9,6 +9,7 @@ import { registerDemoCommand } from "./commands/demo.js";
 import { registerEvalCommand } from "./commands/eval.js";
 import { registerParseCommand } from "./commands/parse.js";
 import { registerPredictCommand } from "./commands/predict.js";
+import { registerServeCommand } from "./commands/serve.js";
 import { registerTrainCommand } from "./commands/train.js";
 import { exitCodeOf, userMessage } from "./errors.js";
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerEvalCommand(program);
   registerPredictCommand(program);
   registerParseCommand(program);
+  registerServeCommand(program);
   registerDataCommands(program);
   registerBenchCommand(program);
   return program;

@@ -1,0 +1,154 @@
+// `spinn serve`: an HTTP API over one or more models (src/serve/): predictions and parses with
+// dynamic batching, health and Prometheus metrics. Prints the URL it listens on; SIGTERM or
+// Ctrl-C stop taking requests, answer those in flight, and exit 0.
+import { type Command, Option } from "commander";
+import { DEFAULT_INPUT_LIMITS, INPUT_LIMIT_FLAGS } from "../../inference/input-limits.js";
+import { DEFAULT_BATCHING, DEFAULT_BODY_LIMIT, defaultServeOptions } from "../../serve/options.js";
+import { UserError } from "../errors.js";
+import { deviceFlag, intFlag } from "../flags.js";
+import { writeJsonLine } from "../json-output.js";
+
+interface ServeFlags {
+  model: string[];
+  port: number;
+  host: string;
+  maxBatch?: number;
+  maxWaitMs?: number;
+  queue?: number;
+  timeoutMs?: number;
+  bodyLimit?: number;
+  device?: string;
+  maxTokens?: number;
+  maxLineBytes?: number;
+  json?: boolean;
+}
+
+const int = (flag: string, min: number) => (value: string) => intFlag(value, flag, min)!;
+
+function portFlag(value: string): number {
+  const port = intFlag(value, "--port", 0)!;
+  if (port > 65535) throw new UserError(`--port must be an integer in [0, 65535], got "${value}"`);
+  return port;
+}
+
+/** A failed listen as one line: the address taken, not ours to take, or not on this machine. */
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  const where = `${host}:${port}`;
+  if (err.code === "EADDRINUSE")
+    return new UserError(`--port ${port}: ${where} is already in use (EADDRINUSE)`);
+  if (err.code === "EACCES")
+    return new UserError(`--port ${port}: not allowed to listen on ${where} (EACCES)`);
+  if (err.code === "EADDRNOTAVAIL" || err.code === "ENOTFOUND")
+    return new UserError(`--host ${host}: not an address of this machine (${err.code})`);
+  return err;
+}
+
+async function runServe(f: ServeFlags): Promise<void> {
+  const { buildServer } = await import("../../serve/server.js");
+  const options = defaultServeOptions(f.model, {
+    device: deviceFlag(f.device) ?? "cpu",
+    maxBatch: f.maxBatch ?? DEFAULT_BATCHING.maxBatch,
+    maxWaitMs: f.maxWaitMs ?? DEFAULT_BATCHING.maxWaitMs,
+    queue: f.queue ?? DEFAULT_BATCHING.queue,
+    timeoutMs: f.timeoutMs ?? DEFAULT_BATCHING.timeoutMs,
+    bodyLimit: f.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    limits: {
+      maxTokens: f.maxTokens ?? DEFAULT_INPUT_LIMITS.maxTokens,
+      maxLineBytes: f.maxLineBytes ?? DEFAULT_INPUT_LIMITS.maxLineBytes,
+    },
+  });
+  const app = await buildServer(options);
+  try {
+    await app.listen({ port: f.port, host: f.host });
+  } catch (err) {
+    await app.close();
+    throw listenError(err as NodeJS.ErrnoException, f.host, f.port);
+  }
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : f.port;
+  const url = `http://${f.host.includes(":") ? `[${f.host}]` : f.host}:${port}`;
+  const names = options.models;
+  if (f.json) writeJsonLine({ url, host: f.host, port, models: names });
+  else process.stdout.write(`spinn serve: listening on ${url} (models: ${names.join(", ")})\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.stderr.write(`spinn serve: ${signal}: answering the requests in flight, then stopping\n`);
+      // A second signal while draining stops at once.
+      process.once(signal, () => process.exit(130));
+      app.close().then(resolve, resolve);
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command("serve")
+    .description("Serve models over HTTP: predictions and parses with dynamic batching, health, metrics.")
+    .addOption(
+      new Option(
+        "--model <dir-or-name>",
+        "a model directory or a shipped model's name; repeat for more (the first is the default)",
+      )
+        .argParser((value: string, previous: string[] = []) => [...previous, value])
+        .makeOptionMandatory(),
+    )
+    .addOption(new Option("--port <port>", "TCP port, 0 for any free one").argParser(portFlag).default(8080))
+    .addOption(new Option("--host <host>", "address to listen on").default("127.0.0.1"))
+    .addOption(
+      new Option(
+        "--max-batch <n>",
+        `most items in one model batch (default ${DEFAULT_BATCHING.maxBatch})`,
+      ).argParser(int("--max-batch", 1)),
+    )
+    .addOption(
+      new Option(
+        "--max-wait-ms <ms>",
+        `how long a batch's first item waits for others (default ${DEFAULT_BATCHING.maxWaitMs})`,
+      ).argParser(int("--max-wait-ms", 0)),
+    )
+    .addOption(
+      new Option(
+        "--queue <n>",
+        `most items waiting; beyond it 503 (default ${DEFAULT_BATCHING.queue})`,
+      ).argParser(int("--queue", 1)),
+    )
+    .addOption(
+      new Option(
+        "--timeout-ms <ms>",
+        `answer within this or 504 (default ${DEFAULT_BATCHING.timeoutMs})`,
+      ).argParser(int("--timeout-ms", 1)),
+    )
+    .addOption(
+      new Option(
+        "--body-limit <bytes>",
+        `most bytes in a request body; beyond it 413 (default ${DEFAULT_BODY_LIMIT})`,
+      ).argParser(int("--body-limit", 1)),
+    )
+    .addOption(
+      new Option(
+        `${INPUT_LIMIT_FLAGS.maxTokens} <n>`,
+        `most tokens in one sentence (default ${DEFAULT_INPUT_LIMITS.maxTokens})`,
+      ).argParser(int(INPUT_LIMIT_FLAGS.maxTokens, 1)),
+    )
+    .addOption(
+      new Option(
+        `${INPUT_LIMIT_FLAGS.maxLineBytes} <n>`,
+        `most bytes in one item, as its JSON line (default ${DEFAULT_INPUT_LIMITS.maxLineBytes})`,
+      ).argParser(int(INPUT_LIMIT_FLAGS.maxLineBytes, 1)),
+    )
+    .addOption(new Option("--device <device>", "cpu, cuda or cuda:N (default cpu)"))
+    .option("--json", 'print the address as one JSON line: {"url", "host", "port", "models"}')
+    .addHelpText(
+      "after",
+      `
+Endpoints: GET /healthz, GET /v1/models, POST /v1/predict, POST /v1/parse, GET /metrics.
+
+Examples:
+  spinn serve --model snli-spinn --model listops-pi --port 8080
+  curl -s localhost:8080/v1/predict -H 'content-type: application/json' \\
+    -d '{"inputs": {"premise": "A man plays a guitar.", "hypothesis": "A person makes music."}}'`,
+    )
+    .action(runServe);
+}

@@ -47,6 +47,7 @@ export class Batcher {
   private readonly queues = new Map<string, Queue>();
   private readonly pending = new Set<PendingRequest>();
   private queued = 0;
+  private running = 0;
   private busy = false;
   private timer: NodeJS.Timeout | null = null;
   private drained: (() => void)[] = [];
@@ -91,6 +92,11 @@ export class Batcher {
       this.queued += items.length;
       this.pump();
     });
+  }
+
+  /** Items in the batch the model runs now (0 when idle). */
+  get runningItems(): number {
+    return this.running;
   }
 
   /** Resolves once every request taken so far is answered (for a graceful stop). */
@@ -144,6 +150,7 @@ export class Batcher {
     const slices = this.take(q);
     const items = slices.flatMap((s) => s.request.items.slice(s.start, s.start + s.count));
     this.busy = true;
+    this.running = items.length;
     const job: BatchJob = {
       model: q.model,
       job: q.job,
@@ -165,6 +172,7 @@ export class Batcher {
       )
       .finally(() => {
         this.busy = false;
+        this.running = 0;
         this.pump();
       });
   }

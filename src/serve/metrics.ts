@@ -6,6 +6,8 @@ import type { ErrorKind } from "./http-error.js";
 export interface MetricSources {
   /** Items waiting for the model. */
   queueDepth(): number;
+  /** Items in the batch the model runs now. */
+  runningItems(): number;
   /** Live native tensors and their bytes, process-wide, as last reported by the model worker. */
   nativeMemory(): { tensors: number; bytes: number };
 }
@@ -63,6 +65,7 @@ export class ServerMetrics {
         },
       });
     gauge("spinn_queue_depth", "Items waiting for the model", () => sources.queueDepth());
+    gauge("spinn_batch_items_running", "Items in the batch the model runs now", () => sources.runningItems());
     gauge("spinn_native_live_tensors", "Live native (libtorch) tensors in the process", () => {
       return sources.nativeMemory().tensors;
     });

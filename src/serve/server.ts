@@ -91,6 +91,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const models: ModelInfo[] = loaded.map((m, i) => ({ ...m, card: served[i]!.card }));
   const metrics = new ServerMetrics({
     queueDepth: () => batcher.depth,
+    runningItems: () => batcher.runningItems,
     nativeMemory: () => runner.memory,
   });
   const batcher = new Batcher(runner, options, (b) => metrics.batch(b.model, b.size, b.seconds));
@@ -104,7 +105,16 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerRoutes(app, { models, batcher, metrics, limits: options.limits, maxItems: options.queue });
   for (const p of options.plugins ?? []) await app.register(p.plugin, p.options ?? {});
   // Closing: fastify stops taking connections and answers those in flight; the batches they
-  // wait for still run, then the worker stops.
+  // wait for still run, then the worker stops. Answers sent while closing end their connection,
+  // which would otherwise stay open for fastify's keep-alive time (72 s) and hold the exit.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onSend", async (_request, reply, payload) => {
+    if (closing) reply.header("connection", "close");
+    return payload;
+  });
   app.addHook("onClose", async () => {
     await batcher.drain();
     await runner.close();

@@ -58,18 +58,24 @@ function installJsonParser(app: FastifyInstance): void {
   });
 }
 
+/** A message as one line: control characters (a quoted body may hold them) written as escapes. */
+function oneLine(message: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: they are what is replaced
+  return message.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 function installErrorHandling(app: FastifyInstance, metrics: ServerMetrics, bodyLimit: number): void {
   app.setErrorHandler((err: FastifyError, _request, reply) => {
     const { status, kind, message } = describeError(err, bodyLimit);
     metrics.error(kind);
     if (kind === "internal") process.stderr.write(`spinn serve: ${err.stack ?? err.message}\n`);
     if (err instanceof HttpError) reply.headers(err.headers);
-    reply.status(status).send({ statusCode: status, error: STATUS_CODES[status], message });
+    reply.status(status).send({ statusCode: status, error: STATUS_CODES[status], message: oneLine(message) });
   });
   app.setNotFoundHandler((request, reply) => {
     metrics.error("not_found");
     const message = `no route ${request.method} ${request.url.split("?")[0]} (routes: ${ROUTES})`;
-    reply.status(404).send({ statusCode: 404, error: STATUS_CODES[404], message });
+    reply.status(404).send({ statusCode: 404, error: STATUS_CODES[404], message: oneLine(message) });
   });
   app.addHook("onResponse", async (request, reply) => {
     const route = request.routeOptions.url ?? "unmatched";

@@ -2,8 +2,9 @@
 // process with the shipped models, then for each concurrency (1, 8, 64) runs that many clients,
 // each sending one item per request back to back for a bounded time, and reports p50/p99
 // latency and items/s beside the offline rate of the same model on the same items in the same
-// run (the library's classify/predictListOps in batches of 256, in this process while the server
-// idles), the mean batch the server formed, and live native tensors before and after.
+// run (the library's classify/predictListOps in batches of 256, and in batches of the server's
+// largest batch, in this process while the server idles), the mean batch the server formed, the
+// share of the time the model was busy, and live native tensors before and after.
 // Prints one JSON object. Goal (issue 13): at 64 clients ≥ 70% of the offline rate, p99 < 250 ms
 // for single pairs.
 //   BENCH_SECONDS (8 per measurement), BENCH_CONCURRENCY ("1,8,64"), BENCH_MODELS ("snli-spinn,listops-pi"),
@@ -19,12 +20,14 @@ import { fileURLToPath } from "node:url";
 import { classify, predictListOps } from "../src/inference/raw-input.js";
 import { loadModelDir } from "../src/models/model-dir.js";
 import { pretrainedDir } from "../src/models/pretrained.js";
+import { DEFAULT_BATCHING } from "../src/serve/options.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.resolve(here, "../src/cli/main.js");
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const levels = (process.env.BENCH_CONCURRENCY ?? "1,8,64").split(",").map(Number);
 const modelNames = (process.env.BENCH_MODELS ?? "snli-spinn,listops-pi").split(",");
+const maxBatch = Number(process.env.BENCH_MAX_BATCH ?? DEFAULT_BATCHING.maxBatch);
 
 type Item = { premise: string; hypothesis: string } | { expression: string };
 
@@ -44,17 +47,17 @@ function itemsOf(name: string): Item[] {
     .map((l) => ({ expression: l.split("\t")[1]! }));
 }
 
-/** Items per second of the library on the same items, batches of 256, for about `seconds`. */
-function offlineRate(name: string, items: Item[]): number {
+/** Items per second of the library on the same items in batches of `batchSize`, for about `seconds`. */
+function offlineRate(name: string, items: Item[], batchSize: number): number {
   const loaded = loadModelDir(pretrainedDir(name));
   const many = Array.from({ length: 1024 }, (_, i) => items[i % items.length]!);
   const once = () =>
     "premise" in many[0]!
-      ? classify(loaded, many as { premise: string; hypothesis: string }[], { batchSize: 256 })
+      ? classify(loaded, many as { premise: string; hypothesis: string }[], { batchSize })
       : predictListOps(
           loaded,
           many.map((x) => (x as { expression: string }).expression),
-          { batchSize: 256 },
+          { batchSize },
         );
   once(); // warm-up
   let done = 0;
@@ -157,13 +160,25 @@ try {
   const results = [];
   for (const model of modelNames) {
     const items = itemsOf(model);
-    const offline = offlineRate(model, items);
+    const offline = offlineRate(model, items, 256);
+    // The same at the server's largest batch: how much of the gap is batch width alone.
+    const offlineAtMaxBatch = offlineRate(model, items, maxBatch);
     const levelsOut = [];
     for (const clients of levels) {
       const r = await load(server.port, model, items, clients);
-      levelsOut.push({ ...r, share_of_offline: round(r.items_per_s / offline, 3) });
+      levelsOut.push({
+        ...r,
+        share_of_offline: round(r.items_per_s / offline, 3),
+        share_of_offline_at_max_batch: round(r.items_per_s / offlineAtMaxBatch, 3),
+      });
     }
-    results.push({ model, offline_items_per_s: round(offline), offline_batch: 256, levels: levelsOut });
+    results.push({
+      model,
+      offline_items_per_s: round(offline),
+      offline_batch: 256,
+      offline_items_per_s_at_max_batch: round(offlineAtMaxBatch),
+      levels: levelsOut,
+    });
   }
   const liveAfter = await metric(server.port, "spinn_native_live_tensors");
   const report = {
@@ -172,8 +187,8 @@ try {
     items_per_request: 1,
     cpus: availableParallelism(),
     server: {
-      max_batch: process.env.BENCH_MAX_BATCH ?? "default",
-      max_wait_ms: process.env.BENCH_MAX_WAIT_MS ?? "default",
+      max_batch: maxBatch,
+      max_wait_ms: Number(process.env.BENCH_MAX_WAIT_MS ?? DEFAULT_BATCHING.maxWaitMs),
     },
     models: results,
     live_tensors: { before: liveBefore, after: liveAfter },

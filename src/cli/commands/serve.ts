@@ -46,7 +46,7 @@ function listenError(err: NodeJS.ErrnoException, host: string, port: number): Er
 async function runServe(f: ServeFlags): Promise<void> {
   const { buildServer } = await import("../../serve/server.js");
   const options = defaultServeOptions(f.model, {
-    device: deviceFlag(f.device) ?? "cpu",
+    device: f.device ?? "cpu",
     maxBatch: f.maxBatch ?? DEFAULT_BATCHING.maxBatch,
     maxWaitMs: f.maxWaitMs ?? DEFAULT_BATCHING.maxWaitMs,
     queue: f.queue ?? DEFAULT_BATCHING.queue,
@@ -138,7 +138,11 @@ export function registerServeCommand(program: Command): void {
         `most bytes in one item, as its JSON line (default ${DEFAULT_INPUT_LIMITS.maxLineBytes})`,
       ).argParser(int(INPUT_LIMIT_FLAGS.maxLineBytes, 1)),
     )
-    .addOption(new Option("--device <device>", "cpu, cuda or cuda:N (default cpu)"))
+    .addOption(
+      new Option("--device <device>", "cpu, cuda or cuda:N (default cpu)").argParser(
+        (v: string) => deviceFlag(v)!,
+      ),
+    )
     .option("--json", 'print the address as one JSON line: {"url", "host", "port", "models"}')
     .addHelpText(
       "after",

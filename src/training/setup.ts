@@ -15,6 +15,7 @@ import {
   requireLabelled,
   requireTrees,
   sentencesOfData,
+  skippedReport,
   type TaskData,
 } from "../tasks/task.js";
 import type { TrainOptions } from "./options.js";
@@ -39,6 +40,7 @@ export async function setUpRun(o: TrainOptions, checkpointDir: string | null, lo
     o.lenient ? requireTrees(data, o.model, training, true) : data;
   const trainData = lenientTrees(await readTrainingData(o.train, o, log), true);
   const devData = lenientTrees(await readTrainingData(o.dev, o, log), false);
+  for (const data of [trainData, devData]) for (const line of skippedReport(data, o.model)) log(line);
   if (trainData.examples.length === 0) throw new DataError(o.train, 0, undefined, "no training examples");
   // Checked before anything is written: an empty dev set would report 0% as the "best" model.
   requireLabelled(

@@ -2,33 +2,33 @@
 // dynamic batching, health and Prometheus metrics. Prints the URL it listens on; SIGTERM or
 // Ctrl-C stop taking requests, answer those in flight, and exit 0.
 import { type Command, Option } from "commander";
+import type { Device } from "../../engine/dtype.js";
 import { DEFAULT_INPUT_LIMITS, INPUT_LIMIT_FLAGS } from "../../inference/input-limits.js";
 import { DEFAULT_BATCHING, DEFAULT_BODY_LIMIT, defaultServeOptions } from "../../serve/options.js";
 import { UserError } from "../errors.js";
-import { deviceFlag, intFlag } from "../flags.js";
+import { addOptions, deviceOption, intOption } from "../flags.js";
 import { writeJsonLine } from "../json-output.js";
 
 interface ServeFlags {
   model: string[];
   port: number;
   host: string;
-  maxBatch?: number;
-  maxWaitMs?: number;
-  queue?: number;
-  timeoutMs?: number;
-  bodyLimit?: number;
-  device?: string;
-  maxTokens?: number;
-  maxLineBytes?: number;
+  maxBatch: number;
+  maxWaitMs: number;
+  queue: number;
+  timeoutMs: number;
+  bodyLimit: number;
+  device: Device;
+  maxTokens: number;
+  maxLineBytes: number;
   json?: boolean;
 }
 
-const int = (flag: string, min: number) => (value: string) => intFlag(value, flag, min)!;
-
-function portFlag(value: string): number {
-  const port = intFlag(value, "--port", 0)!;
-  if (port > 65535) throw new UserError(`--port must be an integer in [0, 65535], got "${value}"`);
-  return port;
+/** A host name or address to listen on (whether this machine has it is found out by listening). */
+function hostValue(value: string): string {
+  if (!/^[^\s/]+$/.test(value))
+    throw new UserError(`--host must be a host name or an address, got "${value}"`);
+  return value;
 }
 
 /** A failed listen as one line: the address taken, not ours to take, or not on this machine. */
@@ -46,16 +46,13 @@ function listenError(err: NodeJS.ErrnoException, host: string, port: number): Er
 async function runServe(f: ServeFlags): Promise<void> {
   const { buildServer } = await import("../../serve/server.js");
   const options = defaultServeOptions(f.model, {
-    device: f.device ?? "cpu",
-    maxBatch: f.maxBatch ?? DEFAULT_BATCHING.maxBatch,
-    maxWaitMs: f.maxWaitMs ?? DEFAULT_BATCHING.maxWaitMs,
-    queue: f.queue ?? DEFAULT_BATCHING.queue,
-    timeoutMs: f.timeoutMs ?? DEFAULT_BATCHING.timeoutMs,
-    bodyLimit: f.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    limits: {
-      maxTokens: f.maxTokens ?? DEFAULT_INPUT_LIMITS.maxTokens,
-      maxLineBytes: f.maxLineBytes ?? DEFAULT_INPUT_LIMITS.maxLineBytes,
-    },
+    device: f.device,
+    maxBatch: f.maxBatch,
+    maxWaitMs: f.maxWaitMs,
+    queue: f.queue,
+    timeoutMs: f.timeoutMs,
+    bodyLimit: f.bodyLimit,
+    limits: { maxTokens: f.maxTokens, maxLineBytes: f.maxLineBytes },
   });
   const app = await buildServer(options);
   try {
@@ -83,7 +80,7 @@ async function runServe(f: ServeFlags): Promise<void> {
 }
 
 export function registerServeCommand(program: Command): void {
-  program
+  const command = program
     .command("serve")
     .description("Serve models over HTTP: predictions and parses with dynamic batching, health, metrics.")
     .addOption(
@@ -94,55 +91,41 @@ export function registerServeCommand(program: Command): void {
         .argParser((value: string, previous: string[] = []) => [...previous, value])
         .makeOptionMandatory(),
     )
-    .addOption(new Option("--port <port>", "TCP port, 0 for any free one").argParser(portFlag).default(8080))
-    .addOption(new Option("--host <host>", "address to listen on").default("127.0.0.1"))
     .addOption(
-      new Option(
-        "--max-batch <n>",
-        `most items in one model batch (default ${DEFAULT_BATCHING.maxBatch})`,
-      ).argParser(int("--max-batch", 1)),
+      intOption("--port <port>", "TCP port, 0 for any free one", { min: 0, max: 65535, default: 8080 }),
     )
-    .addOption(
-      new Option(
-        "--max-wait-ms <ms>",
-        `how long a batch's first item waits for others (default ${DEFAULT_BATCHING.maxWaitMs})`,
-      ).argParser(int("--max-wait-ms", 0)),
-    )
-    .addOption(
-      new Option(
-        "--queue <n>",
-        `most items waiting; beyond it 503 (default ${DEFAULT_BATCHING.queue})`,
-      ).argParser(int("--queue", 1)),
-    )
-    .addOption(
-      new Option(
-        "--timeout-ms <ms>",
-        `answer within this or 504 (default ${DEFAULT_BATCHING.timeoutMs})`,
-      ).argParser(int("--timeout-ms", 1)),
-    )
-    .addOption(
-      new Option(
-        "--body-limit <bytes>",
-        `most bytes in a request body; beyond it 413 (default ${DEFAULT_BODY_LIMIT})`,
-      ).argParser(int("--body-limit", 1)),
-    )
-    .addOption(
-      new Option(
-        `${INPUT_LIMIT_FLAGS.maxTokens} <n>`,
-        `most tokens in one sentence (default ${DEFAULT_INPUT_LIMITS.maxTokens})`,
-      ).argParser(int(INPUT_LIMIT_FLAGS.maxTokens, 1)),
-    )
-    .addOption(
-      new Option(
-        `${INPUT_LIMIT_FLAGS.maxLineBytes} <n>`,
-        `most bytes in one item, as its JSON line (default ${DEFAULT_INPUT_LIMITS.maxLineBytes})`,
-      ).argParser(int(INPUT_LIMIT_FLAGS.maxLineBytes, 1)),
-    )
-    .addOption(
-      new Option("--device <device>", "cpu, cuda or cuda:N (default cpu)").argParser(
-        (v: string) => deviceFlag(v)!,
-      ),
-    )
+    .addOption(new Option("--host <host>", "address to listen on").argParser(hostValue).default("127.0.0.1"));
+  addOptions(command, [
+    intOption("--max-batch <n>", "most items in one model batch", {
+      min: 1,
+      default: DEFAULT_BATCHING.maxBatch,
+    }),
+    intOption("--max-wait-ms <ms>", "how long a batch waits for more items", {
+      min: 0,
+      default: DEFAULT_BATCHING.maxWaitMs,
+    }),
+    intOption("--queue <n>", "most items waiting (beyond it 503); also the most in one request", {
+      min: 1,
+      default: DEFAULT_BATCHING.queue,
+    }),
+    intOption("--timeout-ms <ms>", "time to answer a request (beyond it 504)", {
+      min: 1,
+      default: DEFAULT_BATCHING.timeoutMs,
+    }),
+    intOption("--body-limit <bytes>", "most bytes in a request body (beyond it 413)", {
+      min: 1,
+      default: DEFAULT_BODY_LIMIT,
+    }),
+    intOption(`${INPUT_LIMIT_FLAGS.maxTokens} <n>`, "most tokens in one sentence", {
+      min: 1,
+      default: DEFAULT_INPUT_LIMITS.maxTokens,
+    }),
+    intOption(`${INPUT_LIMIT_FLAGS.maxLineBytes} <n>`, "most bytes in one item, as its JSON line", {
+      min: 1,
+      default: DEFAULT_INPUT_LIMITS.maxLineBytes,
+    }),
+    deviceOption("cpu"),
+  ])
     .option("--json", 'print the address as one JSON line: {"url", "host", "port", "models"}')
     .addHelpText(
       "after",

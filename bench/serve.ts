@@ -1,6 +1,6 @@
 // `npm run bench:serve`: `spinn serve` under load on the loopback. Starts the server as its own
 // process with the shipped models, then for each concurrency (1, 8, 64) runs that many clients,
-// each sending one item per request back to back for a bounded time, and reports p50/p99
+// each sending one item (BENCH_ITEMS) per request back to back for a bounded time, and reports p50/p99
 // latency and items/s beside the offline rate of the same model on the same items in the same
 // run (the library's classify/predictListOps in batches of 256, and in batches of the server's
 // largest batch, in this process while the server idles), the mean batch the server formed, the
@@ -8,7 +8,8 @@
 // Prints one JSON object. Goal (issue 13): at 64 clients ≥ 70% of the offline rate, p99 < 250 ms
 // for single pairs.
 //   BENCH_SECONDS (8 per measurement), BENCH_CONCURRENCY ("1,8,64"), BENCH_MODELS ("snli-spinn,listops-pi"),
-//   BENCH_MAX_BATCH, BENCH_MAX_WAIT_MS (the server's defaults when unset)
+//   BENCH_MAX_BATCH, BENCH_MAX_WAIT_MS (the server's defaults when unset), BENCH_ITEMS (items per
+//   request, 1)
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
@@ -27,6 +28,7 @@ const cli = path.resolve(here, "../src/cli/main.js");
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const levels = (process.env.BENCH_CONCURRENCY ?? "1,8,64").split(",").map(Number);
 const modelNames = (process.env.BENCH_MODELS ?? "snli-spinn,listops-pi").split(",");
+const perRequest = Number(process.env.BENCH_ITEMS ?? 1);
 const maxBatch = Number(process.env.BENCH_MAX_BATCH ?? DEFAULT_BATCHING.maxBatch);
 
 type Item = { premise: string; hypothesis: string } | { expression: string };
@@ -116,7 +118,7 @@ const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
-/** `clients` loops sending one item per request for `seconds`; latencies and items/s. */
+/** `clients` loops sending BENCH_ITEMS items per request for `seconds`; latencies and items/s. */
 async function load(port: number, model: string, items: Item[], clients: number) {
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
   const latencies: number[] = [];
@@ -125,12 +127,15 @@ async function load(port: number, model: string, items: Item[], clients: number)
   const busyBefore = await metric(port, `spinn_batch_duration_seconds_sum{model="${model}"}`);
   const end = performance.now() + seconds * 1000;
   let next = 0;
+  let done = 0;
   const client = async () => {
     while (performance.now() < end) {
-      const body = JSON.stringify({ model, inputs: items[next++ % items.length] });
+      const inputs = Array.from({ length: perRequest }, () => items[next++ % items.length]);
+      const body = JSON.stringify({ model, inputs });
       const t0 = performance.now();
       await call(agent, port, "POST", "/v1/predict", body);
       latencies.push(performance.now() - t0);
+      done += perRequest;
     }
   };
   const start = performance.now();
@@ -144,7 +149,7 @@ async function load(port: number, model: string, items: Item[], clients: number)
   return {
     clients,
     requests: latencies.length,
-    items_per_s: round(latencies.length / elapsed),
+    items_per_s: round(done / elapsed),
     p50_ms: round(percentile(latencies, 0.5)),
     p99_ms: round(percentile(latencies, 0.99)),
     mean_batch: round(batched / Math.max(1, batches)),
@@ -184,7 +189,7 @@ try {
   const report = {
     benchmark: "serve",
     seconds_per_level: seconds,
-    items_per_request: 1,
+    items_per_request: perRequest,
     cpus: availableParallelism(),
     server: {
       max_batch: maxBatch,

@@ -8,6 +8,7 @@ import { registerDataCommands } from "./commands/data.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerEvalCommand } from "./commands/eval.js";
 import { registerParseCommand } from "./commands/parse.js";
+import { registerPlotCommand } from "./commands/plot.js";
 import { registerPredictCommand } from "./commands/predict.js";
 import { registerServeCommand } from "./commands/serve.js";
 import { registerTrainCommand } from "./commands/train.js";
@@ -31,5 +32,6 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerDataCommands(program);
   registerBenchCommand(program);
+  registerPlotCommand(program);
   return program;
 }

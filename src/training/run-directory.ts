@@ -55,6 +55,8 @@ export interface TrainerState extends RunProgress {
   engineRng: string;
   /** RL-SPINN's moving-average baseline (null before the first batch, and for other models). */
   rewardAverage?: number | null;
+  /** Seconds spent training up to this checkpoint (absent in checkpoints from before it existed). */
+  elapsedSeconds?: number;
 }
 
 /** What a checkpoint holds besides the trainer state. */

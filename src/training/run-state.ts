@@ -31,6 +31,9 @@ export class RunState {
   readonly progress: RunProgress;
   /** The step of the last checkpoint written by this process (-1: none yet). */
   private savedStep = -1;
+  /** Training time of the processes that trained this run before (from the checkpoint). */
+  private readonly elapsedBefore: number;
+  private readonly startedAt = Date.now();
 
   constructor(
     readonly setup: RunSetup,
@@ -42,6 +45,7 @@ export class RunState {
     this.optimizer = makeOptimizer(setup.model, o);
     this.objective = new Objective(o, saved?.rewardAverage ?? null);
     this.batchRng = new Rng(o.seed);
+    this.elapsedBefore = saved?.elapsedSeconds ?? 0;
     this.progress = {
       step: 0,
       epoch: 0,
@@ -103,7 +107,7 @@ export class RunState {
     } else {
       p.evalsSinceBest++;
     }
-    this.dir.record({
+    this.record({
       type: "eval",
       step: p.step,
       epoch: during,
@@ -124,11 +128,26 @@ export class RunState {
       ...this.progress,
       engineRng: Buffer.from(getRngState()).toString("base64"),
       rewardAverage: this.objective.advantages.average,
+      elapsedSeconds: this.elapsedSeconds(),
     };
     this.dir.writeCheckpoint(
       { model: this.model, vocab: this.setup.vocab, optimizer: this.optimizer },
       state,
     );
+  }
+
+  /**
+   * Seconds spent training this run, summed over the processes that trained it: a resumed run
+   * continues the count, and the time between a stop and its resume is not in it.
+   */
+  elapsedSeconds(): number {
+    return this.elapsedBefore + (Date.now() - this.startedAt) / 1000;
+  }
+
+  /** Appends one metrics line, stamped with the wall-clock time and the training time so far. */
+  record(entry: object): void {
+    const elapsed = Math.round(this.elapsedSeconds() * 1000) / 1000;
+    this.dir.record({ ...entry, time: new Date().toISOString(), elapsed_seconds: elapsed });
   }
 
   /** Whether the last step is already in the rolling checkpoint. */

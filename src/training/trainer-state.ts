@@ -14,6 +14,8 @@ export function checkTrainerState(json: unknown, file: string): TrainerState {
   for (const key of ["step", "epoch", "batchInEpoch", "evalsSinceBest"]) f.int(key);
   f.string("engineRng");
   if (f.object.rewardAverage !== null && f.has("rewardAverage")) f.number("rewardAverage");
+  if (f.has("elapsedSeconds") && f.number("elapsedSeconds") < 0)
+    f.fail("elapsedSeconds", "expected a number >= 0", f.object.elapsedSeconds);
   const rng = f.nested("epochRng");
   rng.literal("algorithm", "xoshiro128**");
   const s = rng.object.s;

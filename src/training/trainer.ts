@@ -184,7 +184,7 @@ async function trainEpoch(run: RunState, hooks: TrainHooks): Promise<Stop> {
 function diverged(run: RunState, err: DivergenceError): DivergenceError {
   // A parameter check names the step it ran after; a step's own check, the step it was running.
   const step = err.quantity === "parameters" ? err.step : run.progress.step + 1;
-  run.dir.record({ type: "diverged", step, epoch: run.progress.epoch + 1, quantity: err.quantity });
+  run.record({ type: "diverged", step, epoch: run.progress.epoch + 1, quantity: err.quantity });
   const saved = run.dir.savedState();
   const kept = saved
     ? `the checkpoint of step ${saved.step} in ${run.dir.last}${run.progress.best ? ` and the best model in ${run.dir.best}` : ""}`
@@ -225,7 +225,7 @@ function stepReport(run: RunState, batchesInEpoch: number, examplesPerSecond: nu
 
 function record(run: RunState, type: "train" | "epoch", r: StepReport, epoch: number): void {
   const entry = { type, step: r.step, epoch, loss: r.loss, accuracy: r.accuracy };
-  run.dir.record(type === "train" ? { ...entry, lr: r.lr } : entry);
+  run.record(type === "train" ? { ...entry, lr: r.lr } : entry);
 }
 
 /** Examples per second since this epoch (or this process) started: steadier than per batch. */

@@ -1,6 +1,7 @@
 // `spinn serve`: an HTTP API over one or more models (src/serve/): predictions and parses with
 // dynamic batching, health and Prometheus metrics. Prints the URL it listens on; SIGTERM or
 // Ctrl-C stop taking requests, answer those in flight, and exit 0.
+import { existsSync, statSync } from "node:fs";
 import { type Command, Option } from "commander";
 import type { Device } from "../../engine/dtype.js";
 import { DEFAULT_INPUT_LIMITS, INPUT_LIMIT_FLAGS } from "../../inference/input-limits.js";
@@ -21,7 +22,15 @@ interface ServeFlags {
   device: Device;
   maxTokens: number;
   maxLineBytes: number;
+  runs?: string;
   json?: boolean;
+}
+
+/** The directory of training runs the page's runs view shows. */
+function runsValue(value: string): string {
+  if (!existsSync(value) || !statSync(value).isDirectory())
+    throw new UserError(`--runs: no such directory: ${value}`);
+  return value;
 }
 
 /** A host name or address to listen on (whether this machine has it is found out by listening). */
@@ -45,6 +54,7 @@ function listenError(err: NodeJS.ErrnoException, host: string, port: number): Er
 
 async function runServe(f: ServeFlags): Promise<void> {
   const { buildServer } = await import("../../serve/server.js");
+  const { webPlugin } = await import("../../serve/web.js");
   const options = defaultServeOptions(f.model, {
     device: f.device,
     maxBatch: f.maxBatch,
@@ -54,7 +64,8 @@ async function runServe(f: ServeFlags): Promise<void> {
     bodyLimit: f.bodyLimit,
     limits: { maxTokens: f.maxTokens, maxLineBytes: f.maxLineBytes },
   });
-  const app = await buildServer(options);
+  const plugins = [{ plugin: webPlugin, options: f.runs === undefined ? {} : { runsDir: f.runs } }];
+  const app = await buildServer({ ...options, plugins });
   try {
     await app.listen({ port: f.port, host: f.host });
   } catch (err) {
@@ -94,7 +105,12 @@ export function registerServeCommand(program: Command): void {
     .addOption(
       intOption("--port <port>", "TCP port, 0 for any free one", { min: 0, max: 65535, default: 8080 }),
     )
-    .addOption(new Option("--host <host>", "address to listen on").argParser(hostValue).default("127.0.0.1"));
+    .addOption(new Option("--host <host>", "address to listen on").argParser(hostValue).default("127.0.0.1"))
+    .addOption(
+      new Option("--runs <dir>", "a directory of training runs for the page's runs view").argParser(
+        runsValue,
+      ),
+    );
   addOptions(command, [
     intOption("--max-batch <n>", "most items in one model batch", {
       min: 1,
@@ -130,7 +146,8 @@ export function registerServeCommand(program: Command): void {
     .addHelpText(
       "after",
       `
-Endpoints: GET /healthz, GET /v1/models, POST /v1/predict, POST /v1/parse, GET /metrics.
+Endpoints: GET /healthz, GET /v1/models, POST /v1/predict, POST /v1/parse, GET /metrics;
+the web page at / (and GET /v1/runs... for the runs view, with --runs).
 
 Examples:
   spinn serve --model snli-spinn --model listops-pi --port 8080

@@ -59,6 +59,7 @@ export {
   keep,
   memory,
   moveToOuter,
+  releaseFreeMemory,
   type Scope,
   scope,
 } from "./scope.js";

@@ -34,6 +34,8 @@ export interface MemoryReport {
    * little native memory until then; a count that keeps growing pins the native heap.
    */
   handles: number;
+  /** Tensors the garbage collector freed because nobody disposed them (the safety net's catch). */
+  collectedByGc: number;
 }
 
 /**
@@ -45,6 +47,7 @@ interface NativeCore {
   dispose(h: Handle): boolean;
   disposeMany(hs: Handle[]): number;
   memory(): MemoryReport;
+  releaseFreeMemory(): boolean;
   fromData(
     data: HostArray | ArrayLike<number | boolean>,
     shape: number[],
@@ -142,6 +145,7 @@ const nativeCoreNames: Record<keyof NativeCore, true> = {
   dispose: true,
   disposeMany: true,
   memory: true,
+  releaseFreeMemory: true,
   fromData: true,
   toData: true,
   copyToArray: true,

@@ -144,12 +144,7 @@ function readModelMeta(dir: string): ModelMeta {
 
 /** vocab.json, checked (its shape; its size against the config is the caller's check). */
 function readVocabulary(dir: string): Vocabulary {
-  const json = readJson(dir, VOCAB_FILE);
-  try {
-    return Vocabulary.fromJSON(json);
-  } catch (err) {
-    throw new CheckpointError(`${path.join(dir, VOCAB_FILE)}: ${(err as Error).message}`);
-  }
+  return Vocabulary.fromJSON(readJson(dir, VOCAB_FILE), path.join(dir, VOCAB_FILE));
 }
 
 /**

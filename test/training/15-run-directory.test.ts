@@ -282,7 +282,7 @@ const corruptions: [string, Corrupt, RegExp][] = [
   [
     "vocab.json {}",
     unsealed(edit("last/vocab.json", () => "{}")),
-    /last\/vocab\.json: not a spinn vocabulary/,
+    /last\/vocab\.json: format: expected "spinn-vocabulary", got nothing\n$/,
   ],
   ["vocab.json edited (sealed)", edit("last/vocab.json", () => "{}"), /last\/vocab\.json: corrupted/],
   ["empty trainer.json", unsealed(edit("last/trainer.json", () => "")), /trainer\.json: empty file/],

@@ -21,6 +21,7 @@ async function runParse(f: ParseFlags): Promise<void> {
   const { device, batchSize, input } = f;
   const limits = { maxTokens: f.maxTokens, maxLineBytes: f.maxLineBytes };
   const { loadModelDir } = await import("../../models/model-dir.js");
+  const { releaseFreeMemory } = await import("../../engine/index.js");
   const { parseSentences } = await import("../../inference/parse.js");
   const { parseListOpsExpression } = await import("../../data/listops.js");
   const { tokenize } = await import("../../data/tokenizer.js");
@@ -56,6 +57,7 @@ async function runParse(f: ParseFlags): Promise<void> {
     lines += entries.length;
     const sentences = entries.flatMap((e) => ("item" in e ? [e.item] : []));
     const trees = sentences.length > 0 ? parseSentences(model, vocab, sentences, batchSize) : [];
+    releaseFreeMemory(); // the batch's freed tensors back to the OS: RSS stays flat over a stream
     let i = 0;
     for (const entry of entries) {
       if ("error" in entry) {

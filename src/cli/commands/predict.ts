@@ -20,6 +20,7 @@ async function runPredict(f: PredictFlags): Promise<void> {
   const { device, batchSize, input } = f;
   const limits = { maxTokens: f.maxTokens, maxLineBytes: f.maxLineBytes };
   const { loadModelDir } = await import("../../models/model-dir.js");
+  const { releaseFreeMemory } = await import("../../engine/index.js");
   const { predict, withUsedTrees } = await import("../../inference/evaluate.js");
   const { exampleWithTrees, labelNames, LISTOPS_ADVICE, lineAdvice, requireTree, sidesOf, treeAdvice } =
     await import("../../tasks/task.js");
@@ -43,6 +44,7 @@ async function runPredict(f: PredictFlags): Promise<void> {
     const examples = entries.flatMap((e) => ("item" in e ? [e.item] : []));
     const data = { task, file, examples, skipped: { noGoldLabel: 0, invalid: 0 } };
     const p = examples.length > 0 ? predict(model, data, vocab, batchSize) : null;
+    releaseFreeMemory(); // the batch's freed tensors back to the OS: RSS stays flat over a stream
     // Show the trees the model composed along (its own, for full SPINN).
     const used = p ? withUsedTrees(data, p).examples : [];
     let i = 0;

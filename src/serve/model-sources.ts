@@ -1,11 +1,11 @@
 // Which models a server loads: each `--model` value is a model directory (or a training run)
 // when such a path exists, else the name of a shipped model. A model is served under the
 // shipped name or its directory's name, and carries its card when it has one.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { UserError } from "../cli/errors.js";
 import { snakeKeys } from "../cli/json-output.js";
-import { pretrainedDir, pretrainedNames } from "../models/pretrained.js";
+import { pretrainedDir, pretrainedNames, readCardFile } from "../models/pretrained.js";
 import type { ModelSource } from "./protocol.js";
 
 export interface ServedModel extends ModelSource {
@@ -14,12 +14,7 @@ export interface ServedModel extends ModelSource {
 
 function cardOf(dir: string): Record<string, unknown> | null {
   const file = path.join(dir, "card.json");
-  if (!existsSync(file)) return null;
-  try {
-    return snakeKeys(JSON.parse(readFileSync(file, "utf8"))) as Record<string, unknown>;
-  } catch (err) {
-    throw new UserError(`${file}: not valid JSON (${(err as Error).message})`);
-  }
+  return existsSync(file) ? (snakeKeys(readCardFile(file)) as Record<string, unknown>) : null;
 }
 
 function sourceOf(spec: string): ServedModel {

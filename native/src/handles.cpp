@@ -313,7 +313,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   const spinn::EntryTable* tables[] = {
       &spinn::handleEntryPoints,      &spinn::generatedEntryPoints,   &spinn::coreEntryPoints,
       &spinn::autogradEntryPoints,    &spinn::optimEntryPoints,       &spinn::stateMemoryEntryPoints,
-      &spinn::batchedLinearEntryPoints, &spinn::cellEntryPoints,
+      &spinn::batchedLinearEntryPoints, &spinn::cellEntryPoints,      &spinn::dropoutEntryPoints,
   };
   for (const spinn::EntryTable* t : tables) {
     for (const spinn::EntryPoint& row : *t) {

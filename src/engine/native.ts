@@ -123,6 +123,7 @@ interface NativeCore {
   stateWrite(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array, value: Handle): Handle;
   treeLstmCell(gates: Handle, leftCell: Handle, rightCell: Handle): Handle;
   lstmCell(gates: Handle, prevCell: Handle): Handle;
+  dropout(x: Handle, p: number, train: boolean): Handle;
   batchedLinearCollector(weight: Handle, bias: Handle | null, inputs: Handle, outputGrads: Handle): Handle;
   batchedLinearStep(
     token: Handle,
@@ -180,6 +181,7 @@ const nativeCoreNames: Record<keyof NativeCore, true> = {
   stateWrite: true,
   treeLstmCell: true,
   lstmCell: true,
+  dropout: true,
   batchedLinearCollector: true,
   batchedLinearStep: true,
 };

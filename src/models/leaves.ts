@@ -8,6 +8,7 @@ import {
   embedding,
   Linear,
   type ParamPath,
+  scope,
   type Tensor,
   tensor,
 } from "../engine/index.js";
@@ -48,10 +49,16 @@ export class LeafEmbedder {
     this.norm = new BatchNorm(path.sub("embed_bn"), 2 * config.dHidden);
   }
 
-  /** Leaf states (tokens × 2H) of a batch, compact. */
+  /**
+   * Leaf states (tokens × 2H) of a batch, compact. In a scope of its own: the intermediates that
+   * the backward pass does not need (the batch norm's output, 2H per token) are freed now, not
+   * when the training step ends.
+   */
   forward(batch: SentenceBatch, training: boolean): Tensor {
-    const ids = tensor(compactIds(batch), { device: this.embed.device });
-    const projected = this.projection.forward(embedding(this.embed, ids));
-    return dropout(this.norm.forward(projected, training), this.config.embedDropout, training);
+    return scope(() => {
+      const ids = tensor(compactIds(batch), { device: this.embed.device });
+      const projected = this.projection.forward(embedding(this.embed, ids));
+      return dropout(this.norm.forward(projected, training), this.config.embedDropout, training);
+    });
   }
 }

@@ -10,6 +10,7 @@ import { registerEvalCommand } from "./commands/eval.js";
 import { registerParseCommand } from "./commands/parse.js";
 import { registerPlotCommand } from "./commands/plot.js";
 import { registerPredictCommand } from "./commands/predict.js";
+import { registerServeCommand } from "./commands/serve.js";
 import { registerTrainCommand } from "./commands/train.js";
 
 export function buildProgram(): Command {
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerEvalCommand(program);
   registerPredictCommand(program);
   registerParseCommand(program);
+  registerServeCommand(program);
   registerDataCommands(program);
   registerBenchCommand(program);
   registerPlotCommand(program);

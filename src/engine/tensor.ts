@@ -187,7 +187,8 @@ export class Tensor extends TensorOps implements Scoped {
   }
   /** Copies src into this tensor in place (no autograd history); returns this. */
   copy_(src: Tensor): this {
-    native.copyInto(this.handle, src.handle);
+    // The op hands back a second handle to this tensor; released now, not left to the collector.
+    native.dispose(native.copyInto(this.handle, src.handle));
     return this;
   }
 

@@ -3,5 +3,8 @@
 import { memory } from "../src/engine/index.js";
 
 process.on("SIGUSR2", () => {
-  process.stderr.write(`@memory ${JSON.stringify(memory())}\n`);
+  const { heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
+  process.stderr.write(
+    `@memory ${JSON.stringify({ ...memory(), heapUsed, heapTotal, external, arrayBuffers })}\n`,
+  );
 });

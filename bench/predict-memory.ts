@@ -1,9 +1,10 @@
 // `npm run bench:predict-memory`: does `spinn predict` run in bounded memory? Trains a small
 // ListOps SPINN-PI model (`spinn demo`), then streams ListOps lines through `spinn predict` on
-// stdin and reads the process's resident memory (VmRSS, /proc/<pid>/status) and the engine's
-// live tensors and handles (bench/predict-memory-probe.ts) once 10,000 and once all lines have
-// been answered, with stdin still open. Prints one JSON object; the goal is growth under 5%.
-//   PREDICT_LINES (100000), PREDICT_BATCH (256)
+// stdin and reads the process's resident memory (VmRSS, /proc/<pid>/status), its JS heap and
+// external memory, and the engine's live tensors and handles (bench/predict-memory-probe.ts)
+// once 10,000, half and all the lines have been answered, with stdin still open. Prints one
+// JSON object; the goal is RSS growth from 10,000 lines to all of them under 5%.
+//   PREDICT_LINES (100000), PREDICT_BATCH (256), PREDICT_AT (more readings: "20000,30000")
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,9 +18,21 @@ const cli = path.join(root, "dist/src/cli/main.js");
 const total = Number(process.env.PREDICT_LINES ?? 100_000);
 const batch = process.env.PREDICT_BATCH ?? "256";
 const first = Math.min(10_000, total);
+const extra = (process.env.PREDICT_AT ?? "").split(",").filter(Boolean).map(Number);
+const readings = [...new Set([first, Math.round(total / 2), ...extra, total])]
+  .filter((n) => n >= first && n <= total)
+  .sort((a, b) => a - b);
 // predict answers a batch once it is full (or at the end of the input): measure after the last
 // whole batch within each milestone, with the input still open.
 const whole = (n: number) => Math.max(1, Math.floor(n / Number(batch))) * Number(batch);
+
+interface Reading {
+  rss_mib: number;
+  heap_used_mib: number;
+  external_mib: number;
+  tensors: number;
+  handles: number;
+}
 
 const dir = mkdtempSync(path.join(tmpdir(), "spinn-predict-memory-"));
 try {
@@ -68,9 +81,18 @@ try {
   const probe = () => {
     const next = queue.then(
       () =>
-        new Promise<{ rss_mib: number; tensors: number; handles: number }>((resolve) => {
+        new Promise<Reading>((resolve) => {
           const rss = rssMiB();
-          probes.push((m) => resolve({ rss_mib: rss, tensors: m.tensors!, handles: m.handles! }));
+          const mib = (bytes: number) => Math.round(bytes / 104857.6) / 10;
+          probes.push((m) =>
+            resolve({
+              rss_mib: rss,
+              heap_used_mib: mib(m.heapUsed!),
+              external_mib: mib(m.external!),
+              tensors: m.tensors!,
+              handles: m.handles!,
+            }),
+          );
           child.kill("SIGUSR2");
         }),
     );
@@ -79,10 +101,7 @@ try {
   };
 
   const started = performance.now();
-  const at: Record<
-    number,
-    { rss_mib: number; tensors: number; handles: number; lines: number; seconds: number }
-  > = {};
+  const at: Record<number, Reading & { lines: number; seconds: number }> = {};
   let answered = 0;
   let wake: ((v: unknown) => void) | null = null;
   const finished = new Promise<void>((resolve, reject) => {
@@ -91,7 +110,7 @@ try {
     );
   });
   const milestones = new Promise<void>((resolve) => {
-    const pending = [first, total];
+    const pending = [...readings];
     child.stdout.on("data", (chunk: Buffer) => {
       for (const byte of chunk) if (byte === 10) answered++;
       wake?.(undefined);
@@ -124,18 +143,19 @@ try {
 
   const a = at[first]!;
   const b = at[total]!;
+  const each = <K extends keyof Reading>(key: K, name: string) =>
+    Object.fromEntries(readings.map((n) => [`${name}_at_${n}`, at[n]![key]]));
   process.stdout.write(
     `${JSON.stringify({
       lines: total,
-      measured_after_lines: [a.lines, b.lines],
+      measured_after_lines: readings.map((n) => at[n]!.lines),
       batch_size: Number(batch),
-      [`rss_mib_at_${first}`]: a.rss_mib,
-      [`rss_mib_at_${total}`]: b.rss_mib,
+      ...each("rss_mib", "rss_mib"),
       rss_growth_percent: Math.round((1000 * (b.rss_mib - a.rss_mib)) / a.rss_mib) / 10,
-      [`live_tensors_at_${first}`]: a.tensors,
-      [`live_tensors_at_${total}`]: b.tensors,
-      [`handles_at_${first}`]: a.handles,
-      [`handles_at_${total}`]: b.handles,
+      ...each("heap_used_mib", "heap_used_mib"),
+      ...each("external_mib", "external_mib"),
+      ...each("tensors", "live_tensors"),
+      ...each("handles", "handles"),
       lines_per_s: Math.round(b.lines / b.seconds),
     })}\n`,
   );

@@ -77,9 +77,14 @@ async function main() {
     "-DNAPI_CPP_EXCEPTIONS",
     "-DNODE_ADDON_API_DISABLE_DEPRECATED",
     ...(torch.cuda ? ["-DSPINN_WITH_CUDA=1"] : []),
+    ...(torch.gloo.available ? ["-DUSE_C10D_GLOO"] : []),
     `-I${nodeIncludeDir()}`,
     `-I${addonApiIncludeDir()}`,
     ...torch.includeDirs.map((d) => `-isystem${d}`),
+    // The compiler's own /usr/include must not become -isystem (it breaks #include_next).
+    ...(torch.gloo.available && !["/usr/include", ...torch.includeDirs].includes(torch.gloo.includeDir)
+      ? [`-isystem${torch.gloo.includeDir}`]
+      : []),
   ];
   const ldflags = [
     "-shared",
@@ -111,7 +116,8 @@ async function main() {
   const stale = jobs.filter((j) => !j.fresh);
   const parallel = Math.max(1, Math.min(availableParallelism(), stale.length));
   console.log(
-    `libtorch ${torch.version} from ${torch.source}${torch.cuda ? " (CUDA)" : ""}; compiling ${stale.length}/${jobs.length} files`,
+    `libtorch ${torch.version} from ${torch.source}${torch.cuda ? " (CUDA)" : ""}` +
+      `${torch.gloo.available ? ", with Gloo" : `, without Gloo (${torch.gloo.reason})`}; compiling ${stale.length}/${jobs.length} files`,
   );
   let next = 0;
   await Promise.all(

@@ -22,7 +22,25 @@ function describeRoot(source, includeRoot, libDir, abiHint) {
     cuda,
     cxx11abi: abiHint ?? 1,
     version: readVersion(includeDirs[1]),
+    gloo: findGloo(includeRoot),
   };
+}
+
+// c10d's ProcessGroupGloo (data-parallel training) compiles only with gloo's headers, which
+// Debian ships apart from libtorch (libgloo-dev). Null, with the reason, when either is missing:
+// the addon then builds without distributed training and says why when it is asked for.
+function findGloo(includeRoot) {
+  if (process.env.SPINN_WITHOUT_GLOO === "1") return { available: false, reason: "SPINN_WITHOUT_GLOO=1" };
+  const header = path.join(includeRoot, "torch/csrc/distributed/c10d/ProcessGroupGloo.hpp");
+  if (!existsSync(header)) return { available: false, reason: `no ${header}` };
+  const dirs = [includeRoot, "/usr/include", "/usr/local/include"];
+  const dir = dirs.find((d) => existsSync(path.join(d, "gloo/config.h")));
+  if (!dir)
+    return {
+      available: false,
+      reason: `no gloo/config.h in ${dirs.join(", ")} (apt-get install -y libgloo-dev)`,
+    };
+  return { available: true, includeDir: dir };
 }
 
 function readVersion(apiInclude) {

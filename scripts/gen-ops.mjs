@@ -139,7 +139,6 @@ export const OPS = [
     "T",
     "at::nll_loss(logp, target, {}, spinn::reduction(reduction), -100)",
   ],
-  ["dropout", "T a, f p, b train", "T", "at::dropout(a, p, train)"],
   [
     "batchNorm",
     "T x, T? weight, T? bias, T? runningMean, T? runningVar, b train, f momentum, f eps",

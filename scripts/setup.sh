@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # libtorch (C++ headers + libraries) and the BLAS it runs on; Debian's PyTorch is the reference
-# the benchmarks compare against (and an independent safetensors reader in the tests).
-packages=(libtorch-dev libopenblas0-pthread python3-torch)
+# the benchmarks compare against (and an independent safetensors reader in the tests); chromium
+# is the browser the web page's tests drive (through playwright-core).
+# libgloo-dev: the gloo headers c10d's ProcessGroupGloo needs (data-parallel training, --nproc)
+packages=(libtorch-dev libopenblas0-pthread python3-torch chromium libgloo-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

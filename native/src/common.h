@@ -104,5 +104,7 @@ extern const EntryTable optimEntryPoints;      // optim.cpp
 extern const EntryTable stateMemoryEntryPoints;    // state_memory.cpp
 extern const EntryTable batchedLinearEntryPoints;  // batched_linear.cpp
 extern const EntryTable cellEntryPoints;       // cells.cpp
+extern const EntryTable dropoutEntryPoints;    // dropout.cpp
+extern const EntryTable distributedEntryPoints;  // distributed.cpp
 
 }  // namespace spinn

@@ -1,4 +1,6 @@
 // Tensor handles, argument conversion, errors and the addon's entry point.
+#include <malloc.h>
+
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -20,6 +22,9 @@ std::unordered_set<TensorBox*> liveBoxes;
 // Handles (boxes) whose External the garbage collector has not yet finalized, disposed or not:
 // each holds a little native memory (box, finalizer record, global handle) until then.
 std::atomic<int64_t> handleCount{0};
+// Tensors freed by a handle's finalizer because nobody disposed them (no dispose(), no scope):
+// the safety net's catch, reported by memory() so that leaks show up.
+std::atomic<int64_t> collectedCount{0};
 
 Addon& addonOf(Napi::Env env) { return *env.GetInstanceData<Addon>(); }
 
@@ -166,6 +171,12 @@ void untrackBox(TensorBox* box) {
 // they make V8 collect in proportion to them.
 constexpr int64_t kHandleExternalBytes = 512;
 
+// The handle's finalizer is the safety net for tensors dropped without dispose() or a scope: it
+// frees the tensor with the box. It is the only one: a JS FinalizationRegistry over the Tensor
+// objects kept every tensor ever made alive through the scavenges (V8 treats a registered
+// target as reachable until a full collection) and its record alive until the cleanup task
+// after that, so `spinn predict`'s JS heap grew between full collections and each collection
+// left more behind (RSS +10-20% over 100,000 lines, issue 11).
 Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Null();
   auto* box = new TensorBox{std::move(t)};
@@ -173,6 +184,7 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
   handleCount++;
   Napi::MemoryManagement::AdjustExternalMemory(env, kHandleExternalBytes);
   auto ext = Napi::External<TensorBox>::New(env, box, [](Napi::Env env, TensorBox* b) {
+    if (b->tensor.defined()) collectedCount++;
     untrackBox(b);
     delete b;
     handleCount--;
@@ -259,7 +271,19 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
   out.Set("cpuBytes", cpuBytes);
   out.Set("cudaBytes", cudaBytes);
   out.Set("handles", static_cast<double>(handleCount.load()));
+  out.Set("collectedByGc", static_cast<double>(collectedCount.load()));
   return out;
+}
+
+// releaseFreeMemory(): hands the pages glibc's malloc holds free back to the OS (malloc_trim),
+// from the middle of its arenas too, not only their tops; returns whether any were. libtorch
+// allocates each batch's tensors with malloc, of sizes that change from batch to batch, and the
+// freed ones leave holes glibc keeps: without this, a predict process's RSS follows its
+// high-water mark and the fragmentation of the arena (+30-60 MiB over the first 100,000 lines,
+// issue 11), with it the memory the current batch needs. About 4 ms on a 100 MB arena: a
+// long-running reader calls it once per batch, not per tensor.
+Napi::Value releaseFreeMemory(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
 }
 
 // Every exported function is this one trampoline, handed its table row as callback data: the
@@ -277,6 +301,7 @@ const EntryTable handleEntryPoints = {
     {"dispose", dispose},
     {"disposeMany", disposeMany},
     {"memory", memory},
+    {"releaseFreeMemory", releaseFreeMemory},
 };
 
 }  // namespace spinn
@@ -288,7 +313,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   const spinn::EntryTable* tables[] = {
       &spinn::handleEntryPoints,      &spinn::generatedEntryPoints,   &spinn::coreEntryPoints,
       &spinn::autogradEntryPoints,    &spinn::optimEntryPoints,       &spinn::stateMemoryEntryPoints,
-      &spinn::batchedLinearEntryPoints, &spinn::cellEntryPoints,
+      &spinn::batchedLinearEntryPoints, &spinn::cellEntryPoints,      &spinn::dropoutEntryPoints,
+      &spinn::distributedEntryPoints,
   };
   for (const spinn::EntryTable* t : tables) {
     for (const spinn::EntryPoint& row : *t) {

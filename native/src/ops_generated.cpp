@@ -458,13 +458,6 @@ static Napi::Value op_nllLoss(const Napi::CallbackInfo& info) {
   auto reduction = spinn::argInt(info, 2);
   return spinn::wrapTensor(info.Env(), at::nll_loss(logp, target, {}, spinn::reduction(reduction), -100));
 }
-static Napi::Value op_dropout(const Napi::CallbackInfo& info) {
-  spinn::expectArgs(info, 3);
-  auto a = spinn::argTensor(info, 0);
-  auto p = spinn::argDouble(info, 1);
-  auto train = spinn::argBool(info, 2);
-  return spinn::wrapTensor(info.Env(), at::dropout(a, p, train));
-}
 static Napi::Value op_batchNorm(const Napi::CallbackInfo& info) {
   spinn::expectArgs(info, 8);
   auto x = spinn::argTensor(info, 0);
@@ -612,7 +605,6 @@ const spinn::EntryTable spinn::generatedEntryPoints = {
     {"logSoftmax", op_logSoftmax},
     {"crossEntropy", op_crossEntropy},
     {"nllLoss", op_nllLoss},
-    {"dropout", op_dropout},
     {"batchNorm", op_batchNorm},
     {"layerNorm", op_layerNorm},
     {"toDtype", op_toDtype},

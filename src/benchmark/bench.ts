@@ -71,8 +71,13 @@ export interface BenchResult {
   train_seconds: number;
   first_loss: number;
   last_loss: number;
-  /** Peak resident set size of the process, MiB. */
+  /**
+   * Peak resident set size of the process up to the end of the timed steps, MiB: the kernel's
+   * high-water mark (getrusage), which sees the peak inside a step, not only between steps.
+   */
   peak_rss_mib: number;
+  /** Resident set size before the model is built (Node, libtorch and the data loaded), MiB. */
+  rss_before_model_mib: number;
   /** Live native tensors and their bytes after each pass over the timed steps (flat = no leak). */
   live_tensors: number[];
   live_mib: number[];
@@ -106,6 +111,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     ? syntheticPairs(o.synthetic, 20000, o.seed, o.length)
     : ((await readTaskData(o.data!, "nli")).examples as NliExample[]);
   const vocab = Vocabulary.build(examples.flatMap((e) => [e.premise.tokens, e.hypothesis.tokens]));
+  const rssBeforeModel = process.memoryUsage().rss;
   const config = { ...defaultConfig("nli", o.model, vocab.size), ...sizesOf(o) };
   const model = new Model(config, { device: o.device });
   // The reference's optimizer; the step, objective and clipping are the trainer's own.
@@ -142,6 +148,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     first_loss: +losses[0]!.toFixed(4),
     last_loss: +losses[losses.length - 1]!.toFixed(4),
     peak_rss_mib: +(training.peakRss / 2 ** 20).toFixed(1),
+    rss_before_model_mib: +(rssBeforeModel / 2 ** 20).toFixed(1),
     live_tensors: training.liveTensors,
     live_mib: training.liveMib,
     ...(countFlops
@@ -205,7 +212,6 @@ function timeTraining(o: BenchOptions, step: () => StepResult, afterWarmup: () =
     const r = step();
     if (stop) addCounts(t.calls, stop());
     t.losses.push(r.loss);
-    t.peakRss = Math.max(t.peakRss, process.memoryUsage().rss);
     return r.examples;
   };
   for (let i = 0; i < o.warmup; i++) run();
@@ -223,6 +229,7 @@ function timeTraining(o: BenchOptions, step: () => StepResult, afterWarmup: () =
   }
   synchronize();
   t.seconds = (performance.now() - t0) / 1000;
+  t.peakRss = process.resourceUsage().maxRSS * 1024; // KiB
   return t;
 }
 

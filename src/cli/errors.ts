@@ -17,6 +17,7 @@ const USER_FACING = new Set([
   "ParseError",
   "PretrainedError",
   "DivergenceError",
+  "DistributedError",
 ]);
 
 /** Exit codes besides 0 and 2 (a user error); the README's command notes list them. */
@@ -25,6 +26,8 @@ export const EXIT_CODES = {
   diverged: 3,
   /** The operating system refused a read or write (disk full, read-only, permissions). */
   system: 4,
+  /** Data-parallel training lost a worker, or its rendezvous or a collective failed. */
+  distributed: 5,
   /** Training interrupted by Ctrl-C or SIGTERM (checkpointed; --resume continues). */
   interrupted: 130,
 } as const;
@@ -81,6 +84,7 @@ export function userMessage(err: unknown): string | null {
 export function exitCodeOf(err: unknown): number {
   if (!(err instanceof Error)) return 2;
   if (err.name === "DivergenceError") return EXIT_CODES.diverged;
+  if (err.name === "DistributedError") return EXIT_CODES.distributed;
   const e = errnoOf(err);
   // A wrong path (missing, not a directory, no permission) is the user's to fix like a bad flag.
   return e && SYSTEM_ERRNO.has(e.code) ? EXIT_CODES.system : 2;

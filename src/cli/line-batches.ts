@@ -7,17 +7,12 @@
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { DataError } from "../data/errors.js";
+import { STDIN } from "../data/lines.js";
 import { type InputLimits, lineTooLong } from "../inference/input-limits.js";
-import { fileFlag } from "./flags.js";
 import { writeJsonLine } from "./json-output.js";
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
-
-/** An --input flag: a file (checked), or stdin when not given or "-" (undefined). */
-export function inputFlag(value: string | undefined, flag = "--input"): string | undefined {
-  return value === "-" ? undefined : fileFlag(value, flag);
-}
 
 /** One input line's outcome: its item, or (with --lenient) the error that made it unusable. */
 export type LineEntry<T> = { line: number; item: T } | { line: number; error: DataError };
@@ -29,14 +24,14 @@ export type LineEntry<T> = { line: number; item: T } | { line: number; error: Da
  * a bad line becomes an error entry at its place and the reading goes on.
  */
 export async function forEachLineBatch<T>(
-  input: string | undefined,
+  input: string,
   batchSize: number,
   item: (line: string, lineNo: number) => T,
   handle: (entries: LineEntry<T>[]) => void,
   limits: Pick<InputLimits, "maxLineBytes">,
   lenient = false,
 ): Promise<void> {
-  const file = input ?? "<stdin>";
+  const file = input;
   let pending: LineEntry<T>[] = [];
   let lineNo = 0;
   const flush = () => {
@@ -50,7 +45,7 @@ export async function forEachLineBatch<T>(
     flush();
     throw lineTooLong(file, n, limits.maxLineBytes);
   };
-  const stream = input ? createReadStream(input) : process.stdin;
+  const stream = input === STDIN ? process.stdin : createReadStream(input);
   for await (const line of lines(stream, tooLong, limits.maxLineBytes)) {
     lineNo++;
     if (line === null) {
@@ -162,10 +157,11 @@ export function lenientSummary(skipped: number, total: number): void {
 
 /** The hint shown when a command waits for lines typed at a terminal, or null when not on one. */
 export function terminalHint(
-  input: string | undefined,
+  input: string,
   stdinIsTTY: boolean | undefined,
   what: string,
+  flag = "--input",
 ): string | null {
-  if (input !== undefined || !stdinIsTTY) return null;
-  return `spinn: reading ${what} from the terminal, one per line; end with Ctrl-D (or give --input FILE)\n`;
+  if (input !== STDIN || !stdinIsTTY) return null;
+  return `spinn: reading ${what} from the terminal, one per line; end with Ctrl-D (or give ${flag} FILE)\n`;
 }

@@ -1,37 +1,9 @@
 #!/usr/bin/env node
-// The `spinn` command: one sub-command per job. Each command module registers itself on the
-// program; this file only wires them together and turns user errors into one clear line.
-import { Command, CommanderError } from "commander";
-import { packageInfo } from "../util/package-info.js";
-import { registerBenchCommand } from "./commands/bench.js";
-import { registerDataCommands } from "./commands/data.js";
-import { registerDemoCommand } from "./commands/demo.js";
-import { registerEvalCommand } from "./commands/eval.js";
-import { registerParseCommand } from "./commands/parse.js";
-import { registerPredictCommand } from "./commands/predict.js";
-import { registerTrainCommand } from "./commands/train.js";
+// The `spinn` command: runs the program (program.ts) and turns user errors into one clear line
+// and an exit code.
+import { CommanderError } from "commander";
 import { exitCodeOf, userMessage } from "./errors.js";
-
-export function buildProgram(): Command {
-  const program = new Command();
-  program
-    .name("spinn")
-    .description("Train, evaluate and inspect tree-structured sentence encoders (SPINN and relatives).")
-    .version(packageInfo().version, "-V, --version", "print the version of spinn-ts")
-    // Usage errors are one line, like every other user error.
-    .configureOutput({
-      outputError: (text, write) => write(`spinn: ${text.replace(/^error: /, "").trim()} (see --help)\n`),
-    })
-    .exitOverride();
-  registerDemoCommand(program);
-  registerTrainCommand(program);
-  registerEvalCommand(program);
-  registerPredictCommand(program);
-  registerParseCommand(program);
-  registerDataCommands(program);
-  registerBenchCommand(program);
-  return program;
-}
+import { buildProgram } from "./program.js";
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();

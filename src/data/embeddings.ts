@@ -13,14 +13,18 @@
 // are ignored.
 //
 // With `cacheDir`, the vectors found are cached in a binary file there, keyed by source file name
-// and vocabulary hash, and validated on load against the source's size and mtime, the vocabulary
-// hash and the dimension; a stale or corrupt cache is rebuilt. Random rows are not cached: they
-// are redrawn from the seed, so a cache hit equals a fresh load for every seed.
+// and vocabulary hash. A cache that no longer matches (the source's size or mtime, the vocabulary
+// hash, the dimension, an older cache version) is rebuilt; one that is damaged (truncated, a
+// garbled header, ids out of range, a value that is not a finite float32) is a DataError naming
+// the cache file, checked as strictly as the text is, so nothing non-finite enters a model
+// through it. Random rows are not cached: they are redrawn from the seed, so a cache hit equals a
+// fresh load for every seed.
 
 import { readFile, stat } from "node:fs/promises";
 import { endianness } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { writeFileAtomic } from "../util/atomic-write.js";
+import { Fields } from "../util/checked-json.js";
 import { DataError, ErrorSink, type SkippedLines } from "./errors.js";
 import { asDataError, readLineBatches } from "./lines.js";
 import { Rng } from "./rng.js";
@@ -286,7 +290,9 @@ function stdOf(values: Float32Array): number {
 // multiple of 4, int32 ids[found], float32 vectors[found × dim]; little-endian.
 
 const MAGIC = "SPINNEMB";
-const CACHE_VERSION = 1;
+// Version 2: version 1 caches were written before values beyond float32's range were refused,
+// and may hold infinities; they are rebuilt from the text.
+const CACHE_VERSION = 2;
 
 interface SourceStamp {
   path: string;
@@ -326,40 +332,113 @@ async function readCache(
   } catch {
     return "absent";
   }
+  const header = readCacheHeader(buf, cacheFile);
+  if (header === "stale") return "stale";
+  const fresh =
+    header.source.path === source.path &&
+    header.source.size === source.size &&
+    header.source.mtimeMs === source.mtimeMs &&
+    header.vocabHash === vocab.hash() &&
+    (options.dim === undefined || header.dim === options.dim) &&
+    // A cache made leniently from a file with bad rows must not let a strict load pass.
+    (options.lenient === true || header.skipped.count === 0);
+  if (!fresh) return "stale";
+  const { ids, vectors } = readCacheVectors(buf, cacheFile, header, vocab);
+  const errors = header.skipped.errors.map((e) => new DataError(file, e.line, undefined, e.detail));
+  return {
+    dim: header.dim,
+    ids,
+    vectors,
+    rows: header.rows,
+    invalid: { count: header.skipped.count, errors },
+  };
+}
+
+/** A damaged cache: one line naming it, the problem and the remedy. */
+function damagedCache(cacheFile: string, problem: string): DataError {
+  return new DataError(
+    cacheFile,
+    0,
+    undefined,
+    `${problem} (a damaged embeddings cache: delete it to rebuild it)`,
+  );
+}
+
+/** The cache's header, checked field by field; "stale" for another cache version. */
+function readCacheHeader(buf: Buffer, cacheFile: string): (CacheHeader & { end: number }) | "stale" {
+  if (buf.length < 16 || buf.toString("latin1", 0, 8) !== MAGIC)
+    throw damagedCache(cacheFile, "not a spinn embeddings cache (no SPINNEMB header)");
+  if (buf.readUInt32LE(8) !== CACHE_VERSION) return "stale";
+  const headerLength = buf.readUInt32LE(12);
+  if (16 + headerLength > buf.length)
+    throw damagedCache(
+      cacheFile,
+      `truncated: ${buf.length} bytes, the header alone says ${16 + headerLength}`,
+    );
+  let json: unknown;
   try {
-    if (buf.length < 16 || buf.toString("latin1", 0, 8) !== MAGIC) return "stale";
-    if (buf.readUInt32LE(8) !== CACHE_VERSION) return "stale";
-    const headerLength = buf.readUInt32LE(12);
-    if (16 + headerLength > buf.length) return "stale";
-    const header = JSON.parse(buf.toString("utf8", 16, 16 + headerLength)) as CacheHeader;
-    const fresh =
-      header.source.path === source.path &&
-      header.source.size === source.size &&
-      header.source.mtimeMs === source.mtimeMs &&
-      header.vocabHash === vocab.hash() &&
-      (options.dim === undefined || header.dim === options.dim) &&
-      // A cache made leniently from a file with bad rows must not let a strict load pass.
-      (options.lenient === true || header.skipped.count === 0);
-    if (!fresh) return "stale";
-    const idsOffset = align4(16 + headerLength);
-    const vectorsOffset = idsOffset + 4 * header.found;
-    if (buf.length !== vectorsOffset + 4 * header.found * header.dim) return "stale";
-    const copy = (offset: number, bytes: number): ArrayBuffer =>
-      buf.buffer.slice(buf.byteOffset + offset, buf.byteOffset + offset + bytes) as ArrayBuffer;
-    const ids = new Int32Array(copy(idsOffset, 4 * header.found));
-    if (!ids.every((id) => id > UNK_ID && id < vocab.size)) return "stale";
-    const vectors = new Float32Array(copy(vectorsOffset, 4 * header.found * header.dim));
-    const errors = header.skipped.errors.map((e) => new DataError(file, e.line, undefined, e.detail));
-    return {
-      dim: header.dim,
-      ids,
-      vectors,
-      rows: header.rows,
-      invalid: { count: header.skipped.count, errors },
-    };
-  } catch {
-    return "stale";
+    json = JSON.parse(buf.toString("utf8", 16, 16 + headerLength));
+  } catch (err) {
+    throw damagedCache(cacheFile, `header is not valid JSON (${(err as Error).message})`);
   }
+  try {
+    const f = new Fields(json, "header");
+    const src = f.nested("source");
+    src.string("path");
+    src.int("size");
+    src.number("mtimeMs");
+    f.string("vocabHash");
+    f.int("dim", 1);
+    f.int("found");
+    f.int("rows");
+    const skipped: Fields = f.nested("skipped");
+    skipped.int("count");
+    const errors = skipped.object.errors;
+    if (!Array.isArray(errors)) skipped.fail("errors", "expected an array", errors);
+    errors.forEach((entry: unknown, k: number) => {
+      const e = new Fields(entry, "header", `skipped.errors[${k}].`);
+      e.int("line");
+      e.string("detail");
+    });
+  } catch (err) {
+    // Fields names the file as "header": the message reads "header: dim: expected ...".
+    throw damagedCache(cacheFile, (err as Error).message);
+  }
+  return { ...(json as CacheHeader), end: 16 + headerLength };
+}
+
+/** The ids and vectors after the header: the right length, ids in range and once, values finite. */
+function readCacheVectors(
+  buf: Buffer,
+  cacheFile: string,
+  header: CacheHeader & { end: number },
+  vocab: Vocabulary,
+): { ids: Int32Array; vectors: Float32Array } {
+  const { found, dim } = header;
+  const idsOffset = align4(header.end);
+  const vectorsOffset = idsOffset + 4 * found;
+  const expected = vectorsOffset + 4 * found * dim;
+  if (buf.length !== expected)
+    throw damagedCache(cacheFile, `${buf.length} bytes, expected ${expected} for ${found} vectors of ${dim}`);
+  const copy = (offset: number, bytes: number): ArrayBuffer =>
+    buf.buffer.slice(buf.byteOffset + offset, buf.byteOffset + offset + bytes) as ArrayBuffer;
+  const ids = new Int32Array(copy(idsOffset, 4 * found));
+  const seen = new Uint8Array(vocab.size);
+  ids.forEach((id, k) => {
+    if (!(id > UNK_ID && id < vocab.size) || seen[id] === 1)
+      throw damagedCache(cacheFile, `vector ${k + 1}: word id ${id} is out of range or repeated`);
+    seen[id] = 1;
+  });
+  const vectors = new Float32Array(copy(vectorsOffset, 4 * found * dim));
+  const bad = vectors.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    const word = JSON.stringify(vocab.wordOf(ids[Math.floor(bad / dim)]!));
+    throw damagedCache(
+      cacheFile,
+      `value ${(bad % dim) + 1} of ${word} is ${vectors[bad]}, not a finite number`,
+    );
+  }
+  return { ids, vectors };
 }
 
 async function writeCache(

@@ -3,8 +3,30 @@
 // async iteration per line would dominate the time on small lines).
 
 import { createReadStream } from "node:fs";
+import { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { DataError } from "./errors.js";
+
+/**
+ * The name standard input goes by: a reader given it reads stdin (the CLI's `-`), and its errors
+ * read `<stdin>:LINE: ...`.
+ */
+export const STDIN = "<stdin>";
+
+let stdinContents: Promise<Buffer> | null = null;
+
+/**
+ * Standard input, read whole once and kept: it cannot be read twice, and a data file is (its
+ * first line tells its format, then the reader reads it all).
+ */
+function readStdin(): Promise<Buffer> {
+  stdinContents ??= (async () => {
+    const parts: Buffer[] = [];
+    for await (const chunk of process.stdin) parts.push(chunk as Buffer);
+    return Buffer.concat(parts);
+  })();
+  return stdinContents;
+}
 
 /** A run of consecutive lines; `firstLine` is the 1-based line number of `lines[0]`. */
 export interface LineBatch {
@@ -13,13 +35,16 @@ export interface LineBatch {
 }
 
 /**
- * Yields the lines of `file` in order, without their "\n" / "\r\n" endings and without a leading
+ * Yields the lines of `file` (or of stdin, for {@link STDIN}) in order, without their "\n" / "\r\n" endings and without a leading
  * UTF-8 byte-order mark. A final line without a newline is yielded too; an empty file yields
  * nothing. Errors opening or reading the file become a {@link DataError} at line 0.
  */
 export async function* readLineBatches(file: string, chunkBytes = 1 << 20): AsyncGenerator<LineBatch> {
   const decoder = new StringDecoder("utf8");
-  const stream = createReadStream(file, { highWaterMark: chunkBytes });
+  const stream =
+    file === STDIN
+      ? Readable.from([await readStdin()])
+      : createReadStream(file, { highWaterMark: chunkBytes });
   let carry = "";
   let lineNo = 1;
   let first = true;

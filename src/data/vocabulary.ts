@@ -7,8 +7,8 @@
 // it is built, so callers pass tokens as they appear in the data.
 
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { writeFileAtomic } from "../util/atomic-write.js";
+import { Fields, readJsonFile } from "../util/checked-json.js";
 
 export const PAD = "<pad>";
 export const UNK = "<unk>";
@@ -74,45 +74,39 @@ export class Vocabulary {
     );
   }
 
-  /** Restores a saved vocabulary; throws if the object is not one. */
-  static fromJSON(json: unknown): Vocabulary {
-    const fail = (why: string): never => {
-      throw new Error(`not a spinn vocabulary: ${why}`);
-    };
-    if (json === null || typeof json !== "object") fail("expected an object");
-    const v = json as Partial<VocabularyJSON>;
-    if (v.format !== "spinn-vocabulary") fail(`format is ${JSON.stringify(v.format)}`);
-    if (v.version !== 1) fail(`unsupported version ${JSON.stringify(v.version)}`);
-    if (typeof v.lowercase !== "boolean") fail("lowercase must be true or false");
-    if (!Array.isArray(v.words) || !v.words.every((w) => typeof w === "string"))
-      fail("words must be strings");
-    const words = v.words as string[];
-    if (words[PAD_ID] !== PAD || words[UNK_ID] !== UNK) fail(`words must start with ${PAD}, ${UNK}`);
-    const counts = v.counts ?? words.map(() => 0);
+  /**
+   * Restores a saved vocabulary read from `file`; anything that is not one (the wrong shape,
+   * duplicate words, counts that do not fit) is a CheckpointError "file: field: problem".
+   */
+  static fromJSON(json: unknown, file = "vocabulary"): Vocabulary {
+    const f: Fields = new Fields(json, file);
+    f.literal("format", "spinn-vocabulary");
+    f.literal("version", 1);
+    const lowercase = f.boolean("lowercase");
+    const words = f.object.words;
+    if (!Array.isArray(words) || !words.every((w) => typeof w === "string"))
+      f.fail("words", "expected an array of strings", words);
+    if (words[PAD_ID] !== PAD || words[UNK_ID] !== UNK)
+      f.fail("words", `expected ${PAD}, ${UNK} first`, words.slice(0, 2));
+    const seen = new Set<string>();
+    for (const w of words) {
+      if (seen.has(w)) f.fail("words", "expected each word once, found twice", w);
+      seen.add(w);
+    }
+    const counts = f.has("counts") ? f.object.counts : words.map(() => 0);
     if (
       !Array.isArray(counts) ||
       counts.length !== words.length ||
       !counts.every((c) => Number.isInteger(c) && c >= 0)
     ) {
-      fail("counts must be one non-negative integer per word");
+      f.fail("counts", `expected ${words.length} non-negative integers, one per word`, counts);
     }
-    if (new Set(words).size !== words.length) fail("words must be unique");
-    return new Vocabulary([...words], [...counts], v.lowercase as boolean);
+    return new Vocabulary([...words], [...(counts as number[])], lowercase);
   }
 
+  /** Reads a saved vocabulary (vocab.json); a missing, unreadable or invalid file is a CheckpointError naming it. */
   static async load(path: string): Promise<Vocabulary> {
-    const text = await readFile(path, "utf8");
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new Error(`${path}: invalid JSON (${(err as Error).message})`);
-    }
-    try {
-      return Vocabulary.fromJSON(json);
-    } catch (err) {
-      throw new Error(`${path}: ${(err as Error).message}`);
-    }
+    return Vocabulary.fromJSON(readJsonFile(path), path);
   }
 
   /** Number of ids, special tokens included. */

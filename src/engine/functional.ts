@@ -50,10 +50,23 @@ export function nllLoss(logProbs: Tensor, target: Tensor, reduction: Reduction =
   return wrap(native.nllLoss(logProbs.handle, target.handle, reductionCode(reduction)));
 }
 
-/** Inverted dropout: zeroes with probability p and scales the rest by 1/(1-p) when training. */
-export function dropout(x: Tensor, p: number, training: boolean): Tensor {
+/**
+ * Where a tensor's rows sit in a larger batch: global row `index[r]` (an integer tensor, one per row), or
+ * `offset + r`. Parts of one batch given their rows draw exactly the whole batch's mask rows.
+ */
+export interface DropoutRows {
+  index?: Tensor | null;
+  offset?: number;
+}
+
+/**
+ * Inverted dropout: zeroes with probability p and scales the rest by 1/(1-p) when training. Each
+ * call takes one draw from the seeded CPU generator; element (row, column) of the mask depends
+ * only on that draw and its global position (`rows`), not on the device or on how the batch is split.
+ */
+export function dropout(x: Tensor, p: number, training: boolean, rows: DropoutRows = {}): Tensor {
   if (!(p >= 0 && p < 1)) throw new RangeError(`dropout probability must be in [0, 1), got ${p}`);
-  return wrap(native.dropout(x.handle, p, training));
+  return wrap(native.dropout(x.handle, p, training, rows.index?.handle ?? null, rows.offset ?? 0));
 }
 
 export interface BatchNormOptions {

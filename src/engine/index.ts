@@ -1,6 +1,12 @@
 // The tensor engine's public API.
 export { isGradEnabled, noGrad } from "./autograd.js";
 export { BatchedLinear } from "./batched-linear.js";
+export {
+  DistributedError,
+  distributedAvailability,
+  ProcessGroup,
+  type ProcessGroupOptions,
+} from "./distributed.js";
 export type { Device, DType } from "./dtype.js";
 export { TorchError } from "./errors.js";
 export {
@@ -59,6 +65,7 @@ export {
   keep,
   memory,
   moveToOuter,
+  releaseFreeMemory,
   type Scope,
   scope,
 } from "./scope.js";

@@ -6,7 +6,7 @@ import { BatchedLinear } from "./batched-linear.js";
 import type { Device, DType } from "./dtype.js";
 import { rand, randn, zeros } from "./factories.js";
 import { batchNorm, cat, linear, lstmCell } from "./functional.js";
-import { keep } from "./scope.js";
+import { keep, scope } from "./scope.js";
 import type { Tensor } from "./tensor.js";
 
 export interface StoreOptions {
@@ -94,7 +94,12 @@ export class ParameterStore {
   }
 }
 
-/** A position in the store: parameters created here are named "<path>.<name>". */
+/**
+ * A position in the store: parameters created here are named "<path>.<name>". Each initialiser
+ * runs in a scope, so its intermediates (the raw draw before scaling) are freed at once rather
+ * than whenever the garbage collector finalizes their handles: for the default SNLI model they
+ * held 36 MiB for the whole run.
+ */
 export class ParamPath {
   constructor(
     readonly store: ParameterStore,
@@ -111,30 +116,45 @@ export class ParamPath {
 
   /** A trainable parameter drawn uniformly from [-bound, bound] (PyTorch's default inits). */
   uniform(name: string, shape: readonly number[], bound: number): Tensor {
-    const t = rand(shape, this.options())
-      .mul(2 * bound)
-      .sub(bound);
+    const t = scope(() =>
+      rand(shape, this.options())
+        .mul(2 * bound)
+        .sub(bound),
+    );
     return this.store.add(this.name(name), t, true);
   }
 
   /** A trainable parameter drawn from N(0, std²). */
   normal(name: string, shape: readonly number[], std = 1): Tensor {
-    return this.store.add(this.name(name), randn(shape, this.options()).mul(std), true);
+    return this.store.add(
+      this.name(name),
+      scope(() => randn(shape, this.options()).mul(std)),
+      true,
+    );
   }
 
   /** A trainable parameter filled with a constant. */
   constant(name: string, shape: readonly number[], value: number): Tensor {
-    return this.store.add(this.name(name), zeros(shape, this.options()).add(value), true);
+    return this.store.add(
+      this.name(name),
+      scope(() => zeros(shape, this.options()).add(value)),
+      true,
+    );
   }
 
   /** A trainable (or frozen) parameter from a given tensor (converted to the store's dtype/device). */
   from(name: string, t: Tensor, trainable = true): Tensor {
-    return this.store.add(this.name(name), t.to(this.store.dtype).to(this.store.device), trainable);
+    const converted = scope(() => t.to(this.store.dtype).to(this.store.device));
+    return this.store.add(this.name(name), converted, trainable);
   }
 
   /** Non-trained state saved with the model (running statistics). */
   buffer(name: string, shape: readonly number[], value: number): Tensor {
-    return this.store.add(this.name(name), zeros(shape, this.options()).add(value), false);
+    return this.store.add(
+      this.name(name),
+      scope(() => zeros(shape, this.options()).add(value)),
+      false,
+    );
   }
 
   private options() {

@@ -78,7 +78,6 @@ export interface NativeOps {
   logSoftmax(a: Handle, dim: number): Handle;
   crossEntropy(logits: Handle, target: Handle, reduction: number): Handle;
   nllLoss(logp: Handle, target: Handle, reduction: number): Handle;
-  dropout(a: Handle, p: number, train: boolean): Handle;
   batchNorm(x: Handle, weight: Handle | null, bias: Handle | null, runningMean: Handle | null, runningVar: Handle | null, train: boolean, momentum: number, eps: number): Handle;
   layerNorm(x: Handle, shape: number[], weight: Handle | null, bias: Handle | null, eps: number): Handle;
   toDtype(a: Handle, dtype: number): Handle;
@@ -168,7 +167,6 @@ export const nativeOpNames: readonly (keyof NativeOps)[] = [
   "logSoftmax",
   "crossEntropy",
   "nllLoss",
-  "dropout",
   "batchNorm",
   "layerNorm",
   "toDtype",

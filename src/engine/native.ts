@@ -7,7 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { TorchError } from "./errors.js";
 import { type NativeOps, nativeOpNames } from "./native-ops.generated.js";
-import type { Handle } from "./native-types.js";
+import type { GroupHandle, Handle } from "./native-types.js";
 
 type HostArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
@@ -34,17 +34,37 @@ export interface MemoryReport {
    * little native memory until then; a count that keeps growing pins the native heap.
    */
   handles: number;
+  /** Tensors the garbage collector freed because nobody disposed them (the safety net's catch). */
+  collectedByGc: number;
+}
+
+export interface DistributedAvailability {
+  available: boolean;
+  /** "gloo" when available. */
+  backend: string | null;
+  /** Why not, when not. */
+  reason: string;
+}
+
+export interface GroupInfo {
+  rank: number;
+  worldSize: number;
+  /** A collective failed: the group can no longer be used. */
+  broken: boolean;
+  /** The ranks found lost when a collective failed. */
+  lost: number[];
 }
 
 /**
  * Hand-written entry points (the entry-point tables of native/src/{handles,core,autograd,optim,
- * state_memory,batched_linear,cells}.cpp); the generated ones are NativeOps.
+ * state_memory,batched_linear,cells,distributed}.cpp); the generated ones are NativeOps.
  */
 interface NativeCore {
   init(errorClass: typeof TorchError): void;
   dispose(h: Handle): boolean;
   disposeMany(hs: Handle[]): number;
   memory(): MemoryReport;
+  releaseFreeMemory(): boolean;
   fromData(
     data: HostArray | ArrayLike<number | boolean>,
     shape: number[],
@@ -120,6 +140,7 @@ interface NativeCore {
   stateWrite(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array, value: Handle): Handle;
   treeLstmCell(gates: Handle, leftCell: Handle, rightCell: Handle): Handle;
   lstmCell(gates: Handle, prevCell: Handle): Handle;
+  dropout(x: Handle, p: number, train: boolean, rowIndex?: Handle | null, rowOffset?: number): Handle;
   batchedLinearCollector(weight: Handle, bias: Handle | null, inputs: Handle, outputGrads: Handle): Handle;
   batchedLinearStep(
     token: Handle,
@@ -130,6 +151,14 @@ interface NativeCore {
     outputGrads: Handle,
     offset: number,
   ): Handle;
+  distAvailable(): DistributedAvailability;
+  distInit(host: string, port: number, rank: number, worldSize: number, timeoutMs: number): GroupHandle;
+  distInfo(group: GroupHandle): GroupInfo;
+  distAllReduce(group: GroupHandle, tensors: Handle[], average: boolean): void;
+  distAllReduceSum(group: GroupHandle, x: Handle): Handle;
+  distBroadcast(group: GroupHandle, tensors: Handle[], root: number): void;
+  distBarrier(group: GroupHandle): void;
+  distDestroy(group: GroupHandle): void;
 }
 
 export type NativeBinding = NativeCore & NativeOps;
@@ -142,6 +171,7 @@ const nativeCoreNames: Record<keyof NativeCore, true> = {
   dispose: true,
   disposeMany: true,
   memory: true,
+  releaseFreeMemory: true,
   fromData: true,
   toData: true,
   copyToArray: true,
@@ -176,8 +206,17 @@ const nativeCoreNames: Record<keyof NativeCore, true> = {
   stateWrite: true,
   treeLstmCell: true,
   lstmCell: true,
+  dropout: true,
   batchedLinearCollector: true,
   batchedLinearStep: true,
+  distAvailable: true,
+  distInit: true,
+  distInfo: true,
+  distAllReduce: true,
+  distAllReduceSum: true,
+  distBroadcast: true,
+  distBarrier: true,
+  distDestroy: true,
 };
 
 /** @internal every entry point NativeBinding types: the hand-written ones, then the op table's. */

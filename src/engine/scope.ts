@@ -1,8 +1,8 @@
 // Memory management. Native tensors are invisible to the JS garbage collector (a 4-byte handle
 // can pin megabytes), so tensors are freed deterministically: by dispose(), or by the scope they
 // were created in, which frees everything made inside it except what it returns (as tf.tidy and
-// TorchSharp's DisposeScope). A FinalizationRegistry is only the safety net for handles that were
-// dropped without either, and it counts them so leaks show up in memory().
+// TorchSharp's DisposeScope). The native handle's finalizer is only the safety net for handles
+// that were dropped without either, and it counts them so leaks show up in memory().
 import { type MemoryReport, native } from "./native.js";
 import type { Handle } from "./native-types.js";
 
@@ -21,34 +21,11 @@ export class Scope {
 }
 
 let current: Scope | null = null;
-let collectedByGc = 0;
 
-/**
- * A tensor's native handle, shared by the tensor and the safety net; dispose() empties it. The
- * safety net holds this cell, never the handle itself: a FinalizationRegistry keeps what it holds
- * until its target has died in a full garbage collection and the cleanup task has run, and a
- * handle kept that long keeps its native wrapper (box, finalizer record, global handle) alive for
- * two full collections. Since V8 cannot see that memory, full collections were rare and the
- * wrappers piled up by the hundred thousand, fragmenting the native heap: `spinn predict` grew
- * ~6 KB a line without end (issue 11). An emptied cell lets the handle die young, with the tensor.
- */
-export interface HandleCell {
-  handle: Handle | null;
-}
-
-// Registered without an unregister token (unregistering costs ~1.5 µs a tensor): after an
-// explicit dispose() the callback finds the cell empty and does nothing.
-const safetyNet = new FinalizationRegistry<HandleCell>((cell) => {
-  const handle = cell.handle;
-  cell.handle = null;
-  if (handle !== null && native.dispose(handle)) collectedByGc++;
-});
-
-/** Called by every new tensor: joins the innermost scope and the safety net. */
-export function track(t: Scoped, cell: HandleCell): void {
+/** Called by every new tensor: joins the innermost scope. */
+export function track(t: Scoped): void {
   t._scope = current;
   current?.tracked.push(t);
-  safetyNet.register(t, cell);
 }
 
 function isScoped(v: unknown): v is Scoped {
@@ -149,12 +126,20 @@ export function moveToOuter<T extends Scoped>(t: T): T {
   return t;
 }
 
-export interface EngineMemory extends MemoryReport {
-  /** Tensors whose handle the garbage collector reclaimed because nobody disposed them. */
-  collectedByGc: number;
-}
+/** What memory() reports: live tensors and bytes, handles, tensors the safety net freed. */
+export type EngineMemory = MemoryReport;
 
 /** Live native tensors and bytes, for leak tests and benchmarks. */
 export function memory(): EngineMemory {
-  return { ...native.memory(), collectedByGc };
+  return native.memory();
+}
+
+/**
+ * Returns the native heap's free pages to the OS (glibc's malloc_trim; native/src/handles.cpp
+ * says why). For a process that handles a long stream batch by batch: once per batch keeps its
+ * RSS at what the batch needs instead of the heap's high-water mark. Returns whether pages were
+ * released.
+ */
+export function releaseFreeMemory(): boolean {
+  return native.releaseFreeMemory();
 }

@@ -13,7 +13,7 @@ import {
 } from "./dtype.js";
 import { native } from "./native.js";
 import type { Handle } from "./native-types.js";
-import { type HandleCell, type Scope, type Scoped, track } from "./scope.js";
+import { type Scope, type Scoped, track } from "./scope.js";
 import { TensorOps } from "./tensor-ops.generated.js";
 
 export type Reduction = "none" | "mean" | "sum";
@@ -28,8 +28,8 @@ export function reductionCode(r: Reduction): number {
 export class Tensor extends TensorOps implements Scoped {
   /** @internal the scope that will dispose this tensor (null: disposed only explicitly). */
   _scope: Scope | null = null;
-  /** The handle, shared with the safety net (scope.ts), which must not keep it after dispose(). */
-  readonly #cell: HandleCell;
+  /** The native handle; null once disposed, so that the handle can die with this object. */
+  #handle: Handle | null;
   #shape: readonly number[] | undefined;
   // A handle's tensor never changes dtype or device: both are read once.
   #dtype: DType | undefined;
@@ -38,33 +38,33 @@ export class Tensor extends TensorOps implements Scoped {
   /** @internal wraps a handle the native layer just returned; use the factories instead. */
   constructor(handle: Handle) {
     super();
-    this.#cell = { handle };
-    track(this, this.#cell);
+    this.#handle = handle;
+    track(this);
   }
 
   /** @internal the native handle; throws if the tensor was disposed. */
   override get handle(): Handle {
-    const h = this.#cell.handle;
+    const h = this.#handle;
     if (h === null) throw new Error("tensor was disposed and can no longer be used");
     return h;
   }
 
   get isDisposed(): boolean {
-    return this.#cell.handle === null;
+    return this.#handle === null;
   }
 
   /** Frees the native tensor now. Idempotent. */
   dispose(): void {
-    const h = this.#cell.handle;
+    const h = this.#handle;
     if (h === null) return;
-    this.#cell.handle = null;
+    this.#handle = null;
     native.dispose(h);
   }
 
   /** @internal gives up the handle without freeing it (a scope frees many in one call); null if disposed. */
   _detach(): Handle | null {
-    const h = this.#cell.handle;
-    this.#cell.handle = null;
+    const h = this.#handle;
+    this.#handle = null;
     return h;
   }
 
@@ -187,7 +187,8 @@ export class Tensor extends TensorOps implements Scoped {
   }
   /** Copies src into this tensor in place (no autograd history); returns this. */
   copy_(src: Tensor): this {
-    native.copyInto(this.handle, src.handle);
+    // The op hands back a second handle to this tensor; released now, not left to the collector.
+    native.dispose(native.copyInto(this.handle, src.handle));
     return this;
   }
 

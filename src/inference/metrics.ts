@@ -26,13 +26,23 @@ export function classificationReport(
   if (gold.length !== predicted.length) throw new RangeError("gold and predicted labels differ in length");
   const k = labels.length;
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
-  let right = 0;
   for (let i = 0; i < gold.length; i++) {
     const g = gold[i]!;
     const p = predicted[i]!;
     if (g < 0 || g >= k || p < 0 || p >= k) throw new RangeError(`label out of range at example ${i}`);
     confusion[g]![p]!++;
-    if (g === p) right++;
+  }
+  return reportFromConfusion(confusion, labels);
+}
+
+/** The report from its confusion counts (confusion[gold][predicted]), e.g. summed over shards of the data. */
+export function reportFromConfusion(confusion: number[][], labels: readonly string[]): ClassificationReport {
+  const k = labels.length;
+  let right = 0;
+  let examples = 0;
+  for (let g = 0; g < k; g++) {
+    right += confusion[g]![g]!;
+    for (const c of confusion[g]!) examples += c;
   }
   const perClass = labels.map((label, c) => {
     const tp = confusion[c]![c]!;
@@ -44,8 +54,8 @@ export function classificationReport(
     return { label, precision, recall, f1, support };
   });
   return {
-    examples: gold.length,
-    accuracy: gold.length ? right / gold.length : 0,
+    examples,
+    accuracy: examples ? right / examples : 0,
     perClass,
     macroF1: perClass.reduce((a, c) => a + c.f1, 0) / Math.max(1, k),
     confusion,

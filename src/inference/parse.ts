@@ -30,9 +30,11 @@ export function parseSentences(
   noGrad(() => {
     for (let start = 0; start < sentences.length; start += batchSize) {
       const part = sentences.slice(start, start + batchSize).map((s) => ({ ...s, transitions: null }));
-      const batch = encodeSentences(part, vocab);
-      const pass = scope(() => encoder.run(model.leaves.forward(batch, false), batch, "greedy"));
-      const { transitions, steps } = pass.trees!;
+      // The batch's own tensors (ids, lengths) are freed with the pass, not left to the collector.
+      const { transitions, steps } = scope(() => {
+        const batch = encodeSentences(part, vocab);
+        return encoder.run(model.leaves.forward(batch, false), batch, "greedy").trees!;
+      });
       part.forEach((s, i) => {
         trees.push(transitions.slice(i * steps, i * steps + 2 * s.tokens.length - 1));
       });

@@ -18,6 +18,7 @@ import {
   type TaskData,
 } from "../tasks/task.js";
 import { predict } from "./evaluate.js";
+import { checkSentenceLength, type InputLimits } from "./input-limits.js";
 import { parseSentences } from "./parse.js";
 import { probabilitiesOf } from "./report.js";
 
@@ -54,6 +55,8 @@ export interface ParsedText {
 export interface RawInputOptions {
   /** Items run through the model together (default 256). */
   batchSize?: number;
+  /** Tokens per sentence (input-limits.ts); unchecked when not given. */
+  limits?: InputLimits;
 }
 
 /** Entailment / neutral / contradiction for each pair, with probabilities and the trees used. */
@@ -65,8 +68,15 @@ export function classify(
   requireTask(loaded, "nli", "classify");
   const examples = pairs.map((p, i): NliExample => {
     const source = { file: INPUT, line: i + 1 };
-    const premise = sentenceOf("nli", p.premise, p.premiseParse, source.line, "premise");
-    const hypothesis = sentenceOf("nli", p.hypothesis, p.hypothesisParse, source.line, "hypothesis");
+    const premise = sentenceOf("nli", p.premise, p.premiseParse, source.line, "premise", options.limits);
+    const hypothesis = sentenceOf(
+      "nli",
+      p.hypothesis,
+      p.hypothesisParse,
+      source.line,
+      "hypothesis",
+      options.limits,
+    );
     return { id: String(i), label: 0, premise, hypothesis, source };
   });
   return run(loaded, examples, options).map(
@@ -90,7 +100,7 @@ export function predictListOps(
     return {
       id: String(i),
       label: 0,
-      sentence: sentenceOf("listops", text, undefined, i + 1, "expression"),
+      sentence: sentenceOf("listops", text, undefined, i + 1, "expression", options.limits),
       source,
     };
   });
@@ -113,7 +123,7 @@ export function parse(
 ): ParsedText[] {
   const task = loaded.model.config.task;
   const parsed = sentences.map((text, i) => ({
-    ...sentenceOf(task, text, undefined, i + 1, "sentence"),
+    ...sentenceOf(task, text, undefined, i + 1, "sentence", options.limits),
     transitions: null,
   }));
   const trees = parseSentences(loaded.model, loaded.vocab, parsed, options.batchSize);
@@ -135,8 +145,21 @@ function requireTask(loaded: LoadedModel, task: Task, call: string): void {
   }
 }
 
-/** One sentence from its raw text (or, given, its binary parse). */
+/** One sentence from its raw text (or, given, its binary parse), within the limits when given. */
 function sentenceOf(
+  task: Task,
+  text: string,
+  parsed: string | undefined,
+  line: number,
+  field: string,
+  limits?: InputLimits,
+): ParsedSentence {
+  const sentence = readSentence(task, text, parsed, line, field);
+  if (limits) checkSentenceLength(sentence, limits, { file: INPUT, line }, field);
+  return sentence;
+}
+
+function readSentence(
   task: Task,
   text: string,
   parsed: string | undefined,

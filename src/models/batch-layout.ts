@@ -11,6 +11,8 @@ import { pairFeatures } from "./heads.js";
 export interface BatchLayout {
   /** Every sentence of the batch, as the encoder reads them in one pass. */
   readonly sentences: SentenceBatch;
+  /** Examples (classifier rows). */
+  readonly examples: number;
   /** The classifier's input (batch × features) from the sentences' encodings. */
   features(encodings: Tensor): Tensor;
   /** A per-sentence term (log-probability, entropy) summed per example. */
@@ -24,6 +26,7 @@ export function batchLayout(batch: NliBatch | ClassificationBatch): BatchLayout 
 function singleSentences(batch: ClassificationBatch): BatchLayout {
   return {
     sentences: batch.sentence,
+    examples: batch.sentence.size,
     features: (encodings) => encodings,
     perExample: (perSentence) => perSentence,
   };
@@ -34,6 +37,7 @@ function sentencePairs(batch: NliBatch): BatchLayout {
   const n = batch.premise.size;
   return {
     sentences: stackSentenceBatches(batch.premise, batch.hypothesis),
+    examples: n,
     features: (encodings) => pairFeatures(encodings.narrow(0, 0, n), encodings.narrow(0, n, n)),
     perExample: (perSentence) => perSentence.narrow(0, 0, n).add(perSentence.narrow(0, n, n)),
   };

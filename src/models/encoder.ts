@@ -3,6 +3,7 @@
 // the encoder has them.
 import type { SentenceBatch } from "../data/batching.js";
 import type { Tensor } from "../engine/index.js";
+import type { BatchShard } from "./batch-shard.js";
 
 /**
  * How a pass decides its transitions: follow the batch's own ("given"; a predicting encoder
@@ -61,7 +62,13 @@ export interface SentenceEncoder {
    * offset(i) + j). `source` says where a tree encoder's transitions come from; each encoder
    * has its own default (a predicting SPINN follows its own greedy parse).
    */
-  run(leaves: Tensor, batch: SentenceBatch, source?: TransitionSource, keep?: KeptReduces): EncoderPass;
+  run(
+    leaves: Tensor,
+    batch: SentenceBatch,
+    source?: TransitionSource,
+    shard?: BatchShard,
+    keep?: KeptReduces,
+  ): EncoderPass;
 }
 
 /** The rows start, start + 1, …, end − 1. */

@@ -1,6 +1,7 @@
 // Classifier heads. Both are the article's MLP: batch norm and dropout on the input features,
 // then layers of Linear → ReLU → batch norm → dropout, then a final Linear to class scores.
-import { BatchNorm, cat, dropout, Linear, type ParamPath, type Tensor } from "../engine/index.js";
+import { BatchNorm, cat, Linear, type ParamPath, type Tensor } from "../engine/index.js";
+import { BatchShard } from "./batch-shard.js";
 
 export interface MlpConfig {
   dMlp: number;
@@ -32,12 +33,18 @@ export class Mlp {
     this.output = new Linear(path.sub("output"), size, classes);
   }
 
-  forward(features: Tensor, training: boolean): Tensor {
+  /** Class scores; batch norm and dropout see the shard's global batch (batch-shard.ts). */
+  forward(
+    features: Tensor,
+    training: boolean,
+    shard = BatchShard.whole(new Int32Array(0), features.shape[0]!),
+  ): Tensor {
     const p = this.config.mlpDropout;
-    let x = dropout(this.inputNorm.forward(features, training), p, training);
-    for (const { linear, norm } of this.layers) {
-      x = dropout(norm.forward(linear.forward(x).relu(), training), p, training);
-    }
+    const rows = shard.exampleRows;
+    const normed = (norm: BatchNorm, x: Tensor) =>
+      shard.dropout(shard.batchNorm(norm, x, training, rows), p, training, rows);
+    let x = normed(this.inputNorm, features);
+    for (const { linear, norm } of this.layers) x = normed(norm, linear.forward(x).relu());
     return this.output.forward(x);
   }
 }

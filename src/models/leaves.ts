@@ -2,15 +2,8 @@
 // h and c, as in the article) → batch norm → dropout. Leaves are compact: sentence i's token j
 // is row leafOffset[i] + j, with no padding rows (padding would skew batch-norm statistics).
 import type { SentenceBatch } from "../data/batching.js";
-import {
-  BatchNorm,
-  dropout,
-  embedding,
-  Linear,
-  type ParamPath,
-  type Tensor,
-  tensor,
-} from "../engine/index.js";
+import { BatchNorm, embedding, Linear, type ParamPath, scope, type Tensor, tensor } from "../engine/index.js";
+import { BatchShard } from "./batch-shard.js";
 
 export interface LeafConfig {
   vocabSize: number;
@@ -48,10 +41,27 @@ export class LeafEmbedder {
     this.norm = new BatchNorm(path.sub("embed_bn"), 2 * config.dHidden);
   }
 
-  /** Leaf states (tokens × 2H) of a batch, compact. */
-  forward(batch: SentenceBatch, training: boolean): Tensor {
-    const ids = tensor(compactIds(batch), { device: this.embed.device });
-    const projected = this.projection.forward(embedding(this.embed, ids));
-    return dropout(this.norm.forward(projected, training), this.config.embedDropout, training);
+  /**
+   * Leaf states (tokens × 2H) of a batch, compact. Batch norm and dropout see the shard's global
+   * batch (batch-shard.ts): its statistics, its random draws. In a scope of its own: the
+   * intermediates that the backward pass does not need (the batch norm's output, 2H per token)
+   * are freed now, not when the training step ends.
+   */
+  forward(
+    batch: SentenceBatch,
+    training: boolean,
+    shard = BatchShard.whole(batch.lengths, batch.size),
+  ): Tensor {
+    return scope(() => {
+      const ids = tensor(compactIds(batch), { device: this.embed.device });
+      const projected = this.projection.forward(embedding(this.embed, ids));
+      const rows = shard.leafRows;
+      return shard.dropout(
+        shard.batchNorm(this.norm, projected, training, rows),
+        this.config.embedDropout,
+        training,
+        rows,
+      );
+    });
   }
 }

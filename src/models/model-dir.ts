@@ -9,6 +9,7 @@ import { Vocabulary } from "../data/vocabulary.js";
 import {
   checkDevice,
   type Device,
+  type DType,
   deserialize,
   keep,
   runtimeInfo,
@@ -80,7 +81,7 @@ export interface LoadedModel {
  * Loads a model directory, or a training run's output directory (its best-on-dev model, else
  * its latest checkpoint).
  */
-export function loadModelDir(dir: string, device: Device = "cpu"): LoadedModel {
+export function loadModelDir(dir: string, device: Device = "cpu", dtype: DType = "float32"): LoadedModel {
   checkDevice(device);
   const candidates = [dir, path.join(dir, "best"), path.join(dir, "last")];
   const found = candidates.map(resolveCheckpointDir).find((d) => d && existsSync(path.join(d, CONFIG_FILE)));
@@ -97,7 +98,7 @@ export function loadModelDir(dir: string, device: Device = "cpu"): LoadedModel {
   }
   let model: Model;
   try {
-    model = new Model(meta.model, { device });
+    model = new Model(meta.model, { device, dtype });
   } catch (err) {
     throw new CheckpointError(`${path.join(found, CONFIG_FILE)}: ${(err as Error).message}`);
   }
@@ -144,12 +145,7 @@ function readModelMeta(dir: string): ModelMeta {
 
 /** vocab.json, checked (its shape; its size against the config is the caller's check). */
 function readVocabulary(dir: string): Vocabulary {
-  const json = readJson(dir, VOCAB_FILE);
-  try {
-    return Vocabulary.fromJSON(json);
-  } catch (err) {
-    throw new CheckpointError(`${path.join(dir, VOCAB_FILE)}: ${(err as Error).message}`);
-  }
+  return Vocabulary.fromJSON(readJson(dir, VOCAB_FILE), path.join(dir, VOCAB_FILE));
 }
 
 /**

@@ -6,6 +6,7 @@ import { NLI_LABELS } from "../data/nli.js";
 import { type Device, type DType, ParameterStore, type Tensor } from "../engine/index.js";
 import { CbowEncoder, LstmEncoder } from "./baselines.js";
 import { batchLayout } from "./batch-layout.js";
+import { BatchShard } from "./batch-shard.js";
 import type { FollowedTrees, SentenceEncoder, TransitionSource } from "./encoder.js";
 import { Mlp } from "./heads.js";
 import {
@@ -47,6 +48,8 @@ export interface ModelPass {
   logits: Tensor;
   /** ListOps batches with sub-list values (batch.subtrees): class scores of each sub-list, K × classes. */
   subtreeLogits: Tensor | null;
+  /** The global batch's sub-lists (all ranks'): the sub-list loss's normaliser. */
+  globalSubtrees: number;
   transitionLoss: Tensor | null;
   /**
    * Per example (batch), for encoders that predict transitions: the log-probability of the trees
@@ -98,22 +101,34 @@ export class Model {
    * One pass: class scores (batch × classes), the transition loss of full SPINN in training
    * (teacher forcing), the policy terms of predicting encoders, and for SPINN models the tree
    * each sentence was composed along (premises, then hypotheses). `source` overrides where the
-   * transitions come from (e.g. RL-SPINN's greedy parse for a self-critical baseline).
+   * transitions come from (e.g. RL-SPINN's greedy parse for a self-critical baseline). A training
+   * pass over one rank's part of a global batch takes that part's `shard` (batch-shard.ts).
    */
   run(
     batch: NliBatch | ClassificationBatch,
     training: boolean,
     source: TransitionSource = this.transitionSource(training),
+    shard?: BatchShard,
   ): ModelPass {
     const layout = batchLayout(batch);
     const { sentences } = layout;
+    const s = shard ?? BatchShard.whole(sentences.lengths, layout.examples);
     // A ListOps batch with its sub-lists' values (training with --subtree-weight): read out each
-    // sub-list's state with the same head as the whole expression's.
-    const keep = "subtrees" in batch && batch.subtrees?.step.length ? batch.subtrees : undefined;
-    const pass = this.encoder.run(this.leaves.forward(sentences, training), sentences, source, keep);
+    // sub-list's state with the same head as the whole expression's. Decided on the global batch
+    // (every rank then runs the same collectives and draws, a rank without sub-lists included).
+    const subtreeRows =
+      "subtrees" in batch && batch.subtrees ? s.rowsAmongRanks(batch.subtrees.step.length) : null;
+    const keep =
+      subtreeRows && subtreeRows.globalRows > 0 && "subtrees" in batch ? batch.subtrees : undefined;
+    const leaves = this.leaves.forward(sentences, training, s);
+    const pass = this.encoder.run(leaves, sentences, source, s, keep);
     return {
-      logits: this.head.forward(layout.features(pass.encoding), training),
-      subtreeLogits: pass.kept ? this.head.forward(pass.kept, training) : null,
+      logits: this.head.forward(layout.features(pass.encoding), training, s),
+      subtreeLogits:
+        pass.kept && subtreeRows
+          ? this.head.forward(pass.kept, training, s.withExampleRows(subtreeRows))
+          : null,
+      globalSubtrees: subtreeRows?.globalRows ?? 0,
       transitionLoss: pass.policy?.transitionLoss ?? null,
       logProb: pass.policy ? layout.perExample(pass.policy.logProb) : null,
       entropy: pass.policy ? layout.perExample(pass.policy.entropy) : null,

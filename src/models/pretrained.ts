@@ -2,9 +2,11 @@
 // model directory under `pretrained/<name>/` with a model card (CARD.md for people, card.json for
 // programs: data, command, seed, measured figures) and a small evaluation sample whose accuracy
 // the card states, so that a test can check the card against the model.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { Fields, readJsonFile } from "../util/checked-json.js";
+import { TASKS } from "./kinds.js";
 
 export interface ModelCard {
   name: string;
@@ -57,7 +59,30 @@ export function pretrainedDir(name: string): string {
 }
 
 export function readCard(name: string): ModelCard {
-  return JSON.parse(readFileSync(path.join(pretrainedDir(name), "card.json"), "utf8")) as ModelCard;
+  return readCardFile(path.join(pretrainedDir(name), "card.json"));
+}
+
+/** A card.json, checked field by field: a damaged card is one CheckpointError line naming it. */
+export function readCardFile(file: string): ModelCard {
+  const json = readJsonFile(file);
+  const f: Fields = new Fields(json, file);
+  for (const key of ["name", "encoder", "summary", "date"]) f.string(key);
+  f.oneOf("task", TASKS);
+  f.int("seed");
+  f.number("bestDevAccuracy");
+  f.number("trainingSeconds");
+  const data = f.nested("data");
+  for (const key of ["train", "dev", "test"]) data.string(key);
+  const commands = f.object.commands;
+  if (!Array.isArray(commands) || !commands.every((c) => typeof c === "string"))
+    f.fail("commands", "expected an array of strings", commands);
+  for (const key of ["test", "sample"]) {
+    const figures = f.nested(key);
+    figures.int("examples", 1);
+    figures.number("accuracy");
+  }
+  f.nested("sample").string("file");
+  return json as ModelCard;
 }
 
 export class PretrainedError extends Error {

@@ -16,7 +16,6 @@ import {
   LSTMCell,
   lstmCell,
   type ParamPath,
-  rand,
   type Scope,
   StateMemory,
   scope,
@@ -25,6 +24,7 @@ import {
   tensor,
   treeLstmCell,
 } from "../engine/index.js";
+import { BatchShard } from "./batch-shard.js";
 import {
   type EncoderPass,
   type FollowedTrees,
@@ -344,7 +344,7 @@ class PredictedTransitions implements Transitions {
   constructor(
     lengths: Int32Array,
     readonly policyRecord: PolicyRecord,
-    readonly uniforms: Float32Array | null,
+    readonly draws: { draws: Float32Array; stride: number; index: Int32Array } | null,
   ) {
     const N = lengths.length;
     // Every sentence of n words takes 2n − 1 transitions, whatever its tree.
@@ -373,8 +373,9 @@ class PredictedTransitions implements Transitions {
       const reduce = host[2 * i + 1]!;
       const canShift = machine.canShift(i);
       const canReduce = machine.canReduce(i);
-      this.#actions[i] = this.uniforms
-        ? sampleAction(shift, reduce, canShift, canReduce, this.uniforms[step * N + i]!)
+      const d = this.draws;
+      this.#actions[i] = d
+        ? sampleAction(shift, reduce, canShift, canReduce, d.draws[step * d.stride + d.index[i]!]!)
         : chooseAction(shift, reduce, canShift, canReduce);
       this.#followed[i * this.steps + step] = this.#actions[i]!;
     }
@@ -408,6 +409,7 @@ class PolicyRecord {
     readonly predictor: Linear,
     readonly steps: number,
     readonly size: number,
+    readonly shard: BatchShard,
   ) {
     this.#choices = new Int32Array(steps * size);
     this.#moved = new Float32Array(steps * size);
@@ -435,7 +437,13 @@ class PolicyRecord {
   /** The policy terms; the transition loss only when the actions were given (teacher forcing). */
   terms(teacherForcing: boolean): PolicyTerms | undefined {
     if (this.#scores.length === 0) return undefined;
-    const t = policyTerms(this.#scores, this.#choices, this.#moved, this.#realChoice);
+    const t = policyTerms(
+      this.#scores,
+      this.#choices,
+      this.#moved,
+      this.#realChoice,
+      this.shard.globalTransitions,
+    );
     return { logProb: t.logProb, entropy: t.entropy, transitionLoss: teacherForcing ? t.crossEntropy : null };
   }
 }
@@ -475,6 +483,7 @@ export class SpinnEncoder implements SentenceEncoder {
     leaves: Tensor,
     batch: SentenceBatch,
     source: TransitionSource = this.defaultSource,
+    shard = BatchShard.whole(batch.lengths, batch.size),
     keep?: KeptReduces,
   ): EncoderPass {
     const machine = new StackMachine(batch.lengths);
@@ -483,7 +492,7 @@ export class SpinnEncoder implements SentenceEncoder {
       device: leaves.device,
     });
     memory.write(rowRange(0, machine.leafCount), leaves);
-    const transitions = this.transitionsFor(batch, source);
+    const transitions = this.transitionsFor(batch, source, shard);
     const tracker = this.tracker?.start(batch.size, leaves, transitionCount(batch.lengths)) ?? null;
     // Every sentence of n words takes n − 1 compositions, whatever its tree.
     const composition = this.reduce.stepProduct(machine.leafCount - batch.size);
@@ -513,21 +522,22 @@ export class SpinnEncoder implements SentenceEncoder {
   }
 
   /** The decision of a pass from `source`, after checking that this encoder can make it. */
-  private transitionsFor(batch: SentenceBatch, source: TransitionSource): Transitions {
+  private transitionsFor(batch: SentenceBatch, source: TransitionSource, shard: BatchShard): Transitions {
     const predictor = this.tracker?.transition ?? null;
     if (source === "given") {
       if (!batch.transitions) {
         throw new Error("this SPINN variant needs given transitions (parses) for every sentence");
       }
-      const scorer = predictor ? new PolicyRecord(predictor, batch.steps, batch.size) : null;
+      const scorer = predictor ? new PolicyRecord(predictor, batch.steps, batch.size, shard) : null;
       return new GivenTransitions(batch.transitions, batch.steps, batch.size, scorer);
     }
     if (!predictor) throw new Error(`${source} transitions need an encoder that predicts transitions`);
     let steps = 0;
     for (const n of batch.lengths) steps = Math.max(steps, 2 * n - 1);
-    const record = new PolicyRecord(predictor, steps, batch.size);
-    const uniforms = source === "sample" ? rand([steps * batch.size]).toFloat32Array() : null;
-    return new PredictedTransitions(batch.lengths, record, uniforms);
+    const record = new PolicyRecord(predictor, steps, batch.size, shard);
+    // Drawn for the shard's global batch, so a sentence's sample does not depend on the split.
+    const draws = source === "sample" ? shard.transitionDraws() : null;
+    return new PredictedTransitions(batch.lengths, record, draws);
   }
 }
 
@@ -575,8 +585,9 @@ function assertSingleTrees(machine: StackMachine): void {
 }
 
 /**
- * From the per-step scores (steps of N × 2) and the host-side record of the actions: the mean
- * cross-entropy of the actions over active steps (teacher forcing), and per sentence the
+ * From the per-step scores (steps of N × 2) and the host-side record of the actions: the
+ * cross-entropy of the actions over active steps (teacher forcing), summed and divided by the
+ * transitions of the global batch (all of a shard's global batch: see batch-shard.ts), and per sentence the
  * log-probability and entropy of the policy restricted to valid actions, which only the steps
  * with a real choice contribute to (a forced action has probability 1 and no entropy).
  */
@@ -585,6 +596,7 @@ function policyTerms(
   choices: Int32Array,
   activeMask: Float32Array,
   choiceMask: Float32Array,
+  globalTransitions: number,
 ): { crossEntropy: Tensor | null; logProb: Tensor; entropy: Tensor } {
   const S = stepScores.length;
   const N = choices.length / S;
@@ -601,7 +613,7 @@ function policyTerms(
           .mul(tensor(activeMask, { shape: [S, N], dtype, device }))
           .sum()
           .neg()
-          .div(activeCount)
+          .div(globalTransitions)
       : null;
   const entropy = logp.exp().mul(logp).sum([2]).neg().mul(choice).sum([0]);
   return { crossEntropy, logProb: picked.mul(choice).sum([0]), entropy };

@@ -21,6 +21,8 @@ export interface TaskData {
    * examples without the parses their model needs.
    */
   skipped: { noGoldLabel: number; invalid: number; noParse?: number };
+  /** Lenient reads: the errors of the first few invalid lines, in file order, to show why. */
+  invalidLines?: DataError[];
 }
 
 export function labelNames(task: Task): string[] {
@@ -40,6 +42,7 @@ export async function readTaskData(file: string, task: Task, lenient = false): P
     file,
     examples: r.examples,
     skipped: { noGoldLabel: "noGoldLabel" in r ? r.noGoldLabel : 0, invalid: r.invalid.count },
+    invalidLines: r.invalid.errors,
   };
 }
 
@@ -171,6 +174,32 @@ export function requireTrees(
   const noParse = data.examples.length - examples.length;
   if (noParse === 0) return data;
   return { ...data, examples, skipped: { ...data.skipped, noParse: (data.skipped.noParse ?? 0) + noParse } };
+}
+
+/** How many reasons for skipped lines a report shows (its count covers them all). */
+const SHOWN_REASONS = 5;
+
+/**
+ * What a lenient read skipped, as lines for people (train's log, eval's report): how many
+ * invalid lines with the first few reasons, and how many examples lacked the parses `encoder`
+ * needs. Nothing when nothing was skipped.
+ */
+export function skippedReport(data: TaskData, encoder: EncoderKind): string[] {
+  const { invalid, noParse = 0 } = data.skipped;
+  const lines: string[] = [];
+  if (invalid > 0) {
+    lines.push(`${data.file}: skipped ${invalid} invalid line${invalid === 1 ? "" : "s"} (--lenient):`);
+    const shown = (data.invalidLines ?? []).slice(0, SHOWN_REASONS);
+    for (const err of shown) lines.push(`  ${err.message}`);
+    if (invalid > shown.length) lines.push(`  ... and ${invalid - shown.length} more`);
+  }
+  if (noParse > 0) {
+    const what = noParse === 1 ? "example" : "examples";
+    lines.push(
+      `${data.file}: skipped ${noParse} ${what} without the parses ${encoder} composes along (--lenient)`,
+    );
+  }
+  return lines;
 }
 
 /** A batch as the model consumes it: sentence pairs (NLI) or single sentences (ListOps). */

@@ -4,6 +4,8 @@
 // with the baseline chosen in the options (see reinforce.ts). With --subtree-weight, a ListOps
 // model given the trees also learns every sub-list's value, read out by the same classifier.
 import { crossEntropy, noGrad, type Tensor, tensor } from "../engine/index.js";
+import { batchLayout } from "../models/batch-layout.js";
+import { BatchShard } from "../models/batch-shard.js";
 import type { Model } from "../models/model.js";
 import type { TaskBatch } from "../tasks/task.js";
 import type { TrainOptions } from "./options.js";
@@ -34,22 +36,40 @@ export class Objective {
     this.advantages = new Advantages(options.baseline, options.baselineDecay, rewardAverage);
   }
 
-  /** One training pass over `batch` and its loss. */
-  loss(model: Model, batch: TaskBatch): BatchLoss {
-    const pass = model.run(batch, true);
+  /**
+   * One training pass over `batch` and its loss. For one rank's part of a global batch (`shard`),
+   * every term is this part's sum divided by the global batch's count, so that the ranks' losses
+   * (and gradients) add up to the global batch's.
+   */
+  loss(model: Model, batch: TaskBatch, shard = wholeBatch(batch)): BatchLoss {
+    const pass = model.run(batch, true, undefined, shard);
     const target = tensor(batch.labels, { device: pass.logits.device });
-    const task = crossEntropy(pass.logits, target);
+    const task = crossEntropy(pass.logits, target, "sum").div(shard.globalExamples);
     let total = task;
     if (pass.transitionLoss) total = total.add(pass.transitionLoss.mul(this.options.transitionWeight));
     if (pass.subtreeLogits && "subtrees" in batch && batch.subtrees && this.options.subtreeWeight > 0) {
+      // Like the task loss: this part's sum over the global batch's sub-lists (all ranks').
       const values = tensor(batch.subtrees.labels, { device: pass.logits.device });
-      total = total.add(crossEntropy(pass.subtreeLogits, values).mul(this.options.subtreeWeight));
+      const subtree = crossEntropy(pass.subtreeLogits, values, "sum").div(pass.globalSubtrees);
+      total = total.add(subtree.mul(this.options.subtreeWeight));
     }
-    if (model.config.encoder === "rl-spinn" && pass.logProb && pass.entropy) {
-      const greedy = this.greedyRewards(model, batch, target);
-      const advantages = this.advantages.of(rewards(pass.logits, target, this.options.reward), greedy);
-      const policy = policyLoss(pass.logProb, pass.entropy, advantages, this.options.entropyWeight);
-      total = total.add(policy.mul(this.options.transitionWeight));
+    if (model.config.encoder === "rl-spinn") {
+      // Run on every rank, even one whose part of the batch is empty (no policy terms): the
+      // greedy pass and the baselines' statistics are collectives every rank must join.
+      const greedy = this.greedyRewards(model, batch, target, shard);
+      const r = rewards(pass.logits, target, this.options.reward);
+      const advantages = this.advantages.of(r, greedy, shard);
+      if (pass.logProb && pass.entropy) {
+        const { entropyWeight } = this.options;
+        const policy = policyLoss(
+          pass.logProb,
+          pass.entropy,
+          advantages,
+          entropyWeight,
+          shard.globalExamples,
+        );
+        total = total.add(policy.mul(this.options.transitionWeight));
+      }
     }
     return { total, task, logits: pass.logits, target };
   }
@@ -58,8 +78,19 @@ export class Objective {
    * The self-critical baseline: the rewards of the greedy parse of the same batch, in training
    * mode so that it sees the same kind of dropout as the sample. Null for the other baselines.
    */
-  private greedyRewards(model: Model, batch: TaskBatch, target: Tensor): Float32Array | null {
+  private greedyRewards(
+    model: Model,
+    batch: TaskBatch,
+    target: Tensor,
+    shard: BatchShard,
+  ): Float32Array | null {
     if (this.options.baseline !== "self-critical") return null;
-    return noGrad(() => rewards(model.run(batch, true, "greedy").logits, target, this.options.reward));
+    return noGrad(() => rewards(model.run(batch, true, "greedy", shard).logits, target, this.options.reward));
   }
+}
+
+/** A batch trained in one process: the shard is all of it. */
+export function wholeBatch(batch: TaskBatch): BatchShard {
+  const layout = batchLayout(batch);
+  return BatchShard.whole(layout.sentences.lengths, layout.examples);
 }

@@ -7,6 +7,9 @@ import type { BaselineKind, EncoderKind, RewardKind, Task, TransitionMode } from
 import { DEFAULT_SIZES, MODEL_SIZES, type ModelSizes } from "../models/sizes.js";
 
 export const OPTIMIZERS = ["rmsprop", "adam", "sgd"] as const;
+/** The floating-point types a model can train in (float64: for exactness checks, slower). */
+export const FLOAT_DTYPES = ["float32", "float64"] as const;
+export type FloatDType = (typeof FLOAT_DTYPES)[number];
 export type OptimizerKind = (typeof OPTIMIZERS)[number];
 
 /** The learning rate each optimizer starts from unless told otherwise (RMSprop: the article's). */
@@ -57,6 +60,8 @@ export interface TrainOptions extends ModelSizes {
   curriculum?: number[];
   seed: number;
   device: Device;
+  /** The parameters' and activations' floating-point type. */
+  dtype: FloatDType;
   optimizer: OptimizerKind;
   lr: number;
   /** Learning rate multiplier applied at every new epoch (the article: 0.75). */
@@ -89,6 +94,7 @@ export const TRAIN_DEFAULTS = {
   batchSize: 128,
   seed: 1,
   device: "cpu" as Device,
+  dtype: "float32" as FloatDType,
   optimizer: "rmsprop" as OptimizerKind,
   lrDecay: 0.75,
   weightDecay: 0,

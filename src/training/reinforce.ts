@@ -5,6 +5,7 @@
 // Its gradient is an unbiased estimate of −∇E[r] for any baseline that does not depend on the
 // sampled tree; the baselines only change the variance.
 import { crossEntropy, noGrad, type Tensor, tensor } from "../engine/index.js";
+import type { BatchShard } from "../models/batch-shard.js";
 import type { BaselineKind, RewardKind } from "../models/kinds.js";
 
 /** Per-example rewards on the host (one transfer), from the class scores and gold labels. */
@@ -16,10 +17,11 @@ export function rewards(logits: Tensor, target: Tensor, kind: RewardKind): Float
   );
 }
 
-function mean(xs: Float32Array): number {
+/** The sum of f(x) over the global batch's examples (this shard's, summed over the ranks). */
+function globalSum(xs: Float32Array, shard: BatchShard | null, f: (x: number) => number = (x) => x): number {
   let s = 0;
-  for (const x of xs) s += x;
-  return s / xs.length;
+  for (const x of xs) s += f(x);
+  return shard ? shard.sumOverRanks([s])[0]! : s;
 }
 
 /**
@@ -36,15 +38,20 @@ export class Advantages {
     if (!(decay >= 0 && decay < 1)) throw new RangeError(`baseline decay must be in [0, 1), got ${decay}`);
   }
 
-  /** `greedy`: the rewards of the greedy parses, needed by (only) the self-critical baseline. */
-  of(r: Float32Array, greedy: Float32Array | null = null): Float32Array {
+  /**
+   * `greedy`: the rewards of the greedy parses, needed by (only) the self-critical baseline. The
+   * batch statistics (mean, standard deviation) are the shard's global batch's (without one,
+   * the batch's own).
+   */
+  of(r: Float32Array, greedy: Float32Array | null = null, shard: BatchShard | null = null): Float32Array {
+    const n = shard?.globalExamples ?? r.length;
     const out = new Float32Array(r.length);
     switch (this.kind) {
       case "none":
         out.set(r);
         break;
       case "moving-average": {
-        const m = mean(r);
+        const m = globalSum(r, shard) / n;
         // The first batch has no history: its own mean stands in for it.
         const b = this.average ?? m;
         for (let i = 0; i < r.length; i++) out[i] = r[i]! - b;
@@ -52,10 +59,8 @@ export class Advantages {
         break;
       }
       case "whiten": {
-        const m = mean(r);
-        let v = 0;
-        for (const x of r) v += (x - m) ** 2;
-        const std = Math.sqrt(v / r.length);
+        const m = globalSum(r, shard) / n;
+        const std = Math.sqrt(globalSum(r, shard, (x) => (x - m) ** 2) / n);
         // All rewards equal: no tree did better than another, so there is nothing to learn.
         for (let i = 0; i < r.length; i++) out[i] = std > 1e-8 ? (r[i]! - m) / std : 0;
         break;
@@ -70,14 +75,18 @@ export class Advantages {
   }
 }
 
-/** The REINFORCE surrogate whose gradient is the policy-gradient estimate (see the top). */
+/**
+ * The REINFORCE surrogate whose gradient is the policy-gradient estimate (see the top); the means
+ * are over the global batch's `examples` (a shard's sums, divided by them).
+ */
 export function policyLoss(
   logProb: Tensor,
   entropy: Tensor,
   advantages: Float32Array,
   entropyWeight: number,
+  examples = logProb.shape[0]!,
 ): Tensor {
   const a = tensor(advantages, { dtype: logProb.dtype, device: logProb.device });
-  const loss = a.mul(logProb).mean().neg();
-  return entropyWeight > 0 ? loss.sub(entropy.mean().mul(entropyWeight)) : loss;
+  const loss = a.mul(logProb).sum().div(examples).neg();
+  return entropyWeight > 0 ? loss.sub(entropy.sum().div(examples).mul(entropyWeight)) : loss;
 }

@@ -55,6 +55,8 @@ export interface TrainerState extends RunProgress {
   engineRng: string;
   /** RL-SPINN's moving-average baseline (null before the first batch, and for other models). */
   rewardAverage?: number | null;
+  /** Seconds spent training up to this checkpoint (absent in checkpoints from before it existed). */
+  elapsedSeconds?: number;
 }
 
 /** What a checkpoint holds besides the trainer state. */
@@ -204,4 +206,18 @@ export class RunDirectory {
   record(entry: object): void {
     appendFileNamed(this.metrics, `${JSON.stringify(entry)}\n`);
   }
+}
+
+/**
+ * The run directory as a data-parallel worker other than rank 0 sees it: it reads the
+ * checkpoint to resume from (every rank needs the run directory, on a shared file system when
+ * the ranks are on several machines) and writes nothing; rank 0 alone writes checkpoints and
+ * metrics.
+ */
+export class ReadOnlyRunDirectory extends RunDirectory {
+  override writeCheckpoint(): void {}
+  override saveBest(): void {}
+  override start(): void {}
+  override rewindMetrics(): void {}
+  override record(): void {}
 }

@@ -8,6 +8,7 @@ import { Adam, getRngState, type Optimizer, RMSprop, SGD, setRngState } from "..
 import { evaluate } from "../inference/evaluate.js";
 import type { ClassificationReport } from "../inference/metrics.js";
 import type { Model } from "../models/model.js";
+import type { DataParallel } from "./data-parallel.js";
 import { Objective } from "./objective.js";
 import type { TrainOptions } from "./options.js";
 import type { RunDirectory, RunProgress, TrainerState } from "./run-directory.js";
@@ -31,17 +32,23 @@ export class RunState {
   readonly progress: RunProgress;
   /** The step of the last checkpoint written by this process (-1: none yet). */
   private savedStep = -1;
+  /** Training time of the processes that trained this run before (from the checkpoint). */
+  private readonly elapsedBefore: number;
+  private readonly startedAt = Date.now();
 
   constructor(
     readonly setup: RunSetup,
     readonly dir: RunDirectory,
     saved: TrainerState | null,
+    /** Data-parallel: this rank's group (null: one process). */
+    readonly parallel: DataParallel | null = null,
   ) {
     const o = setup.options;
     this.options = o;
     this.optimizer = makeOptimizer(setup.model, o);
     this.objective = new Objective(o, saved?.rewardAverage ?? null);
     this.batchRng = new Rng(o.seed);
+    this.elapsedBefore = saved?.elapsedSeconds ?? 0;
     this.progress = {
       step: 0,
       epoch: 0,
@@ -53,6 +60,15 @@ export class RunState {
     };
     if (saved) this.restore(saved);
     else dir.start();
+    // Every rank starts from rank 0's weights (the same seed made them already: this makes sure).
+    parallel?.requireSameRun({
+      "training examples": setup.trainData.examples.length,
+      "dev examples": setup.devData.examples.length,
+      "the vocabulary's size": setup.vocab.size,
+      parameters: setup.model.store.countTrainable(),
+      "the resumed step": this.progress.step,
+    });
+    parallel?.broadcastModel(setup.model);
   }
 
   get model(): Model {
@@ -94,7 +110,10 @@ export class RunState {
    */
   evaluate(during: number): { report: EvalReport; patienceSpent: boolean } {
     const p = this.progress;
-    const { report } = evaluate(this.model, this.setup.devData, this.setup.vocab);
+    const { devData, vocab } = this.setup;
+    const report = this.parallel
+      ? this.parallel.evaluate(this.model, devData, vocab)
+      : evaluate(this.model, devData, vocab).report;
     const improved = p.best === null || report.accuracy > p.best.devAccuracy;
     if (improved) {
       p.best = { devAccuracy: report.accuracy, step: p.step, epoch: p.epoch };
@@ -103,7 +122,7 @@ export class RunState {
     } else {
       p.evalsSinceBest++;
     }
-    this.dir.record({
+    this.record({
       type: "eval",
       step: p.step,
       epoch: during,
@@ -124,11 +143,26 @@ export class RunState {
       ...this.progress,
       engineRng: Buffer.from(getRngState()).toString("base64"),
       rewardAverage: this.objective.advantages.average,
+      elapsedSeconds: this.elapsedSeconds(),
     };
     this.dir.writeCheckpoint(
       { model: this.model, vocab: this.setup.vocab, optimizer: this.optimizer },
       state,
     );
+  }
+
+  /**
+   * Seconds spent training this run, summed over the processes that trained it: a resumed run
+   * continues the count, and the time between a stop and its resume is not in it.
+   */
+  elapsedSeconds(): number {
+    return this.elapsedBefore + (Date.now() - this.startedAt) / 1000;
+  }
+
+  /** Appends one metrics line, stamped with the wall-clock time and the training time so far. */
+  record(entry: object): void {
+    const elapsed = Math.round(this.elapsedSeconds() * 1000) / 1000;
+    this.dir.record({ ...entry, time: new Date().toISOString(), elapsed_seconds: elapsed });
   }
 
   /** Whether the last step is already in the rolling checkpoint. */

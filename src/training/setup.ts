@@ -17,6 +17,7 @@ import {
   requireLabelled,
   requireTrees,
   sentencesOfData,
+  skippedReport,
   type TaskData,
 } from "../tasks/task.js";
 import type { TrainOptions } from "./options.js";
@@ -41,6 +42,7 @@ export async function setUpRun(o: TrainOptions, checkpointDir: string | null, lo
     o.lenient ? requireTrees(data, o.model, training, true) : data;
   const trainData = withSubtreeValues(lenientTrees(await readTrainingData(o.train, o, log), true), o);
   const devData = lenientTrees(await readTrainingData(o.dev, o, log), false);
+  for (const data of [trainData, devData]) for (const line of skippedReport(data, o.model)) log(line);
   if (trainData.examples.length === 0) throw new DataError(o.train, 0, undefined, "no training examples");
   requireCurriculumExamples(trainData, o);
   // Checked before anything is written: an empty dev set would report 0% as the "best" model.
@@ -52,7 +54,7 @@ export async function setUpRun(o: TrainOptions, checkpointDir: string | null, lo
   requireTrees(trainData, o.model, true);
   requireTrees(devData, o.model, false);
   if (checkpointDir) {
-    const { model, vocab } = loadModelDir(checkpointDir, o.device);
+    const { model, vocab } = loadModelDir(checkpointDir, o.device, o.dtype);
     return { trainData, devData, vocab, model, options: o };
   }
   return { trainData, devData, ...(await buildModel(trainData, o, log)) };
@@ -125,7 +127,7 @@ async function buildModel(
     trainEmbeddings: o.trainEmbeddings ?? !emb,
     transitions: o.transitions,
   };
-  const model = new Model(config, { device: o.device });
+  const model = new Model(config, { device: o.device, dtype: o.dtype });
   if (!emb) return { vocab, model, options };
   scope(() => model.leaves.embed.copy_(tensor(emb.matrix, { shape: [vocab.size, emb.dim] })));
   const tokens =

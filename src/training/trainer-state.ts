@@ -3,7 +3,7 @@
 import { BASELINES, ENCODERS, REWARDS, TASKS, TRANSITION_MODES } from "../models/kinds.js";
 import { MODEL_SIZES } from "../models/sizes.js";
 import { Fields } from "../util/checked-json.js";
-import { OPTIMIZERS, TRAIN_DEFAULTS } from "./options.js";
+import { FLOAT_DTYPES, OPTIMIZERS, TRAIN_DEFAULTS } from "./options.js";
 import type { TrainerState } from "./run-directory.js";
 
 /** Checks parsed trainer.json `json` (from `file`) and returns it as a TrainerState. */
@@ -14,6 +14,8 @@ export function checkTrainerState(json: unknown, file: string): TrainerState {
   for (const key of ["step", "epoch", "batchInEpoch", "evalsSinceBest"]) f.int(key);
   f.string("engineRng");
   if (f.object.rewardAverage !== null && f.has("rewardAverage")) f.number("rewardAverage");
+  if (f.has("elapsedSeconds") && f.number("elapsedSeconds") < 0)
+    f.fail("elapsedSeconds", "expected a number >= 0", f.object.elapsedSeconds);
   const rng = f.nested("epochRng");
   rng.literal("algorithm", "xoshiro128**");
   const s = rng.object.s;
@@ -56,6 +58,7 @@ function checkOptions(o: Fields): void {
   o.number("lr");
   const choices: Record<string, readonly string[]> = {
     optimizer: OPTIMIZERS,
+    dtype: FLOAT_DTYPES,
     transitions: TRANSITION_MODES,
     reward: REWARDS,
     baseline: BASELINES,

@@ -4,11 +4,13 @@
 // early when dev accuracy stops improving. The loop reports through hooks; it never prints.
 import { existsSync } from "node:fs";
 import { trainingBatches } from "../data/batching.js";
-import { checkDevice, manualSeed } from "../engine/index.js";
+import { checkDevice, DistributedError, manualSeed, type ProcessGroup } from "../engine/index.js";
 import { batchFor, lengthKeys } from "../tasks/task.js";
+import { crashPoint } from "../util/test-hooks.js";
+import { DataParallel } from "./data-parallel.js";
 import { DivergenceError, parametersFinite } from "./divergence.js";
 import { absolutePaths, curriculumLength, resumedOptions, type TrainOptions } from "./options.js";
-import { RunDirectory } from "./run-directory.js";
+import { ReadOnlyRunDirectory, RunDirectory } from "./run-directory.js";
 import { type EvalReport, RunState } from "./run-state.js";
 import { setUpRun } from "./setup.js";
 import { trainStep } from "./step.js";
@@ -45,6 +47,8 @@ export interface TrainResult {
   seconds: number;
   trainExamples: number;
   devExamples: number;
+  /** Processes that trained the run together (data-parallel; 1 alone). */
+  workers: number;
   vocabularySize: number;
   parameters: number;
   embeddings?: { found: number; coverage: number; missing: string[] };
@@ -62,21 +66,28 @@ export function savedRunOptions(out: string): TrainOptions | null {
  * Trains (or, with resume, continues) the run in options.out, holding the directory's lock
  * throughout. Resuming re-reads the data files named in the saved options and continues from the
  * rolling checkpoint exactly; options that contradict the saved run are refused (ResumeError).
+ *
+ * With a process `group`, this process is one rank of a data-parallel run (data-parallel.ts):
+ * rank 0 holds the lock and writes; the others read the run directory and write nothing.
  */
 export async function train(
   options: TrainOptions,
   hooks: TrainHooks = {},
   resume = false,
+  group: ProcessGroup | null = null,
 ): Promise<TrainResult> {
   const log = hooks.log ?? (() => {});
   checkDevice(options.device);
-  const dir = new RunDirectory(options.out);
-  const created = !resume && !existsSync(options.out);
-  const lock = dir.lock(!resume, log);
+  const leader = (group?.rank ?? 0) === 0;
+  const dir = leader ? new RunDirectory(options.out) : new ReadOnlyRunDirectory(options.out);
+  const created = leader && !resume && !existsSync(options.out);
+  const lock = leader ? dir.lock(!resume, log) : null;
   try {
-    return await trainLocked(dir, options, hooks, resume);
+    // Rank 0 has taken the directory and tidied what a crash left before the others read it.
+    group?.barrier();
+    return await trainLocked(dir, options, hooks, resume, group);
   } finally {
-    lock.release();
+    lock?.release();
     // A new run refused before it wrote anything (bad data) leaves no directory behind.
     if (created) dir.removeIfEmpty();
   }
@@ -87,6 +98,7 @@ async function trainLocked(
   options: TrainOptions,
   hooks: TrainHooks,
   resume: boolean,
+  group: ProcessGroup | null,
 ): Promise<TrainResult> {
   const started = Date.now();
   const log = hooks.log ?? (() => {});
@@ -94,7 +106,7 @@ async function trainLocked(
   const o = saved ? resumedOptions(saved.options, options) : absolutePaths(options);
   manualSeed(o.seed);
   const setup = await setUpRun(o, saved ? dir.checkpointDir() : null, log);
-  const run = new RunState(setup, dir, saved);
+  const run = new RunState(setup, dir, saved, group ? new DataParallel(group, setup.model) : null);
   // Said once the whole checkpoint has loaded: a damaged one is then one error line alone.
   if (saved) log(`resuming ${o.out} at step ${saved.step} (epoch ${saved.epoch + 1})`);
   let stop: Stop = null;
@@ -105,6 +117,7 @@ async function trainLocked(
     // which checkpoints at once).
     if (stop !== "interrupted" && !run.checkpointed) checkpoint(run);
   } catch (err) {
+    if (err instanceof DistributedError) throw workerLost(run, err);
     throw err instanceof DivergenceError ? diverged(run, err) : err;
   } finally {
     run.optimizer.dispose();
@@ -122,6 +135,7 @@ async function trainLocked(
     seconds: (Date.now() - started) / 1000,
     trainExamples: setup.trainData.examples.length,
     devExamples: setup.devData.examples.length,
+    workers: group?.worldSize ?? 1,
     vocabularySize: setup.vocab.size,
     parameters,
     ...(setup.embeddings ? { embeddings: setup.embeddings } : {}),
@@ -146,8 +160,12 @@ async function trainEpoch(run: RunState, hooks: TrainHooks): Promise<Stop> {
   run.optimizer.lr = o.lr * o.lrDecay ** p.epoch;
   const meter = new Throughput();
   while (p.batchInEpoch < batches.length) {
-    const batch = batchFor(setup.trainData, batches[p.batchInEpoch]!, setup.vocab);
-    const result = trainStep(run.model, run.optimizer, run.objective, batch, o.clip);
+    const plan = batches[p.batchInEpoch]!;
+    crashPoint(`step-rank${run.parallel?.rank ?? 0}`);
+    const { batch, part } = run.parallel
+      ? run.parallel.part(setup.trainData, plan, setup.vocab)
+      : { batch: batchFor(setup.trainData, plan, setup.vocab), part: null };
+    const result = trainStep(run.model, run.optimizer, run.objective, batch, o.clip, part);
     run.countStep(result);
     const report = stepReport(run, batches.length, meter.count(result.examples));
     hooks.onStep?.(report);
@@ -170,7 +188,9 @@ async function trainEpoch(run: RunState, hooks: TrainHooks): Promise<Stop> {
     }
     // Let signal handlers (Ctrl-C) run: the step itself never yields to the event loop.
     await new Promise((resolve) => setImmediate(resolve));
-    const interrupted = hooks.signal?.aborted ?? false;
+    // Data-parallel, all ranks stop at the same step when any of them was interrupted.
+    const here = hooks.signal?.aborted ?? false;
+    const interrupted = run.parallel ? run.parallel.anyRank(here) : here;
     if (interrupted || (o.maxSteps > 0 && p.step >= o.maxSteps)) {
       if (!evalNow) checkpoint(run);
       return interrupted ? "interrupted" : "max-steps";
@@ -187,12 +207,30 @@ async function trainEpoch(run: RunState, hooks: TrainHooks): Promise<Stop> {
 function diverged(run: RunState, err: DivergenceError): DivergenceError {
   // A parameter check names the step it ran after; a step's own check, the step it was running.
   const step = err.quantity === "parameters" ? err.step : run.progress.step + 1;
-  run.dir.record({ type: "diverged", step, epoch: run.progress.epoch + 1, quantity: err.quantity });
+  run.record({ type: "diverged", step, epoch: run.progress.epoch + 1, quantity: err.quantity });
   const saved = run.dir.savedState();
   const kept = saved
     ? `the checkpoint of step ${saved.step} in ${run.dir.last}${run.progress.best ? ` and the best model in ${run.dir.best}` : ""}`
     : "nothing (no checkpoint was written before it)";
   return new DivergenceError(step, err.quantity, err.value, kept);
+}
+
+/**
+ * A lost worker (or a collective that timed out) as one line: what this rank saw, and the
+ * checkpoint that --resume continues from. Nothing else is written.
+ */
+function workerLost(run: RunState, err: DistributedError): DistributedError {
+  let saved: number | null = null;
+  try {
+    saved = run.dir.savedState()?.step ?? null;
+  } catch {
+    // A checkpoint being written when rank 0 was lost: the one before it is what remains.
+  }
+  const kept =
+    saved === null
+      ? "no checkpoint was written yet"
+      : `the last checkpoint is step ${saved} in ${run.dir.last} (continue with --resume)`;
+  return new DistributedError(`${err.message}; ${kept}`, err.lostRanks);
 }
 
 /**
@@ -228,7 +266,7 @@ function stepReport(run: RunState, batchesInEpoch: number, examplesPerSecond: nu
 
 function record(run: RunState, type: "train" | "epoch", r: StepReport, epoch: number): void {
   const entry = { type, step: r.step, epoch, loss: r.loss, accuracy: r.accuracy };
-  run.dir.record(type === "train" ? { ...entry, lr: r.lr } : entry);
+  run.record(type === "train" ? { ...entry, lr: r.lr } : entry);
 }
 
 /** Examples per second since this epoch (or this process) started: steadier than per batch. */

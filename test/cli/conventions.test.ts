@@ -37,7 +37,7 @@ test("--model NAME and --model-dir DIR: exactly one, unknown names listed", () =
   const none = spawnSync(process.execPath, [cli, "eval", "--data", cli], { encoding: "utf8" });
   assert.equal(none.status, 2);
   assert.match(none.stderr, /^spinn: give one of --model-dir DIR or --model NAME \(shipped: /);
-  const both = spawnSync(process.execPath, [cli, "parse", "--model-dir", "x", "--model", "y"], {
+  const both = spawnSync(process.execPath, [cli, "parse", "--model-dir", "x", "--model", "listops-rl"], {
     encoding: "utf8",
   });
   assert.equal(both.status, 2);

@@ -136,12 +136,12 @@ describe("data stats and listops generate", () => {
     assert.equal(both.stderr, "spinn: --out - and --json both write to stdout: give --out a file\n");
   });
 
-  test("a missing file is FILE: no such file; a bad line keeps FILE:LINE", () => {
+  test("a missing file names its flag and path (--data: no such file: FILE); a bad line keeps FILE:LINE", () => {
     const missing = path.join(dir, "missing.tsv");
     const r = spinn(["data", "stats", "--data", missing]);
     assert.equal(r.code, 2);
     assert.equal(r.stdout, "");
-    assert.equal(r.stderr, `spinn: ${missing}: no such file\n`);
+    assert.equal(r.stderr, `spinn: --data: no such file: ${missing}\n`);
     const bad = path.join(dir, "bad.tsv");
     writeFileSync(bad, "hello\n");
     const b = spinn(["data", "stats", "--data", bad]);

@@ -12,6 +12,7 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { terminalHint } from "../../src/cli/line-batches.js";
+import { STDIN } from "../../src/data/lines.js";
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/cli/main.js");
 const dir = mkdtempSync(path.join(tmpdir(), "spinn-lenient-"));
@@ -246,7 +247,7 @@ describe("NLI: a SPINN-PI model needs parses", () => {
     assert.equal(human.status, 0, human.stderr);
     assert.match(
       human.stdout,
-      /^skipped \(--lenient\): 1 example without the parses spinn-pi composes along$/m,
+      /: skipped 1 example without the parses spinn-pi composes along \(--lenient\)$/m,
     );
     // Nothing left to evaluate: said so, with why.
     const none = file("none.jsonl", `${pair("neutral", false)}\n`);
@@ -291,12 +292,66 @@ describe("NLI: a SPINN-PI model needs parses", () => {
 
 test("the terminal hint: only when reading stdin and stdin is a terminal", () => {
   assert.equal(
-    terminalHint(undefined, true, "JSON lines"),
+    terminalHint(STDIN, true, "JSON lines"),
     "spinn: reading JSON lines from the terminal, one per line; end with Ctrl-D (or give --input FILE)\n",
   );
-  assert.equal(terminalHint(undefined, false, "JSON lines"), null);
-  assert.equal(terminalHint(undefined, undefined, "sentences"), null);
+  assert.equal(terminalHint(STDIN, false, "JSON lines"), null);
+  assert.equal(terminalHint(STDIN, undefined, "sentences"), null);
   assert.equal(terminalHint("in.jsonl", true, "sentences"), null);
+  assert.equal(
+    terminalHint(STDIN, true, "data lines", "--data"),
+    "spinn: reading data lines from the terminal, one per line; end with Ctrl-D (or give --data FILE)\n",
+  );
   // Piped input (as in every test above): no hint on stderr.
   assert.equal(spinn(["parse", "--model", "listops-rl"], "9\n").stderr, "");
+});
+
+describe("spinn train --lenient", () => {
+  test("a line with an unbalanced tree among good ones: trains, reports 1 skipped and names the line", () => {
+    const good = spinn([
+      "listops",
+      "generate",
+      "--count",
+      "30",
+      "--seed",
+      "4",
+      "--max-length",
+      "8",
+      "--out",
+      "-",
+    ]);
+    assert.equal(good.status, 0, good.stderr);
+    const lines = good.stdout.trim().split("\n");
+    // Line 5: brackets that do not balance (one ")" too many).
+    lines.splice(4, 0, "3\t( ( [MAX 3 ) 4 ] ) )");
+    const train = file("train-bad-tree.tsv", `${lines.join("\n")}\n`);
+    const dev = file("dev-good.tsv", `${lines.slice(0, 4).join("\n")}\n`);
+    const args = ["train", "--task", "listops", "--train", train, "--dev", dev, "--model", "spinn-pi"];
+    const tiny = [
+      "--epochs",
+      "1",
+      "--d-embed",
+      "8",
+      "--d-hidden",
+      "8",
+      "--d-mlp",
+      "8",
+      "--n-mlp",
+      "1",
+      "--json",
+    ];
+
+    const strict = spinn([...args, "--out", path.join(dir, "strict-run"), ...tiny]);
+    assert.equal(strict.status, 2);
+    assert.match(strict.stderr, /^spinn: .*train-bad-tree\.tsv:5: expression: unbalanced brackets/);
+
+    const r = spinn([...args, "--out", path.join(dir, "lenient-run"), ...tiny, "--lenient"]);
+    assert.equal(r.status, 0, r.stderr);
+    const summary = JSON.parse(r.stdout) as { train_examples: number };
+    assert.equal(summary.train_examples, 30);
+    assert.match(
+      r.stderr,
+      /train-bad-tree\.tsv: skipped 1 invalid line \(--lenient\):\n {2}\S*train-bad-tree\.tsv:5: expression: unbalanced brackets: '\)' without a matching '\('/,
+    );
+  });
 });

@@ -117,14 +117,17 @@ test("data stats on ListOps, and user errors are one line with exit code 2", asy
   assert.equal(s["depth"].max, 1);
 
   const cases: [string[], RegExp][] = [
-    [["data", "stats", "--data", join(fx.dir, "missing.jsonl")], /^spinn: .*missing\.jsonl: no such file\n$/],
+    [
+      ["data", "stats", "--data", join(fx.dir, "missing.jsonl")],
+      /^spinn: --data: no such file: .*missing\.jsonl\n$/,
+    ],
     [
       ["data", "stats", "--data", data, "--format", "csv"],
       /^spinn: --format must be one of nli-jsonl, nli-txt, listops, got "csv"\n$/,
     ],
     [
       ["data", "stats", "--data", data, "--embeddings", join(fx.dir, "nope.txt")],
-      /nope\.txt: no such file\n$/,
+      /^spinn: --embeddings: no such file: .*nope\.txt\n$/,
     ],
     [
       ["listops", "generate", "--count", "0", "--out", join(fx.dir, "x")],

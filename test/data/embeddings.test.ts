@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readdir, stat, utimes, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { loadEmbeddings } from "../../src/data/embeddings.js";
@@ -130,9 +130,16 @@ test("binary cache: a hit equals a fresh load; stale caches are rebuilt", async 
   assert.equal(stale.matrix[vocab.idOf("runs") * 3 + 2], 2);
   assert.equal((await loadEmbeddings(file, vocab, { cacheDir })).cache, "hit");
 
-  // A corrupt cache file is rebuilt.
-  await writeFile(hit.cacheFile!, "SPINNEMB garbage");
-  assert.equal((await loadEmbeddings(file, vocab, { cacheDir })).cache, "stale");
+  // A cache of another version is rebuilt: version 1 caches were written before values beyond
+  // float32's range were refused, so one may hold an infinity, which must not get through.
+  const v1 = Buffer.from(await readFile(hit.cacheFile!));
+  v1.writeUInt32LE(1, 8);
+  v1.writeFloatLE(Number.POSITIVE_INFINITY, v1.length - 4);
+  await writeFile(hit.cacheFile!, v1);
+  const rebuilt = await loadEmbeddings(file, vocab, { cacheDir });
+  assert.equal(rebuilt.cache, "stale");
+  assert.ok(rebuilt.matrix.every(Number.isFinite));
+  assert.equal((await loadEmbeddings(file, vocab, { cacheDir })).cache, "hit");
 
   // Another vocabulary gets its own cache file.
   const other = Vocabulary.build([["dog", "cat"]]);
@@ -152,4 +159,72 @@ test("a lenient cache does not let a strict load pass", async () => {
   assert.equal(again.invalid.errors[0]!.message, e.invalid.errors[0]!.message);
   const err = await rejection(loadEmbeddings(file, vocab, { cacheDir }));
   assert.match(err.message, /:7: expected 3 numbers after the word "dog", found 2$/);
+});
+
+/** The cache file with its header JSON replaced by `header` (ids and vectors kept). */
+function withHeader(buf: Buffer, header: string): Buffer {
+  const end = 16 + buf.readUInt32LE(12);
+  const body = buf.subarray((end + 3) & ~3);
+  const json = Buffer.from(header, "utf8");
+  const prefix = Buffer.alloc((16 + json.length + 3) & ~3);
+  buf.copy(prefix, 0, 0, 12);
+  prefix.writeUInt32LE(json.length, 12);
+  json.copy(prefix, 16);
+  return Buffer.concat([prefix, body]);
+}
+
+test("a damaged cache is one line naming it and the problem, never a silent load", async () => {
+  const file = await fx.write("damaged.txt", GLOVE);
+  const cacheDir = join(fx.dir, "cache3");
+  const made = await loadEmbeddings(file, vocab, { cacheDir });
+  const cacheFile = made.cacheFile!;
+  const good = await readFile(cacheFile);
+  const header = JSON.parse(good.toString("utf8", 16, 16 + good.readUInt32LE(12))) as Record<string, unknown>;
+  const set = (offset: number, value: number, write: "writeFloatLE" | "writeInt32LE") => {
+    const b = Buffer.from(good);
+    b[write](value, offset);
+    return b;
+  };
+  const idsOffset = (16 + good.readUInt32LE(12) + 3) & ~3;
+  const cases: [Buffer, string][] = [
+    [
+      good.subarray(0, good.length - 4),
+      `${good.length - 4} bytes, expected ${good.length} for 3 vectors of 3`,
+    ],
+    [good.subarray(0, 24), `truncated: 24 bytes, the header alone says ${16 + good.readUInt32LE(12)}`],
+    [
+      Buffer.from(`XXXXXXXX${good.toString("latin1", 8)}`, "latin1"),
+      "not a spinn embeddings cache (no SPINNEMB header)",
+    ],
+    [withHeader(good, '{"dim": 3,'), "header is not valid JSON (*)"],
+    [
+      withHeader(good, JSON.stringify({ ...header, dim: "3" })),
+      'header: dim: expected an integer >= 1, got "3"',
+    ],
+    [
+      withHeader(good, JSON.stringify({ ...header, source: 1 })),
+      "header: source: expected a JSON object, got 1",
+    ],
+    [set(good.length - 4, Number.NaN, "writeFloatLE"), 'value 3 of "runs" is NaN, not a finite number'],
+    [
+      set(good.length - 36, Number.NEGATIVE_INFINITY, "writeFloatLE"),
+      'value 1 of "the" is -Infinity, not a finite number',
+    ],
+    [set(idsOffset, 999, "writeInt32LE"), "vector 1: word id 999 is out of range or repeated"],
+  ];
+  for (const [bytes, problem] of cases) {
+    await writeFile(cacheFile, bytes);
+    const err = await rejection(loadEmbeddings(file, vocab, { cacheDir }));
+    assert.ok(err instanceof DataError, problem);
+    // (*): JSON.parse's own words, which differ between Node versions.
+    const expected = `${cacheFile}: ${problem} (a damaged embeddings cache: delete it to rebuild it)`;
+    const [head, tail] = expected.split("*");
+    if (tail === undefined) assert.equal(err.message, expected);
+    else assert.ok(err.message.startsWith(head!) && err.message.endsWith(tail), err.message);
+  }
+  // Deleted, it is rebuilt.
+  await rm(cacheFile);
+  const again = await loadEmbeddings(file, vocab, { cacheDir });
+  assert.equal(again.cache, "miss");
+  assert.deepEqual(again.matrix, made.matrix);
 });

@@ -62,20 +62,55 @@ test("save/load and toJSON/fromJSON round-trip without shifting ids", async () =
   assert.notEqual(Vocabulary.build(SENTENCES).hash(), v.hash());
 });
 
-test("fromJSON and load reject what is not a vocabulary", async () => {
+test("fromJSON and load reject what is not a vocabulary: one line naming the file and the field", async () => {
   const good = Vocabulary.build(SENTENCES).toJSON();
-  assert.throws(() => Vocabulary.fromJSON(null), /not a spinn vocabulary: expected an object/);
-  assert.throws(() => Vocabulary.fromJSON({ ...good, format: "x" }), /format is "x"/);
-  assert.throws(() => Vocabulary.fromJSON({ ...good, version: 2 }), /unsupported version 2/);
-  assert.throws(
-    () => Vocabulary.fromJSON({ ...good, words: ["a", ...good.words] }),
-    /must start with <pad>, <unk>/,
-  );
-  assert.throws(
-    () => Vocabulary.fromJSON({ ...good, words: [...good.words, "dog"], counts: [...good.counts, 1] }),
-    /unique/,
-  );
-  assert.throws(() => Vocabulary.fromJSON({ ...good, counts: [1] }), /one non-negative integer per word/);
+  const cases: [unknown, string][] = [
+    [null, "v.json: expected a JSON object, got null"],
+    [[], "v.json: expected a JSON object, got []"],
+    [{}, 'v.json: format: expected "spinn-vocabulary", got nothing'],
+    [{ ...good, format: "x" }, 'v.json: format: expected "spinn-vocabulary", got "x"'],
+    [{ ...good, version: 2 }, "v.json: version: expected 1, got 2"],
+    [{ ...good, lowercase: "no" }, 'v.json: lowercase: expected true or false, got "no"'],
+    [{ ...good, words: "abc" }, 'v.json: words: expected an array of strings, got "abc"'],
+    [
+      { ...good, words: [PAD, UNK, 3] },
+      'v.json: words: expected an array of strings, got ["<pad>","<unk>",3]',
+    ],
+    [
+      { ...good, words: ["a", ...good.words] },
+      'v.json: words: expected <pad>, <unk> first, got ["a","<pad>"]',
+    ],
+    [
+      { ...good, words: [...good.words, "dog"], counts: [...good.counts, 1] },
+      'v.json: words: expected each word once, found twice, got "dog"',
+    ],
+    [{ ...good, counts: [1] }, "v.json: counts: expected 10 non-negative integers, one per word, got [1]"],
+  ];
+  for (const [json, message] of cases) {
+    assert.throws(
+      () => Vocabulary.fromJSON(json, "v.json"),
+      (err: Error) => err.name === "CheckpointError" && err.message === message,
+      message,
+    );
+  }
+  // Without counts (an older file): every count is 0.
+  const { counts: _, ...noCounts } = good;
+  assert.equal(Vocabulary.fromJSON(noCounts).countOf(2), 0);
+
   const bad = await fx.write("bad.json", "{not json");
-  assert.match((await rejection(Vocabulary.load(bad))).message, /bad\.json: invalid JSON/);
+  const err = await rejection(Vocabulary.load(bad));
+  assert.equal(err.name, "CheckpointError");
+  assert.match(err.message, /^.*bad\.json: not valid JSON \(.+\)$/);
+  const empty = await fx.write("empty.json", "");
+  assert.equal(
+    (await rejection(Vocabulary.load(empty))).message,
+    `${empty}: empty file (truncated or never written)`,
+  );
+  const shape = await fx.write("shape.json", "{}");
+  assert.equal(
+    (await rejection(Vocabulary.load(shape))).message,
+    `${shape}: format: expected "spinn-vocabulary", got nothing`,
+  );
+  const missing = join(fx.dir, "missing.json");
+  assert.equal((await rejection(Vocabulary.load(missing))).message, `${missing}: cannot read (ENOENT)`);
 });

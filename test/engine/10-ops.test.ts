@@ -11,6 +11,7 @@ import {
   dropout,
   embedding,
   full,
+  getRngState,
   layerNorm,
   linear,
   manualSeed,
@@ -20,6 +21,7 @@ import {
   rand,
   randn,
   scope,
+  setRngState,
   stack,
   type Tensor,
   tensor,
@@ -705,6 +707,67 @@ describe("dropout", () => {
       // p = 0.25 scales survivors by 4/3
       const z = dropout(ones([1000], { dtype: "float64" }), 0.25, true).toArray();
       for (const v of z) assert.ok(v === 0 || Math.abs(v - 4 / 3) < 1e-12, `value ${v}`);
+    });
+  });
+
+  test("masks are independent across elements and calls, and follow the seeded generator", () => {
+    scope(() => {
+      const n = 20_000;
+      const x = ones([n], { dtype: "float32" });
+      const kept = (t: Tensor): number[] => Array.from(t.toFloat32Array(), (v) => (v === 0 ? 0 : 1));
+      manualSeed(7);
+      const a = kept(dropout(x, 0.1, true));
+      const b = kept(dropout(x, 0.1, true));
+      // p = 0.1: kept share 0.9 (sd of the count ≈ 42), neighbours as independent as any pair
+      // (the two elements that share one 64-bit draw included), and a new mask per call.
+      const share = a.reduce((s, v) => s + v, 0) / n;
+      assert.ok(Math.abs(share - 0.9) < 0.01, `kept share ${share}`);
+      let bothNeighbours = 0;
+      let same = 0;
+      for (let i = 0; i + 1 < n; i += 2) bothNeighbours += a[i]! * a[i + 1]!;
+      for (let i = 0; i < n; i++) same += a[i] === b[i] ? 1 : 0;
+      assert.ok(Math.abs(bothNeighbours / (n / 2) - 0.81) < 0.015, `both kept ${bothNeighbours / (n / 2)}`);
+      assert.ok(Math.abs(same / n - 0.82) < 0.015, `equal in two calls ${same / n}`);
+      // The same seed, or the generator's state restored, gives the same masks again.
+      manualSeed(7);
+      assert.deepEqual(kept(dropout(x, 0.1, true)), a);
+      const state = getRngState();
+      const c = kept(dropout(x, 0.1, true));
+      setRngState(state);
+      assert.deepEqual(kept(dropout(x, 0.1, true)), c);
+      assert.deepEqual(c, b);
+    });
+  });
+
+  test("parts of a batch placed by offset or row index draw the whole batch's mask rows", () => {
+    scope(() => {
+      const rows = 9;
+      const features = 5; // odd: a row's first element may take the high half of a stream value
+      const x = ones([rows, features], { dtype: "float64" });
+      const mask = (t: Tensor): number[][] => {
+        const flat = t.toArray();
+        return Array.from({ length: flat.length / features }, (_, r) =>
+          flat.slice(r * features, (r + 1) * features),
+        );
+      };
+      const state = getRngState();
+      const whole = mask(dropout(x, 0.5, true));
+      // Rows 2..5 by offset, rows 7, 0, 4 by index: each call with the same generator state.
+      setRngState(state);
+      const byOffset = mask(dropout(ones([4, features], { dtype: "float64" }), 0.5, true, { offset: 2 }));
+      assert.deepEqual(byOffset, whole.slice(2, 6));
+      setRngState(state);
+      const index = i64([7, 0, 4]);
+      const byIndex = mask(dropout(ones([3, features], { dtype: "float64" }), 0.5, true, { index }));
+      assert.deepEqual(byIndex, [whole[7], whole[0], whole[4]]);
+      // An empty part still takes its draw, so the next call matches the whole batch's next one.
+      setRngState(state);
+      dropout(ones([0, features], { dtype: "float64" }), 0.5, true, { offset: 9 });
+      const next = mask(dropout(x, 0.5, true));
+      setRngState(state);
+      dropout(x, 0.5, true);
+      assert.deepEqual(mask(dropout(x, 0.5, true)), next);
+      assert.throws(() => dropout(x, 0.5, true, { index }), /one entry per row/);
     });
   });
 });

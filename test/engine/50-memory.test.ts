@@ -12,6 +12,7 @@ import {
   native,
   noGrad,
   randn,
+  releaseFreeMemory,
   SGD,
   scope,
   type Tensor,
@@ -173,5 +174,28 @@ describe("memory", () => {
       after.handles <= before.handles,
       `${after.handles - before.handles} handles still held after a collection`,
     );
+  });
+
+  test("a tensor dropped without dispose() or a scope is freed by the collector and counted", async () => {
+    for (let i = 0; i < 4; i++) await fullGc();
+    const before = memory();
+    (() => {
+      for (let i = 0; i < 10; i++) keep(randn([4, 4])); // dropped: no dispose, no scope
+    })();
+    assert.equal(memory().tensors, before.tensors + 10);
+    await fullGc();
+    const after = memory();
+    assert.equal(after.tensors, before.tensors);
+    assert.equal(after.collectedByGc, before.collectedByGc + 10);
+  });
+
+  test("releaseFreeMemory returns the native heap's free pages and leaves live tensors alone", () => {
+    const x = keep(tensor([1, 2, 3]));
+    scope(() => {
+      for (let i = 0; i < 50; i++) randn([64, 1024]); // ~13 MB freed at the scope's end
+    });
+    assert.equal(typeof releaseFreeMemory(), "boolean");
+    assert.deepEqual([...x.data()], [1, 2, 3]);
+    x.dispose();
   });
 });

@@ -1,6 +1,7 @@
-// BatchedLinear: a linear layer applied at several steps whose weight gradient is taken once at
-// the end of the backward pass. Values and every gradient equal calling linear() at each step,
-// including chained steps (a step's input is an earlier step's output) and unused steps.
+// BatchedLinear: a linear layer applied at several steps whose weight gradient is taken once per
+// chunk of steps in the backward pass. Values and every gradient equal calling linear() at each
+// step, including chained steps (a step's input is an earlier step's output), unused steps, and
+// steps spread over several chunks.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
@@ -26,8 +27,15 @@ function program(apply: (x: Tensor) => Tensor, xs: Tensor[]): Tensor {
   return a.sum().add(b.square().sum()).add(c.mul(c.sigmoid()).sum());
 }
 
-test("values and gradients equal per-step linear(), with and without bias", () => {
-  for (const withBias of [true, false]) {
+test("values and gradients equal per-step linear(), with and without bias, in one chunk or several", () => {
+  // Chunks of 20 rows hold every step; of 5, new chunks start at the 2nd and 4th steps (4, 2 + 2,
+  // 5 rows); of 3, at every step, and steps larger than a chunk get a chunk of their size.
+  for (const [withBias, chunkRows] of [
+    [true, 20],
+    [false, 20],
+    [true, 5],
+    [false, 3],
+  ] as const) {
     scope(() => {
       manualSeed(4);
       const opts = { dtype: "float64" as const, requiresGrad: true };
@@ -44,7 +52,7 @@ test("values and gradients equal per-step linear(), with and without bias", () =
       const expected = grads();
       zero();
       // 4 + 2 + 2 + 5 = 13 rows are used; room for 20.
-      const batched = new BatchedLinear(w, bias, 20);
+      const batched = new BatchedLinear(w, bias, 20, chunkRows);
       const value = program((x) => batched.forward(x), xs);
       assert.ok(Math.abs(value.item() - stock.item()) < 1e-12);
       value.backward();
@@ -52,7 +60,8 @@ test("values and gradients equal per-step linear(), with and without bias", () =
       grads().forEach((g, k) => {
         const e = expected[k]!;
         if (e === null) assert.equal(g, null);
-        else assert.ok(g && maxDiff(g, e) < 1e-12, `gradient ${k} (bias ${withBias})`);
+        else
+          assert.ok(g && maxDiff(g, e) < 1e-12, `gradient ${k} (bias ${withBias}, chunks of ${chunkRows})`);
       });
     });
   }

@@ -3,11 +3,13 @@
 // RL-SPINN parses raw expressions by name, right after setup.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { validateTransitions } from "../../src/data/transitions.js";
-import { pretrainedDir, pretrainedNames, readCard } from "../../src/models/pretrained.js";
+import { pretrainedDir, pretrainedNames, readCard, readCardFile } from "../../src/models/pretrained.js";
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/cli/main.js");
 const spinn = (args: string[], input?: string) =>
@@ -68,4 +70,36 @@ describe("pretrained models", () => {
       validateTransitions(transitions, l.tokens.length);
     }
   });
+});
+
+test("a damaged card.json is one CheckpointError line naming the file and the field", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "spinn-card-"));
+  try {
+    const file = path.join(dir, "card.json");
+    const good = JSON.parse(readFileSync(path.join(pretrainedDir("listops-pi"), "card.json"), "utf8"));
+    const cases: [string, string][] = [
+      ["", `${file}: empty file (truncated or never written)`],
+      [JSON.stringify({ ...good, task: "x" }), `${file}: task: expected one of nli, listops, got "x"`],
+      [
+        JSON.stringify({ ...good, commands: [1] }),
+        `${file}: commands: expected an array of strings, got [1]`,
+      ],
+      [
+        JSON.stringify({ ...good, sample: {} }),
+        `${file}: sample.examples: expected an integer >= 1, got nothing`,
+      ],
+    ];
+    for (const [text, message] of cases) {
+      writeFileSync(file, text);
+      assert.throws(
+        () => readCardFile(file),
+        (err: Error) => err.name === "CheckpointError" && err.message === message,
+        message,
+      );
+    }
+    writeFileSync(file, JSON.stringify(good));
+    assert.deepEqual(readCardFile(file), good);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

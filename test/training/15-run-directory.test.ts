@@ -22,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import { generateListOps } from "../../src/data/listops-generate.js";
 import { defaultTrainOptions, type TrainOptions } from "../../src/training/options.js";
 import { train } from "../../src/training/trainer.js";
+import { metricsWithoutStamps } from "./metrics-stamps.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.resolve(here, "../../src/cli/main.js");
@@ -89,8 +90,10 @@ function copyOfBase(name: string): string {
 
 /** A resumed run finished exactly like the uninterrupted one, and left nothing behind. */
 function assertFinishedLikeWhole(out: string): void {
-  for (const file of ["last/model.safetensors", "best/model.safetensors", "metrics.jsonl"])
+  for (const file of ["last/model.safetensors", "best/model.safetensors"])
     assert.deepEqual(bytes(out, file), bytes(whole, file), file);
+  const metrics = (run: string) => metricsWithoutStamps(path.join(run, "metrics.jsonl"));
+  assert.deepEqual(metrics(out), metrics(whole));
   assert.deepEqual(readdirSync(out).sort(), ["best", "last", "metrics.jsonl"]);
 }
 
@@ -279,7 +282,7 @@ const corruptions: [string, Corrupt, RegExp][] = [
   [
     "vocab.json {}",
     unsealed(edit("last/vocab.json", () => "{}")),
-    /last\/vocab\.json: not a spinn vocabulary/,
+    /last\/vocab\.json: format: expected "spinn-vocabulary", got nothing\n$/,
   ],
   ["vocab.json edited (sealed)", edit("last/vocab.json", () => "{}"), /last\/vocab\.json: corrupted/],
   ["empty trainer.json", unsealed(edit("last/trainer.json", () => "")), /trainer\.json: empty file/],
@@ -292,6 +295,11 @@ const corruptions: [string, Corrupt, RegExp][] = [
     "ill-typed trainer.json",
     unsealed(trainerJson((s) => Object.assign(s, { step: "x" }))),
     /trainer\.json: step: expected an integer >= 0, got "x"/,
+  ],
+  [
+    "negative training time in trainer.json",
+    unsealed(trainerJson((s) => Object.assign(s, { elapsedSeconds: -1 }))),
+    /trainer\.json: elapsedSeconds: expected a number >= 0, got -1/,
   ],
   [
     "ill-typed option in trainer.json",

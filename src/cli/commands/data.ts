@@ -20,8 +20,9 @@ import { formatLengths, labelCounts, summarizeLengths } from "../../data/stats.j
 import { Vocabulary } from "../../data/vocabulary.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
 import { UserError } from "../errors.js";
-import { intFlag } from "../flags.js";
+import { choiceOption, fileOption, intOption } from "../flags.js";
 import { writeJsonLine } from "../json-output.js";
+import { terminalHint } from "../line-batches.js";
 
 /** `spinn data ...` and `spinn listops ...`. */
 export function registerDataCommands(program: Command): void {
@@ -32,20 +33,27 @@ export function registerDataCommands(program: Command): void {
       "Counts, label distribution, sentence length percentiles and parse errors of a data file; " +
         "with --embeddings, how much of its vocabulary the vectors cover.",
     )
-    .requiredOption(
-      "--data <file>",
-      "data file: NLI .jsonl / tab-separated .txt, or ListOps label<TAB>expression",
+    .addOption(
+      fileOption(
+        "--data <file>",
+        "data file: NLI .jsonl / tab-separated .txt, or ListOps label<TAB>expression (- for stdin)",
+        { stdin: true, required: true },
+      ),
     )
-    .option("--format <format>", `file format (${DATASET_FORMATS.join(", ")}); detected when omitted`)
-    .option(
-      "--embeddings <file>",
-      "word vectors in GloVe/word2vec text format, to report vocabulary coverage",
+    .addOption(choiceOption("--format <format>", "file format; detected when omitted", DATASET_FORMATS))
+    .addOption(
+      fileOption(
+        "--embeddings <file>",
+        "word vectors in GloVe/word2vec text format, to report vocabulary coverage",
+      ),
     )
     .option(
       "--lowercase",
       "lowercase words when building the vocabulary (use with lowercased vectors such as GloVe 6B)",
     )
-    .option("--min-count <n>", "keep vocabulary words seen at least n times", "1")
+    .addOption(
+      intOption("--min-count <n>", "keep vocabulary words seen at least n times", { min: 1, default: 1 }),
+    )
     .option("--cache-dir <dir>", "cache the vectors found here in binary form, so the next load is fast")
     .option("--json", "print only a JSON summary line on stdout (the report goes to stderr)")
     .addHelpText(
@@ -56,7 +64,11 @@ export function registerDataCommands(program: Command): void {
     .action(async (opts: StatsOptions) => {
       await dataStats(opts);
     });
+  registerListOpsGenerate(program);
+}
 
+/** `spinn listops generate`. */
+function registerListOpsGenerate(program: Command): void {
   const listops = program.command("listops").description("ListOps data sets.");
   listops
     .command("generate")
@@ -66,23 +78,37 @@ export function registerDataCommands(program: Command): void {
         "With --count 100000 the lengths match the published test set; smaller sets are somewhat shorter, " +
         "because uniqueness rejects more short expressions in larger sets.",
     )
-    .requiredOption("--count <n>", "number of examples")
+    .addOption(intOption("--count <n>", "number of examples", { min: 1, required: true }))
     .requiredOption(
       "--out <file>",
       "output file (label<TAB>expression per line), written atomically; - for stdout (the report goes to stderr)",
     )
-    .option("--seed <s>", "random seed", "0")
-    .option("--min-length <n>", "shortest expression, in tokens without brackets", "2")
-    .option("--max-length <n>", "longest expression, in tokens without brackets (default: no limit)")
-    .option(
-      "--max-depth <n>",
-      "maximum depth of the generating recursion (operators nest at most n - 1 deep)",
-      "20",
+    .addOption(intOption("--seed <s>", "random seed", { min: Number.MIN_SAFE_INTEGER, default: 0 }))
+    .addOption(
+      intOption("--min-length <n>", "shortest expression, in tokens without brackets", {
+        min: 1,
+        default: 2,
+      }),
     )
-    .option("--max-args <n>", "most arguments per operator", "5")
-    .option(
-      "--max-draws <n>",
-      "give up after n draws (default 100 × count + 10,000); a narrow length range in the long tail needs more (300 expressions of 501-1000 tokens took 359,019)",
+    .addOption(
+      intOption("--max-length <n>", "longest expression, in tokens without brackets (default: no limit)", {
+        min: 1,
+      }),
+    )
+    .addOption(
+      intOption(
+        "--max-depth <n>",
+        "maximum depth of the generating recursion (operators nest at most n - 1 deep)",
+        { min: 1, default: 20 },
+      ),
+    )
+    .addOption(intOption("--max-args <n>", "most arguments per operator", { min: 2, default: 5 }))
+    .addOption(
+      intOption(
+        "--max-draws <n>",
+        "give up after n draws (default 100 × count + 10,000); a narrow length range in the long tail needs more (300 expressions of 501-1000 tokens took 359,019)",
+        { min: 1 },
+      ),
     )
     .option("--json", "print only a JSON summary line on stdout (the report goes to stderr)")
     .addHelpText(
@@ -97,23 +123,23 @@ export function registerDataCommands(program: Command): void {
 
 interface StatsOptions {
   data: string;
-  format?: string;
+  format?: DatasetFormat;
   embeddings?: string;
   lowercase?: boolean;
-  minCount: string;
+  minCount: number;
   cacheDir?: string;
   json?: boolean;
 }
 
 interface GenerateOptions {
-  count: string;
+  count: number;
   out: string;
-  seed: string;
-  minLength: string;
-  maxLength?: string;
-  maxDepth: string;
-  maxArgs: string;
-  maxDraws?: string;
+  seed: number;
+  minLength: number;
+  maxLength?: number;
+  maxDepth: number;
+  maxArgs: number;
+  maxDraws?: number;
   json?: boolean;
 }
 
@@ -131,16 +157,9 @@ function percent(part: number, whole: number): string {
 async function dataStats(opts: StatsOptions): Promise<void> {
   const started = performance.now();
   reportStream = opts.json ? process.stderr : process.stdout;
-  let format: DatasetFormat | undefined;
-  if (opts.format !== undefined) {
-    if (!(DATASET_FORMATS as readonly string[]).includes(opts.format)) {
-      throw new UserError(
-        `--format must be one of ${DATASET_FORMATS.join(", ")}, got ${JSON.stringify(opts.format)}`,
-      );
-    }
-    format = opts.format as DatasetFormat;
-  }
-  const minCount = intFlag(opts.minCount, "--min-count", 1)!;
+  const { format, minCount } = opts;
+  const hint = terminalHint(opts.data, process.stdin.isTTY, "data lines", "--data");
+  if (hint) process.stderr.write(hint);
   // Stats is a diagnostic: it reads leniently and reports the invalid lines instead of stopping.
   const dataset = await readDataset(opts.data, {
     ...(format ? { format } : {}),
@@ -275,14 +294,9 @@ async function listopsGenerate(opts: GenerateOptions): Promise<void> {
   if (toStdout && opts.json)
     throw new UserError("--out - and --json both write to stdout: give --out a file");
   reportStream = opts.json || toStdout ? process.stderr : process.stdout;
-  const count = intFlag(opts.count, "--count", 1)!;
-  const seed = intFlag(opts.seed, "--seed", Number.MIN_SAFE_INTEGER)!;
-  const minLength = intFlag(opts.minLength, "--min-length", 1)!;
-  const maxLength =
-    opts.maxLength === undefined ? undefined : intFlag(opts.maxLength, "--max-length", minLength)!;
-  const maxDepth = intFlag(opts.maxDepth, "--max-depth", 1)!;
-  const maxArgs = intFlag(opts.maxArgs, "--max-args", 2)!;
-  const maxAttempts = intFlag(opts.maxDraws, "--max-draws", 1);
+  const { count, seed, minLength, maxLength, maxDepth, maxArgs, maxDraws: maxAttempts } = opts;
+  if (maxLength !== undefined && maxLength < minLength)
+    throw new UserError(`--max-length ${maxLength} is below --min-length ${minLength}`);
   let generated: ReturnType<typeof generateListOps>;
   try {
     generated = generateListOps({

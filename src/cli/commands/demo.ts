@@ -8,7 +8,7 @@ import { ENCODERS, type EncoderKind } from "../../models/kinds.js";
 import type { TrainOptions } from "../../training/options.js";
 import type { TrainResult } from "../../training/trainer.js";
 import { UserError } from "../errors.js";
-import { choiceFlag, intFlag } from "../flags.js";
+import { choiceOption, intOption } from "../flags.js";
 import { writeJsonLine } from "../json-output.js";
 import { epochBars, makeProgress } from "../progress.js";
 
@@ -27,24 +27,14 @@ const DEMO_SETTINGS = {
   mlpDropout: 0,
 } satisfies Partial<TrainOptions>;
 
-interface DemoFlags {
+interface DemoFlags extends DemoSettings {
   out: string;
-  seed: string;
-  trainSize: string;
-  epochs: string;
-  maxLength: string;
-  model: string;
   json?: boolean;
 }
 
 async function runDemo(f: DemoFlags): Promise<void> {
-  const settings = {
-    seed: intFlag(f.seed, "--seed", 0)!,
-    trainSize: intFlag(f.trainSize, "--train-size", 100)!,
-    epochs: intFlag(f.epochs, "--epochs", 1)!,
-    maxLength: intFlag(f.maxLength, "--max-length", 5)!,
-    model: choiceFlag(f.model, "--model", ENCODERS)!,
-  };
+  const { seed, trainSize, epochs, maxLength, model } = f;
+  const settings = { seed, trainSize, epochs, maxLength, model };
   const say = (line: string) => {
     if (!f.json) process.stdout.write(`${line}\n`);
   };
@@ -194,11 +184,16 @@ export function registerDemoCommand(program: Command): void {
       "The embedded default job: generate ListOps data, train SPINN-PI on it, report held-out test accuracy with a few trees, save the model.",
     )
     .option("--out <dir>", "where data, run and model go", "runs/demo")
-    .option("--seed <n>", "seed for data, initialisation and batch order", "1")
-    .option("--train-size <n>", "training expressions", "20000")
-    .option("--epochs <n>", "training epochs", "6")
-    .option("--max-length <n>", "longest expression, in tokens without brackets", "40")
-    .option("--model <kind>", "encoder to train", "spinn-pi")
+    .addOption(intOption("--seed <n>", "seed for data, initialisation and batch order", { default: 1 }))
+    .addOption(intOption("--train-size <n>", "training expressions", { min: 100, default: 20000 }))
+    .addOption(intOption("--epochs <n>", "training epochs", { min: 1, default: 6 }))
+    .addOption(
+      intOption("--max-length <n>", "longest expression, in tokens without brackets", {
+        min: 5,
+        default: 40,
+      }),
+    )
+    .addOption(choiceOption("--model <kind>", "encoder to train", ENCODERS, { default: "spinn-pi" }))
     .option("--json", "print only a JSON summary line")
     .addHelpText(
       "after",

@@ -2,34 +2,37 @@
 // on a data file; --report writes one JSON line per example (--report -: to stdout, the summary
 // to stderr).
 import type { Command } from "commander";
+import { DEFAULT_EVAL_BATCH_TOKENS } from "../../data/batching.js";
 import type { Device } from "../../engine/dtype.js";
 import { UserError } from "../errors.js";
-import { addModelOptions, fileFlag, intFlag, type ModelFlags, modelDirFlag, runFlags } from "../flags.js";
+import { addModelOptions, fileOption, intOption, type ModelFlags, modelDirFlag } from "../flags.js";
 import { snakeKeys, writeJsonLine } from "../json-output.js";
+import { terminalHint } from "../line-batches.js";
 
 interface EvalFlags extends ModelFlags {
   data: string;
   report?: string;
-  batchTokens?: string;
+  batchTokens: number;
   lenient?: boolean;
   json?: boolean;
   agreeWith?: string;
 }
 
 async function runEval(f: EvalFlags): Promise<void> {
-  const { device, batchSize } = runFlags(f);
-  const data = fileFlag(f.data, "--data")!;
+  const { device, batchSize, data } = f;
   if (f.report === "-" && f.json)
     throw new UserError("--report - and --json both write to stdout: give --report a file");
   // With the per-example report on stdout, the human-readable summary goes to stderr.
   const out = f.report === "-" ? process.stderr : process.stdout;
-  const { DEFAULT_EVAL_BATCH_TOKENS } = await import("../../data/batching.js");
   // 0: no token budget (batches of --batch-size examples whatever their length).
-  const tokens = intFlag(f.batchTokens, "--batch-tokens", 0) ?? DEFAULT_EVAL_BATCH_TOKENS;
-  const batchTokens = tokens === 0 ? null : tokens;
+  const batchTokens = f.batchTokens === 0 ? null : f.batchTokens;
+  const hint = terminalHint(data, process.stdin.isTTY, "data lines", "--data");
+  if (hint) process.stderr.write(hint);
   const { loadModelDir } = await import("../../models/model-dir.js");
   const { evaluate, withUsedTrees } = await import("../../inference/evaluate.js");
-  const { dataWithTrees, readTaskData, requireLabelled, requireTrees } = await import("../../tasks/task.js");
+  const { dataWithTrees, readTaskData, requireLabelled, requireTrees, skippedReport } = await import(
+    "../../tasks/task.js"
+  );
   const { composesTrees, treeSource } = await import("../../models/kinds.js");
   const { breakdown } = await import("../../inference/breakdown.js");
   const { treeReport } = await import("../../inference/report.js");
@@ -79,7 +82,10 @@ async function runEval(f: EvalFlags): Promise<void> {
       ...(f.report ? { report: f.report } : {}),
     };
     if (f.json) writeJsonLine(summary);
-    else await writeEvalText(out, loaded.model.config.encoder, summary, report, byLength);
+    else {
+      const skipped = skippedReport(taskData, loaded.model.config.encoder);
+      await writeEvalText(out, skipped, summary, report, byLength);
+    }
   } finally {
     loaded.model.dispose();
   }
@@ -119,7 +125,6 @@ async function agreementWith(
   }
 }
 type EvalSummary = {
-  skipped: TaskData["skipped"];
   tree_source: import("../../models/kinds.js").TreeSource;
   trees: import("../../inference/report.js").TreeReport | null;
   agreement?: { model: string; f1: number | null; sentences: number };
@@ -128,7 +133,7 @@ type EvalSummary = {
 /** The summary for terminals: the classification report, the trees, the breakdown by length and depth. */
 async function writeEvalText(
   out: NodeJS.WritableStream,
-  encoder: string,
+  skipped: string[],
   s: EvalSummary,
   report: import("../../inference/metrics.js").ClassificationReport,
   byLength: import("../../inference/breakdown.js").Breakdown,
@@ -137,12 +142,8 @@ async function writeEvalText(
   const { formatTreeReport } = await import("../../inference/report.js");
   const { formatBreakdown } = await import("../../inference/breakdown.js");
   out.write(`${formatReport(report)}\n`);
-  const noParse = s.skipped.noParse ?? 0;
-  if (noParse > 0) {
-    out.write(
-      `skipped (--lenient): ${noParse} example${noParse === 1 ? "" : "s"} without the parses ${encoder} composes along\n`,
-    );
-  }
+  // What --lenient skipped: invalid lines (with the first reasons) and examples without parses.
+  for (const line of skipped) out.write(`${line}\n`);
   if (s.trees) out.write(`\n${formatTreeReport(s.trees, s.tree_source)}\n`);
   out.write(`\n${formatBreakdown(byLength)}\n`);
   if (s.agreement) {
@@ -179,21 +180,29 @@ async function writeEvalReport(file: string, taskData: TaskData, predictions: Pr
 export function registerEvalCommand(program: Command): void {
   addModelOptions(program.command("eval"))
     .description("Evaluate a saved model: accuracy, per-class precision/recall/F1, confusion matrix.")
-    .requiredOption("--data <file>", "data file of the model's task")
+    .addOption(
+      fileOption("--data <file>", "data file of the model's task (- for stdin)", {
+        stdin: true,
+        required: true,
+      }),
+    )
     .option(
       "--report <file>",
       "write one JSON line per example: id, gold, predicted, probabilities, trees (- for stdout; the summary then goes to stderr)",
     )
-    .option(
-      "--batch-tokens <n>",
-      "at most n sentences × transitions per batch, so long examples make smaller batches (default 32768; 0: no budget)",
+    .addOption(
+      intOption(
+        "--batch-tokens <n>",
+        "at most n sentences × transitions per batch, so long examples make smaller batches (0: no budget)",
+        { min: 0, default: DEFAULT_EVAL_BATCH_TOKENS },
+      ),
     )
     .option("--lenient", "skip invalid data lines (reported) instead of stopping")
     .option("--agree-with <dir>", "another SPINN model: report the F1 between its trees and this one's")
     .option("--json", "print only a JSON summary line")
     .addHelpText(
       "after",
-      "\nExamples:\n  spinn eval --model-dir runs/lo --data test.tsv\n  spinn eval --model-dir runs/snli/best --data dev.jsonl --report dev-report.jsonl --json",
+      "\nExamples:\n  spinn eval --model-dir runs/lo --data test.tsv\n  spinn listops generate --count 100 --seed 9 --out - | spinn eval --model listops-pi --data -\n  spinn eval --model-dir runs/snli/best --data dev.jsonl --report dev-report.jsonl --json",
     )
     .action(runEval);
 }

@@ -1,18 +1,10 @@
 // `spinn parse`: raw sentences in (one per line, stdin or --input), their trees out, as the
 // model's tracker parses them (full SPINN or RL-SPINN).
 import type { Command } from "commander";
-import {
-  addInputLimitOptions,
-  addModelOptions,
-  inputLimitFlags,
-  type LineInputFlags,
-  modelDirFlag,
-  runFlags,
-} from "../flags.js";
+import { addLineInputOptions, addModelOptions, type LineInputFlags, modelDirFlag } from "../flags.js";
 import { writeJsonLine } from "../json-output.js";
 import {
   forEachLineBatch,
-  inputFlag,
   type LineEntry,
   lenientSummary,
   terminalHint,
@@ -26,10 +18,10 @@ interface ParseFlags extends LineInputFlags {
 }
 
 async function runParse(f: ParseFlags): Promise<void> {
-  const { device, batchSize } = runFlags(f);
-  const input = inputFlag(f.input);
-  const limits = inputLimitFlags(f);
+  const { device, batchSize, input } = f;
+  const limits = { maxTokens: f.maxTokens, maxLineBytes: f.maxLineBytes };
   const { loadModelDir } = await import("../../models/model-dir.js");
+  const { releaseFreeMemory } = await import("../../engine/index.js");
   const { parseSentences } = await import("../../inference/parse.js");
   const { parseListOpsExpression } = await import("../../data/listops.js");
   const { tokenize } = await import("../../data/tokenizer.js");
@@ -40,7 +32,7 @@ async function runParse(f: ParseFlags): Promise<void> {
   type ParsedSentence = import("../../data/transitions.js").ParsedSentence;
 
   const { model, vocab } = loadModelDir(modelDirFlag(f), device);
-  const file = input ?? "<stdin>";
+  const file = input;
   const sentenceOf = (text: string, line: number): ParsedSentence => {
     const s = sentenceOfText(text, line);
     checkSentenceLength(s, limits, { file, line });
@@ -65,6 +57,7 @@ async function runParse(f: ParseFlags): Promise<void> {
     lines += entries.length;
     const sentences = entries.flatMap((e) => ("item" in e ? [e.item] : []));
     const trees = sentences.length > 0 ? parseSentences(model, vocab, sentences, batchSize) : [];
+    releaseFreeMemory(); // the batch's freed tensors back to the OS: RSS stays flat over a stream
     let i = 0;
     for (const entry of entries) {
       if ("error" in entry) {
@@ -97,14 +90,13 @@ async function runParse(f: ParseFlags): Promise<void> {
 export function registerParseCommand(program: Command): void {
   const command = addModelOptions(program.command("parse"), "sentences")
     .description("Parse raw sentences (one per line, stdin or --input) with a spinn or rl-spinn model.")
-    .option("--input <file>", "read from this file instead of stdin (- for stdin)")
     .option("--pretty", "draw each tree as text")
     .option("--json", 'one JSON line per sentence: {"tokens": [...], "tree": "( ... )"}')
     .option(
       "--lenient",
       'a bad line is reported in its place (--json: {"line": N, "error": "..."}; otherwise a line on stderr) and the others are still parsed',
     );
-  addInputLimitOptions(command)
+  addLineInputOptions(command)
     .addHelpText(
       "after",
       `

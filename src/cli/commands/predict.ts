@@ -1,18 +1,10 @@
 // `spinn predict`: JSON lines in (stdin or --input), JSON lines out: label, probabilities, trees.
 // --pretty prints the same for people, with the trees drawn as text.
 import type { Command } from "commander";
-import {
-  addInputLimitOptions,
-  addModelOptions,
-  inputLimitFlags,
-  type LineInputFlags,
-  modelDirFlag,
-  runFlags,
-} from "../flags.js";
+import { addLineInputOptions, addModelOptions, type LineInputFlags, modelDirFlag } from "../flags.js";
 import { writeJsonLine } from "../json-output.js";
 import {
   forEachLineBatch,
-  inputFlag,
   type LineEntry,
   lenientSummary,
   terminalHint,
@@ -25,10 +17,10 @@ interface PredictFlags extends LineInputFlags {
 }
 
 async function runPredict(f: PredictFlags): Promise<void> {
-  const { device, batchSize } = runFlags(f);
-  const input = inputFlag(f.input);
-  const limits = inputLimitFlags(f);
+  const { device, batchSize, input } = f;
+  const limits = { maxTokens: f.maxTokens, maxLineBytes: f.maxLineBytes };
   const { loadModelDir } = await import("../../models/model-dir.js");
+  const { releaseFreeMemory } = await import("../../engine/index.js");
   const { predict, withUsedTrees } = await import("../../inference/evaluate.js");
   const { exampleWithTrees, labelNames, LISTOPS_ADVICE, lineAdvice, requireTree, sidesOf, treeAdvice } =
     await import("../../tasks/task.js");
@@ -43,7 +35,7 @@ async function runPredict(f: PredictFlags): Promise<void> {
   const { model, vocab } = loaded;
   const task = model.config.task;
   const labels = labelNames(task);
-  const file = input ?? "<stdin>";
+  const file = input;
 
   let lines = 0;
   let skipped = 0;
@@ -52,6 +44,7 @@ async function runPredict(f: PredictFlags): Promise<void> {
     const examples = entries.flatMap((e) => ("item" in e ? [e.item] : []));
     const data = { task, file, examples, skipped: { noGoldLabel: 0, invalid: 0 } };
     const p = examples.length > 0 ? predict(model, data, vocab, batchSize) : null;
+    releaseFreeMemory(); // the batch's freed tensors back to the OS: RSS stays flat over a stream
     // Show the trees the model composed along (its own, for full SPINN).
     const used = p ? withUsedTrees(data, p).examples : [];
     let i = 0;
@@ -115,13 +108,12 @@ async function runPredict(f: PredictFlags): Promise<void> {
 export function registerPredictCommand(program: Command): void {
   const command = addModelOptions(program.command("predict"), "lines")
     .description("Predict labels for JSON lines read from stdin (or --input); writes JSON lines.")
-    .option("--input <file>", "read from this file instead of stdin (- for stdin)")
     .option("--pretty", "human-readable output with the trees drawn as text")
     .option(
       "--lenient",
       'a bad line is answered in its place with {"line": N, "error": "..."} (--pretty: a line on stderr) and the others still are',
     );
-  addInputLimitOptions(command)
+  addLineInputOptions(command)
     .addHelpText(
       "after",
       `

@@ -1,11 +1,12 @@
 // `spinn train`: flags → TrainOptions, a progress bar on terminals, JSON-lines metrics in the run
-// directory (written by the trainer), SIGINT → checkpoint and exit, and --resume.
-import type { Command } from "commander";
+// directory (written by the trainer), SIGINT → checkpoint and exit, --resume, and data-parallel
+// training (--nproc and torchrun's variables: launch.ts).
+import { type Command, Option } from "commander";
 import { BASELINES, ENCODERS, REWARDS, TASKS, TRANSITION_MODES } from "../../models/kinds.js";
-import type { ModelSizes } from "../../models/sizes.js";
 import {
   DEFAULT_LR,
   defaultTrainOptions,
+  FLOAT_DTYPES,
   OPTIMIZERS,
   resumedOptions,
   TRAIN_DEFAULTS,
@@ -13,113 +14,108 @@ import {
 } from "../../training/options.js";
 import { UserError } from "../errors.js";
 import {
-  addSizeOptions,
-  choiceFlag,
-  curriculumFlag,
-  defined,
-  deviceFlag,
-  fileFlag,
-  intFlag,
-  numberFlag,
-  sizeFlags,
+  addOptions,
+  choiceOption,
+  curriculumOption,
+  deviceOption,
+  fileOption,
+  givenOptions,
+  intOption,
+  numberOption,
+  sizeOptions,
 } from "../flags.js";
 import { writeJsonLine } from "../json-output.js";
+import {
+  type DistributedFlags,
+  distributedOptions,
+  type LaunchPlan,
+  launch,
+  type WorkerPlace,
+  workerPlace,
+} from "../launch.js";
 import { epochBars, makeProgress } from "../progress.js";
 
-interface TrainFlags extends Partial<Record<keyof ModelSizes, string>> {
-  task?: string;
-  train?: string;
-  dev?: string;
-  embeddings?: string;
-  embeddingsCache?: string;
-  model?: string;
-  transitions?: string;
-  transitionWeight?: string;
-  reward?: string;
-  baseline?: string;
-  baselineDecay?: string;
-  entropyWeight?: string;
-  out: string;
-  epochs?: string;
-  batchSize?: string;
-  batchTokens?: string;
-  subtreeWeight?: string;
-  curriculum?: string;
-  seed?: string;
-  device?: string;
-  optimizer?: string;
-  lr?: string;
-  lrDecay?: string;
-  l2?: string;
-  clip?: string;
-  evalEvery?: string;
-  patience?: string;
-  maxSteps?: string;
-  trainEmbeddings?: boolean;
-  minCount?: string;
-  lowercase?: boolean;
-  maxLength?: string;
-  lenient?: boolean;
-  resume?: boolean;
-  json?: boolean;
+/** The flags as parsed: TrainOptions fields (--l2 is weightDecay) and what the command does. */
+type TrainFlags = Partial<Omit<TrainOptions, "weightDecay">> &
+  DistributedFlags & {
+    out: string;
+    l2?: number;
+    resume?: boolean;
+    json?: boolean;
+  };
+
+/** The flags given on the command line as TrainOptions fields (defaults left to defaultTrainOptions). */
+function givenTrainOptions(command: Command): Partial<TrainOptions> & { out: string } {
+  const given = givenOptions<TrainFlags>(command);
+  const { l2, resume: _resume, json: _json, nproc: _n, nnodes: _nn, nodeRank: _nr, ...rest } = given;
+  // How many workers train the run is not part of it (the run is the same for any number).
+  const { masterAddr: _ma, masterPort: _mp, distTimeout: _dt, logDir: _ld, ...run } = rest;
+  return { ...run, ...(l2 === undefined ? {} : { weightDecay: l2 }), out: command.opts<TrainFlags>().out };
 }
 
-/** The flags as TrainOptions fields (undefined where not given). */
-function parseFlags(f: TrainFlags): Partial<TrainOptions> {
-  return defined({
-    task: choiceFlag(f.task, "--task", TASKS),
-    train: fileFlag(f.train, "--train"),
-    dev: fileFlag(f.dev, "--dev"),
-    embeddings: fileFlag(f.embeddings, "--embeddings"),
-    embeddingsCache: f.embeddingsCache,
-    model: choiceFlag(f.model, "--model", ENCODERS),
-    transitions: choiceFlag(f.transitions, "--transitions", TRANSITION_MODES),
-    transitionWeight: numberFlag(f.transitionWeight, "--transition-weight", 0),
-    reward: choiceFlag(f.reward, "--reward", REWARDS),
-    baseline: choiceFlag(f.baseline, "--baseline", BASELINES),
-    baselineDecay: numberFlag(f.baselineDecay, "--baseline-decay", 0, 0.999999),
-    entropyWeight: numberFlag(f.entropyWeight, "--entropy-weight", 0),
-    subtreeWeight: numberFlag(f.subtreeWeight, "--subtree-weight", 0),
-    out: f.out,
-    epochs: intFlag(f.epochs, "--epochs", 1),
-    batchSize: intFlag(f.batchSize, "--batch-size", 1),
-    batchTokens: intFlag(f.batchTokens, "--batch-tokens", 1),
-    curriculum: curriculumFlag(f.curriculum, "--curriculum"),
-    seed: intFlag(f.seed, "--seed", 0),
-    device: deviceFlag(f.device),
-    optimizer: choiceFlag(f.optimizer, "--optimizer", OPTIMIZERS),
-    lr: numberFlag(f.lr, "--lr", Number.MIN_VALUE),
-    lrDecay: numberFlag(f.lrDecay, "--lr-decay", 0, 1),
-    weightDecay: numberFlag(f.l2, "--l2", 0),
-    clip: numberFlag(f.clip, "--clip", 0),
-    evalEvery: intFlag(f.evalEvery, "--eval-every", 0),
-    patience: intFlag(f.patience, "--patience", 0),
-    maxSteps: intFlag(f.maxSteps, "--max-steps", 0),
-    ...sizeFlags(f),
-    trainEmbeddings: f.trainEmbeddings,
-    minCount: intFlag(f.minCount, "--min-count", 1),
-    lowercase: f.lowercase,
-    maxLength: intFlag(f.maxLength, "--max-length", 0),
-    lenient: f.lenient,
-  });
+/** Set by `--nproc` in the workers it starts: they train, they do not launch again. */
+const LAUNCHED = "SPINN_LAUNCHED";
+
+async function runTrain(f: TrainFlags, command: Command): Promise<void> {
+  const launched = process.env[LAUNCHED] === "1";
+  if (f.nproc !== undefined && !launched && process.env.WORLD_SIZE !== undefined)
+    throw new UserError(
+      "--nproc starts its workers itself: unset WORLD_SIZE (or start the workers yourself without --nproc)",
+    );
+  const place = workerPlace();
+  const options = await trainOptions(f, command, (place?.rank ?? 0) === 0);
+  if (f.nproc !== undefined && !launched) {
+    await requireDistributed();
+    process.env[LAUNCHED] = "1";
+    process.exitCode = await launch(launchPlan(f), process.argv.slice(1));
+    return;
+  }
+  await trainHere(f, options, place);
 }
 
-async function runTrain(f: TrainFlags): Promise<void> {
-  const flags = parseFlags(f);
+async function requireDistributed(): Promise<void> {
+  const availability = (await import("../../engine/distributed.js")).distributedAvailability();
+  if (!availability.available) throw new UserError(`--nproc: ${availability.reason}`);
+}
+
+function launchPlan(f: TrainFlags): LaunchPlan {
+  if (f.nodeRank >= f.nnodes)
+    throw new UserError(`--node-rank ${f.nodeRank} is not below --nnodes ${f.nnodes}`);
+  if (f.nnodes > 1 && f.masterPort === undefined)
+    throw new UserError(
+      "--nnodes > 1 needs --master-port (and --master-addr, rank 0's machine), the same on every node",
+    );
+  return {
+    nproc: f.nproc!,
+    nnodes: f.nnodes,
+    nodeRank: f.nodeRank,
+    masterAddr: f.masterAddr,
+    masterPort: f.masterPort ?? null,
+    timeoutSeconds: f.distTimeout,
+    logDir: f.logDir ?? null,
+  };
+}
+
+/** The run's options from the flags (and, with --resume, the saved run), checked. */
+async function trainOptions(f: TrainFlags, command: Command, leader: boolean): Promise<TrainOptions> {
+  // Only the flags given are taken (a resume compares exactly those with the saved run); the
+  // defaults, the same ones --help shows, come from defaultTrainOptions.
+  const flags = givenTrainOptions(command);
   const trainer = await import("../../training/trainer.js");
   let options: TrainOptions;
-  // A run in progress in --out is named before anything else is said about the directory.
-  (await import("../../training/run-lock.js")).checkUnlocked(f.out);
+  // A run in progress in --out is named before anything else is said about the directory (rank 0
+  // of a data-parallel run holds the lock while the others start).
+  if (leader) (await import("../../training/run-lock.js")).checkUnlocked(f.out);
   if (f.resume) {
     const saved = trainer.savedRunOptions(f.out);
     if (!saved) throw new UserError(`--resume: ${f.out} has no checkpoint to resume from`);
     // Only the flags given on the command line (no defaults) are compared with the saved run.
-    options = resumedOptions(saved, { ...flags, out: f.out });
+    options = resumedOptions(saved, flags);
   } else {
     for (const required of ["task", "train", "dev", "model"] as const) {
       if (flags[required] === undefined) throw new UserError(`--${required} is required (unless --resume)`);
     }
-    if (trainer.savedRunOptions(f.out)) {
+    if (leader && trainer.savedRunOptions(f.out)) {
       throw new UserError(
         `${f.out} already holds a training run: use --resume to continue it, or another --out`,
       );
@@ -152,8 +148,19 @@ async function runTrain(f: TrainFlags): Promise<void> {
       }
     }
   }
+  return options;
+}
 
-  const progress = makeProgress(!f.json);
+/** Trains in this process: alone, or as one rank of a data-parallel run (`place`). */
+async function trainHere(f: TrainFlags, options: TrainOptions, place: WorkerPlace | null): Promise<void> {
+  const trainer = await import("../../training/trainer.js");
+  const leader = (place?.rank ?? 0) === 0;
+  const timeoutMs = 1000 * Number(process.env.SPINN_DIST_TIMEOUT ?? f.distTimeout);
+  const group = place
+    ? (await import("../../engine/distributed.js")).ProcessGroup.join({ ...place, timeoutMs })
+    : null;
+  // One progress bar, one summary: rank 0's. The others' logs go to --log-dir (launch.ts).
+  const progress = makeProgress(!f.json && leader);
   const abort = new AbortController();
   // Ctrl-C or a polite kill: finish the step, save a checkpoint, exit (kill -9 loses only the
   // steps since the last checkpoint, which --resume redoes identically).
@@ -177,8 +184,10 @@ async function runTrain(f: TrainFlags): Promise<void> {
         },
       },
       Boolean(f.resume),
+      group,
     );
     progress.stop();
+    if (!leader) return;
     const best =
       result.bestDevAccuracy === null ? "no evaluation yet" : `${(100 * result.bestDevAccuracy).toFixed(2)}%`;
     if (!f.json) {
@@ -194,90 +203,147 @@ async function runTrain(f: TrainFlags): Promise<void> {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
     progress.stop();
+    group?.destroy();
   }
 }
 
-/** Where the trees come from and what is minimised beside the task loss. */
-function addObjectiveOptions(command: Command): Command {
-  return command
-    .option(
+/** What to train and on what: task, data, vectors, model kind and its trees, where the run goes. */
+function runOptions(): Option[] {
+  return [
+    choiceOption("--task <task>", "the task", TASKS),
+    fileOption("--train <file>", "training data (NLI .jsonl/.txt, or ListOps label<TAB>expression)"),
+    fileOption("--dev <file>", "development data, evaluated every --eval-every steps"),
+    fileOption(
+      "--embeddings <file>",
+      "pretrained vectors (GloVe/word2vec text); frozen unless --train-embeddings",
+    ),
+    new Option("--embeddings-cache <dir>", "cache the vectors in binary form here, so the next load is fast"),
+    choiceOption("--model <kind>", "the encoder", ENCODERS),
+    choiceOption(
       "--transitions <mode>",
-      "SPINN's trees: gold (the data's parses, default), or fixed left | right | balanced shapes (no parses needed)",
-    )
-    .option(
+      "SPINN's trees: gold (the data's parses), or fixed left | right | balanced shapes (no parses needed)",
+      TRANSITION_MODES,
+      { default: TRAIN_DEFAULTS.transitions },
+    ),
+    numberOption(
       "--transition-weight <x>",
-      `weight of the transition loss: cross-entropy on the parses (spinn) or REINFORCE's policy loss (rl-spinn) (default ${TRAIN_DEFAULTS.transitionWeight})`,
-    )
-    .option(
-      "--reward <kind>",
-      `rl-spinn: neg-loss (−cross-entropy) or correct (1/0) (default ${TRAIN_DEFAULTS.reward})`,
-    )
-    .option(
-      "--baseline <kind>",
-      `rl-spinn: self-critical (the greedy parse's reward), moving-average, whiten ((r − mean) / std of the batch) or none (default ${TRAIN_DEFAULTS.baseline})`,
-    )
-    .option(
-      "--baseline-decay <x>",
-      `rl-spinn: moving-average decay per batch (default ${TRAIN_DEFAULTS.baselineDecay})`,
-    )
-    .option(
-      "--entropy-weight <x>",
-      `rl-spinn: weight of the policy's entropy bonus (default ${TRAIN_DEFAULTS.entropyWeight})`,
-    )
-    .option(
+      "weight of the transition loss: cross-entropy on the parses (spinn) or REINFORCE's policy loss (rl-spinn)",
+      { min: 0, default: TRAIN_DEFAULTS.transitionWeight },
+    ),
+    numberOption(
       "--subtree-weight <x>",
-      `ListOps, spinn-pi(-nt) with the given trees: weight of the loss on every sub-list's value, read out by the classifier (default ${TRAIN_DEFAULTS.subtreeWeight}: the label alone)`,
-    );
+      "ListOps, spinn-pi(-nt) with the given trees: weight of the loss on every sub-list's value, read out by the classifier (0: the label alone)",
+      { min: 0, default: TRAIN_DEFAULTS.subtreeWeight },
+    ),
+    new Option("--out <dir>", "run directory").makeOptionMandatory(),
+  ];
+}
+
+/** RL-SPINN's REINFORCE settings. */
+function reinforceOptions(): Option[] {
+  return [
+    choiceOption("--reward <kind>", "rl-spinn: neg-loss (−cross-entropy) or correct (1/0)", REWARDS, {
+      default: TRAIN_DEFAULTS.reward,
+    }),
+    choiceOption(
+      "--baseline <kind>",
+      "rl-spinn: self-critical (the greedy parse's reward), moving-average, whiten ((r − mean) / std of the batch) or none",
+      BASELINES,
+      { default: TRAIN_DEFAULTS.baseline },
+    ),
+    numberOption("--baseline-decay <x>", "rl-spinn: moving-average decay per batch", {
+      min: 0,
+      max: 0.999999,
+      default: TRAIN_DEFAULTS.baselineDecay,
+    }),
+    numberOption("--entropy-weight <x>", "rl-spinn: weight of the policy's entropy bonus", {
+      min: 0,
+      default: TRAIN_DEFAULTS.entropyWeight,
+    }),
+  ];
+}
+
+/** Batches, seed, device, optimizer and how long to train. */
+function scheduleOptions(): Option[] {
+  return [
+    intOption("--epochs <n>", "epochs", { min: 1, default: TRAIN_DEFAULTS.epochs }),
+    intOption("--batch-size <n>", "examples per batch", { min: 1, default: TRAIN_DEFAULTS.batchSize }),
+    intOption(
+      "--batch-tokens <n>",
+      "also at most n sentences × transitions per batch (long sentences make smaller batches; default: no budget)",
+      { min: 1 },
+    ),
+    curriculumOption(
+      "--curriculum <lengths>",
+      "short first: epoch k trains only on examples of at most the k-th length in tokens, later epochs on all (e.g. 40x4,100,300: four epochs at <= 40, one at <= 100, one at <= 300)",
+    ),
+    intOption("--seed <n>", "seed for initialisation, batch order and dropout", {
+      min: 0,
+      default: TRAIN_DEFAULTS.seed,
+    }),
+    deviceOption(TRAIN_DEFAULTS.device),
+    choiceOption("--dtype <type>", "parameters' floating-point type", FLOAT_DTYPES, {
+      default: TRAIN_DEFAULTS.dtype,
+    }),
+    choiceOption("--optimizer <name>", "the optimizer", OPTIMIZERS, { default: TRAIN_DEFAULTS.optimizer }),
+    numberOption(
+      "--lr <x>",
+      `learning rate (default by optimizer: ${OPTIMIZERS.map((k) => `${k} ${DEFAULT_LR[k]}`).join(", ")})`,
+      { min: Number.MIN_VALUE },
+    ),
+    numberOption("--lr-decay <x>", "learning rate multiplier per epoch", {
+      min: 0,
+      max: 1,
+      default: TRAIN_DEFAULTS.lrDecay,
+    }),
+    numberOption("--l2 <x>", "L2 weight decay", { min: 0, default: TRAIN_DEFAULTS.weightDecay }),
+    numberOption("--clip <x>", "clip the global gradient norm (0 turns it off)", {
+      min: 0,
+      default: TRAIN_DEFAULTS.clip,
+    }),
+    intOption("--eval-every <n>", "evaluate on dev every n steps", {
+      min: 0,
+      default: TRAIN_DEFAULTS.evalEvery,
+      defaultText: "0, once per epoch",
+    }),
+    intOption("--patience <n>", "stop after n evaluations without improvement", {
+      min: 0,
+      default: TRAIN_DEFAULTS.patience,
+      defaultText: "0, never",
+    }),
+    intOption("--max-steps <n>", "stop after n steps in all", {
+      min: 0,
+      default: TRAIN_DEFAULTS.maxSteps,
+      defaultText: "0, every epoch",
+    }),
+  ];
+}
+
+/** The vocabulary, sentence lengths and how strictly data is read. */
+function vocabularyOptions(): Option[] {
+  return [
+    new Option("--train-embeddings", "train the word embeddings (default when no --embeddings)"),
+    intOption("--min-count <n>", "vocabulary: keep words seen at least n times", {
+      min: 1,
+      default: TRAIN_DEFAULTS.minCount,
+    }),
+    new Option("--lowercase", "vocabulary: lowercase words (default for nli)"),
+    new Option("--no-lowercase", "vocabulary: keep case"),
+    intOption("--max-length <n>", "longest sentence: longer NLI sentences are cropped, ListOps skipped", {
+      min: 0,
+      default: TRAIN_DEFAULTS.maxLength,
+      defaultText: "0, no limit",
+    }),
+    new Option("--lenient", "skip invalid data lines (reported) instead of stopping"),
+  ];
 }
 
 export function registerTrainCommand(program: Command): void {
   const command = program
     .command("train")
-    .description("Train a model; writes best-on-dev and rolling checkpoints and metrics.jsonl into --out.")
-    .option("--task <task>", "nli or listops")
-    .option("--train <file>", "training data (NLI .jsonl/.txt, or ListOps label<TAB>expression)")
-    .option("--dev <file>", "development data, evaluated every --eval-every steps (default: every epoch)")
-    .option(
-      "--embeddings <file>",
-      "pretrained vectors (GloVe/word2vec text); frozen unless --train-embeddings",
-    )
-    .option("--embeddings-cache <dir>", "cache the vectors in binary form here, so the next load is fast")
-    .option("--model <kind>", ENCODERS.join(" | "));
-  addObjectiveOptions(command)
-    .requiredOption("--out <dir>", "run directory")
-    .option("--epochs <n>", `epochs (default ${TRAIN_DEFAULTS.epochs})`)
-    .option("--batch-size <n>", `examples per batch (default ${TRAIN_DEFAULTS.batchSize})`)
-    .option(
-      "--batch-tokens <n>",
-      "also at most n sentences × transitions per batch (long sentences make smaller batches; default: no budget)",
-    )
-    .option(
-      "--curriculum <lengths>",
-      "short first: epoch k trains only on examples of at most the k-th length in tokens, later epochs on all (e.g. 40x4,100,300: four epochs at <= 40, one at <= 100, one at <= 300)",
-    )
-    .option("--seed <n>", `seed for initialisation, batch order and dropout (default ${TRAIN_DEFAULTS.seed})`)
-    .option("--device <device>", `cpu, cuda or cuda:N (default ${TRAIN_DEFAULTS.device})`)
-    .option(
-      "--optimizer <name>",
-      `${OPTIMIZERS.join(" | ")} (default ${TRAIN_DEFAULTS.optimizer}; lr ${OPTIMIZERS.map((k) => `${k} ${DEFAULT_LR[k]}`).join(", ")})`,
-    )
-    .option("--lr <x>", "learning rate")
-    .option("--lr-decay <x>", `learning rate multiplier per epoch (default ${TRAIN_DEFAULTS.lrDecay})`)
-    .option("--l2 <x>", `L2 weight decay (default ${TRAIN_DEFAULTS.weightDecay})`)
-    .option("--clip <x>", `clip the global gradient norm (default ${TRAIN_DEFAULTS.clip}; 0 turns it off)`)
-    .option("--eval-every <n>", "evaluate on dev every n steps (default: once per epoch)")
-    .option("--patience <n>", "stop after n evaluations without improvement (default: never)")
-    .option("--max-steps <n>", "stop after n steps in all");
-  addSizeOptions(command)
-    .option("--train-embeddings", "train the word embeddings (default when no --embeddings)")
-    .option(
-      "--min-count <n>",
-      `vocabulary: keep words seen at least n times (default ${TRAIN_DEFAULTS.minCount})`,
-    )
-    .option("--lowercase", "vocabulary: lowercase words (default for nli)")
-    .option("--no-lowercase", "vocabulary: keep case")
-    .option("--max-length <n>", "longest sentence: longer NLI sentences are cropped, ListOps skipped")
-    .option("--lenient", "skip invalid data lines (reported) instead of stopping")
+    .description("Train a model; writes best-on-dev and rolling checkpoints and metrics.jsonl into --out.");
+  const options = [...runOptions(), ...reinforceOptions(), ...scheduleOptions(), ...sizeOptions()];
+  addOptions(command, [...options, ...vocabularyOptions(), ...distributedOptions()])
     .option("--resume", "continue the run in --out exactly where its checkpoint left off")
     .option("--json", "no progress bar; end with a JSON summary line")
     .addHelpText(
@@ -288,6 +354,7 @@ Examples:
   spinn train --task nli --train snli_1.0_train.jsonl --dev snli_1.0_dev.jsonl \\
       --embeddings glove.6B.100d.txt --model spinn-pi --out runs/snli --eval-every 500
   spinn train --task listops --train train.tsv --dev dev.tsv --model rl-spinn --out runs/rl
+  spinn train --task listops --train train.tsv --dev dev.tsv --model spinn-pi --out runs/lo --nproc 2
   spinn train --out runs/snli --resume`,
     )
     .action(runTrain);

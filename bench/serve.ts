@@ -1,0 +1,214 @@
+// `npm run bench:serve`: `spinn serve` under load on the loopback. Starts the server as its own
+// process with the shipped models, then for each concurrency (1, 8, 64) runs that many clients,
+// each sending one item (BENCH_ITEMS) per request back to back for a bounded time, and reports
+// p50/p99 latency and items/s beside the offline rate of the same model on the same items in the same
+// run (the library's classify/predictListOps in batches of 256 sorted by length, and in the
+// server's largest batches in arrival order, in this process while the server idles), the mean
+// batch the server formed, the share of the time the model was busy, and live native tensors
+// before and after.
+// Prints one JSON object. Goal (issue 13): at 64 clients ≥ 70% of the offline rate, p99 < 250 ms
+// for single pairs.
+//   BENCH_SECONDS (8 per measurement), BENCH_CONCURRENCY ("1,8,64"), BENCH_MODELS ("snli-spinn,listops-pi"),
+//   BENCH_MAX_BATCH, BENCH_MAX_WAIT_MS (the server's defaults when unset), BENCH_ITEMS (items per
+//   request, 1)
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { availableParallelism } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { classify, predictListOps } from "../src/inference/raw-input.js";
+import { loadModelDir } from "../src/models/model-dir.js";
+import { pretrainedDir } from "../src/models/pretrained.js";
+import { DEFAULT_BATCHING } from "../src/serve/options.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const cli = path.resolve(here, "../src/cli/main.js");
+const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+const levels = (process.env.BENCH_CONCURRENCY ?? "1,8,64").split(",").map(Number);
+const modelNames = (process.env.BENCH_MODELS ?? "snli-spinn,listops-pi").split(",");
+const perRequest = Number(process.env.BENCH_ITEMS ?? 1);
+const maxBatch = Number(process.env.BENCH_MAX_BATCH ?? DEFAULT_BATCHING.maxBatch);
+
+type Item = { premise: string; hypothesis: string } | { expression: string };
+
+/** The shipped sample of a model's test set, as request items. */
+function itemsOf(name: string): Item[] {
+  const dir = pretrainedDir(name);
+  if (name.startsWith("snli")) {
+    return readFileSync(path.join(dir, "sample.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { sentence1: string; sentence2: string })
+      .map((r) => ({ premise: r.sentence1, hypothesis: r.sentence2 }));
+  }
+  return readFileSync(path.join(dir, "sample.tsv"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => ({ expression: l.split("\t")[1]! }));
+}
+
+/**
+ * Items per second of the library on the same items, for about `seconds`: 1,024 items per call
+ * in batches of `batchSize` (sorted by length within the call, as `spinn eval` batches), or with
+ * `perCall` = the batch size, calls of consecutive items in arrival order, the batches a server
+ * at full load forms (no sorting across requests: each batch runs as long as its longest item).
+ */
+function offlineRate(name: string, items: Item[], batchSize: number, perCall = 1024): number {
+  const loaded = loadModelDir(pretrainedDir(name));
+  const many = Array.from({ length: 1024 }, (_, i) => items[i % items.length]!);
+  const run = (part: Item[]) =>
+    "premise" in part[0]!
+      ? classify(loaded, part as { premise: string; hypothesis: string }[], { batchSize })
+      : predictListOps(
+          loaded,
+          part.map((x) => (x as { expression: string }).expression),
+          { batchSize },
+        );
+  const once = () => {
+    for (let at = 0; at < many.length; at += perCall) run(many.slice(at, at + perCall));
+  };
+  once(); // warm-up
+  let done = 0;
+  const start = performance.now();
+  while (performance.now() - start < seconds * 1000) {
+    once();
+    done += many.length;
+  }
+  const rate = done / ((performance.now() - start) / 1000);
+  loaded.model.dispose();
+  return rate;
+}
+
+async function startServer(): Promise<{ child: ChildProcess; port: number }> {
+  const args = [cli, "serve", "--port", "0", "--json", ...modelNames.flatMap((m) => ["--model", m])];
+  if (process.env.BENCH_MAX_BATCH) args.push("--max-batch", process.env.BENCH_MAX_BATCH);
+  if (process.env.BENCH_MAX_WAIT_MS) args.push("--max-wait-ms", process.env.BENCH_MAX_WAIT_MS);
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const [line] = (await once(createInterface({ input: child.stdout! }), "line")) as [string];
+  return { child, port: (JSON.parse(line) as { port: number }).port };
+}
+
+function call(agent: Agent, port: number, method: string, route: string, body?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        method,
+        path: route,
+        agent,
+        headers: { "content-type": "application/json" },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8").on("data", (d: string) => {
+          text += d;
+        });
+        res.on("end", () =>
+          res.statusCode === 200 ? resolve(text) : reject(new Error(`${res.statusCode}: ${text}`)),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function metric(port: number, sample: string): Promise<number> {
+  const text = await call(new Agent(), port, "GET", "/metrics");
+  const line = text.split("\n").find((l) => l.startsWith(`${sample} `));
+  return line === undefined ? 0 : Number(line.slice(sample.length + 1));
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** `clients` loops sending BENCH_ITEMS items per request for `seconds`; latencies and items/s. */
+async function load(port: number, model: string, items: Item[], clients: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: clients });
+  const latencies: number[] = [];
+  const batchesBefore = await metric(port, `spinn_batch_size_count{model="${model}"}`);
+  const itemsBefore = await metric(port, `spinn_batch_size_sum{model="${model}"}`);
+  const busyBefore = await metric(port, `spinn_batch_duration_seconds_sum{model="${model}"}`);
+  const end = performance.now() + seconds * 1000;
+  let next = 0;
+  let done = 0;
+  const client = async () => {
+    while (performance.now() < end) {
+      const inputs = Array.from({ length: perRequest }, () => items[next++ % items.length]);
+      const body = JSON.stringify({ model, inputs });
+      const t0 = performance.now();
+      await call(agent, port, "POST", "/v1/predict", body);
+      latencies.push(performance.now() - t0);
+      done += perRequest;
+    }
+  };
+  const start = performance.now();
+  await Promise.all(Array.from({ length: clients }, client));
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+  const batches = (await metric(port, `spinn_batch_size_count{model="${model}"}`)) - batchesBefore;
+  const batched = (await metric(port, `spinn_batch_size_sum{model="${model}"}`)) - itemsBefore;
+  const busy = (await metric(port, `spinn_batch_duration_seconds_sum{model="${model}"}`)) - busyBefore;
+  latencies.sort((a, b) => a - b);
+  return {
+    clients,
+    requests: latencies.length,
+    items_per_s: round(done / elapsed),
+    p50_ms: round(percentile(latencies, 0.5)),
+    p99_ms: round(percentile(latencies, 0.99)),
+    mean_batch: round(batched / Math.max(1, batches)),
+    // The share of the time the model worker was running batches: below 1, time went elsewhere
+    // (HTTP, JSON, the clients, other processes on the machine).
+    model_busy_share: round(busy / elapsed, 3),
+  };
+}
+
+const server = await startServer();
+try {
+  const liveBefore = await metric(server.port, "spinn_native_live_tensors");
+  const results = [];
+  for (const model of modelNames) {
+    const items = itemsOf(model);
+    const offline = offlineRate(model, items, 256);
+    // The batches a server at full load forms: how much of the gap is batch width and length mix.
+    const offlineArrival = offlineRate(model, items, maxBatch, maxBatch);
+    const levelsOut = [];
+    for (const clients of levels) {
+      const r = await load(server.port, model, items, clients);
+      levelsOut.push({
+        ...r,
+        share_of_offline: round(r.items_per_s / offline, 3),
+        share_of_offline_arrival_batches: round(r.items_per_s / offlineArrival, 3),
+      });
+    }
+    results.push({
+      model,
+      offline_items_per_s: round(offline),
+      offline_batch: 256,
+      offline_items_per_s_arrival_batches: round(offlineArrival),
+      levels: levelsOut,
+    });
+  }
+  const liveAfter = await metric(server.port, "spinn_native_live_tensors");
+  const report = {
+    benchmark: "serve",
+    seconds_per_level: seconds,
+    items_per_request: perRequest,
+    cpus: availableParallelism(),
+    server: {
+      max_batch: maxBatch,
+      max_wait_ms: Number(process.env.BENCH_MAX_WAIT_MS ?? DEFAULT_BATCHING.maxWaitMs),
+    },
+    models: results,
+    live_tensors: { before: liveBefore, after: liveAfter },
+  };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+} finally {
+  server.child.kill("SIGTERM");
+  await once(server.child, "exit");
+}

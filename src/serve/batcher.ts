@@ -1,0 +1,224 @@
+// Dynamic batching: the items of concurrent requests for the same model and job wait in one
+// queue and go to the model worker together, up to `maxBatch` items, once the batch is full or
+// its first item has waited `maxWait` ms (while the worker is busy, items gather by themselves).
+// The queue is bounded (503 with Retry-After beyond it) and every request has a deadline (504).
+// A request's items may be split over several batches; it is answered when all have run.
+import { HttpError } from "./http-error.js";
+import type { BatchJob, BatchResult } from "./model-runner.js";
+import type { BatchingOptions } from "./options.js";
+import type { JobKind } from "./protocol.js";
+
+/** Runs one batch at a time (ModelRunner; a stand-in in tests). */
+export interface BatchRunner {
+  run(job: BatchJob): Promise<BatchResult>;
+}
+
+export type BatchObserver = (batch: { model: string; size: number; seconds: number }) => void;
+
+/** Where an item sits in the request body, for error messages: `body/inputs/3/premise`. */
+export type ItemPath = (index: number, field: string | undefined) => string;
+
+interface PendingRequest {
+  items: unknown[];
+  results: unknown[];
+  remaining: number;
+  done: boolean;
+  path: ItemPath;
+  resolve: (results: unknown[]) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** A run of one request's items, in order, waiting in a queue or running in a batch. */
+interface Slice {
+  request: PendingRequest;
+  start: number;
+  count: number;
+  queuedAt: number;
+}
+
+interface Queue {
+  model: string;
+  job: JobKind;
+  slices: Slice[];
+}
+
+export class Batcher {
+  private readonly queues = new Map<string, Queue>();
+  private readonly pending = new Set<PendingRequest>();
+  private queued = 0;
+  private running = 0;
+  private busy = false;
+  private freeSince = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private drained: (() => void)[] = [];
+
+  constructor(
+    private readonly runner: BatchRunner,
+    private readonly options: BatchingOptions & { limits: BatchJob["limits"] },
+    private readonly observe: BatchObserver = () => {},
+  ) {}
+
+  /** Items waiting for the model (not counting the batch that runs). */
+  get depth(): number {
+    return this.queued;
+  }
+
+  /** The model's answers for the items, in order; rejects with an HttpError. */
+  submit(model: string, job: JobKind, items: unknown[], path: ItemPath): Promise<unknown[]> {
+    const { queue, timeoutMs } = this.options;
+    if (this.queued + items.length > queue) {
+      const message = `the queue is full (${this.queued} items waiting, at most ${queue}: --queue); retry later`;
+      return Promise.reject(new HttpError(503, "queue_full", message, { "retry-after": "1" }));
+    }
+    return new Promise((resolve, reject) => {
+      const request: PendingRequest = {
+        items,
+        results: new Array(items.length),
+        remaining: items.length,
+        done: false,
+        path,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const message = `no answer within ${timeoutMs} ms (the limit: --timeout-ms)`;
+          this.fail(request, new HttpError(504, "timeout", message));
+        }, timeoutMs),
+      };
+      this.pending.add(request);
+      const key = `${model}\u0000${job}`;
+      const q = this.queues.get(key) ?? { model, job, slices: [] };
+      this.queues.set(key, q);
+      q.slices.push({ request, start: 0, count: items.length, queuedAt: performance.now() });
+      this.queued += items.length;
+      this.pump();
+    });
+  }
+
+  /** Items in the batch the model runs now (0 when idle). */
+  get runningItems(): number {
+    return this.running;
+  }
+
+  /** Resolves once every request taken so far is answered (for a graceful stop). */
+  drain(): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
+  }
+
+  /** Sends the next ready batch to the worker, or sets a timer for when one will be ready. */
+  private pump(): void {
+    if (this.busy) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const now = performance.now();
+    let ready: Queue | null = null;
+    let nextDeadline = Number.POSITIVE_INFINITY;
+    for (const q of this.queues.values()) {
+      const first = q.slices[0];
+      if (!first) continue;
+      const size = q.slices.reduce((n, s) => n + s.count, 0);
+      // The wait counts from the item's arrival or from when the worker became free, whichever is
+      // later: the answers of the batch that just ended bring their clients' next requests within
+      // a few milliseconds, and they join the items that waited instead of forming a half batch
+      // of their own (without this, 64 clients settle into two alternating batches of 32).
+      const due = Math.max(first.queuedAt, this.freeSince) + this.options.maxWaitMs;
+      if (size >= this.options.maxBatch || due <= now) {
+        if (!ready || first.queuedAt < ready.slices[0]!.queuedAt) ready = q;
+      } else nextDeadline = Math.min(nextDeadline, due);
+    }
+    if (ready) this.dispatch(ready);
+    else if (Number.isFinite(nextDeadline))
+      this.timer = setTimeout(() => this.pump(), Math.max(0, nextDeadline - now));
+  }
+
+  /** Takes up to maxBatch items from the front of the queue, splitting a slice if need be. */
+  private take(q: Queue): Slice[] {
+    const taken: Slice[] = [];
+    let size = 0;
+    while (size < this.options.maxBatch && q.slices.length > 0) {
+      const s = q.slices[0]!;
+      const n = Math.min(s.count, this.options.maxBatch - size);
+      taken.push({ ...s, count: n });
+      if (n === s.count) q.slices.shift();
+      else {
+        s.start += n;
+        s.count -= n;
+      }
+      size += n;
+      this.queued -= n;
+    }
+    return taken;
+  }
+
+  private dispatch(q: Queue): void {
+    const slices = this.take(q);
+    const items = slices.flatMap((s) => s.request.items.slice(s.start, s.start + s.count));
+    this.busy = true;
+    this.running = items.length;
+    const job: BatchJob = {
+      model: q.model,
+      job: q.job,
+      items,
+      groups: slices.map((s) => s.count),
+      limits: this.options.limits,
+    };
+    this.runner
+      .run(job)
+      .then(
+        (result) => {
+          this.observe({ model: q.model, size: items.length, seconds: result.seconds });
+          this.deliver(slices, result);
+        },
+        (err: Error) => {
+          const failure = new HttpError(500, "model_error", `the model failed on this batch: ${err.message}`);
+          for (const s of slices) this.fail(s.request, failure);
+        },
+      )
+      .finally(() => {
+        this.busy = false;
+        this.running = 0;
+        this.freeSince = performance.now();
+        this.pump();
+      });
+  }
+
+  private deliver(slices: Slice[], result: BatchResult): void {
+    result.outcomes.forEach((outcome, k) => {
+      const s = slices[k]!;
+      const request = s.request;
+      if (request.done) return;
+      if (!outcome.ok) {
+        const where = request.path(s.start + outcome.index, outcome.field);
+        this.fail(request, new HttpError(400, "invalid_input", `${where}: ${outcome.detail}`));
+        return;
+      }
+      outcome.results.forEach((r, i) => {
+        request.results[s.start + i] = r;
+      });
+      request.remaining -= s.count;
+      if (request.remaining === 0) this.settle(request, () => request.resolve(request.results));
+    });
+  }
+
+  private fail(request: PendingRequest, err: Error): void {
+    if (request.done) return;
+    // Its items still waiting leave the queue: they would be answered to no one.
+    for (const q of this.queues.values()) {
+      q.slices = q.slices.filter((s) => {
+        if (s.request !== request) return true;
+        this.queued -= s.count;
+        return false;
+      });
+    }
+    this.settle(request, () => request.reject(err));
+  }
+
+  private settle(request: PendingRequest, answer: () => void): void {
+    request.done = true;
+    clearTimeout(request.timer);
+    this.pending.delete(request);
+    answer();
+    if (this.pending.size === 0) for (const resolve of this.drained.splice(0)) resolve();
+  }
+}

@@ -1,0 +1,109 @@
+// The server's side of the model worker: starts it, loads the models, sends one batch at a time
+// and hands back its outcome. If the worker dies (a native abort, an out-of-memory kill), the
+// batch it ran fails with its reason and a new worker loads the models again, so the server
+// keeps serving.
+import { Worker } from "node:worker_threads";
+import type { FromWorker, GroupOutcome, ModelInfo, ModelSource, NativeMemory, ToWorker } from "./protocol.js";
+
+export interface BatchJob {
+  model: string;
+  job: Extract<ToWorker, { type: "run" }>["job"];
+  items: unknown[];
+  groups: number[];
+  limits: Extract<ToWorker, { type: "run" }>["limits"];
+}
+
+export interface BatchResult {
+  outcomes: GroupOutcome[];
+  seconds: number;
+}
+
+type Loaded = Omit<ModelInfo, "card">;
+
+export class ModelRunner {
+  private worker: Worker | null = null;
+  private nextId = 1;
+  private current: { id: number; resolve: (r: BatchResult) => void; reject: (e: Error) => void } | null =
+    null;
+  private closing = false;
+  /** Live native tensors and bytes, as the worker last reported them (after each batch). */
+  memory: NativeMemory = { tensors: 0, bytes: 0 };
+  /** How many times the worker died and was started again. */
+  restarts = 0;
+  private lastError = "";
+
+  constructor(
+    private readonly sources: ModelSource[],
+    private readonly device: string,
+  ) {}
+
+  /** Starts the worker and loads the models; rejects with the loader's one-line message. */
+  start(): Promise<Loaded[]> {
+    const worker = new Worker(new URL("./model-worker.js", import.meta.url));
+    this.worker = worker;
+    return new Promise((resolve, reject) => {
+      const onLoad = (m: FromWorker) => {
+        if (m.type === "loaded") {
+          this.memory = m.memory;
+          worker.off("message", onLoad);
+          worker.on("message", (msg: FromWorker) => this.onMessage(msg));
+          worker.on("exit", (code) => this.onExit(worker, code));
+          resolve(m.models);
+        } else if (m.type === "load-failed") {
+          void worker.terminate();
+          reject(new Error(m.message));
+        }
+      };
+      worker.on("message", onLoad);
+      // Always listened to: an 'error' event nobody listens to would end the server.
+      worker.on("error", (err: Error) => {
+        this.lastError = err.message;
+        reject(err);
+      });
+      this.post({ type: "load", models: this.sources, device: this.device });
+    });
+  }
+
+  /** Runs one batch (the caller sends the next only after this one settles). */
+  run(job: BatchJob): Promise<BatchResult> {
+    if (this.current) throw new Error("ModelRunner.run: a batch is already running");
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.current = { id, resolve, reject };
+      this.post({ type: "run", id, ...job });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.worker?.terminate();
+    this.worker = null;
+  }
+
+  private post(message: ToWorker): void {
+    this.worker!.postMessage(message);
+  }
+
+  private onMessage(m: FromWorker): void {
+    if (m.type !== "done" && m.type !== "failed") return;
+    this.memory = m.memory;
+    const current = this.current;
+    if (!current || current.id !== m.id) return;
+    this.current = null;
+    if (m.type === "done") current.resolve({ outcomes: m.outcomes, seconds: m.seconds });
+    else current.reject(new Error(m.message));
+  }
+
+  private onExit(worker: Worker, code: number): void {
+    if (this.closing || worker !== this.worker) return;
+    const current = this.current;
+    this.current = null;
+    const why = this.lastError === "" ? `exit code ${code}` : this.lastError;
+    this.lastError = "";
+    current?.reject(new Error(`the model worker stopped while running this batch (${why})`));
+    this.restarts++;
+    this.start().catch((err: Error) => {
+      process.stderr.write(`spinn serve: the model worker could not be started again: ${err.message}\n`);
+    });
+  }
+}

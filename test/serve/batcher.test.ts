@@ -1,0 +1,221 @@
+// Dynamic batching (src/serve/batcher.ts) against a stand-in model runner whose batches finish
+// when the test says: which requests share a batch, in what order answers come back, the bounded
+// queue (503), the deadline (504), a bad item failing only its request (400), a failing batch
+// (500) and draining.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { Batcher, type ItemPath } from "../../src/serve/batcher.js";
+import { HttpError } from "../../src/serve/http-error.js";
+import type { BatchJob, BatchResult } from "../../src/serve/model-runner.js";
+import type { GroupOutcome } from "../../src/serve/protocol.js";
+
+/** Answers item x with "x!", fails a slice at its first item "bad"; holds each batch until released. */
+class FakeRunner {
+  jobs: BatchJob[] = [];
+  private releases: (() => void)[] = [];
+  failNext: string | null = null;
+
+  run(job: BatchJob): Promise<BatchResult> {
+    this.jobs.push(job);
+    return new Promise((resolve, reject) => {
+      this.releases.push(() => {
+        if (this.failNext !== null) {
+          reject(new Error(this.failNext));
+          this.failNext = null;
+          return;
+        }
+        let at = 0;
+        const outcomes = job.groups.map((n): GroupOutcome => {
+          const items = job.items.slice(at, at + n) as string[];
+          at += n;
+          const bad = items.indexOf("bad");
+          if (bad >= 0) return { ok: false, index: bad, field: "expression", detail: "not an expression" };
+          return { ok: true, results: items.map((x) => `${x}!`) };
+        });
+        resolve({ outcomes, seconds: 0.001 });
+      });
+    });
+  }
+
+  /** Lets the oldest running batch finish, then waits for the batcher to react. */
+  async release(): Promise<void> {
+    this.releases.shift()!();
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+const limits = { maxTokens: 100, maxLineBytes: 1000 };
+const path: ItemPath = (i, field) => `body/inputs/${i}${field ? `/${field}` : ""}`;
+const tick = (ms = 1) => new Promise((r) => setTimeout(r, ms));
+
+function setup(
+  overrides: Partial<{ maxBatch: number; maxWaitMs: number; queue: number; timeoutMs: number }> = {},
+) {
+  const runner = new FakeRunner();
+  const sizes: number[] = [];
+  const options = { maxBatch: 4, maxWaitMs: 0, queue: 100, timeoutMs: 10_000, limits, ...overrides };
+  const batcher = new Batcher(runner, options, (b) => sizes.push(b.size));
+  return { runner, batcher, sizes };
+}
+
+async function rejection(p: Promise<unknown>): Promise<HttpError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof HttpError, String(err));
+    return err;
+  }
+  assert.fail("expected a rejection");
+}
+
+describe("batching", () => {
+  test("requests that arrive while a batch runs share the next batch; each gets its own answers", async () => {
+    const { runner, batcher, sizes } = setup();
+    const a = batcher.submit("m", "listops", ["a"], path);
+    await tick();
+    assert.equal(runner.jobs.length, 1); // dispatched at once: maxWaitMs 0, the worker idle
+    const b = batcher.submit("m", "listops", ["b1", "b2"], path);
+    const c = batcher.submit("m", "listops", ["c"], path);
+    assert.equal(batcher.depth, 3);
+    await runner.release();
+    assert.deepEqual(await a, ["a!"]);
+    assert.equal(runner.jobs.length, 2);
+    assert.deepEqual(runner.jobs[1]!.items, ["b1", "b2", "c"]);
+    assert.deepEqual(runner.jobs[1]!.groups, [2, 1]);
+    await runner.release();
+    assert.deepEqual(await b, ["b1!", "b2!"]);
+    assert.deepEqual(await c, ["c!"]);
+    assert.deepEqual(sizes, [1, 3]);
+    assert.equal(batcher.depth, 0);
+  });
+
+  test("a request larger than a batch is split over batches and answered in order", async () => {
+    const { runner, batcher } = setup({ maxBatch: 2 });
+    const r = batcher.submit("m", "listops", ["1", "2", "3", "4", "5"], path);
+    for (let i = 0; i < 3; i++) await runner.release();
+    assert.deepEqual(await r, ["1!", "2!", "3!", "4!", "5!"]);
+    assert.deepEqual(
+      runner.jobs.map((j) => j.items),
+      [["1", "2"], ["3", "4"], ["5"]],
+    );
+  });
+
+  test("the first item waits up to maxWaitMs for others to join it", async () => {
+    const { runner, batcher } = setup({ maxWaitMs: 50 });
+    const a = batcher.submit("m", "listops", ["a"], path);
+    await tick(5);
+    const b = batcher.submit("m", "listops", ["b"], path);
+    assert.equal(runner.jobs.length, 0);
+    while (runner.jobs.length === 0) await tick(5);
+    assert.deepEqual(runner.jobs[0]!.items, ["a", "b"]);
+    await runner.release();
+    assert.deepEqual([await a, await b], [["a!"], ["b!"]]);
+  });
+
+  test("a full batch goes at once, without waiting", async () => {
+    const { runner, batcher } = setup({ maxWaitMs: 60_000, maxBatch: 2 });
+    const r = batcher.submit("m", "listops", ["a", "b"], path);
+    await tick();
+    assert.equal(runner.jobs.length, 1);
+    await runner.release();
+    assert.deepEqual(await r, ["a!", "b!"]);
+  });
+
+  test("different models or jobs never share a batch", async () => {
+    const { runner, batcher } = setup();
+    const first = batcher.submit("m", "listops", ["x"], path);
+    const a = batcher.submit("m", "listops", ["a"], path);
+    const b = batcher.submit("n", "listops", ["b"], path);
+    const c = batcher.submit("m", "parse", ["c"], path);
+    for (let i = 0; i < 4; i++) await runner.release();
+    await Promise.all([first, a, b, c]);
+    assert.deepEqual(
+      runner.jobs.map((j) => [j.model, j.job, j.items]),
+      [
+        ["m", "listops", ["x"]],
+        ["m", "listops", ["a"]],
+        ["n", "listops", ["b"]],
+        ["m", "parse", ["c"]],
+      ],
+    );
+  });
+});
+
+describe("limits and failures", () => {
+  test("a full queue refuses with 503 and Retry-After", async () => {
+    const { runner, batcher } = setup({ queue: 3, maxBatch: 1 });
+    const running = batcher.submit("m", "listops", ["a"], path);
+    const waiting = batcher.submit("m", "listops", ["b", "c"], path);
+    await tick();
+    assert.equal(batcher.depth, 2);
+    const err = await rejection(batcher.submit("m", "listops", ["d", "e"], path));
+    assert.equal(err.statusCode, 503);
+    assert.equal(err.kind, "queue_full");
+    assert.deepEqual(err.headers, { "retry-after": "1" });
+    assert.equal(err.message, "the queue is full (2 items waiting, at most 3: --queue); retry later");
+    for (let i = 0; i < 3; i++) await runner.release();
+    await Promise.all([running, waiting]);
+  });
+
+  test("a request past its deadline gets 504 and its waiting items leave the queue", async () => {
+    const { runner, batcher } = setup({ timeoutMs: 30, maxBatch: 1 });
+    const running = rejection(batcher.submit("m", "listops", ["a"], path));
+    const err = await rejection(batcher.submit("m", "listops", ["b", "c"], path));
+    assert.equal(err.statusCode, 504);
+    assert.equal(err.message, "no answer within 30 ms (the limit: --timeout-ms)");
+    assert.equal(batcher.depth, 0);
+    await runner.release();
+    assert.equal((await running).statusCode, 504); // its batch outlived the deadline too
+    assert.equal(runner.jobs.length, 1);
+  });
+
+  test("a bad item fails its own request with 400 naming it; the others in its batch are answered", async () => {
+    const { runner, batcher } = setup();
+    const first = batcher.submit("m", "listops", ["x"], path);
+    const good = batcher.submit("m", "listops", ["a"], path);
+    const bad = rejection(batcher.submit("m", "listops", ["ok", "bad"], path));
+    await runner.release();
+    await runner.release();
+    await first;
+    assert.deepEqual(await good, ["a!"]);
+    const err = await bad;
+    assert.equal(err.statusCode, 400);
+    assert.equal(err.message, "body/inputs/1/expression: not an expression");
+  });
+
+  test("an item index counts from the request's start when the request was split", async () => {
+    const { runner, batcher } = setup({ maxBatch: 2 });
+    const r = rejection(batcher.submit("m", "listops", ["a", "b", "c", "bad"], path));
+    await runner.release();
+    await runner.release();
+    assert.equal((await r).message, "body/inputs/3/expression: not an expression");
+  });
+
+  test("a batch the model fails answers its requests with 500; the next batch runs", async () => {
+    const { runner, batcher } = setup();
+    runner.failNext = "TorchError: out of memory";
+    const a = batcher.submit("m", "listops", ["a"], path);
+    const err = rejection(a);
+    await runner.release();
+    assert.equal((await err).statusCode, 500);
+    assert.equal((await err).message, "the model failed on this batch: TorchError: out of memory");
+    const b = batcher.submit("m", "listops", ["b"], path);
+    await tick();
+    await runner.release();
+    assert.deepEqual(await b, ["b!"]);
+  });
+
+  test("drain resolves once every request taken is answered", async () => {
+    const { runner, batcher } = setup({ maxBatch: 1 });
+    const r = batcher.submit("m", "listops", ["a", "b"], path);
+    let drained = false;
+    const d = batcher.drain().then(() => {
+      drained = true;
+    });
+    await runner.release();
+    assert.equal(drained, false);
+    await runner.release();
+    await d;
+    assert.deepEqual(await r, ["a!", "b!"]);
+  });
+});

@@ -1,0 +1,112 @@
+// The server under concurrent load, on real servers with the shipped models: concurrent requests
+// share batches and each gets its own answer; health answers while a large batch runs; the
+// bounded queue (503) and the deadline (504) leave the server answering correctly afterwards.
+// (Live native tensors are checked in cli.test.ts, in a server process that holds nothing else.)
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { classify, predictListOps } from "../../src/inference/raw-input.js";
+import { type LoadedModel, loadModelDir } from "../../src/models/model-dir.js";
+import { pretrainedDir } from "../../src/models/pretrained.js";
+import { get, listOpsSample, metric, post, snliSample, startServer, type TestServer } from "./helpers.js";
+
+const json = (x: unknown) => JSON.parse(JSON.stringify(x));
+
+describe("batching under concurrency", () => {
+  let server: TestServer;
+  let snli: LoadedModel;
+  before(async () => {
+    server = await startServer(["snli-spinn"], { maxWaitMs: 20, maxBatch: 64 });
+    snli = loadModelDir(pretrainedDir("snli-spinn"));
+  });
+  after(async () => {
+    await server.app.close();
+    snli.model.dispose();
+  });
+
+  test("32 concurrent single-pair requests run in fewer batches, each answered with its own pair", async () => {
+    const pairs = snliSample().slice(0, 32);
+    const answers = await Promise.all(pairs.map((p) => post(`${server.url}/v1/predict`, { inputs: p })));
+    const batches = await metric(server.url, 'spinn_batch_size_count{model="snli-spinn"}');
+    const items = await metric(server.url, 'spinn_batch_size_sum{model="snli-spinn"}');
+    assert.equal(items, 32);
+    assert.ok(batches < 32, `${batches} batches for 32 requests`);
+    const want = classify(snli, pairs);
+    answers.forEach((a, i) => {
+      assert.equal(a.status, 200);
+      const [got] = a.body.predictions as {
+        label: string;
+        probabilities: Record<string, number>;
+        trees: unknown;
+      }[];
+      // A pair's result does not depend on its batch (padding leaves it alone); the floats may
+      // differ in the last place with the batch's shape.
+      assert.equal(got!.label, want[i]!.label, `pair ${i}`);
+      assert.deepEqual(got!.trees, want[i]!.trees);
+      for (const [label, p] of Object.entries(want[i]!.probabilities))
+        assert.ok(Math.abs(got!.probabilities[label]! - p) <= 2e-6, `pair ${i} ${label}`);
+    });
+  });
+});
+
+describe("a large batch", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer(["snli-spinn"], { maxBatch: 1000, queue: 2000 });
+  });
+  after(async () => server.app.close());
+
+  test("health and metrics answer while it runs", async () => {
+    const pairs = snliSample();
+    const inputs = Array.from({ length: 1000 }, (_, i) => pairs[i % pairs.length]);
+    let predicted = false;
+    const big = post(`${server.url}/v1/predict`, { inputs }).then((r) => {
+      predicted = true;
+      return r;
+    });
+    while ((await metric(server.url, "spinn_batch_items_running")) < 1000 && !predicted)
+      await new Promise((r) => setTimeout(r, 2));
+    const health = await get(`${server.url}/healthz`);
+    assert.equal(health.status, 200);
+    assert.equal(predicted, false, "the large batch had already finished: health was not tested during it");
+    const r = await big;
+    assert.equal(r.status, 200);
+    assert.equal((r.body.predictions as unknown[]).length, 1000);
+  });
+});
+
+describe("queue and deadline on a real server", () => {
+  let server: TestServer;
+  let listops: LoadedModel;
+  before(async () => {
+    // One item per batch and a short deadline: a request of 1,000 expressions cannot finish in time.
+    server = await startServer(["listops-pi"], { maxBatch: 1, maxWaitMs: 0, queue: 1000, timeoutMs: 300 });
+    listops = loadModelDir(pretrainedDir("listops-pi"));
+  });
+  after(async () => {
+    await server.app.close();
+    listops.model.dispose();
+  });
+
+  test("503 with Retry-After while the queue is full, 504 past the deadline, then correct answers", async () => {
+    const sample = listOpsSample();
+    const inputs = Array.from({ length: 1000 }, (_, i) => ({ expression: sample[i % sample.length]! }));
+    const big = post(`${server.url}/v1/predict`, { inputs });
+    while ((await metric(server.url, "spinn_queue_depth")) === 0) await new Promise((r) => setTimeout(r, 2));
+    const refused = await post(`${server.url}/v1/predict`, { inputs: inputs.slice(0, 10) });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get("retry-after"), "1");
+    assert.match(
+      refused.body.message as string,
+      /^the queue is full \(\d+ items waiting, at most 1000: --queue\); retry later$/,
+    );
+    const late = await big;
+    assert.equal(late.status, 504);
+    assert.equal(late.body.message, "no answer within 300 ms (the limit: --timeout-ms)");
+    assert.equal(await metric(server.url, "spinn_queue_depth"), 0);
+    const ok = await post(`${server.url}/v1/predict`, { inputs: inputs.slice(0, 3) });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(ok.body.predictions, json(predictListOps(listops, sample.slice(0, 3))));
+    assert.equal(await metric(server.url, 'spinn_errors_total{kind="queue_full"}'), 1);
+    assert.equal(await metric(server.url, 'spinn_errors_total{kind="timeout"}'), 1);
+  });
+});

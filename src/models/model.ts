@@ -103,32 +103,36 @@ export class Model {
    * each sentence was composed along (premises, then hypotheses). `source` overrides where the
    * transitions come from (e.g. RL-SPINN's greedy parse for a self-critical baseline). A training
    * pass over one rank's part of a global batch takes that part's `shard` (batch-shard.ts).
+   * `readSubtrees` (ListOps with the sub-lists' values, training with --subtree-weight): also
+   * read out each sub-list's state with the same head as the whole expression's; a training step
+   * says so on every rank (by default: when this batch has sub-lists).
    */
   run(
     batch: NliBatch | ClassificationBatch,
     training: boolean,
     source: TransitionSource = this.transitionSource(training),
     shard?: BatchShard,
+    readSubtrees = subtreesOf(batch).step.length > 0,
   ): ModelPass {
     const layout = batchLayout(batch);
     const { sentences } = layout;
     const s = shard ?? BatchShard.whole(sentences.lengths, layout.examples);
-    // A ListOps batch with its sub-lists' values (training with --subtree-weight): read out each
-    // sub-list's state with the same head as the whole expression's. Decided on the global batch
-    // (every rank then runs the same collectives and draws, a rank without sub-lists included).
-    const subtreeRows =
-      "subtrees" in batch && batch.subtrees ? s.rowsAmongRanks(batch.subtrees.step.length) : null;
-    const keep =
-      subtreeRows && subtreeRows.globalRows > 0 && "subtrees" in batch ? batch.subtrees : undefined;
+    // Decided on the global batch, so every rank runs the same collectives and draws (a rank
+    // without sub-lists, or with no examples, included). Batch norm in training needs two rows
+    // for its statistics (one gives an infinite running variance): a global batch with fewer
+    // sub-lists trains on its labels alone.
+    const subtrees = readSubtrees ? subtreesOf(batch) : null;
+    const subtreeRows = subtrees ? s.rowsAmongRanks(subtrees.step.length) : null;
+    const keep = subtreeRows && subtreeRows.globalRows >= (training ? 2 : 1) ? subtrees! : undefined;
     const leaves = this.leaves.forward(sentences, training, s);
     const pass = this.encoder.run(leaves, sentences, source, s, keep);
     return {
       logits: this.head.forward(layout.features(pass.encoding), training, s),
       subtreeLogits:
-        pass.kept && subtreeRows
+        pass.kept && subtreeRows && keep
           ? this.head.forward(pass.kept, training, s.withExampleRows(subtreeRows))
           : null,
-      globalSubtrees: subtreeRows?.globalRows ?? 0,
+      globalSubtrees: keep ? subtreeRows!.globalRows : 0,
       transitionLoss: pass.policy?.transitionLoss ?? null,
       logProb: pass.policy ? layout.perExample(pass.policy.logProb) : null,
       entropy: pass.policy ? layout.perExample(pass.policy.entropy) : null,
@@ -189,3 +193,11 @@ function validateConfig(c: ModelConfig): void {
 function treesPerSentence(trees: FollowedTrees, lengths: Int32Array): Uint8Array[] {
   return Array.from(lengths, (n, i) => trees.transitions.slice(i * trees.steps, i * trees.steps + 2 * n - 1));
 }
+
+/** The batch's sub-lists with their values (none: an empty list, e.g. a rank's empty part). */
+export function subtreesOf(batch: NliBatch | ClassificationBatch): KeptSubtrees {
+  if ("subtrees" in batch && batch.subtrees) return batch.subtrees;
+  return { sentence: new Int32Array(0), step: new Int32Array(0), labels: new Int32Array(0) };
+}
+
+type KeptSubtrees = NonNullable<ClassificationBatch["subtrees"]>;

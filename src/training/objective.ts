@@ -6,7 +6,7 @@
 import { crossEntropy, noGrad, type Tensor, tensor } from "../engine/index.js";
 import { batchLayout } from "../models/batch-layout.js";
 import { BatchShard } from "../models/batch-shard.js";
-import type { Model } from "../models/model.js";
+import { type Model, subtreesOf } from "../models/model.js";
 import type { TaskBatch } from "../tasks/task.js";
 import type { TrainOptions } from "./options.js";
 import { Advantages, policyLoss, rewards } from "./reinforce.js";
@@ -42,14 +42,16 @@ export class Objective {
    * (and gradients) add up to the global batch's.
    */
   loss(model: Model, batch: TaskBatch, shard = wholeBatch(batch)): BatchLoss {
-    const pass = model.run(batch, true, undefined, shard);
+    const subtrees = this.options.subtreeWeight > 0;
+    const pass = model.run(batch, true, undefined, shard, subtrees);
     const target = tensor(batch.labels, { device: pass.logits.device });
     const task = crossEntropy(pass.logits, target, "sum").div(shard.globalExamples);
     let total = task;
     if (pass.transitionLoss) total = total.add(pass.transitionLoss.mul(this.options.transitionWeight));
-    if (pass.subtreeLogits && "subtrees" in batch && batch.subtrees && this.options.subtreeWeight > 0) {
-      // Like the task loss: this part's sum over the global batch's sub-lists (all ranks').
-      const values = tensor(batch.subtrees.labels, { device: pass.logits.device });
+    if (pass.subtreeLogits && subtrees) {
+      // Like the task loss: this part's sum over the global batch's sub-lists (all ranks'); a
+      // part without sub-lists adds its zero sum too, so its backward joins the collectives.
+      const values = tensor(subtreesOf(batch).labels, { device: pass.logits.device });
       const subtree = crossEntropy(pass.subtreeLogits, values, "sum").div(pass.globalSubtrees);
       total = total.add(subtree.mul(this.options.subtreeWeight));
     }

@@ -73,7 +73,9 @@ function main() {
 const pct = (x) => (x === null || x === undefined ? "—" : `${(100 * x).toFixed(2)}%`);
 
 function cardText(card, config, spec) {
-  const sizes = `hidden ${config.dHidden}, tracker ${config.dTracker}, embeddings ${config.dEmbed}, MLP ${config.nMlp}×${config.dMlp}`;
+  // Only these encoders have a tracker LSTM (models/kinds.ts).
+  const tracker = ["spinn-pi", "spinn", "rl-spinn"].includes(config.encoder) ? `, tracker ${config.dTracker}` : "";
+  const sizes = `hidden ${config.dHidden}${tracker}, embeddings ${config.dEmbed}, MLP ${config.nMlp}×${config.dMlp}`;
   return `# ${card.name}
 
 ${card.summary}

@@ -44,7 +44,7 @@ describe("endpoints", () => {
       models.map((m) => [m.name, m.task, m.encoder, m.parses]),
       [
         ["snli-spinn", "nli", "spinn", true],
-        ["listops-pi", "listops", "spinn-pi", false],
+        ["listops-pi", "listops", "spinn-pi-nt", false],
         ["listops-rl", "listops", "rl-spinn", true],
       ],
     );
@@ -106,7 +106,10 @@ describe("endpoints", () => {
   });
 
   test("POST /v1/predict, ListOps: equal to predictListOps, bracketed or flat", async () => {
-    const expressions = listOpsSample().slice(0, 30);
+    // Within this server's 60-token limit (the shipped sample has the published lengths).
+    const expressions = listOpsSample()
+      .filter((e) => e.split(" ").length <= 60)
+      .slice(0, 30);
     for (const name of ["listops-pi", "listops-rl"]) {
       const r = await post(`${server.url}/v1/predict`, {
         model: name,
@@ -269,7 +272,7 @@ describe("errors", () => {
     assert.equal(r.status, 400);
     assert.equal(
       r.body.message,
-      "model listops-pi (spinn-pi) composes along given trees and does not parse; loaded models that parse: snli-spinn, listops-rl",
+      "model listops-pi (spinn-pi-nt) composes along given trees and does not parse; loaded models that parse: snli-spinn, listops-rl",
     );
   });
 

@@ -34,7 +34,7 @@ test("loads the models and tells what they are", async () => {
   const models = await runner.start();
   assert.deepEqual(
     models.map((m) => [m.name, m.task, m.encoder, m.parses]),
-    [["lo", "listops", "spinn-pi", false]],
+    [["lo", "listops", "spinn-pi-nt", false]],
   );
   assert.ok(runner.memory.tensors > 0);
 });

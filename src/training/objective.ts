@@ -8,12 +8,14 @@ import { BatchShard } from "../models/batch-shard.js";
 import type { Model } from "../models/model.js";
 import type { TaskBatch } from "../tasks/task.js";
 import type { TrainOptions } from "./options.js";
+import { entropyWeightAt } from "./policy-update.js";
 import { Advantages, policyLoss, rewards } from "./reinforce.js";
 
 export type ObjectiveOptions = Pick<
   TrainOptions,
   "transitionWeight" | "reward" | "baseline" | "baselineDecay" | "entropyWeight"
->;
+> &
+  Partial<Pick<TrainOptions, "entropyDecay" | "entropyDecaySteps">>;
 
 export interface BatchLoss {
   /** What the step differentiates: the task loss plus the model's transition or policy loss. */
@@ -27,6 +29,8 @@ export interface BatchLoss {
 export class Objective {
   /** RL-SPINN's baseline state (the moving average is saved with the checkpoint). */
   readonly advantages: Advantages;
+  /** The steps taken before the one being computed (the trainer sets it: the entropy schedule). */
+  step = 0;
 
   constructor(
     readonly options: ObjectiveOptions,
@@ -53,7 +57,7 @@ export class Objective {
       const r = rewards(pass.logits, target, this.options.reward);
       const advantages = this.advantages.of(r, greedy, shard);
       if (pass.logProb && pass.entropy) {
-        const { entropyWeight } = this.options;
+        const entropyWeight = entropyWeightAt(this.options, this.step);
         const policy = policyLoss(
           pass.logProb,
           pass.entropy,

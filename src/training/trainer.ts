@@ -162,6 +162,7 @@ async function trainEpoch(run: RunState, hooks: TrainHooks): Promise<Stop> {
     const { batch, part } = run.parallel
       ? run.parallel.part(setup.trainData, plan, setup.vocab)
       : { batch: batchFor(setup.trainData, plan, setup.vocab), part: null };
+    run.objective.step = p.step;
     const result = trainStep(run.model, run.optimizer, run.objective, batch, o.clip, part);
     run.countStep(result);
     const report = stepReport(run, batches.length, meter.count(result.examples));

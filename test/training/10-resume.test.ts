@@ -145,6 +145,29 @@ describe("resume", () => {
     assert.deepEqual(weights(parts), weights(whole));
   });
 
+  test("RL-SPINN with --policy-lr (Adam, two parameter groups) and a decaying entropy bonus resumes exactly", async () => {
+    const rl = {
+      model: "rl-spinn",
+      optimizer: "adam",
+      lr: 0.004,
+      policyLr: 0.02,
+      entropyWeight: 0.05,
+      entropyDecay: "linear",
+      entropyDecaySteps: 20,
+    } as const;
+    const whole = path.join(dir, "rl-policy-whole");
+    const full = await train(options(whole, rl));
+    const parts = path.join(dir, "rl-policy-parts");
+    await train(options(parts, { ...rl, maxSteps: 7 }));
+    const rest = await train(options(parts, rl), {}, true);
+    assert.equal(rest.steps, full.steps);
+    assert.deepEqual(weights(parts), weights(whole));
+    // The policy's own rate did something: a run at the shared rate ends elsewhere.
+    const shared = path.join(dir, "rl-policy-shared");
+    await train(options(shared, { ...rl, policyLr: undefined }));
+    assert.notDeepEqual(weights(shared), weights(whole));
+  });
+
   test("SIGKILL during training, then --resume, gives the uninterrupted run's weights", async () => {
     const whole = path.join(dir, "cli-whole");
     assert.equal(spawnSync(process.execPath, cliArgs(whole)).status, 0);

@@ -6,6 +6,7 @@ import { BASELINES, ENCODERS, REWARDS, TASKS, TRANSITION_MODES } from "../../mod
 import {
   DEFAULT_LR,
   defaultTrainOptions,
+  ENTROPY_DECAYS,
   FLOAT_DTYPES,
   OPTIMIZERS,
   resumedOptions,
@@ -131,6 +132,9 @@ async function trainOptions(f: TrainFlags, command: Command, leader: boolean): P
         baseline: "--baseline",
         baselineDecay: "--baseline-decay",
         entropyWeight: "--entropy-weight",
+        entropyDecay: "--entropy-decay",
+        entropyDecaySteps: "--entropy-decay-steps",
+        policyLr: "--policy-lr",
       } as const;
       for (const [key, flag] of Object.entries(rlFlags)) {
         if (flags[key as keyof typeof rlFlags] !== undefined)
@@ -245,6 +249,25 @@ function reinforceOptions(): Option[] {
       min: 0,
       default: TRAIN_DEFAULTS.entropyWeight,
     }),
+    choiceOption(
+      "--entropy-decay <schedule>",
+      "rl-spinn: the entropy bonus's schedule over the steps: constant, linear (to 0 at --entropy-decay-steps) or exponential (×e^(−step / --entropy-decay-steps))",
+      ENTROPY_DECAYS,
+      { default: TRAIN_DEFAULTS.entropyDecay },
+    ),
+    intOption(
+      "--entropy-decay-steps <n>",
+      "rl-spinn: the entropy schedule's length or time constant, in steps",
+      {
+        min: 1,
+        default: TRAIN_DEFAULTS.entropyDecaySteps,
+      },
+    ),
+    numberOption(
+      "--policy-lr <x>",
+      "rl-spinn: learning rate of the tracker's transition policy, its own optimizer parameter group (decayed with --lr-decay as the rest; default: --lr)",
+      { min: Number.MIN_VALUE },
+    ),
   ];
 }
 

@@ -9,13 +9,14 @@ import type { Model } from "../models/model.js";
 import type { TaskBatch } from "../tasks/task.js";
 import type { TrainOptions } from "./options.js";
 import { entropyWeightAt } from "./policy-update.js";
+import { type PolicySample, recordSample } from "./ppo.js";
 import { Advantages, policyLoss, rewards } from "./reinforce.js";
 
 export type ObjectiveOptions = Pick<
   TrainOptions,
   "transitionWeight" | "reward" | "baseline" | "baselineDecay" | "entropyWeight"
 > &
-  Partial<Pick<TrainOptions, "entropyDecay" | "entropyDecaySteps">>;
+  Partial<Pick<TrainOptions, "entropyDecay" | "entropyDecaySteps" | "ppoEpochs">>;
 
 export interface BatchLoss {
   /** What the step differentiates: the task loss plus the model's transition or policy loss. */
@@ -31,6 +32,8 @@ export class Objective {
   readonly advantages: Advantages;
   /** The steps taken before the one being computed (the trainer sets it: the entropy schedule). */
   step = 0;
+  /** With PPO passes, the last step's sample (ppo.ts), until they take it. */
+  sample: PolicySample | null = null;
 
   constructor(
     readonly options: ObjectiveOptions,
@@ -66,6 +69,8 @@ export class Objective {
           shard.globalExamples,
         );
         total = total.add(policy.mul(this.options.transitionWeight));
+        if ((this.options.ppoEpochs ?? 1) > 1 && pass.trees)
+          this.sample = recordSample(model, batch, pass.trees, advantages);
       }
     }
     return { total, task, logits: pass.logits, target };

@@ -44,6 +44,12 @@ export interface TrainOptions extends ModelSizes {
   entropyDecay: EntropyDecay;
   entropyDecaySteps: number;
   policyLr?: number;
+  /**
+   * RL-SPINN (ppo.ts): passes over each batch's sampled trees, the first REINFORCE's, the others
+   * PPO-clipped updates of the policy alone; and the clip's ε.
+   */
+  ppoEpochs: number;
+  ppoClip: number;
   embeddings?: string;
   embeddingsCache?: string;
   epochs: number;
@@ -109,6 +115,8 @@ export const TRAIN_DEFAULTS = {
   entropyWeight: 0,
   entropyDecay: "constant" as EntropyDecay,
   entropyDecaySteps: 1000,
+  ppoEpochs: 1,
+  ppoClip: 0.2,
 } satisfies Partial<TrainOptions>;
 
 export function defaultTrainOptions(base: RequiredTrainOptions & Partial<TrainOptions>): TrainOptions {

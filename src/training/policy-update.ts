@@ -82,22 +82,25 @@ export class GroupedOptimizer extends Optimizer {
 }
 
 /**
- * The run's optimizer: `make` over every trainable parameter, or with `policyLr`, two groups, the
- * transition-policy parameters at `policyLr` and the rest at `lr` (both decayed alike).
+ * The run's optimizer: `make` over every trainable parameter, or with `policyLr` (or PPO passes),
+ * two groups, the transition-policy parameters at `policyLr` and the rest at `lr` (both decayed
+ * alike).
  */
 export function groupedOptimizer(
   params: [string, Tensor][],
-  o: Pick<TrainOptions, "lr" | "policyLr">,
+  o: Pick<TrainOptions, "lr" | "policyLr"> & Partial<Pick<TrainOptions, "ppoEpochs">>,
   make: (params: [string, Tensor][], lr: number) => Optimizer,
 ): Optimizer {
-  if (o.policyLr === undefined) return make(params, o.lr);
+  // PPO's extra passes step the policy group alone: it has its own group then, at lr if unset.
+  if (o.policyLr === undefined && (o.ppoEpochs ?? 1) <= 1) return make(params, o.lr);
+  const policyLr = o.policyLr ?? o.lr;
   const policy = params.filter(([n]) => isPolicyParameter(n));
   if (policy.length === 0) throw new Error("--policy-lr: the model has no transition-policy parameters");
   const rest = params.filter(([n]) => !isPolicyParameter(n));
   return new GroupedOptimizer(
     [
       { optimizer: make(rest, o.lr), lrScale: 1 },
-      { optimizer: make(policy, o.policyLr), lrScale: o.policyLr / o.lr },
+      { optimizer: make(policy, policyLr), lrScale: policyLr / o.lr },
     ],
     o.lr,
   );

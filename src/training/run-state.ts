@@ -45,6 +45,8 @@ export class RunState {
     readonly parallel: DataParallel | null = null,
   ) {
     const o = setup.options;
+    if (parallel && o.ppoEpochs > 1)
+      throw new Error("--ppo-epochs > 1 trains in one process, not data-parallel");
     this.options = o;
     this.optimizer = makeOptimizer(setup.model, o);
     this.objective = new Objective(o, saved?.rewardAverage ?? null);

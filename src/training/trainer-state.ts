@@ -46,6 +46,7 @@ const INTEGER_OPTIONS = [
   "minCount",
   "maxLength",
   "entropyDecaySteps",
+  "ppoEpochs",
 ];
 
 /** The saved options: required ones present, every one present of the right type or choice. */

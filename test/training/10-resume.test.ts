@@ -168,6 +168,21 @@ describe("resume", () => {
     assert.notDeepEqual(weights(shared), weights(whole));
   });
 
+  test("RL-SPINN with PPO passes (--ppo-epochs 3) resumes exactly", async () => {
+    const rl = { model: "rl-spinn", optimizer: "adam", lr: 0.004, ppoEpochs: 3, ppoClip: 0.1 } as const;
+    const whole = path.join(dir, "rl-ppo-whole");
+    const full = await train(options(whole, rl));
+    const parts = path.join(dir, "rl-ppo-parts");
+    await train(options(parts, { ...rl, maxSteps: 7 }));
+    const rest = await train(options(parts, rl), {}, true);
+    assert.equal(rest.steps, full.steps);
+    assert.deepEqual(weights(parts), weights(whole));
+    // The extra passes did something: one pass ends elsewhere.
+    const once = path.join(dir, "rl-ppo-once");
+    await train(options(once, { ...rl, ppoEpochs: 1, policyLr: 0.004 }));
+    assert.notDeepEqual(weights(once), weights(whole));
+  });
+
   test("SIGKILL during training, then --resume, gives the uninterrupted run's weights", async () => {
     const whole = path.join(dir, "cli-whole");
     assert.equal(spawnSync(process.execPath, cliArgs(whole)).status, 0);

@@ -64,6 +64,11 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
     );
   const place = workerPlace();
   const options = await trainOptions(f, command, (place?.rank ?? 0) === 0);
+  const workers = (f.nproc ?? 1) * f.nnodes * (place?.worldSize ?? 1);
+  if (options.ppoEpochs > 1 && workers > 1)
+    throw new UserError(
+      "--ppo-epochs > 1 trains in one process: PPO's extra passes are not data-parallel (drop --nproc)",
+    );
   if (f.nproc !== undefined && !launched) {
     await requireDistributed();
     process.env[LAUNCHED] = "1";
@@ -135,6 +140,8 @@ async function trainOptions(f: TrainFlags, command: Command, leader: boolean): P
         entropyDecay: "--entropy-decay",
         entropyDecaySteps: "--entropy-decay-steps",
         policyLr: "--policy-lr",
+        ppoEpochs: "--ppo-epochs",
+        ppoClip: "--ppo-clip",
       } as const;
       for (const [key, flag] of Object.entries(rlFlags)) {
         if (flags[key as keyof typeof rlFlags] !== undefined)
@@ -268,6 +275,16 @@ function reinforceOptions(): Option[] {
       "rl-spinn: learning rate of the tracker's transition policy, its own optimizer parameter group (decayed with --lr-decay as the rest; default: --lr)",
       { min: Number.MIN_VALUE },
     ),
+    intOption(
+      "--ppo-epochs <k>",
+      "rl-spinn: passes over each batch's sampled trees: the first REINFORCE's, the others PPO-clipped updates of the transition policy alone (one process only)",
+      { min: 1, default: TRAIN_DEFAULTS.ppoEpochs },
+    ),
+    numberOption("--ppo-clip <eps>", "rl-spinn: PPO's clip ε (the ratio is clipped to [1 − ε, 1 + ε])", {
+      min: Number.MIN_VALUE,
+      max: 0.999999,
+      default: TRAIN_DEFAULTS.ppoClip,
+    }),
   ];
 }
 

@@ -11,6 +11,7 @@ import type { TrainOptions } from "./options.js";
 import { entropyWeightAt } from "./policy-update.js";
 import { type PolicySample, recordSample } from "./ppo.js";
 import { Advantages, policyLoss, rewards } from "./reinforce.js";
+import { learnedBaseline } from "./value-baseline.js";
 
 export type ObjectiveOptions = Pick<
   TrainOptions,
@@ -58,7 +59,10 @@ export class Objective {
       // greedy pass and the baselines' statistics are collectives every rank must join.
       const greedy = this.greedyRewards(model, batch, target, shard);
       const r = rewards(pass.logits, target, this.options.reward);
-      const advantages = this.advantages.of(r, greedy, shard);
+      const learned =
+        this.options.baseline === "learned" ? learnedBaseline(pass.value, r, shard.globalExamples) : null;
+      const advantages = learned?.advantages ?? this.advantages.of(r, greedy, shard);
+      if (learned) total = total.add(learned.loss);
       if (pass.logProb && pass.entropy) {
         const entropyWeight = entropyWeightAt(this.options, this.step);
         const policy = policyLoss(

@@ -168,6 +168,19 @@ describe("resume", () => {
     assert.notDeepEqual(weights(shared), weights(whole));
   });
 
+  test("RL-SPINN with the learned baseline (a value head in the model) resumes exactly", async () => {
+    const rl = { model: "rl-spinn", baseline: "learned" } as const;
+    const whole = path.join(dir, "rl-learned-whole");
+    const full = await train(options(whole, rl));
+    const parts = path.join(dir, "rl-learned-parts");
+    await train(options(parts, { ...rl, maxSteps: 7 }));
+    const rest = await train(options(parts, rl), {}, true);
+    assert.equal(rest.steps, full.steps);
+    assert.deepEqual(weights(parts), weights(whole));
+    const config = JSON.parse(readFileSync(path.join(whole, "last", "config.json"), "utf8"));
+    assert.equal(config.model.valueHead, true);
+  });
+
   test("RL-SPINN with PPO passes (--ppo-epochs 3) resumes exactly", async () => {
     const rl = { model: "rl-spinn", optimizer: "adam", lr: 0.004, ppoEpochs: 3, ppoClip: 0.1 } as const;
     const whole = path.join(dir, "rl-ppo-whole");

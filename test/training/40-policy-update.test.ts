@@ -8,6 +8,8 @@ import { REDUCE, SHIFT } from "../../src/data/transitions.js";
 import { Adam, manualSeed, noGrad, SGD, scope, type Tensor, tensor } from "../../src/engine/index.js";
 import { defaultConfig, Model } from "../../src/models/model.js";
 import type { SpinnEncoder } from "../../src/models/spinn.js";
+import type { TaskBatch } from "../../src/tasks/task.js";
+import { Objective, type ObjectiveOptions } from "../../src/training/objective.js";
 import {
   entropyWeightAt,
   GroupedOptimizer,
@@ -178,6 +180,26 @@ describe("the entropy bonus's schedule (--entropy-decay)", () => {
       if (Math.abs(numeric) > 1e-4) nonzero++;
     }
     assert.ok(nonzero > 2, "the entropy's gradient is not trivially zero");
+    model.dispose();
+  });
+
+  test("the objective applies the schedule at the trainer's step", () => {
+    const model = rlSpinn();
+    const sentence = batchOf([2, 5, 7, 3], TREES);
+    const batch = { indices: [0, 1, 2], labels: Int32Array.from([1, 2, 3]), sentence } as TaskBatch;
+    const fixed = { transitionWeight: 1, reward: "neg-loss", baseline: "none", baselineDecay: 0.9 } as const;
+    /** The objective's total loss at `step`, the sampled trees drawn from the same seed each time. */
+    const total = (o: Partial<ObjectiveOptions>, step: number) => {
+      const objective = new Objective({ ...fixed, entropyWeight: 0, ...o });
+      objective.step = step;
+      manualSeed(3);
+      return scope(() => objective.loss(model, batch).total.toFloat64Array()[0]!);
+    };
+    const linear = { entropyWeight: 0.4, entropyDecay: "linear", entropyDecaySteps: 4 } as const;
+    assert.equal(total(linear, 0), total({ entropyWeight: 0.4 }, 0));
+    assert.equal(total(linear, 2), total({ entropyWeight: 0.2 }, 2));
+    assert.equal(total(linear, 4), total({ entropyWeight: 0 }, 4));
+    assert.notEqual(total(linear, 0), total(linear, 4));
     model.dispose();
   });
 });

@@ -74,7 +74,9 @@ const pct = (x) => (x === null || x === undefined ? "—" : `${(100 * x).toFixed
 
 function cardText(card, config, spec) {
   // Only these encoders have a tracker LSTM (models/kinds.ts).
-  const tracker = ["spinn-pi", "spinn", "rl-spinn"].includes(config.encoder) ? `, tracker ${config.dTracker}` : "";
+  const tracker = ["spinn-pi", "spinn", "rl-spinn"].includes(config.encoder)
+    ? `, tracker ${config.dTracker}`
+    : "";
   const sizes = `hidden ${config.dHidden}${tracker}, embeddings ${config.dEmbed}, MLP ${config.nMlp}×${config.dMlp}`;
   return `# ${card.name}
 

@@ -48,5 +48,5 @@ export type RewardKind = (typeof REWARDS)[number];
  * What RL-SPINN subtracts from the reward: nothing, a moving average of past rewards, the batch's
  * own mean with whitening ((r − mean) / std), or the reward of the greedy parse (self-critical).
  */
-export const BASELINES = ["none", "moving-average", "whiten", "self-critical"] as const;
+export const BASELINES = ["none", "moving-average", "whiten", "self-critical", "learned"] as const;
 export type BaselineKind = (typeof BASELINES)[number];

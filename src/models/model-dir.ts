@@ -133,6 +133,7 @@ function readModelMeta(dir: string): ModelMeta {
   m.int("classes", 1);
   m.boolean("trainEmbeddings");
   if (m.has("transitions")) m.oneOf("transitions", TRANSITION_MODES);
+  if (m.has("valueHead")) m.boolean("valueHead");
   for (const [key, spec] of Object.entries(MODEL_SIZES)) {
     if (spec.kind === "integer") m.int(key, spec.min);
     else if (!(m.number(key) >= 0 && m.number(key) < 1))

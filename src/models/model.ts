@@ -3,7 +3,7 @@
 import type { ClassificationBatch, NliBatch, SentenceBatch } from "../data/batching.js";
 import { LISTOPS_NUM_CLASSES } from "../data/listops.js";
 import { NLI_LABELS } from "../data/nli.js";
-import { type Device, type DType, ParameterStore, type Tensor } from "../engine/index.js";
+import { type Device, type DType, Linear, ParameterStore, type Tensor } from "../engine/index.js";
 import { CbowEncoder, LstmEncoder } from "./baselines.js";
 import { batchLayout } from "./batch-layout.js";
 import { BatchShard } from "./batch-shard.js";
@@ -30,6 +30,11 @@ export interface ModelConfig extends ModelSizes {
   trainEmbeddings: boolean;
   /** The trees SPINN composes along: the data's parses ("gold") or a fixed shape. */
   transitions: TransitionMode;
+  /**
+   * RL-SPINN's learned baseline (`--baseline learned`): a linear value head on the classifier's
+   * features that predicts the reward. Absent: none.
+   */
+  valueHead?: boolean;
 }
 
 export function defaultConfig(task: Task, encoder: EncoderKind, vocabSize: number): ModelConfig {
@@ -59,6 +64,11 @@ export interface ModelPass {
   logProb: Tensor | null;
   entropy: Tensor | null;
   trees: Uint8Array[] | null;
+  /**
+   * Per example, with a value head: its prediction of the reward, from the features detached
+   * (training it leaves the encoder alone; see training/value-baseline.ts).
+   */
+  value: Tensor | null;
 }
 
 export class Model {
@@ -66,6 +76,7 @@ export class Model {
   readonly leaves: LeafEmbedder;
   readonly encoder: SentenceEncoder;
   readonly head: Mlp;
+  readonly value: Linear | null;
 
   constructor(
     readonly config: ModelConfig,
@@ -78,6 +89,7 @@ export class Model {
     this.encoder = makeEncoder(root.sub("encoder"), config);
     const features = config.task === "nli" ? 4 * this.encoder.outputSize : this.encoder.outputSize;
     this.head = new Mlp(root.sub("classifier"), features, config.classes, config);
+    this.value = config.valueHead ? new Linear(root.sub("value"), features, 1) : null;
     if (!config.trainEmbeddings) this.store.freeze("embed.weight");
   }
 
@@ -126,8 +138,9 @@ export class Model {
     const keep = subtreeRows && subtreeRows.globalRows >= (training ? 2 : 1) ? subtrees! : undefined;
     const leaves = this.leaves.forward(sentences, training, s);
     const pass = this.encoder.run(leaves, sentences, source, s, keep);
+    const features = layout.features(pass.encoding);
     return {
-      logits: this.head.forward(layout.features(pass.encoding), training, s),
+      logits: this.head.forward(features, training, s),
       subtreeLogits:
         pass.kept && subtreeRows && keep
           ? this.head.forward(pass.kept, training, s.withExampleRows(subtreeRows))
@@ -137,6 +150,7 @@ export class Model {
       logProb: pass.policy ? layout.perExample(pass.policy.logProb) : null,
       entropy: pass.policy ? layout.perExample(pass.policy.entropy) : null,
       trees: pass.trees ? treesPerSentence(pass.trees, sentences.lengths) : null,
+      value: this.value ? this.value.forward(features.detach()).reshape(-1) : null,
     };
   }
 

@@ -9,12 +9,16 @@ import { BatchShard } from "../models/batch-shard.js";
 import { type Model, subtreesOf } from "../models/model.js";
 import type { TaskBatch } from "../tasks/task.js";
 import type { TrainOptions } from "./options.js";
+import { entropyWeightAt } from "./policy-update.js";
+import { type PolicySample, recordSample } from "./ppo.js";
 import { Advantages, policyLoss, rewards } from "./reinforce.js";
+import { learnedBaseline } from "./value-baseline.js";
 
 export type ObjectiveOptions = Pick<
   TrainOptions,
   "transitionWeight" | "reward" | "baseline" | "baselineDecay" | "entropyWeight" | "subtreeWeight"
->;
+> &
+  Partial<Pick<TrainOptions, "entropyDecay" | "entropyDecaySteps" | "ppoEpochs">>;
 
 export interface BatchLoss {
   /** What the step differentiates: the task loss plus the model's transition or policy loss. */
@@ -28,6 +32,10 @@ export interface BatchLoss {
 export class Objective {
   /** RL-SPINN's baseline state (the moving average is saved with the checkpoint). */
   readonly advantages: Advantages;
+  /** The steps taken before the one being computed (the trainer sets it: the entropy schedule). */
+  step = 0;
+  /** With PPO passes, the last step's sample (ppo.ts), until they take it. */
+  sample: PolicySample | null = null;
 
   constructor(
     readonly options: ObjectiveOptions,
@@ -60,9 +68,12 @@ export class Objective {
       // greedy pass and the baselines' statistics are collectives every rank must join.
       const greedy = this.greedyRewards(model, batch, target, shard);
       const r = rewards(pass.logits, target, this.options.reward);
-      const advantages = this.advantages.of(r, greedy, shard);
+      const learned =
+        this.options.baseline === "learned" ? learnedBaseline(pass.value, r, shard.globalExamples) : null;
+      const advantages = learned?.advantages ?? this.advantages.of(r, greedy, shard);
+      if (learned) total = total.add(learned.loss);
       if (pass.logProb && pass.entropy) {
-        const { entropyWeight } = this.options;
+        const entropyWeight = entropyWeightAt(this.options, this.step);
         const policy = policyLoss(
           pass.logProb,
           pass.entropy,
@@ -71,6 +82,8 @@ export class Objective {
           shard.globalExamples,
         );
         total = total.add(policy.mul(this.options.transitionWeight));
+        if ((this.options.ppoEpochs ?? 1) > 1 && pass.trees)
+          this.sample = recordSample(model, batch, pass.trees, advantages);
       }
     }
     return { total, task, logits: pass.logits, target };

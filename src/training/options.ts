@@ -6,6 +6,9 @@ import type { Device } from "../engine/dtype.js";
 import type { BaselineKind, EncoderKind, RewardKind, Task, TransitionMode } from "../models/kinds.js";
 import { DEFAULT_SIZES, MODEL_SIZES, type ModelSizes } from "../models/sizes.js";
 
+/** RL-SPINN's entropy bonus's schedules over the steps (policy-update.ts). */
+export const ENTROPY_DECAYS = ["constant", "linear", "exponential"] as const;
+export type EntropyDecay = (typeof ENTROPY_DECAYS)[number];
 export const OPTIMIZERS = ["rmsprop", "adam", "sgd"] as const;
 /** The floating-point types a model can train in (float64: for exactness checks, slower). */
 export const FLOAT_DTYPES = ["float32", "float64"] as const;
@@ -40,6 +43,20 @@ export interface TrainOptions extends ModelSizes {
    * nesting depth (README, "ListOps at the published lengths").
    */
   subtreeWeight: number;
+  /**
+   * RL-SPINN (policy-update.ts): the entropy bonus's schedule over the steps (constant, linear
+   * to 0 at entropyDecaySteps, or exponential with that time constant), and the transition
+   * policy's own learning rate (unset: the run's).
+   */
+  entropyDecay: EntropyDecay;
+  entropyDecaySteps: number;
+  policyLr?: number;
+  /**
+   * RL-SPINN (ppo.ts): passes over each batch's sampled trees, the first REINFORCE's, the others
+   * PPO-clipped updates of the policy alone; and the clip's ε.
+   */
+  ppoEpochs: number;
+  ppoClip: number;
   embeddings?: string;
   embeddingsCache?: string;
   epochs: number;
@@ -112,6 +129,10 @@ export const TRAIN_DEFAULTS = {
   baselineDecay: 0.9,
   entropyWeight: 0,
   subtreeWeight: 0,
+  entropyDecay: "constant" as EntropyDecay,
+  entropyDecaySteps: 1000,
+  ppoEpochs: 1,
+  ppoClip: 0.2,
 } satisfies Partial<TrainOptions>;
 
 export function defaultTrainOptions(base: RequiredTrainOptions & Partial<TrainOptions>): TrainOptions {

@@ -70,6 +70,8 @@ export class Advantages {
           throw new Error("the self-critical baseline needs the greedy parses' rewards");
         for (let i = 0; i < r.length; i++) out[i] = r[i]! - greedy[i]!;
         break;
+      case "learned":
+        throw new Error("the learned baseline's advantages come from the value head (value-baseline.ts)");
     }
     return out;
   }

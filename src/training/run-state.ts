@@ -11,6 +11,7 @@ import type { Model } from "../models/model.js";
 import type { DataParallel } from "./data-parallel.js";
 import { Objective } from "./objective.js";
 import type { TrainOptions } from "./options.js";
+import { groupedOptimizer } from "./policy-update.js";
 import type { RunDirectory, RunProgress, TrainerState } from "./run-directory.js";
 import type { RunSetup } from "./setup.js";
 import type { StepResult } from "./step.js";
@@ -44,6 +45,8 @@ export class RunState {
     readonly parallel: DataParallel | null = null,
   ) {
     const o = setup.options;
+    if (parallel && o.ppoEpochs > 1)
+      throw new Error("--ppo-epochs > 1 trains in one process, not data-parallel");
     this.options = o;
     this.optimizer = makeOptimizer(setup.model, o);
     this.objective = new Objective(o, saved?.rewardAverage ?? null);
@@ -171,14 +174,16 @@ export class RunState {
   }
 }
 
+/** The optimizer over the trainable parameters (with `--policy-lr`: two groups, policy-update.ts). */
 function makeOptimizer(model: Model, o: TrainOptions): Optimizer {
-  const params = model.store.trainable();
-  switch (o.optimizer) {
-    case "rmsprop":
-      return new RMSprop(params, { lr: o.lr, alpha: 0.9, weightDecay: o.weightDecay });
-    case "adam":
-      return new Adam(params, { lr: o.lr, weightDecay: o.weightDecay });
-    case "sgd":
-      return new SGD(params, { lr: o.lr, weightDecay: o.weightDecay });
-  }
+  return groupedOptimizer(model.store.trainable(), o, (params, lr) => {
+    switch (o.optimizer) {
+      case "rmsprop":
+        return new RMSprop(params, { lr, alpha: 0.9, weightDecay: o.weightDecay });
+      case "adam":
+        return new Adam(params, { lr, weightDecay: o.weightDecay });
+      case "sgd":
+        return new SGD(params, { lr, weightDecay: o.weightDecay });
+    }
+  });
 }

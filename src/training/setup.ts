@@ -126,6 +126,7 @@ async function buildModel(
     ...sizesOf(options),
     trainEmbeddings: o.trainEmbeddings ?? !emb,
     transitions: o.transitions,
+    ...(o.model === "rl-spinn" && o.baseline === "learned" ? { valueHead: true } : {}),
   };
   const model = new Model(config, { device: o.device, dtype: o.dtype });
   if (!emb) return { vocab, model, options };

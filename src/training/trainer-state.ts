@@ -3,7 +3,7 @@
 import { BASELINES, ENCODERS, REWARDS, TASKS, TRANSITION_MODES } from "../models/kinds.js";
 import { MODEL_SIZES } from "../models/sizes.js";
 import { Fields } from "../util/checked-json.js";
-import { FLOAT_DTYPES, OPTIMIZERS, TRAIN_DEFAULTS } from "./options.js";
+import { ENTROPY_DECAYS, FLOAT_DTYPES, OPTIMIZERS, TRAIN_DEFAULTS } from "./options.js";
 import type { TrainerState } from "./run-directory.js";
 
 /** Checks parsed trainer.json `json` (from `file`) and returns it as a TrainerState. */
@@ -45,6 +45,8 @@ const INTEGER_OPTIONS = [
   "maxSteps",
   "minCount",
   "maxLength",
+  "entropyDecaySteps",
+  "ppoEpochs",
 ];
 
 /** The saved options: required ones present, every one present of the right type or choice. */
@@ -56,12 +58,14 @@ function checkOptions(o: Fields): void {
   if (o.has("trainEmbeddings")) o.boolean("trainEmbeddings");
   o.boolean("lowercase");
   o.number("lr");
+  if (o.has("policyLr")) o.number("policyLr");
   const choices: Record<string, readonly string[]> = {
     optimizer: OPTIMIZERS,
     dtype: FLOAT_DTYPES,
     transitions: TRANSITION_MODES,
     reward: REWARDS,
     baseline: BASELINES,
+    entropyDecay: ENTROPY_DECAYS,
   };
   // Options added after a checkpoint was written may be missing (they take their defaults).
   const defaults: Record<string, unknown> = { ...TRAIN_DEFAULTS };

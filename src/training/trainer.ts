@@ -10,6 +10,7 @@ import { crashPoint } from "../util/test-hooks.js";
 import { DataParallel } from "./data-parallel.js";
 import { DivergenceError, parametersFinite } from "./divergence.js";
 import { absolutePaths, curriculumLength, resumedOptions, type TrainOptions } from "./options.js";
+import { policyPasses } from "./ppo.js";
 import { ReadOnlyRunDirectory, RunDirectory } from "./run-directory.js";
 import { type EvalReport, RunState } from "./run-state.js";
 import { setUpRun } from "./setup.js";
@@ -165,7 +166,9 @@ async function trainEpoch(run: RunState, hooks: TrainHooks): Promise<Stop> {
     const { batch, part } = run.parallel
       ? run.parallel.part(setup.trainData, plan, setup.vocab)
       : { batch: batchFor(setup.trainData, plan, setup.vocab), part: null };
+    run.objective.step = p.step;
     const result = trainStep(run.model, run.optimizer, run.objective, batch, o.clip, part);
+    policyPasses(run.model, run.optimizer, run.objective, o);
     run.countStep(result);
     const report = stepReport(run, batches.length, meter.count(result.examples));
     hooks.onStep?.(report);

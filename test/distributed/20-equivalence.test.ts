@@ -89,13 +89,25 @@ const runs: [string, object][] = [
   ["rl-spinn", { task: "listops", model: "rl-spinn" }],
   ["rl-spinn-whiten", { task: "nli", model: "rl-spinn", baseline: "whiten", entropyWeight: 0.1 }],
   ["rl-spinn-moving", { task: "listops", model: "rl-spinn", baseline: "moving-average" }],
+  ["rl-spinn-learned", { task: "nli", model: "rl-spinn", baseline: "learned" }],
+  [
+    "rl-spinn-policy-lr",
+    {
+      task: "listops",
+      model: "rl-spinn",
+      policyLr: 0.05,
+      entropyWeight: 0.1,
+      entropyDecay: "exponential",
+      entropyDecaySteps: 3,
+    },
+  ],
   ["lstm", { task: "listops", model: "lstm" }],
   ["bilstm", { task: "nli", model: "bilstm" }],
   ["cbow", { task: "nli", model: "cbow" }],
 ];
 
 describe("3 workers with batches of 2 (a worker with nothing to train in each step)", { skip }, () => {
-  for (const [name, kind] of [runs[0]!, runs[2]!, runs[4]!, runs[5]!, runs[6]!, runs[7]!]) {
+  for (const [name, kind] of [0, 2, 4, 5, 6, 7, 8, 9].map((i) => runs[i]!)) {
     test(name, async () => {
       const data = (kind as { task: string }).task === "nli" ? nli : listops;
       const options = { ...sizes, ...kind, train: data, dev: data, epochs: 1, maxSteps: 4, batchSize: 2 };

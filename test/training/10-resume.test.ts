@@ -145,6 +145,57 @@ describe("resume", () => {
     assert.deepEqual(weights(parts), weights(whole));
   });
 
+  test("RL-SPINN with --policy-lr (Adam, two parameter groups) and a decaying entropy bonus resumes exactly", async () => {
+    const rl = {
+      model: "rl-spinn",
+      optimizer: "adam",
+      lr: 0.004,
+      policyLr: 0.02,
+      entropyWeight: 0.05,
+      entropyDecay: "linear",
+      entropyDecaySteps: 20,
+    } as const;
+    const whole = path.join(dir, "rl-policy-whole");
+    const full = await train(options(whole, rl));
+    const parts = path.join(dir, "rl-policy-parts");
+    await train(options(parts, { ...rl, maxSteps: 7 }));
+    const rest = await train(options(parts, rl), {}, true);
+    assert.equal(rest.steps, full.steps);
+    assert.deepEqual(weights(parts), weights(whole));
+    // The policy's own rate did something: a run at the shared rate ends elsewhere.
+    const shared = path.join(dir, "rl-policy-shared");
+    await train(options(shared, { ...rl, policyLr: undefined }));
+    assert.notDeepEqual(weights(shared), weights(whole));
+  });
+
+  test("RL-SPINN with the learned baseline (a value head in the model) resumes exactly", async () => {
+    const rl = { model: "rl-spinn", baseline: "learned" } as const;
+    const whole = path.join(dir, "rl-learned-whole");
+    const full = await train(options(whole, rl));
+    const parts = path.join(dir, "rl-learned-parts");
+    await train(options(parts, { ...rl, maxSteps: 7 }));
+    const rest = await train(options(parts, rl), {}, true);
+    assert.equal(rest.steps, full.steps);
+    assert.deepEqual(weights(parts), weights(whole));
+    const config = JSON.parse(readFileSync(path.join(whole, "last", "config.json"), "utf8"));
+    assert.equal(config.model.valueHead, true);
+  });
+
+  test("RL-SPINN with PPO passes (--ppo-epochs 3) resumes exactly", async () => {
+    const rl = { model: "rl-spinn", optimizer: "adam", lr: 0.004, ppoEpochs: 3, ppoClip: 0.1 } as const;
+    const whole = path.join(dir, "rl-ppo-whole");
+    const full = await train(options(whole, rl));
+    const parts = path.join(dir, "rl-ppo-parts");
+    await train(options(parts, { ...rl, maxSteps: 7 }));
+    const rest = await train(options(parts, rl), {}, true);
+    assert.equal(rest.steps, full.steps);
+    assert.deepEqual(weights(parts), weights(whole));
+    // The extra passes did something: one pass ends elsewhere.
+    const once = path.join(dir, "rl-ppo-once");
+    await train(options(once, { ...rl, ppoEpochs: 1, policyLr: 0.004 }));
+    assert.notDeepEqual(weights(once), weights(whole));
+  });
+
   test("SIGKILL during training, then --resume, gives the uninterrupted run's weights", async () => {
     const whole = path.join(dir, "cli-whole");
     assert.equal(spawnSync(process.execPath, cliArgs(whole)).status, 0);

@@ -6,6 +6,7 @@ import { BASELINES, ENCODERS, REWARDS, TASKS, TRANSITION_MODES } from "../../mod
 import {
   DEFAULT_LR,
   defaultTrainOptions,
+  ENTROPY_DECAYS,
   FLOAT_DTYPES,
   OPTIMIZERS,
   resumedOptions,
@@ -64,6 +65,11 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
     );
   const place = workerPlace();
   const options = await trainOptions(f, command, (place?.rank ?? 0) === 0);
+  const workers = (f.nproc ?? 1) * f.nnodes * (place?.worldSize ?? 1);
+  if (options.ppoEpochs > 1 && workers > 1)
+    throw new UserError(
+      "--ppo-epochs > 1 trains in one process: PPO's extra passes are not data-parallel (drop --nproc)",
+    );
   if (f.nproc !== undefined && !launched) {
     await requireDistributed();
     process.env[LAUNCHED] = "1";
@@ -141,6 +147,11 @@ async function trainOptions(f: TrainFlags, command: Command, leader: boolean): P
         baseline: "--baseline",
         baselineDecay: "--baseline-decay",
         entropyWeight: "--entropy-weight",
+        entropyDecay: "--entropy-decay",
+        entropyDecaySteps: "--entropy-decay-steps",
+        policyLr: "--policy-lr",
+        ppoEpochs: "--ppo-epochs",
+        ppoClip: "--ppo-clip",
       } as const;
       for (const [key, flag] of Object.entries(rlFlags)) {
         if (flags[key as keyof typeof rlFlags] !== undefined)
@@ -247,7 +258,7 @@ function reinforceOptions(): Option[] {
     }),
     choiceOption(
       "--baseline <kind>",
-      "rl-spinn: self-critical (the greedy parse's reward), moving-average, whiten ((r − mean) / std of the batch) or none",
+      "rl-spinn: self-critical (the greedy parse's reward), moving-average, whiten ((r − mean) / std of the batch), learned (a value head on the sentence encoding predicts the reward, trained by squared error) or none",
       BASELINES,
       { default: TRAIN_DEFAULTS.baseline },
     ),
@@ -259,6 +270,35 @@ function reinforceOptions(): Option[] {
     numberOption("--entropy-weight <x>", "rl-spinn: weight of the policy's entropy bonus", {
       min: 0,
       default: TRAIN_DEFAULTS.entropyWeight,
+    }),
+    choiceOption(
+      "--entropy-decay <schedule>",
+      "rl-spinn: the entropy bonus's schedule over the steps: constant, linear (to 0 at --entropy-decay-steps) or exponential (×e^(−step / --entropy-decay-steps))",
+      ENTROPY_DECAYS,
+      { default: TRAIN_DEFAULTS.entropyDecay },
+    ),
+    intOption(
+      "--entropy-decay-steps <n>",
+      "rl-spinn: the entropy schedule's length or time constant, in steps",
+      {
+        min: 1,
+        default: TRAIN_DEFAULTS.entropyDecaySteps,
+      },
+    ),
+    numberOption(
+      "--policy-lr <x>",
+      "rl-spinn: learning rate of the tracker's transition policy, its own optimizer parameter group (decayed with --lr-decay as the rest; default: --lr)",
+      { min: Number.MIN_VALUE },
+    ),
+    intOption(
+      "--ppo-epochs <k>",
+      "rl-spinn: passes over each batch's sampled trees: the first REINFORCE's, the others PPO-clipped updates of the transition policy alone (one process only)",
+      { min: 1, default: TRAIN_DEFAULTS.ppoEpochs },
+    ),
+    numberOption("--ppo-clip <eps>", "rl-spinn: PPO's clip ε (the ratio is clipped to [1 − ε, 1 + ε])", {
+      min: Number.MIN_VALUE,
+      max: 0.999999,
+      default: TRAIN_DEFAULTS.ppoClip,
     }),
   ];
 }

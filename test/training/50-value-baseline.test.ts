@@ -1,0 +1,140 @@
+// RL-SPINN's learned, input-dependent baseline (value-baseline.ts): the value head's gradient is
+// its squared error's (finite differences, float64), and the baseline enters the policy gradient
+// only as its value: with it, every other parameter's gradient is REINFORCE's with the advantages
+// r − v(x) taken as constants, and the policy loss gives the value head no gradient.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { REDUCE, SHIFT } from "../../src/data/transitions.js";
+import { manualSeed, noGrad, scope, tensor } from "../../src/engine/index.js";
+import { defaultConfig, Model } from "../../src/models/model.js";
+import type { TaskBatch } from "../../src/tasks/task.js";
+import { policyLoss } from "../../src/training/reinforce.js";
+import { learnedBaseline } from "../../src/training/value-baseline.js";
+
+function rlSpinn(): Model {
+  manualSeed(29);
+  const config = {
+    ...defaultConfig("listops", "rl-spinn", 12),
+    dEmbed: 4,
+    dHidden: 3,
+    dTracker: 3,
+    dMlp: 4,
+    nMlp: 1,
+    valueHead: true,
+  };
+  return new Model(config, { dtype: "float64" });
+}
+
+const S = SHIFT;
+const R = REDUCE;
+const TREES = [
+  [S, S, R, S, R, S, R],
+  [S, S, S, S, R, R, R],
+  [S, S, R, S, S, R, R],
+];
+
+/** One 4-word sentence per tree, composed along it. */
+function batch(): TaskBatch {
+  const ids = [2, 5, 7, 3];
+  const n = ids.length;
+  const out = new Int32Array(TREES.length * n);
+  for (let i = 0; i < TREES.length; i++) out.set([ids[0]!, ids[1]! + i, ids[2]!, ids[3]!], i * n);
+  return {
+    indices: [0, 1, 2],
+    labels: Int32Array.from([1, 4, 7]),
+    sentence: {
+      size: TREES.length,
+      width: n,
+      ids: out,
+      lengths: new Int32Array(TREES.length).fill(n),
+      steps: 2 * n - 1,
+      transitions: Uint8Array.from(TREES.flat()),
+    },
+  } as TaskBatch;
+}
+
+const rewards = Float32Array.from([0.25, -1.5, 2]);
+
+describe("the learned baseline", () => {
+  test("the value head's gradient is its squared error's (finite differences)", () => {
+    const model = rlSpinn();
+    const b = batch();
+    const weight = model.value!.weight;
+    const loss = () =>
+      scope(() => learnedBaseline(model.run(b, false, "given").value, rewards, 3).loss.toFloat64Array()[0]!);
+    scope(() => {
+      for (const [, p] of model.store.trainable()) p.zeroGrad();
+      learnedBaseline(model.run(b, false, "given").value, rewards, 3).loss.backward();
+    });
+    const analytic = weight.grad!.toFloat64Array();
+    const values = weight.toFloat64Array();
+    const h = 1e-6;
+    for (let j = 0; j < values.length; j++) {
+      const set = (x: number) =>
+        noGrad(() => {
+          const v = Float64Array.from(values);
+          v[j] = x;
+          weight.copy_(tensor(v, { shape: weight.shape, dtype: "float64" }));
+        });
+      set(values[j]! + h);
+      const up = loss();
+      set(values[j]! - h);
+      const down = loss();
+      set(values[j]!);
+      const numeric = (up - down) / (2 * h);
+      assert.ok(Math.abs(numeric - analytic[j]!) < 1e-7, `weight ${j}: ${analytic[j]} vs ${numeric}`);
+    }
+    assert.ok(
+      analytic.some((g) => Math.abs(g) > 1e-3),
+      "the gradient is not trivially zero",
+    );
+    // The squared error trains the head alone: the encoder's and the policy's parameters get none.
+    for (const [name, p] of model.store.trainable())
+      if (!name.startsWith("value."))
+        assert.ok(!p.grad || p.grad.toFloat64Array().every((g) => g === 0), `${name} has a gradient`);
+    model.dispose();
+  });
+
+  test("enters the policy gradient only as its value", () => {
+    const model = rlSpinn();
+    const b = batch();
+    const grads = () =>
+      model.store.trainable().map(([n, p]) => [n, p.grad?.toFloat64Array() ?? null] as const);
+    const zero = () => {
+      for (const [, p] of model.store.trainable()) p.zeroGrad();
+    };
+    // With the learned baseline: policy loss on r − v(x), plus the squared error.
+    zero();
+    let advantages: Float32Array = new Float32Array(0);
+    scope(() => {
+      const pass = model.run(b, false, "given");
+      const learned = learnedBaseline(pass.value, rewards, 3);
+      advantages = learned.advantages;
+      policyLoss(pass.logProb!, pass.entropy!, learned.advantages, 0).add(learned.loss).backward();
+    });
+    const withBaseline = grads();
+    const v = noGrad(() => model.run(b, false, "given").value!.toFloat64Array());
+    advantages.forEach((a, i) => assert.ok(Math.abs(a - (rewards[i]! - v[i]!)) < 1e-6));
+    // REINFORCE with those advantages as constants, and the squared error alone.
+    zero();
+    scope(() => {
+      const pass = model.run(b, false, "given");
+      policyLoss(pass.logProb!, pass.entropy!, advantages, 0).backward();
+    });
+    const policyOnly = grads();
+    zero();
+    scope(() => learnedBaseline(model.run(b, false, "given").value, rewards, 3).loss.backward());
+    const valueOnly = grads();
+    withBaseline.forEach(([name, g], k) => {
+      const expected = name.startsWith("value.") ? valueOnly[k]![1] : policyOnly[k]![1];
+      if (name.startsWith("value."))
+        assert.ok(!policyOnly[k]![1] || policyOnly[k]![1]!.every((x) => x === 0));
+      assert.deepEqual(g && Array.from(g), expected && Array.from(expected), name);
+    });
+    assert.ok(
+      policyOnly.some(([n, g]) => n.includes("tracker.transition") && g?.some((x) => Math.abs(x) > 1e-6)),
+      "the policy gets a gradient",
+    );
+    model.dispose();
+  });
+});

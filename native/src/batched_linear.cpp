@@ -10,7 +10,9 @@
 // returns only the input gradient dY·W. A collector node per chunk, whose output token every step
 // of the chunk consumes, runs after the backward of all its steps (autograd orders it so) and
 // computes dW = dYᵀ·X and db = Σ dY over the chunk's rows at once; autograd sums the chunks'
-// contributions. Rows a step never used stay zero in both buffers.
+// contributions. Rows a step never used stay zero in both buffers. When the steps' inputs are
+// rows of state memories (SPINN's products), a step records their row indices instead, and the
+// collector gathers the chunk's X again (see Source).
 //
 // Memory: dY is only needed in the backward pass, so a chunk's dY is allocated (resized from
 // empty, shared by every holder) by the first of its steps to run backward. The backward runs

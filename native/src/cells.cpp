@@ -173,16 +173,19 @@ bool fastPath(const at::Tensor& t) {
 // a state memory (SPINN's children's cells, the tracker's previous cell): the CPU path then saves
 // the row indices instead of copies of the cells, and reads the rows again in its backward pass
 // (every memory row is written once, before it is read, so they are the same values). Without a
-// memory the cells themselves are saved.
+// memory the cells themselves are saved. When the output [h | c] is written to rows of the same
+// memory (`outIndex`; the memory is 2H wide), tanh(c) is not saved either: the backward pass
+// computes it again from those rows, with the same op on the same layout (the same bits).
 struct CellSource {
   at::Tensor memory;
   std::vector<at::Tensor> index;  // one int64 row index per previous cell
   int64_t start = 0;
+  at::Tensor outIndex;  // undefined: tanh(c) is saved
 };
 
 // The autograd node of either cell. prev: R x H views (row stride may be 2H) of the previous
-// cells. Saved: on the CPU {act, tc, prev...} (or {act, tc} and the source's indices), else
-// {gates, prev..., out}.
+// cells. Saved: on the CPU {act, tc, prev...} (with a source: {act, tc} or {act}, and its
+// indices), else {gates, prev..., out}.
 template <typename L>
 struct GatedCell : public torch::autograd::Function<GatedCell<L>> {
   // The previous cells come as separate arguments: autograd sees only top-level tensor arguments
@@ -213,8 +216,12 @@ struct GatedCell : public torch::autograd::Function<GatedCell<L>> {
     at::Tensor tc = out.narrow(1, H, H).tanh();
     at::Tensor h = out.narrow(1, 0, H);
     at::mul_out(h, act.narrow(1, L::output * H, H), tc);
-    saved = {act, tc};
-    const bool fromMemory = source.memory.defined();
+    saved = {act};
+    const bool fromMemory = source.memory.defined(), recompute = source.outIndex.defined();
+    if (recompute)
+      ctx->saved_data["out_index"] = source.outIndex;
+    else
+      saved.push_back(tc);
     if (fromMemory) {
       ctx->saved_data["memory"] = source.memory;
       ctx->saved_data["start"] = source.start;
@@ -222,6 +229,7 @@ struct GatedCell : public torch::autograd::Function<GatedCell<L>> {
     } else {
       saved.insert(saved.end(), prev.begin(), prev.end());
     }
+    ctx->saved_data["recompute_tc"] = recompute;
     ctx->saved_data["from_memory"] = fromMemory;
     ctx->saved_data["fast"] = true;
     ctx->save_for_backward(saved);
@@ -232,7 +240,7 @@ struct GatedCell : public torch::autograd::Function<GatedCell<L>> {
   static Prev<L> savedPrev(AutogradContext* ctx, const variable_list& saved, int64_t H) {
     Prev<L> prev;
     if (!ctx->saved_data["from_memory"].toBool()) {
-      for (size_t j = 0; j < L::prev; j++) prev[j] = saved[2 + j];
+      for (size_t j = 0; j < L::prev; j++) prev[j] = saved[2 + j];  // after act, tc
       return prev;
     }
     at::Tensor columns = ctx->saved_data["memory"].toTensor().narrow(1, ctx->saved_data["start"].toInt(), H);
@@ -254,8 +262,16 @@ struct GatedCell : public torch::autograd::Function<GatedCell<L>> {
       result.insert(result.begin() + 1, at::Tensor());  // the source
       return result;
     }
-    const at::Tensor &act = saved[0], &tc = saved[1];
-    const int64_t R = act.size(0), H = tc.size(1);
+    const at::Tensor& act = saved[0];
+    const int64_t R = act.size(0), H = act.size(1) / L::gates;
+    // tanh(c) as the forward pass computed it: out.narrow(1, H, H).tanh() of a contiguous R x 2H out.
+    const at::Tensor tc = ctx->saved_data["recompute_tc"].toBool()
+                              ? ctx->saved_data["memory"]
+                                    .toTensor()
+                                    .index_select(0, ctx->saved_data["out_index"].toTensor())
+                                    .narrow(1, H, H)
+                                    .tanh()
+                              : saved[1];
     Prev<L> prev = savedPrev(ctx, saved, H);
     at::Tensor dout = grads[0].defined() ? grads[0].contiguous() : at::zeros({R, 2 * H}, act.options());
     at::Tensor dg = at::empty_like(act);
@@ -281,8 +297,26 @@ void checkCell(const at::Tensor& gates, int64_t parts, const std::vector<const a
   }
 }
 
+// The Int32Array of R rows at argument a, checked against the memory's rows, as an index there.
+at::Tensor cellRows(const Napi::CallbackInfo& info, size_t a, int64_t R, int64_t limit, const at::Tensor& memory) {
+  if (!info[a].IsTypedArray() || info[a].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(a + 1) + ": expected an Int32Array of rows");
+  auto rows = info[a].As<Napi::Int32Array>();
+  TORCH_CHECK(static_cast<int64_t>(rows.ElementLength()) == R, "cell source: ", rows.ElementLength(), " rows for ", R,
+              " cells");
+  at::Tensor index = at::empty({R}, at::kLong);
+  int64_t* out = index.data_ptr<int64_t>();
+  for (int64_t k = 0; k < R; k++) {
+    int32_t r = rows[static_cast<size_t>(k)];
+    TORCH_CHECK(r >= 0 && r < limit, "cell source: row ", r, " is outside the memory's ", limit, " rows");
+    out[k] = r;
+  }
+  return memory.is_cpu() ? index : index.to(memory.device());
+}
+
 // The optional source arguments from position i on: memory, then one Int32Array of rows per
-// previous cell, then the first column (see CellSource). Absent or null memory: none.
+// previous cell, the first column, and optionally the output's rows (see CellSource). Absent or
+// null memory: none.
 CellSource argCellSource(const Napi::CallbackInfo& info, size_t i, const at::Tensor& gates, size_t cells) {
   CellSource source;
   if (info.Length() <= i || info[i].IsNull() || info[i].IsUndefined()) return source;
@@ -293,26 +327,17 @@ CellSource argCellSource(const Napi::CallbackInfo& info, size_t i, const at::Ten
   TORCH_CHECK(source.memory.dim() == 2 && source.start >= 0 && source.start + H <= source.memory.size(1),
               "cell source: columns [", source.start, ", ", source.start + H, ") outside the memory's ",
               source.memory.sizes());
-  for (size_t j = 0; j < cells; j++) {
-    size_t a = i + 1 + j;
-    if (!info[a].IsTypedArray() || info[a].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-      throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(a + 1) + ": expected an Int32Array of rows");
-    auto rows = info[a].As<Napi::Int32Array>();
-    TORCH_CHECK(static_cast<int64_t>(rows.ElementLength()) == R, "cell source: ", rows.ElementLength(),
-                " rows for ", R, " cells");
-    at::Tensor index = at::empty({R}, at::kLong);
-    int64_t* out = index.data_ptr<int64_t>();
-    for (int64_t k = 0; k < R; k++) {
-      int32_t r = rows[static_cast<size_t>(k)];
-      TORCH_CHECK(r >= 0 && r < limit, "cell source: row ", r, " is outside the memory's ", limit, " rows");
-      out[k] = r;
-    }
-    source.index.push_back(source.memory.is_cpu() ? index : index.to(source.memory.device()));
+  for (size_t j = 0; j < cells; j++) source.index.push_back(cellRows(info, i + 1 + j, R, limit, source.memory));
+  size_t out = i + cells + 2;
+  if (info.Length() > out && !info[out].IsNull() && !info[out].IsUndefined()) {
+    TORCH_CHECK(source.memory.size(1) == 2 * H, "cell source: the output rows need a memory 2H = ", 2 * H,
+                " wide, got ", source.memory.size(1));
+    source.outIndex = cellRows(info, out, R, limit, source.memory);
   }
   return source;
 }
 
-// treeLstmCell(gates R x 5H, leftCell R x H, rightCell R x H[, memory, leftRows, rightRows, start])
+// treeLstmCell(gates R x 5H, leftCell R x H, rightCell R x H[, memory, leftRows, rightRows, start[, outRows]])
 //   -> [h | c] (R x 2H). With a memory, the cells are its rows' columns [start, start + H).
 Napi::Value treeLstmCell(const Napi::CallbackInfo& info) {
   expectArgs(info, 3);
@@ -324,7 +349,7 @@ Napi::Value treeLstmCell(const Napi::CallbackInfo& info) {
   return wrapTensor(info.Env(), GatedCell<TreeLstmLayout>::apply(gates, source, left, right));
 }
 
-// lstmCell(gates R x 4H, prevCell R x H[, memory, rows, start]) -> [h | c] (R x 2H)
+// lstmCell(gates R x 4H, prevCell R x H[, memory, rows, start[, outRows]]) -> [h | c] (R x 2H)
 Napi::Value lstmCell(const Napi::CallbackInfo& info) {
   expectArgs(info, 2);
   at::Tensor& gates = argTensor(info, 0);

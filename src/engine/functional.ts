@@ -122,11 +122,14 @@ export function bernoulli(p: Tensor): Tensor {
  * Where a fused cell's previous cells were read from: columns [start, start + H) of the given
  * rows of a state memory (one Int32Array per previous cell, as given to StateMemory.gather).
  * The cell then keeps the row indices for its backward pass instead of copies of the cells.
+ * `outRows`: the rows of the same memory (2H wide) that the cell's [h | c] is written to, if it
+ * is; the cell then computes tanh(c) again from them in its backward pass instead of saving it.
  */
 export interface CellSource {
   memory: StateMemory;
   rows: readonly Int32Array[];
   start: number;
+  outRows?: Int32Array;
 }
 
 /**
@@ -152,6 +155,7 @@ export function treeLstmCell(
       left,
       right,
       source.start,
+      source.outRows,
     ),
   );
 }
@@ -164,5 +168,7 @@ export function treeLstmCell(
 export function lstmCell(gates: Tensor, prevCell: Tensor, source?: CellSource): Tensor {
   if (!source) return wrap(native.lstmCell(gates.handle, prevCell.handle));
   const memory = source.memory.values.handle;
-  return wrap(native.lstmCell(gates.handle, prevCell.handle, memory, source.rows[0]!, source.start));
+  return wrap(
+    native.lstmCell(gates.handle, prevCell.handle, memory, source.rows[0]!, source.start, source.outRows),
+  );
 }

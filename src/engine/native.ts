@@ -146,8 +146,16 @@ interface NativeCore {
     leftRows?: Int32Array,
     rightRows?: Int32Array,
     start?: number,
+    outRows?: Int32Array,
   ): Handle;
-  lstmCell(gates: Handle, prevCell: Handle, memory?: Handle, rows?: Int32Array, start?: number): Handle;
+  lstmCell(
+    gates: Handle,
+    prevCell: Handle,
+    memory?: Handle,
+    rows?: Int32Array,
+    start?: number,
+    outRows?: Int32Array,
+  ): Handle;
   dropout(x: Handle, p: number, train: boolean, rowIndex?: Handle | null, rowOffset?: number): Handle;
   batchedLinearCollector(weight: Handle, bias: Handle | null, inputs: Handle, outputGrads: Handle): Handle;
   batchedLinearStep(

@@ -147,8 +147,9 @@ function reduceStep(
     parts.push({ memory: tracker.memory, rows, group: 1, start: 0, count: tracker.tracker.dTracker });
   }
   const gates = product.forwardGathered(input, parts, R);
-  // The cell keeps the children's rows, not copies of their cells, for its backward pass.
-  const source = { memory, rows: [popped.left, popped.right], start: H };
+  // The cell keeps the children's rows and its own, not copies of the children's cells and of
+  // tanh(c), for its backward pass.
+  const source = { memory, rows: [popped.left, popped.right], start: H, outRows: popped.out };
   memory.write(
     popped.out,
     treeLstmCell(gates, memory.gather(popped.left, 1, H, H), memory.gather(popped.right, 1, H, H), source),
@@ -256,12 +257,17 @@ export class TrackerState {
       { memory: this.memory, rows: previous, group: 1, start: 0, count: T },
     ];
     const gates = this.product.forwardGathered(cat([x, hPrev], 1), parts, count);
-    const next = lstmCell(gates, cPrev, { memory: this.memory, rows: [previous], start: T });
     const written = new Int32Array(count);
     for (let j = 0; j < count; j++) {
       written[j] = this.#nextRow++;
       this.#current[this.#movingExamples[j]!] = written[j]!;
     }
+    const next = lstmCell(gates, cPrev, {
+      memory: this.memory,
+      rows: [previous],
+      start: T,
+      outRows: written,
+    });
     this.memory.write(written, next);
   }
 }

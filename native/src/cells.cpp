@@ -316,7 +316,8 @@ at::Tensor cellRows(const Napi::CallbackInfo& info, size_t a, int64_t R, int64_t
 
 // The optional source arguments from position i on: memory, then one Int32Array of rows per
 // previous cell, the first column, and optionally the output's rows (see CellSource). Absent or
-// null memory: none.
+// null memory: none. Only the CPU path uses a source (other devices save the cells as before), so
+// the entry points read it only there.
 CellSource argCellSource(const Napi::CallbackInfo& info, size_t i, const at::Tensor& gates, size_t cells) {
   CellSource source;
   if (info.Length() <= i || info[i].IsNull() || info[i].IsUndefined()) return source;
@@ -345,7 +346,7 @@ Napi::Value treeLstmCell(const Napi::CallbackInfo& info) {
   at::Tensor& left = argTensor(info, 1);
   at::Tensor& right = argTensor(info, 2);
   checkCell(gates, 5, {&left, &right});
-  CellSource source = argCellSource(info, 3, gates, 2);
+  CellSource source = fastPath(gates) ? argCellSource(info, 3, gates, 2) : CellSource{};
   return wrapTensor(info.Env(), GatedCell<TreeLstmLayout>::apply(gates, source, left, right));
 }
 
@@ -355,7 +356,7 @@ Napi::Value lstmCell(const Napi::CallbackInfo& info) {
   at::Tensor& gates = argTensor(info, 0);
   at::Tensor& prev = argTensor(info, 1);
   checkCell(gates, 4, {&prev});
-  CellSource source = argCellSource(info, 2, gates, 1);
+  CellSource source = fastPath(gates) ? argCellSource(info, 2, gates, 1) : CellSource{};
   return wrapTensor(info.Env(), GatedCell<LstmLayout>::apply(gates, source, prev));
 }
 

@@ -169,14 +169,30 @@ bool fastPath(const at::Tensor& t) {
   return t.is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble);
 }
 
+// Where the previous cells were read from, when they are columns [start, start + H) of rows of
+// a state memory (SPINN's children's cells, the tracker's previous cell): the CPU path then saves
+// the row indices instead of copies of the cells, and reads the rows again in its backward pass
+// (every memory row is written once, before it is read, so they are the same values). Without a
+// memory the cells themselves are saved. When the output [h | c] is written to rows of the same
+// memory (`outIndex`; the memory is 2H wide), tanh(c) is not saved either: the backward pass
+// computes it again from those rows, with the same op on the same layout (the same bits).
+struct CellSource {
+  at::Tensor memory;
+  std::vector<at::Tensor> index;  // one int64 row index per previous cell
+  int64_t start = 0;
+  at::Tensor outIndex;  // undefined: tanh(c) is saved
+};
+
 // The autograd node of either cell. prev: R x H views (row stride may be 2H) of the previous
-// cells. Saved: on the CPU {act, tc, prev...}, else {gates, prev..., out}.
+// cells. Saved: on the CPU {act, tc, prev...} (with a source: {act, tc} or {act}, and its
+// indices), else {gates, prev..., out}.
 template <typename L>
 struct GatedCell : public torch::autograd::Function<GatedCell<L>> {
   // The previous cells come as separate arguments: autograd sees only top-level tensor arguments
   // as the node's inputs.
   template <typename... Cells>
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gates, const Cells&... cells) {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gates, const CellSource& source,
+                            const Cells&... cells) {
     static_assert(sizeof...(Cells) == L::prev, "one previous cell per forget gate");
     Prev<L> prev{cells...};
     const int64_t H = gates.size(1) / L::gates;
@@ -200,33 +216,70 @@ struct GatedCell : public torch::autograd::Function<GatedCell<L>> {
     at::Tensor tc = out.narrow(1, H, H).tanh();
     at::Tensor h = out.narrow(1, 0, H);
     at::mul_out(h, act.narrow(1, L::output * H, H), tc);
-    saved = {act, tc};
-    saved.insert(saved.end(), prev.begin(), prev.end());
+    saved = {act};
+    const bool fromMemory = source.memory.defined(), recompute = source.outIndex.defined();
+    if (recompute)
+      ctx->saved_data["out_index"] = source.outIndex;
+    else
+      saved.push_back(tc);
+    if (fromMemory) {
+      ctx->saved_data["memory"] = source.memory;
+      ctx->saved_data["start"] = source.start;
+      for (size_t j = 0; j < L::prev; j++) ctx->saved_data["index" + std::to_string(j)] = source.index[j];
+    } else {
+      saved.insert(saved.end(), prev.begin(), prev.end());
+    }
+    ctx->saved_data["recompute_tc"] = recompute;
+    ctx->saved_data["from_memory"] = fromMemory;
     ctx->saved_data["fast"] = true;
     ctx->save_for_backward(saved);
     return out;
   }
 
+  // The previous cells of the CPU path: saved, or read again from the source's memory.
+  static Prev<L> savedPrev(AutogradContext* ctx, const variable_list& saved, int64_t H) {
+    Prev<L> prev;
+    if (!ctx->saved_data["from_memory"].toBool()) {
+      for (size_t j = 0; j < L::prev; j++) prev[j] = saved[2 + j];  // after act, tc
+      return prev;
+    }
+    at::Tensor columns = ctx->saved_data["memory"].toTensor().narrow(1, ctx->saved_data["start"].toInt(), H);
+    for (size_t j = 0; j < L::prev; j++)
+      prev[j] = columns.index_select(0, ctx->saved_data["index" + std::to_string(j)].toTensor());
+    return prev;
+  }
+
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
     const bool fast = ctx->saved_data["fast"].toBool();
-    Prev<L> prev;
-    for (size_t j = 0; j < L::prev; j++) prev[j] = saved[(fast ? 2 : 1) + j];
     if (!fast) {
+      Prev<L> prev;
+      for (size_t j = 0; j < L::prev; j++) prev[j] = saved[1 + j];
       const at::Tensor &g = saved[0], &out = saved.back();
       const int64_t H = g.size(1) / L::gates;
       at::Tensor dout = grads[0].defined() ? grads[0] : at::zeros_like(out);
-      return backwardAten<L>(g, prev, out.narrow(1, H, H), dout, H);
+      variable_list result = backwardAten<L>(g, prev, out.narrow(1, H, H), dout, H);
+      result.insert(result.begin() + 1, at::Tensor());  // the source
+      return result;
     }
-    const at::Tensor &act = saved[0], &tc = saved[1];
-    const int64_t R = act.size(0), H = tc.size(1);
+    const at::Tensor& act = saved[0];
+    const int64_t R = act.size(0), H = act.size(1) / L::gates;
+    // tanh(c) as the forward pass computed it: out.narrow(1, H, H).tanh() of a contiguous R x 2H out.
+    const at::Tensor tc = ctx->saved_data["recompute_tc"].toBool()
+                              ? ctx->saved_data["memory"]
+                                    .toTensor()
+                                    .index_select(0, ctx->saved_data["out_index"].toTensor())
+                                    .narrow(1, H, H)
+                                    .tanh()
+                              : saved[1];
+    Prev<L> prev = savedPrev(ctx, saved, H);
     at::Tensor dout = grads[0].defined() ? grads[0].contiguous() : at::zeros({R, 2 * H}, act.options());
     at::Tensor dg = at::empty_like(act);
     Prev<L> dprev;
     for (auto& d : dprev) d = at::empty({R, H}, act.options());
     AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), L::name,
                                [&] { backwardCpu<L, scalar_t>(act, tc, prev, dout, dg, dprev, H); });
-    variable_list result{dg};
+    variable_list result{dg, at::Tensor()};  // the gates, the source
     result.insert(result.end(), dprev.begin(), dprev.end());
     return result;
   }
@@ -244,23 +297,67 @@ void checkCell(const at::Tensor& gates, int64_t parts, const std::vector<const a
   }
 }
 
-// treeLstmCell(gates R x 5H, leftCell R x H, rightCell R x H) -> [h | c] (R x 2H)
+// The Int32Array of R rows at argument a, checked against the memory's rows, as an index there.
+at::Tensor cellRows(const Napi::CallbackInfo& info, size_t a, int64_t R, int64_t limit, const at::Tensor& memory) {
+  if (!info[a].IsTypedArray() || info[a].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(a + 1) + ": expected an Int32Array of rows");
+  auto rows = info[a].As<Napi::Int32Array>();
+  TORCH_CHECK(static_cast<int64_t>(rows.ElementLength()) == R, "cell source: ", rows.ElementLength(), " rows for ", R,
+              " cells");
+  at::Tensor index = at::empty({R}, at::kLong);
+  int64_t* out = index.data_ptr<int64_t>();
+  for (int64_t k = 0; k < R; k++) {
+    int32_t r = rows[static_cast<size_t>(k)];
+    TORCH_CHECK(r >= 0 && r < limit, "cell source: row ", r, " is outside the memory's ", limit, " rows");
+    out[k] = r;
+  }
+  return memory.is_cpu() ? index : index.to(memory.device());
+}
+
+// The optional source arguments from position i on: memory, then one Int32Array of rows per
+// previous cell, the first column, and optionally the output's rows (see CellSource). Absent or
+// null memory: none. Only the CPU path uses a source (other devices save the cells as before), so
+// the entry points read it only there.
+CellSource argCellSource(const Napi::CallbackInfo& info, size_t i, const at::Tensor& gates, size_t cells) {
+  CellSource source;
+  if (info.Length() <= i || info[i].IsNull() || info[i].IsUndefined()) return source;
+  expectArgs(info, i + cells + 2);
+  source.memory = argTensor(info, i);
+  source.start = argInt(info, i + cells + 1);
+  const int64_t R = gates.size(0), H = gates.size(1) / (cells == 2 ? 5 : 4), limit = source.memory.size(0);
+  TORCH_CHECK(source.memory.dim() == 2 && source.start >= 0 && source.start + H <= source.memory.size(1),
+              "cell source: columns [", source.start, ", ", source.start + H, ") outside the memory's ",
+              source.memory.sizes());
+  for (size_t j = 0; j < cells; j++) source.index.push_back(cellRows(info, i + 1 + j, R, limit, source.memory));
+  size_t out = i + cells + 2;
+  if (info.Length() > out && !info[out].IsNull() && !info[out].IsUndefined()) {
+    TORCH_CHECK(source.memory.size(1) == 2 * H, "cell source: the output rows need a memory 2H = ", 2 * H,
+                " wide, got ", source.memory.size(1));
+    source.outIndex = cellRows(info, out, R, limit, source.memory);
+  }
+  return source;
+}
+
+// treeLstmCell(gates R x 5H, leftCell R x H, rightCell R x H[, memory, leftRows, rightRows, start[, outRows]])
+//   -> [h | c] (R x 2H). With a memory, the cells are its rows' columns [start, start + H).
 Napi::Value treeLstmCell(const Napi::CallbackInfo& info) {
   expectArgs(info, 3);
   at::Tensor& gates = argTensor(info, 0);
   at::Tensor& left = argTensor(info, 1);
   at::Tensor& right = argTensor(info, 2);
   checkCell(gates, 5, {&left, &right});
-  return wrapTensor(info.Env(), GatedCell<TreeLstmLayout>::apply(gates, left, right));
+  CellSource source = fastPath(gates) ? argCellSource(info, 3, gates, 2) : CellSource{};
+  return wrapTensor(info.Env(), GatedCell<TreeLstmLayout>::apply(gates, source, left, right));
 }
 
-// lstmCell(gates R x 4H, prevCell R x H) -> [h | c] (R x 2H)
+// lstmCell(gates R x 4H, prevCell R x H[, memory, rows, start[, outRows]]) -> [h | c] (R x 2H)
 Napi::Value lstmCell(const Napi::CallbackInfo& info) {
   expectArgs(info, 2);
   at::Tensor& gates = argTensor(info, 0);
   at::Tensor& prev = argTensor(info, 1);
   checkCell(gates, 4, {&prev});
-  return wrapTensor(info.Env(), GatedCell<LstmLayout>::apply(gates, prev));
+  CellSource source = fastPath(gates) ? argCellSource(info, 2, gates, 1) : CellSource{};
+  return wrapTensor(info.Env(), GatedCell<LstmLayout>::apply(gates, source, prev));
 }
 
 }  // namespace

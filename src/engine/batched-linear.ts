@@ -6,6 +6,7 @@ import { zeros } from "./factories.js";
 import { linear } from "./functional.js";
 import { native } from "./native.js";
 import { adopt, currentScope, type Scope } from "./scope.js";
+import type { StateMemory } from "./state-memory.js";
 import { type Tensor, wrap } from "./tensor.js";
 
 /**
@@ -15,10 +16,28 @@ import { type Tensor, wrap } from "./tensor.js";
  */
 export const CHUNK_ROWS = 2048;
 
-/** One chunk's buffers: its input rows, its output gradients (sized in the backward pass). */
+/**
+ * Part of a gathered input (StateMemory.gather's arguments): `group` rows of `memory` per input
+ * row, columns [start, start + count) of each, side by side.
+ */
+export interface GatherPart {
+  memory: StateMemory;
+  rows: Int32Array;
+  group: number;
+  start: number;
+  count: number;
+}
+
+/**
+ * One chunk's buffers: its input rows (dense) or their row indices into the parts' memories
+ * (gathered: one capacity × group int64 tensor per part), its output gradients (sized in the
+ * backward pass).
+ */
 interface Chunk {
   token: Tensor;
-  inputs: Tensor;
+  inputs: Tensor | null;
+  indices: Tensor[] | null;
+  memories: StateMemory[];
   outputGrads: Tensor;
   capacity: number;
   used: number;
@@ -53,47 +72,114 @@ export class BatchedLinear {
   /** x · Wᵀ + b for this step's rows (`rows`: x's row count when the caller knows it). */
   forward(x: Tensor, rows: number = x.shape[0]!): Tensor {
     if (!this.#wantsGrad) return linear(x, this.#weight, this.#bias);
-    if (this.#used + rows > this.rows) {
-      throw new RangeError(`BatchedLinear: ${this.#used + rows} rows used, but it was made for ${this.rows}`);
-    }
-    const c = this.#chunkFor(rows);
+    const c = this.#chunkFor(rows, null);
     const y = wrap(
       native.batchedLinearStep(
         c.token.handle,
         x.handle,
         this.#weight.handle,
         this.#bias?.handle ?? null,
-        c.inputs.handle,
+        c.inputs!.handle,
         c.outputGrads.handle,
         c.used,
       ),
     );
+    return this.#advance(c, rows, y);
+  }
+
+  /**
+   * forward(x) where x is the gathered input [parts[0] | parts[1]] (one or two parts, each the
+   * stateGather(rows, group, start, count) of its memory, side by side): the same values and
+   * gradients, but the step keeps only the row indices, and the weight gradient gathers the
+   * chunk's rows again from the memories (which hold every row once written, unchanged) instead
+   * of keeping a copy of x. The parts' memories and columns must stay the same for the pass.
+   */
+  forwardGathered(x: Tensor, parts: GatherPart[], rows: number = x.shape[0]!): Tensor {
+    if (!this.#wantsGrad) return linear(x, this.#weight, this.#bias);
+    const c = this.#chunkFor(rows, parts);
+    const [a, b] = parts as [GatherPart, GatherPart | undefined];
+    const y = wrap(
+      native.batchedLinearGatherStep(
+        c.token.handle,
+        x.handle,
+        this.#weight.handle,
+        this.#bias?.handle ?? null,
+        c.outputGrads.handle,
+        c.used,
+        c.indices![0]!.handle,
+        a.rows,
+        c.indices![1]?.handle ?? null,
+        b?.rows ?? null,
+      ),
+    );
+    return this.#advance(c, rows, y);
+  }
+
+  #advance(c: Chunk, rows: number, y: Tensor): Tensor {
     c.used += rows;
     this.#used += rows;
     return y;
   }
 
-  /** The chunk this step's rows go to: the current one, or a new one when they do not fit. */
-  #chunkFor(rows: number): Chunk {
+  /**
+   * The chunk this step's rows go to: the current one, or a new one when they do not fit (for
+   * a gathered input, `parts` say where its rows come from; null for a dense one).
+   */
+  #chunkFor(rows: number, parts: GatherPart[] | null): Chunk {
+    if (this.#used + rows > this.rows) {
+      throw new RangeError(`BatchedLinear: ${this.#used + rows} rows used, but it was made for ${this.rows}`);
+    }
     const current = this.#chunk;
+    if (current && (current.indices !== null) !== (parts !== null)) {
+      throw new Error("BatchedLinear: a pass uses forward() or forwardGathered(), not both");
+    }
+    if (parts && current && parts.some((p, k) => p.memory !== current.memories[k])) {
+      throw new Error("BatchedLinear: a pass gathers from the same memories at every step");
+    }
     if (current && current.used + rows <= current.capacity) return current;
     const capacity = Math.max(rows, Math.min(this.chunkRows, this.rows - this.#used));
     const [out, inp] = this.#weight.shape as [number, number];
     const options = { dtype: this.#weight.dtype, device: this.#weight.device };
-    const inputs = adopt(zeros([capacity, inp], options), this.#scope);
     const outputGrads = adopt(zeros([0, out], options), this.#scope);
-    const token = adopt(
-      wrap(
-        native.batchedLinearCollector(
-          this.#weight.handle,
-          this.#bias?.handle ?? null,
-          inputs.handle,
-          outputGrads.handle,
-        ),
-      ),
-      this.#scope,
+    const chunk: Chunk = parts
+      ? this.#gatheredChunk(parts, capacity, outputGrads)
+      : this.#denseChunk(adopt(zeros([capacity, inp], options), this.#scope), capacity, outputGrads);
+    this.#chunk = chunk;
+    return chunk;
+  }
+
+  #denseChunk(inputs: Tensor, capacity: number, outputGrads: Tensor): Chunk {
+    const token = native.batchedLinearCollector(
+      this.#weight.handle,
+      this.#bias?.handle ?? null,
+      inputs.handle,
+      outputGrads.handle,
     );
-    this.#chunk = { token, inputs, outputGrads, capacity, used: 0 };
-    return this.#chunk;
+    const t = adopt(wrap(token), this.#scope);
+    return { token: t, inputs, indices: null, memories: [], outputGrads, capacity, used: 0 };
+  }
+
+  #gatheredChunk(parts: GatherPart[], capacity: number, outputGrads: Tensor): Chunk {
+    if (parts.length < 1 || parts.length > 2)
+      throw new RangeError("BatchedLinear: one or two gathered parts");
+    // Row 0 for rows no step uses: their output gradients stay zero.
+    const indices = parts.map((p) => adopt(zeros([capacity, p.group], { dtype: "int64" }), this.#scope));
+    const [a, b] = parts as [GatherPart, GatherPart | undefined];
+    const token = native.batchedLinearGatherCollector(
+      this.#weight.handle,
+      this.#bias?.handle ?? null,
+      outputGrads.handle,
+      a.memory.values.handle,
+      indices[0]!.handle,
+      a.start,
+      a.count,
+      b?.memory.values.handle ?? null,
+      indices[1]?.handle ?? null,
+      b?.start ?? 0,
+      b?.count ?? 0,
+    );
+    const t = adopt(wrap(token), this.#scope);
+    const memories = parts.map((p) => p.memory);
+    return { token: t, inputs: null, indices, memories, outputGrads, capacity, used: 0 };
   }
 }

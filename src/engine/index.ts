@@ -1,6 +1,6 @@
 // The tensor engine's public API.
 export { isGradEnabled, noGrad } from "./autograd.js";
-export { BatchedLinear } from "./batched-linear.js";
+export { BatchedLinear, type GatherPart } from "./batched-linear.js";
 export {
   DistributedError,
   distributedAvailability,

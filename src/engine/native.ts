@@ -138,8 +138,24 @@ interface NativeCore {
     count: number,
   ): Handle;
   stateWrite(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array, value: Handle): Handle;
-  treeLstmCell(gates: Handle, leftCell: Handle, rightCell: Handle): Handle;
-  lstmCell(gates: Handle, prevCell: Handle): Handle;
+  treeLstmCell(
+    gates: Handle,
+    leftCell: Handle,
+    rightCell: Handle,
+    memory?: Handle,
+    leftRows?: Int32Array,
+    rightRows?: Int32Array,
+    start?: number,
+    outRows?: Int32Array,
+  ): Handle;
+  lstmCell(
+    gates: Handle,
+    prevCell: Handle,
+    memory?: Handle,
+    rows?: Int32Array,
+    start?: number,
+    outRows?: Int32Array,
+  ): Handle;
   dropout(x: Handle, p: number, train: boolean, rowIndex?: Handle | null, rowOffset?: number): Handle;
   batchedLinearCollector(weight: Handle, bias: Handle | null, inputs: Handle, outputGrads: Handle): Handle;
   batchedLinearStep(
@@ -150,6 +166,31 @@ interface NativeCore {
     inputs: Handle,
     outputGrads: Handle,
     offset: number,
+  ): Handle;
+  batchedLinearGatherCollector(
+    weight: Handle,
+    bias: Handle | null,
+    outputGrads: Handle,
+    memoryA: Handle,
+    indexA: Handle,
+    startA: number,
+    countA: number,
+    memoryB: Handle | null,
+    indexB: Handle | null,
+    startB: number,
+    countB: number,
+  ): Handle;
+  batchedLinearGatherStep(
+    token: Handle,
+    x: Handle,
+    weight: Handle,
+    bias: Handle | null,
+    outputGrads: Handle,
+    offset: number,
+    indexA: Handle,
+    rowsA: Int32Array,
+    indexB: Handle | null,
+    rowsB: Int32Array | null,
   ): Handle;
   distAvailable(): DistributedAvailability;
   distInit(host: string, port: number, rank: number, worldSize: number, timeoutMs: number): GroupHandle;
@@ -209,6 +250,8 @@ const nativeCoreNames: Record<keyof NativeCore, true> = {
   dropout: true,
   batchedLinearCollector: true,
   batchedLinearStep: true,
+  batchedLinearGatherCollector: true,
+  batchedLinearGatherStep: true,
   distAvailable: true,
   distInit: true,
   distInfo: true,

@@ -67,6 +67,14 @@ export class StateMemory {
     );
   }
 
+  /**
+   * The memory's values (rows × width), not differentiable: for ops that keep row indices into
+   * the memory instead of copies of its rows (BatchedLinear.forwardGathered).
+   */
+  get values(): Tensor {
+    return this.#memory;
+  }
+
   dispose(): void {
     this.#memory.dispose();
     this.#grad.dispose();

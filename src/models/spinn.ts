@@ -12,6 +12,7 @@ import {
   BatchedLinear,
   cat,
   currentScope,
+  type GatherPart,
   Linear,
   LSTMCell,
   lstmCell,
@@ -135,16 +136,24 @@ function reduceStep(
   const R = popped.examples.length;
   if (R === 0) return;
   const H = reduce.dHidden;
-  const hs = memory.gather(interleave(popped.left, popped.right), 2, 0, H); // R × 2H: [h_l | h_r]
+  const children = interleave(popped.left, popped.right);
+  const hs = memory.gather(children, 2, 0, H); // R × 2H: [h_l | h_r]
+  // The product keeps these row indices, not a copy of its input, for its weight gradient.
+  const parts: GatherPart[] = [{ memory, rows: children, group: 2, start: 0, count: H }];
   let input = hs;
   if (reduce.track) {
     if (!tracker) throw new Error("this composition has a tracker input: pass the tracker state");
-    input = cat([hs, tracker.hOf(popped.examples)], 1);
+    const rows = tracker.rowsOf(popped.examples);
+    input = cat([hs, tracker.memory.gather(rows, 1, 0, tracker.tracker.dTracker)], 1);
+    parts.push({ memory: tracker.memory, rows, group: 1, start: 0, count: tracker.tracker.dTracker });
   }
-  const gates = product.forward(input, R);
+  const gates = product.forwardGathered(input, parts, R);
+  // The cell keeps the children's rows and its own, not copies of the children's cells and of
+  // tanh(c), for its backward pass.
+  const source = { memory, rows: [popped.left, popped.right], start: H, outRows: popped.out };
   memory.write(
     popped.out,
-    treeLstmCell(gates, memory.gather(popped.left, 1, H, H), memory.gather(popped.right, 1, H, H)),
+    treeLstmCell(gates, memory.gather(popped.left, 1, H, H), memory.gather(popped.right, 1, H, H), source),
   );
 }
 
@@ -211,8 +220,12 @@ export class TrackerState {
 
   /** The tracker's h of the given sentences now (all of them for null). */
   hOf(examples: Int32Array | null): Tensor {
-    const rows = examples ? examples.map((i) => this.#current[i]!) : this.#current.slice();
-    return this.memory.gather(rows, 1, 0, this.tracker.dTracker);
+    return this.memory.gather(this.rowsOf(examples), 1, 0, this.tracker.dTracker);
+  }
+
+  /** The memory rows of the given sentences' current states (all of them for null). */
+  rowsOf(examples: Int32Array | null): Int32Array {
+    return examples ? examples.map((i) => this.#current[i]!) : this.#current.slice();
   }
 
   /**
@@ -234,16 +247,28 @@ export class TrackerState {
       this.#previous[j] = this.#current[i]!;
     }
     const previous = this.#previous.subarray(0, count);
-    const x = memory.gather(this.#movingRows.subarray(0, 3 * count), 3, 0, H); // count × 3H
+    const moved = this.#movingRows.subarray(0, 3 * count);
+    const x = memory.gather(moved, 3, 0, H); // count × 3H
     const hPrev = this.memory.gather(previous, 1, 0, T);
     const cPrev = this.memory.gather(previous, 1, T, T);
-    // LSTMCell.forward(x, hPrev, cPrev, product), without splitting its [h | c] result.
-    const next = lstmCell(this.product.forward(cat([x, hPrev], 1), count), cPrev);
+    // LSTMCell.forward(x, hPrev, cPrev, product), without splitting its [h | c] result; the
+    // product keeps the row indices of its input, not a copy.
+    const parts: GatherPart[] = [
+      { memory, rows: moved, group: 3, start: 0, count: H },
+      { memory: this.memory, rows: previous, group: 1, start: 0, count: T },
+    ];
+    const gates = this.product.forwardGathered(cat([x, hPrev], 1), parts, count);
     const written = new Int32Array(count);
     for (let j = 0; j < count; j++) {
       written[j] = this.#nextRow++;
       this.#current[this.#movingExamples[j]!] = written[j]!;
     }
+    const next = lstmCell(gates, cPrev, {
+      memory: this.memory,
+      rows: [previous],
+      start: T,
+      outRows: written,
+    });
     this.memory.write(written, next);
   }
 }

@@ -6,10 +6,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   BatchedLinear,
+  cat,
+  type GatherPart,
   linear,
   manualSeed,
   noGrad,
   randn,
+  StateMemory,
   scope,
   type Tensor,
 } from "../../src/engine/index.js";
@@ -78,5 +81,86 @@ test("without gradients it is plain linear(); too many rows is an error", () => 
     const b = new BatchedLinear(w, null, 5);
     b.forward(x);
     assert.throws(() => b.forward(x), /8 rows used, but it was made for 5/);
+  });
+});
+
+const rows = (...xs: number[]) => new Int32Array(xs);
+
+/**
+ * Three steps over two state memories, as SPINN's products read them: each step's input is
+ * [2 rows of A, columns 0..2 | 1 row of B, columns 1..3]; the first step's output is written to
+ * A and read by the later steps. apply(x, parts): the product of the gathered x.
+ */
+function gatheredProgram(
+  leafA: Tensor,
+  leafB: Tensor,
+  apply: (x: Tensor, parts: GatherPart[]) => Tensor,
+): Tensor {
+  const opts = { dtype: "float64" as const };
+  const A = new StateMemory(7, 4, opts);
+  const B = new StateMemory(4, 3, opts);
+  A.write(rows(0, 1, 2, 3, 4), leafA);
+  B.write(rows(0, 1, 2, 3), leafB);
+  const step = (ra: Int32Array, rb: Int32Array) => {
+    const parts: GatherPart[] = [
+      { memory: A, rows: ra, group: 2, start: 0, count: 2 },
+      { memory: B, rows: rb, group: 1, start: 1, count: 2 },
+    ];
+    return apply(cat([A.gather(ra, 2, 0, 2), B.gather(rb, 1, 1, 2)], 1), parts);
+  };
+  const y1 = step(rows(0, 1, 2, 3), rows(0, 1)); // 2 rows
+  A.write(rows(5, 6), y1.tanh());
+  const y2 = step(rows(5, 0, 6, 4, 1, 5), rows(2, 3, 0)); // 3 rows, two of them read y1
+  const y3 = step(rows(6, 6), rows(1)); // 1 row
+  return y1.sum().add(y2.square().sum()).add(y3.mul(y3.sigmoid()).sum());
+}
+
+test("gathered inputs: values and gradients equal per-step linear(), with and without bias, in one chunk or several", () => {
+  for (const [withBias, chunkRows] of [
+    [true, 10],
+    [false, 10],
+    [true, 2],
+  ] as const) {
+    scope(() => {
+      manualSeed(6);
+      const opts = { dtype: "float64" as const, requiresGrad: true };
+      const w = randn([4, 6], opts);
+      const bias = withBias ? randn([4], opts) : null;
+      const leafA = randn([5, 4], opts);
+      const leafB = randn([4, 3], opts);
+      const params = [w, ...(bias ? [bias] : []), leafA, leafB];
+      const stock = gatheredProgram(leafA, leafB, (x) => linear(x, w, bias));
+      stock.backward();
+      const expected = params.map((t) => t.grad!.clone());
+      for (const t of params) t.zeroGrad();
+      const batched = new BatchedLinear(w, bias, 6, chunkRows);
+      const value = gatheredProgram(leafA, leafB, (x, parts) => batched.forwardGathered(x, parts));
+      assert.ok(Math.abs(value.item() - stock.item()) < 1e-12);
+      value.backward();
+      params.forEach((t, k) => {
+        assert.ok(
+          maxDiff(t.grad!, expected[k]!) < 1e-12,
+          `gradient ${k} (bias ${withBias}, chunks of ${chunkRows})`,
+        );
+      });
+    });
+  }
+});
+
+test("gathered inputs: a pass keeps one kind of input and one set of memories", () => {
+  scope(() => {
+    const w = randn([2, 3], { requiresGrad: true });
+    const memory = new StateMemory(4, 3);
+    const other = new StateMemory(4, 3);
+    const part = (m: StateMemory, r: Int32Array): GatherPart[] => [
+      { memory: m, rows: r, group: 1, start: 0, count: 3 },
+    ];
+    const b = new BatchedLinear(w, null, 10);
+    b.forwardGathered(memory.gather(rows(0, 1), 1, 0, 3), part(memory, rows(0, 1)));
+    assert.throws(() => b.forward(randn([1, 3])), /forward\(\) or forwardGathered\(\), not both/);
+    assert.throws(
+      () => b.forwardGathered(other.gather(rows(2), 1, 0, 3), part(other, rows(2))),
+      /the same memories at every step/,
+    );
   });
 });

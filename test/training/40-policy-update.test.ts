@@ -187,7 +187,13 @@ describe("the entropy bonus's schedule (--entropy-decay)", () => {
     const model = rlSpinn();
     const sentence = batchOf([2, 5, 7, 3], TREES);
     const batch = { indices: [0, 1, 2], labels: Int32Array.from([1, 2, 3]), sentence } as TaskBatch;
-    const fixed = { transitionWeight: 1, reward: "neg-loss", baseline: "none", baselineDecay: 0.9, subtreeWeight: 0 } as const;
+    const fixed = {
+      transitionWeight: 1,
+      reward: "neg-loss",
+      baseline: "none",
+      baselineDecay: 0.9,
+      subtreeWeight: 0,
+    } as const;
     /** The objective's total loss at `step`, the sampled trees drawn from the same seed each time. */
     const total = (o: Partial<ObjectiveOptions>, step: number) => {
       const objective = new Objective({ ...fixed, entropyWeight: 0, ...o });

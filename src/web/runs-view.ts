@@ -3,21 +3,10 @@
 // `spinn plot` (curves.ts), against the step or the training time. It asks again every few
 // seconds and redraws when the run has written new lines, so a run in training updates live.
 // The chart's data, as the chart holds it, is on the chart element (data-points), for tests.
+import type { RunSummary } from "../serve/runs.js";
 import type { MetricsEntry } from "../training/run-metrics.js";
 import { getJson } from "./api.js";
 import { type CurveAxis, curvePoints, curvesSpec } from "./curves.js";
-
-interface RunSummary {
-  name: string;
-  task: string | null;
-  model: string | null;
-  last_step: number | null;
-  best_dev_accuracy: number | null;
-  best_step: number | null;
-  training: boolean;
-  updated: string | null;
-  error: string | null;
-}
 
 interface VegaView {
   data(name: string): object[];

@@ -8,10 +8,11 @@ import type { SentenceBatch } from "../../src/data/batching.js";
 import { Rng } from "../../src/data/rng.js";
 import { REDUCE, SHIFT } from "../../src/data/transitions.js";
 import { manualSeed, noGrad, scope, type Tensor, zerosLike } from "../../src/engine/index.js";
-import { defaultConfig, Model } from "../../src/models/model.js";
+import { defaultConfig, type Model } from "../../src/models/model.js";
 import { type SpinnEncoder, sampleAction } from "../../src/models/spinn.js";
 import { StackMachine } from "../../src/models/stack-machine.js";
 import { Advantages, policyLoss } from "../../src/training/reinforce.js";
+import { tinyRlSpinn } from "./tiny-rl-spinn.js";
 
 /** `copies` copies of one sentence of word ids `ids`, with the given trees (or none). */
 function batchOf(ids: number[], copies: number, trees: number[][] | null = null): SentenceBatch {
@@ -41,18 +42,7 @@ function allTrees(n: number): number[][] {
   return out;
 }
 
-function rlSpinn(): Model {
-  manualSeed(33);
-  const config = {
-    ...defaultConfig("listops", "rl-spinn", 12),
-    dEmbed: 4,
-    dHidden: 3,
-    dTracker: 3,
-    dMlp: 4,
-    nMlp: 1,
-  };
-  return new Model(config, { dtype: "float64" });
-}
+const rlSpinn = (): Model => tinyRlSpinn(33);
 
 /** All trainable parameters' gradients as one vector (zeros where a parameter got none). */
 function gradients(model: Model): Float64Array {

@@ -9,27 +9,17 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { REDUCE, SHIFT } from "../../src/data/transitions.js";
 import { manualSeed, noGrad, SGD, scope, tensor } from "../../src/engine/index.js";
-import { defaultConfig, Model } from "../../src/models/model.js";
+import { defaultConfig, type Model } from "../../src/models/model.js";
 import type { TaskBatch } from "../../src/tasks/task.js";
 import { groupedOptimizer, isPolicyParameter } from "../../src/training/policy-update.js";
 import { clippedSurrogate, ppoPasses, recordSample, treeLogProb } from "../../src/training/ppo.js";
 import { policyLoss } from "../../src/training/reinforce.js";
+import { tinyRlSpinn } from "../models/tiny-rl-spinn.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.resolve(here, "../../src/cli/main.js");
 
-function rlSpinn(): Model {
-  manualSeed(17);
-  const config = {
-    ...defaultConfig("listops", "rl-spinn", 12),
-    dEmbed: 4,
-    dHidden: 3,
-    dTracker: 3,
-    dMlp: 4,
-    nMlp: 1,
-  };
-  return new Model(config, { dtype: "float64" });
-}
+const rlSpinn = (): Model => tinyRlSpinn(17);
 
 const S = SHIFT;
 const R = REDUCE;

@@ -6,24 +6,13 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { REDUCE, SHIFT } from "../../src/data/transitions.js";
 import { manualSeed, noGrad, scope, tensor } from "../../src/engine/index.js";
-import { defaultConfig, Model } from "../../src/models/model.js";
+import { defaultConfig, type Model } from "../../src/models/model.js";
 import type { TaskBatch } from "../../src/tasks/task.js";
 import { policyLoss } from "../../src/training/reinforce.js";
 import { learnedBaseline } from "../../src/training/value-baseline.js";
+import { numericGradient, tinyRlSpinn } from "../models/tiny-rl-spinn.js";
 
-function rlSpinn(): Model {
-  manualSeed(29);
-  const config = {
-    ...defaultConfig("listops", "rl-spinn", 12),
-    dEmbed: 4,
-    dHidden: 3,
-    dTracker: 3,
-    dMlp: 4,
-    nMlp: 1,
-    valueHead: true,
-  };
-  return new Model(config, { dtype: "float64" });
-}
+const rlSpinn = (): Model => tinyRlSpinn(29, { valueHead: true });
 
 const S = SHIFT;
 const R = REDUCE;
@@ -67,23 +56,9 @@ describe("the learned baseline", () => {
       learnedBaseline(model.run(b, false, "given").value, rewards, 3).loss.backward();
     });
     const analytic = weight.grad!.toFloat64Array();
-    const values = weight.toFloat64Array();
-    const h = 1e-6;
-    for (let j = 0; j < values.length; j++) {
-      const set = (x: number) =>
-        noGrad(() => {
-          const v = Float64Array.from(values);
-          v[j] = x;
-          weight.copy_(tensor(v, { shape: weight.shape, dtype: "float64" }));
-        });
-      set(values[j]! + h);
-      const up = loss();
-      set(values[j]! - h);
-      const down = loss();
-      set(values[j]!);
-      const numeric = (up - down) / (2 * h);
-      assert.ok(Math.abs(numeric - analytic[j]!) < 1e-7, `weight ${j}: ${analytic[j]} vs ${numeric}`);
-    }
+    const numeric = numericGradient(weight, loss);
+    for (let j = 0; j < numeric.length; j++)
+      assert.ok(Math.abs(numeric[j]! - analytic[j]!) < 1e-7, `weight ${j}: ${analytic[j]} vs ${numeric[j]}`);
     assert.ok(
       analytic.some((g) => Math.abs(g) > 1e-3),
       "the gradient is not trivially zero",

@@ -1,15 +1,17 @@
 // Dynamic batching: the items of concurrent requests for the same model and job wait in one
-// queue and go to the model worker together, up to `maxBatch` items, once the batch is full or
-// its first item has waited `maxWait` ms (while the worker is busy, items gather by themselves).
-// The queue is bounded (503 with Retry-After beyond it) and every request has a deadline (504).
-// A request's items may be split over several batches; it is answered when all have run.
+// queue and go to a free model worker together, up to `maxBatch` items, once the batch is full or
+// its first item has waited `maxWait` ms (while every worker is busy, items gather by
+// themselves). With several workers free, the items waiting are shared out among them. The queue
+// is bounded (503 with Retry-After beyond it) and every request has a deadline (504). A
+// request's items may be split over several batches; it is answered when all have run.
 import { HttpError } from "./http-error.js";
 import type { BatchJob, BatchResult } from "./model-runner.js";
 import type { BatchingOptions } from "./options.js";
 import type { JobKind } from "./protocol.js";
 
-/** Runs one batch at a time (ModelRunner; a stand-in in tests). */
+/** Runs up to `workers` batches at once (WorkerPool; a stand-in in tests). */
 export interface BatchRunner {
+  readonly workers: number;
   run(job: BatchJob): Promise<BatchResult>;
 }
 
@@ -47,8 +49,10 @@ export class Batcher {
   private readonly queues = new Map<string, Queue>();
   private readonly pending = new Set<PendingRequest>();
   private queued = 0;
+  /** Items in the batches running now, and how many batches that is. */
   private running = 0;
-  private busy = false;
+  private batches = 0;
+  /** When a worker last became free. */
   private freeSince = 0;
   private timer: NodeJS.Timeout | null = null;
   private drained: (() => void)[] = [];
@@ -95,9 +99,14 @@ export class Batcher {
     });
   }
 
-  /** Items in the batch the model runs now (0 when idle). */
+  /** Items in the batches the workers run now (0 when idle). */
   get runningItems(): number {
     return this.running;
+  }
+
+  /** Workers running a batch now. */
+  get busyWorkers(): number {
+    return this.batches;
   }
 
   /** Resolves once every request taken so far is answered (for a graceful stop). */
@@ -106,39 +115,57 @@ export class Batcher {
     return new Promise((resolve) => this.drained.push(resolve));
   }
 
-  /** Sends the next ready batch to the worker, or sets a timer for when one will be ready. */
+  /** Sends ready batches to the free workers, or sets a timer for when one will be ready. */
   private pump(): void {
-    if (this.busy) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const now = performance.now();
+    while (this.batches < this.runner.workers) {
+      const { ready, size, due } = this.nextReady(performance.now());
+      if (ready) {
+        // Shared out among the free workers: two half batches run side by side sooner than one
+        // full batch while a worker idles.
+        const free = this.runner.workers - this.batches;
+        const share = Math.min(this.options.maxBatch, Math.ceil(size / free));
+        for (let k = 0; k < free && ready.slices.length > 0; k++) this.dispatch(ready, share);
+      } else {
+        if (Number.isFinite(due))
+          this.timer = setTimeout(() => this.pump(), Math.max(0, due - performance.now()));
+        return;
+      }
+    }
+  }
+
+  /** The ready queue (full, or waited long enough) with the oldest item and its size; else when one will be ready. */
+  private nextReady(now: number): { ready: Queue | null; size: number; due: number } {
     let ready: Queue | null = null;
+    let readySize = 0;
     let nextDeadline = Number.POSITIVE_INFINITY;
     for (const q of this.queues.values()) {
       const first = q.slices[0];
       if (!first) continue;
       const size = q.slices.reduce((n, s) => n + s.count, 0);
-      // The wait counts from the item's arrival or from when the worker became free, whichever is
-      // later: the answers of the batch that just ended bring their clients' next requests within
-      // a few milliseconds, and they join the items that waited instead of forming a half batch
-      // of their own (without this, 64 clients settle into two alternating batches of 32).
+      // The wait counts from the item's arrival or from when a worker last became free, whichever
+      // is later: the answers of the batch that just ended bring their clients' next requests
+      // within a few milliseconds, and they join the items that waited instead of forming a half
+      // batch of their own (without this, 64 clients settle into two alternating batches of 32).
       const due = Math.max(first.queuedAt, this.freeSince) + this.options.maxWaitMs;
       if (size >= this.options.maxBatch || due <= now) {
-        if (!ready || first.queuedAt < ready.slices[0]!.queuedAt) ready = q;
+        if (!ready || first.queuedAt < ready.slices[0]!.queuedAt) {
+          ready = q;
+          readySize = size;
+        }
       } else nextDeadline = Math.min(nextDeadline, due);
     }
-    if (ready) this.dispatch(ready);
-    else if (Number.isFinite(nextDeadline))
-      this.timer = setTimeout(() => this.pump(), Math.max(0, nextDeadline - now));
+    return { ready, size: readySize, due: nextDeadline };
   }
 
-  /** Takes up to maxBatch items from the front of the queue, splitting a slice if need be. */
-  private take(q: Queue): Slice[] {
+  /** Takes up to `limit` items from the front of the queue, splitting a slice if need be. */
+  private take(q: Queue, limit: number): Slice[] {
     const taken: Slice[] = [];
     let size = 0;
-    while (size < this.options.maxBatch && q.slices.length > 0) {
+    while (size < limit && q.slices.length > 0) {
       const s = q.slices[0]!;
-      const n = Math.min(s.count, this.options.maxBatch - size);
+      const n = Math.min(s.count, limit - size);
       taken.push({ ...s, count: n });
       if (n === s.count) q.slices.shift();
       else {
@@ -151,11 +178,11 @@ export class Batcher {
     return taken;
   }
 
-  private dispatch(q: Queue): void {
-    const slices = this.take(q);
+  private dispatch(q: Queue, limit: number): void {
+    const slices = this.take(q, limit);
     const items = slices.flatMap((s) => s.request.items.slice(s.start, s.start + s.count));
-    this.busy = true;
-    this.running = items.length;
+    this.batches++;
+    this.running += items.length;
     const job: BatchJob = {
       model: q.model,
       job: q.job,
@@ -176,8 +203,8 @@ export class Batcher {
         },
       )
       .finally(() => {
-        this.busy = false;
-        this.running = 0;
+        this.batches--;
+        this.running -= items.length;
         this.freeSince = performance.now();
         this.pump();
       });

@@ -6,9 +6,15 @@ import type { ErrorKind } from "./http-error.js";
 export interface MetricSources {
   /** Items waiting for the model. */
   queueDepth(): number;
-  /** Items in the batch the model runs now. */
+  /** Items in the batches the model workers run now. */
   runningItems(): number;
-  /** Live native tensors and their bytes, process-wide, as last reported by the model worker. */
+  /** Model worker threads. */
+  workers(): number;
+  /** Model workers running a batch now. */
+  busyWorkers(): number;
+  /** How many times a model worker died and was started again. */
+  workerRestarts(): number;
+  /** Live native tensors and their bytes, process-wide. */
   nativeMemory(): { tensors: number; bytes: number };
 }
 
@@ -65,7 +71,14 @@ export class ServerMetrics {
         },
       });
     gauge("spinn_queue_depth", "Items waiting for the model", () => sources.queueDepth());
-    gauge("spinn_batch_items_running", "Items in the batch the model runs now", () => sources.runningItems());
+    gauge("spinn_batch_items_running", "Items in the batches the model workers run now", () =>
+      sources.runningItems(),
+    );
+    gauge("spinn_model_workers", "Model worker threads (--workers)", () => sources.workers());
+    gauge("spinn_model_workers_busy", "Model workers running a batch now", () => sources.busyWorkers());
+    gauge("spinn_model_worker_restarts", "Model workers that died and were started again", () =>
+      sources.workerRestarts(),
+    );
     gauge("spinn_native_live_tensors", "Live native (libtorch) tensors in the process", () => {
       return sources.nativeMemory().tensors;
     });

@@ -1,9 +1,9 @@
-// The server's side of the model worker: starts it, loads the models, sends one batch at a time
+// The server's side of one model worker: starts it, loads the models, sends one batch at a time
 // and hands back its outcome. If the worker dies (a native abort, an out-of-memory kill), the
 // batch it ran fails with its reason and a new worker loads the models again, so the server
-// keeps serving.
+// keeps serving. Several of them make a WorkerPool (worker-pool.ts).
 import { Worker } from "node:worker_threads";
-import type { FromWorker, GroupOutcome, ModelInfo, ModelSource, NativeMemory, ToWorker } from "./protocol.js";
+import type { FromWorker, GroupOutcome, ModelInfo, ModelSource, ToWorker } from "./protocol.js";
 
 export interface BatchJob {
   model: string;
@@ -26,25 +26,35 @@ export class ModelRunner {
   private current: { id: number; resolve: (r: BatchResult) => void; reject: (e: Error) => void } | null =
     null;
   private closing = false;
-  /** Live native tensors and bytes, as the worker last reported them (after each batch). */
-  memory: NativeMemory = { tensors: 0, bytes: 0 };
   /** How many times the worker died and was started again. */
   restarts = 0;
   private lastError = "";
 
+  /**
+   * `blasThreads`: OpenBLAS threads, set as the worker loads the addon; the setting is
+   * process-wide, so every worker of a pool is given the same. Unset, the engine's default (every
+   * core, or SPINN_BLAS_THREADS).
+   */
   constructor(
     private readonly sources: ModelSource[],
     private readonly device: string,
+    private readonly blasThreads?: number,
   ) {}
 
   /** Starts the worker and loads the models; rejects with the loader's one-line message. */
   start(): Promise<Loaded[]> {
-    const worker = new Worker(new URL("./model-worker.js", import.meta.url));
+    // Through the worker's environment, read as it loads the addon (src/engine/native.ts): set
+    // after loading instead, the engine's default (every core) would hold in between, for every
+    // worker's batches, whenever a worker is started again.
+    const env =
+      this.blasThreads === undefined
+        ? process.env
+        : { ...process.env, SPINN_BLAS_THREADS: String(this.blasThreads) };
+    const worker = new Worker(new URL("./model-worker.js", import.meta.url), { env });
     this.worker = worker;
     return new Promise((resolve, reject) => {
       const onLoad = (m: FromWorker) => {
         if (m.type === "loaded") {
-          this.memory = m.memory;
           worker.off("message", onLoad);
           worker.on("message", (msg: FromWorker) => this.onMessage(msg));
           worker.on("exit", (code) => this.onExit(worker, code));
@@ -86,7 +96,6 @@ export class ModelRunner {
 
   private onMessage(m: FromWorker): void {
     if (m.type !== "done" && m.type !== "failed") return;
-    this.memory = m.memory;
     const current = this.current;
     if (!current || current.id !== m.id) return;
     this.current = null;

@@ -2,27 +2,23 @@
 // server gathers, so that the server's event loop never waits for libtorch (health checks and
 // metrics answer while a large batch runs). The addon is context-aware (per-thread instance
 // data; its live-tensor table is process-wide behind a mutex), so it loads here as in the main
-// thread. One batch at a time: OpenBLAS already spreads each product over every core.
+// thread. One batch at a time; a server with several workers (worker-pool.ts) runs several
+// batches at once, each worker then on one BLAS thread (the setting is process-wide).
 import { parentPort } from "node:worker_threads";
 import { snakeKeys } from "../cli/json-output.js";
 import { DataError } from "../data/errors.js";
 import type { Device } from "../engine/dtype.js";
-import { memory, scope } from "../engine/index.js";
+import { scope } from "../engine/index.js";
 import { classify, type PairInput, parse, predictListOps } from "../inference/raw-input.js";
 import { predictsTransitions } from "../models/kinds.js";
 import { type LoadedModel, loadModelDir } from "../models/model-dir.js";
 import { sizesOf } from "../models/sizes.js";
 import { labelNames } from "../tasks/task.js";
-import type { FromWorker, GroupOutcome, ModelInfo, NativeMemory, ToWorker } from "./protocol.js";
+import type { FromWorker, GroupOutcome, ModelInfo, ToWorker } from "./protocol.js";
 
 const port = parentPort;
 if (!port) throw new Error("model-worker.ts runs as a worker thread (see model-runner.ts)");
 const models = new Map<string, LoadedModel>();
-
-function nativeMemory(): NativeMemory {
-  const { tensors, bytes } = memory();
-  return { tensors, bytes };
-}
 
 function send(message: FromWorker): void {
   port!.postMessage(message);
@@ -54,7 +50,7 @@ function load(message: Extract<ToWorker, { type: "load" }>): void {
     return;
   }
   const infos = [...models].map(([name, loaded]) => describe(name, loaded));
-  send({ type: "loaded", models: infos, memory: nativeMemory() });
+  send({ type: "loaded", models: infos });
 }
 
 /** The model's answers for the items, through the library's raw-input calls. */
@@ -103,9 +99,9 @@ function run(job: Extract<ToWorker, { type: "run" }>): void {
     if (!loaded) throw new Error(`no model named ${job.model} in the worker`);
     const outcomes = runGroups(loaded, job);
     const seconds = (performance.now() - started) / 1000;
-    send({ type: "done", id: job.id, outcomes, memory: nativeMemory(), seconds });
+    send({ type: "done", id: job.id, outcomes, seconds });
   } catch (err) {
-    send({ type: "failed", id: job.id, message: (err as Error).message, memory: nativeMemory() });
+    send({ type: "failed", id: job.id, message: (err as Error).message });
   }
 }
 

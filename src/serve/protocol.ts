@@ -26,11 +26,6 @@ export interface ModelSource {
   dir: string;
 }
 
-export interface NativeMemory {
-  tensors: number;
-  bytes: number;
-}
-
 export type ToWorker =
   | { type: "load"; models: ModelSource[]; device: string }
   | {
@@ -50,7 +45,7 @@ export type GroupOutcome =
   | { ok: false; index: number; field: string | undefined; detail: string };
 
 export type FromWorker =
-  | { type: "loaded"; models: Omit<ModelInfo, "card">[]; memory: NativeMemory }
+  | { type: "loaded"; models: Omit<ModelInfo, "card">[] }
   | { type: "load-failed"; message: string }
-  | { type: "done"; id: number; outcomes: GroupOutcome[]; memory: NativeMemory; seconds: number }
-  | { type: "failed"; id: number; message: string; memory: NativeMemory };
+  | { type: "done"; id: number; outcomes: GroupOutcome[]; seconds: number }
+  | { type: "failed"; id: number; message: string };

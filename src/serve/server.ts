@@ -1,17 +1,18 @@
-// `spinn serve`'s HTTP server (fastify): buildServer loads the models into a worker thread and
+// `spinn serve`'s HTTP server (fastify): buildServer loads the models into the worker threads and
 // returns the fastify instance, routes and error handling in place, ready to listen. Further
 // routes (the web page, the runs view) come in as fastify plugins through `plugins`.
 import { STATUS_CODES } from "node:http";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync } from "fastify";
 import { UserError } from "../cli/errors.js";
+import { memory } from "../engine/index.js";
 import { Batcher } from "./batcher.js";
 import { type ErrorKind, HttpError } from "./http-error.js";
 import { ServerMetrics } from "./metrics.js";
-import { ModelRunner } from "./model-runner.js";
 import { servedModels } from "./model-sources.js";
 import type { ServeOptions } from "./options.js";
 import type { ModelInfo } from "./protocol.js";
 import { registerRoutes } from "./routes.js";
+import { WorkerPool } from "./worker-pool.js";
 
 export interface ServerPlugin {
   // biome-ignore lint/suspicious/noExplicitAny: a plugin's own options type is its business
@@ -83,24 +84,28 @@ function installErrorHandling(app: FastifyInstance, metrics: ServerMetrics, body
   });
 }
 
-/** Loads the models (in a worker thread) and builds the server; call `listen` on what it returns. */
+/** Loads the models (in worker threads) and builds the server; call `listen` on what it returns. */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const served = servedModels(options.models);
-  const runner = new ModelRunner(served, options.device);
-  let loaded: Awaited<ReturnType<ModelRunner["start"]>>;
+  const pool = new WorkerPool(served, options.device, options.workers);
+  let loaded: Awaited<ReturnType<WorkerPool["start"]>>;
   try {
-    loaded = await runner.start();
+    loaded = await pool.start();
   } catch (err) {
-    await runner.close();
+    await pool.close();
     throw new UserError((err as Error).message);
   }
   const models: ModelInfo[] = loaded.map((m, i) => ({ ...m, card: served[i]!.card }));
   const metrics = new ServerMetrics({
     queueDepth: () => batcher.depth,
     runningItems: () => batcher.runningItems,
-    nativeMemory: () => runner.memory,
+    workers: () => pool.workers,
+    busyWorkers: () => batcher.busyWorkers,
+    workerRestarts: () => pool.restarts,
+    // Read here: the addon's table of live tensors is process-wide, the workers' included.
+    nativeMemory: () => memory(),
   });
-  const batcher = new Batcher(runner, options, (b) => metrics.batch(b.model, b.size, b.seconds));
+  const batcher = new Batcher(pool, options, (b) => metrics.batch(b.model, b.size, b.seconds));
   const app = Fastify({
     bodyLimit: options.bodyLimit,
     // Types as sent: a number is not a sentence, and no field is silently dropped.
@@ -111,7 +116,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerRoutes(app, { models, batcher, metrics, limits: options.limits, maxItems: options.queue });
   for (const p of options.plugins ?? []) await app.register(p.plugin, p.options ?? {});
   // Closing: fastify stops taking connections and answers those in flight; the batches they
-  // wait for still run, then the worker stops. Answers sent while closing end their connection,
+  // wait for still run, then the workers stop. Answers sent while closing end their connection,
   // which would otherwise stay open for fastify's keep-alive time (72 s) and hold the exit.
   let closing = false;
   app.addHook("preClose", async () => {
@@ -123,7 +128,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
   app.addHook("onClose", async () => {
     await batcher.drain();
-    await runner.close();
+    await pool.close();
   });
   return app;
 }

@@ -1,7 +1,8 @@
 // Dynamic batching (src/serve/batcher.ts) against a stand-in model runner whose batches finish
 // when the test says: which requests share a batch, in what order answers come back, the bounded
 // queue (503), the deadline (504), a bad item failing only its request (400), a failing batch
-// (500) and draining.
+// (500) and draining; then with a stand-in pool of two workers: batches that run side by side and
+// finish in any order, the items waiting shared out among free workers, and the same limits.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Batcher, type ItemPath } from "../../src/serve/batcher.js";
@@ -9,14 +10,22 @@ import { HttpError } from "../../src/serve/http-error.js";
 import type { BatchJob, BatchResult } from "../../src/serve/model-runner.js";
 import type { GroupOutcome } from "../../src/serve/protocol.js";
 
-/** Answers item x with "x!", fails a slice at its first item "bad"; holds each batch until released. */
+/**
+ * Answers item x with "x!", fails a slice at its first item "bad"; holds each batch until
+ * released. Runs up to `workers` batches at once, as a WorkerPool does.
+ */
 class FakeRunner {
   jobs: BatchJob[] = [];
   private releases: (() => void)[] = [];
   failNext: string | null = null;
+  /** The most batches that ran at once. */
+  mostAtOnce = 0;
+
+  constructor(readonly workers = 1) {}
 
   run(job: BatchJob): Promise<BatchResult> {
     this.jobs.push(job);
+    if (this.releases.length >= this.workers) throw new Error("FakeRunner: more batches than workers");
     return new Promise((resolve, reject) => {
       this.releases.push(() => {
         if (this.failNext !== null) {
@@ -34,12 +43,18 @@ class FakeRunner {
         });
         resolve({ outcomes, seconds: 0.001 });
       });
+      this.mostAtOnce = Math.max(this.mostAtOnce, this.releases.length);
     });
   }
 
-  /** Lets the oldest running batch finish, then waits for the batcher to react. */
-  async release(): Promise<void> {
-    this.releases.shift()!();
+  /** Batches running now. */
+  get running(): number {
+    return this.releases.length;
+  }
+
+  /** Lets the k-th oldest running batch finish (the oldest by default), then waits for the batcher to react. */
+  async release(k = 0): Promise<void> {
+    this.releases.splice(k, 1)[0]!();
     await new Promise((r) => setTimeout(r, 1));
   }
 }
@@ -50,8 +65,9 @@ const tick = (ms = 1) => new Promise((r) => setTimeout(r, ms));
 
 function setup(
   overrides: Partial<{ maxBatch: number; maxWaitMs: number; queue: number; timeoutMs: number }> = {},
+  workers = 1,
 ) {
-  const runner = new FakeRunner();
+  const runner = new FakeRunner(workers);
   const sizes: number[] = [];
   const options = { maxBatch: 4, maxWaitMs: 0, queue: 100, timeoutMs: 10_000, limits, ...overrides };
   const batcher = new Batcher(runner, options, (b) => sizes.push(b.size));
@@ -217,5 +233,133 @@ describe("limits and failures", () => {
     await runner.release();
     await d;
     assert.deepEqual(await r, ["a!", "b!"]);
+  });
+});
+
+describe("two workers", () => {
+  test("two batches run side by side; each request gets its own answers whichever finishes first", async () => {
+    const { runner, batcher, sizes } = setup({}, 2);
+    const a = batcher.submit("m", "listops", ["a"], path);
+    const b = batcher.submit("m", "listops", ["b1", "b2"], path);
+    await tick();
+    assert.equal(runner.running, 2);
+    assert.equal(batcher.busyWorkers, 2);
+    assert.equal(batcher.runningItems, 3);
+    const c = batcher.submit("m", "listops", ["c"], path);
+    assert.equal(batcher.depth, 1); // both workers busy: c waits
+    let aAnswered = false;
+    void a.then(() => {
+      aAnswered = true;
+    });
+    await runner.release(1); // b's batch ends first
+    assert.deepEqual(await b, ["b1!", "b2!"]);
+    assert.equal(aAnswered, false);
+    assert.deepEqual(runner.jobs[2]!.items, ["c"]); // on the worker b's batch freed
+    assert.equal(batcher.busyWorkers, 2);
+    await runner.release(0);
+    assert.deepEqual(await a, ["a!"]);
+    await runner.release(0);
+    assert.deepEqual(await c, ["c!"]);
+    assert.deepEqual(sizes, [2, 1, 1]);
+    assert.equal(runner.mostAtOnce, 2);
+    assert.deepEqual([batcher.depth, batcher.busyWorkers, batcher.runningItems], [0, 0, 0]);
+  });
+
+  test("the items waiting are shared out among the free workers; a request split across them keeps its order", async () => {
+    const { runner, batcher } = setup({ maxBatch: 8, maxWaitMs: 20 }, 2);
+    const r = batcher.submit("m", "listops", ["1", "2", "3", "4", "5"], path);
+    const s = batcher.submit("m", "listops", ["6"], path);
+    while (runner.jobs.length < 2) await tick(5);
+    assert.deepEqual(
+      runner.jobs.map((j) => [j.items, j.groups]),
+      [
+        [["1", "2", "3"], [3]],
+        [
+          ["4", "5", "6"],
+          [2, 1],
+        ],
+      ],
+    );
+    await runner.release(1); // the request's second half ends first
+    assert.deepEqual(await s, ["6!"]);
+    await runner.release(0);
+    assert.deepEqual(await r, ["1!", "2!", "3!", "4!", "5!"]);
+  });
+
+  test("a full batch is split in two while both workers are free, not while one is busy", async () => {
+    const { runner, batcher } = setup({ maxBatch: 4, maxWaitMs: 60_000 }, 2);
+    const full = batcher.submit("m", "listops", ["a", "b", "c", "d"], path);
+    await tick();
+    assert.deepEqual(
+      runner.jobs.map((j) => j.items),
+      [
+        ["a", "b"],
+        ["c", "d"],
+      ],
+    );
+    await runner.release(0);
+    const next = batcher.submit("m", "listops", ["e", "f", "g", "h"], path);
+    await tick();
+    assert.deepEqual(runner.jobs[2]!.items, ["e", "f", "g", "h"]); // one worker free: all of it
+    await runner.release(0);
+    await runner.release(0);
+    assert.deepEqual(await full, ["a!", "b!", "c!", "d!"]);
+    assert.deepEqual(await next, ["e!", "f!", "g!", "h!"]);
+  });
+
+  test("the wait counts from when a worker became free", async () => {
+    const { runner, batcher } = setup({ maxBatch: 8, maxWaitMs: 200 }, 2);
+    const first = batcher.submit("m", "listops", Array.from({ length: 16 }, String), path);
+    await tick();
+    assert.equal(runner.running, 2); // full: two batches of 8 at once
+    const late = batcher.submit("m", "listops", ["x"], path);
+    await tick(250); // past its own wait, but no worker is free
+    assert.equal(runner.jobs.length, 2);
+    const freed = performance.now();
+    await runner.release(0);
+    assert.equal(runner.jobs.length, 2, "dispatched at once, not maxWaitMs after the worker became free");
+    while (runner.jobs.length < 3) await tick(5);
+    assert.ok(
+      performance.now() - freed >= 195,
+      `${performance.now() - freed} ms after the worker became free`,
+    );
+    await runner.release(0);
+    await runner.release(0);
+    assert.equal((await first).length, 16);
+    assert.deepEqual(await late, ["x!"]);
+  });
+
+  test("a full queue refuses with 503 while both workers run; past the deadline 504 for all three", async () => {
+    const { runner, batcher } = setup({ maxBatch: 1, queue: 3, timeoutMs: 200 }, 2);
+    const a = rejection(batcher.submit("m", "listops", ["a"], path));
+    const b = rejection(batcher.submit("m", "listops", ["b"], path));
+    const c = rejection(batcher.submit("m", "listops", ["c1", "c2"], path));
+    await tick();
+    assert.deepEqual([runner.running, batcher.depth], [2, 2]);
+    const refused = await rejection(batcher.submit("m", "listops", ["d1", "d2"], path));
+    assert.equal(refused.statusCode, 503);
+    assert.equal(refused.message, "the queue is full (2 items waiting, at most 3: --queue); retry later");
+    for (const err of [await a, await b, await c]) assert.equal(err.statusCode, 504);
+    assert.equal(batcher.depth, 0);
+    await runner.release(0);
+    await runner.release(0);
+    assert.equal(runner.jobs.length, 2); // c's items left the queue with its deadline
+  });
+
+  test("a failing batch answers 500 to its own requests only; the other worker's batch is answered", async () => {
+    const { runner, batcher } = setup({}, 2);
+    const a = rejection(batcher.submit("m", "listops", ["a"], path));
+    const b = batcher.submit("m", "listops", ["b"], path);
+    await tick();
+    runner.failNext = "the model worker stopped while running this batch (exit code 1)";
+    await runner.release(0);
+    const err = await a;
+    assert.equal(err.statusCode, 500);
+    assert.equal(
+      err.message,
+      "the model failed on this batch: the model worker stopped while running this batch (exit code 1)",
+    );
+    await runner.release(0);
+    assert.deepEqual(await b, ["b!"]);
   });
 });

@@ -44,8 +44,8 @@ function spinn(args: string[]) {
 }
 
 describe("spinn serve, a real process", () => {
-  test("live native tensors are the same before and after 300 mixed requests", async () => {
-    const s = await startCli(["--model", "snli-spinn", "--model", "listops-pi"]);
+  test("live native tensors are the same before and after 300 mixed requests, with two workers", async () => {
+    const s = await startCli(["--model", "snli-spinn", "--model", "listops-pi", "--workers", "2"]);
     try {
       const pairs = snliSample();
       const expressions = listOpsSample();
@@ -107,6 +107,11 @@ describe("spinn serve, errors", () => {
       "a batch of 0",
       ["--model", "listops-pi", "--max-batch", "0"],
       'spinn: --max-batch must be an integer >= 1, got "0"',
+    ],
+    [
+      "no workers",
+      ["--model", "listops-pi", "--workers", "0"],
+      'spinn: --workers must be an integer in [1, 64], got "0"',
     ],
     [
       "no model",

@@ -1,6 +1,7 @@
 // The server under concurrent load, on real servers with the shipped models: concurrent requests
 // share batches and each gets its own answer; health answers while a large batch runs; the
-// bounded queue (503) and the deadline (504) leave the server answering correctly afterwards.
+// bounded queue (503) and the deadline (504) leave the server answering correctly afterwards;
+// a server with two model workers answers as one with a single worker does.
 // (Live native tensors are checked in cli.test.ts, in a server process that holds nothing else.)
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -10,6 +11,12 @@ import { pretrainedDir } from "../../src/models/pretrained.js";
 import { get, listOpsSample, metric, post, snliSample, startServer, type TestServer } from "./helpers.js";
 
 const json = (x: unknown) => JSON.parse(JSON.stringify(x));
+
+interface Prediction {
+  label: string;
+  probabilities: Record<string, number>;
+  trees: unknown;
+}
 
 describe("batching under concurrency", () => {
   let server: TestServer;
@@ -44,6 +51,36 @@ describe("batching under concurrency", () => {
       assert.deepEqual(got!.trees, want[i]!.trees);
       for (const [label, p] of Object.entries(want[i]!.probabilities))
         assert.ok(Math.abs(got!.probabilities[label]! - p) <= 2e-6, `pair ${i} ${label}`);
+    });
+  });
+});
+
+describe("two model workers", () => {
+  test("64 concurrent requests get the same answers from --workers 2 as from --workers 1", async () => {
+    const pairs = snliSample().slice(0, 64);
+    const answersOf = async (workers: number) => {
+      // One server at a time: the OpenBLAS thread count the workers set is process-wide.
+      const server = await startServer(["snli-spinn"], { workers, maxWaitMs: 2, maxBatch: 16 });
+      try {
+        const answers = await Promise.all(pairs.map((p) => post(`${server.url}/v1/predict`, { inputs: p })));
+        for (const a of answers) assert.equal(a.status, 200);
+        assert.equal(await metric(server.url, "spinn_model_workers"), workers);
+        assert.equal(await metric(server.url, 'spinn_batch_size_sum{model="snli-spinn"}'), 64);
+        assert.equal(await metric(server.url, "spinn_model_workers_busy"), 0);
+        return answers.map((a) => (a.body.predictions as Prediction[])[0]!);
+      } finally {
+        await server.app.close();
+      }
+    };
+    const one = await answersOf(1);
+    const two = await answersOf(2);
+    two.forEach((got, i) => {
+      const want = one[i]!;
+      assert.equal(got.label, want.label, `pair ${i}`);
+      assert.deepEqual(got.trees, want.trees);
+      // The floats may differ in the last place with the batch's shape and the BLAS threads.
+      for (const [label, p] of Object.entries(want.probabilities))
+        assert.ok(Math.abs(got.probabilities[label]! - p) <= 2e-6, `pair ${i} ${label}`);
     });
   });
 });

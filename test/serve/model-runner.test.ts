@@ -36,7 +36,6 @@ test("loads the models and tells what they are", async () => {
     models.map((m) => [m.name, m.task, m.encoder, m.parses]),
     [["lo", "listops", "spinn-pi-nt", false]],
   );
-  assert.ok(runner.memory.tensors > 0);
 });
 
 test("a batch of two slices: each slice's results, or its first bad item", async () => {

@@ -5,7 +5,13 @@ import { existsSync, statSync } from "node:fs";
 import { type Command, Option } from "commander";
 import type { Device } from "../../engine/dtype.js";
 import { DEFAULT_INPUT_LIMITS, INPUT_LIMIT_FLAGS } from "../../inference/input-limits.js";
-import { DEFAULT_BATCHING, DEFAULT_BODY_LIMIT, defaultServeOptions } from "../../serve/options.js";
+import {
+  DEFAULT_BATCHING,
+  DEFAULT_BODY_LIMIT,
+  defaultServeOptions,
+  defaultWorkers,
+  MAX_WORKERS,
+} from "../../serve/options.js";
 import { UserError } from "../errors.js";
 import { addOptions, deviceOption, intOption } from "../flags.js";
 import { writeJsonLine } from "../json-output.js";
@@ -14,6 +20,7 @@ interface ServeFlags {
   model: string[];
   port: number;
   host: string;
+  workers: number;
   maxBatch: number;
   maxWaitMs: number;
   queue: number;
@@ -57,6 +64,7 @@ async function runServe(f: ServeFlags): Promise<void> {
   const { webPlugin } = await import("../../serve/web.js");
   const options = defaultServeOptions(f.model, {
     device: f.device,
+    workers: f.workers,
     maxBatch: f.maxBatch,
     maxWaitMs: f.maxWaitMs,
     queue: f.queue,
@@ -112,6 +120,16 @@ export function registerServeCommand(program: Command): void {
       ),
     );
   addOptions(command, [
+    intOption(
+      "--workers <n>",
+      "model worker threads, each with its own copy of the models and one batch at a time (several: one BLAS thread each)",
+      {
+        min: 1,
+        max: MAX_WORKERS,
+        default: defaultWorkers(),
+        defaultText: `${defaultWorkers()}: the cores, at most 8`,
+      },
+    ),
     intOption("--max-batch <n>", "most items in one model batch", {
       min: 1,
       default: DEFAULT_BATCHING.maxBatch,

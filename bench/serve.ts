@@ -4,13 +4,13 @@
 // p50/p99 latency and items/s beside the offline rate of the same model on the same items in the same
 // run (the library's classify/predictListOps in batches of 256 sorted by length, and in the
 // server's largest batches in arrival order, in this process while the server idles), the mean
-// batch the server formed, the share of the time the model was busy, and live native tensors
-// before and after.
+// batch the server formed, the share of the model workers' time spent running batches, and live
+// native tensors before and after.
 // Prints one JSON object. Goal (issue 13): at 64 clients ≥ 70% of the offline rate, p99 < 250 ms
 // for single pairs.
 //   BENCH_SECONDS (8 per measurement), BENCH_CONCURRENCY ("1,8,64"), BENCH_MODELS ("snli-spinn,listops-pi"),
-//   BENCH_MAX_BATCH, BENCH_MAX_WAIT_MS (the server's defaults when unset), BENCH_ITEMS (items per
-//   request, 1)
+//   BENCH_MAX_BATCH, BENCH_MAX_WAIT_MS, BENCH_WORKERS (the server's defaults when unset),
+//   BENCH_ITEMS (items per request, 1)
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import { classify, predictListOps } from "../src/inference/raw-input.js";
 import { loadModelDir } from "../src/models/model-dir.js";
 import { pretrainedDir } from "../src/models/pretrained.js";
-import { DEFAULT_BATCHING } from "../src/serve/options.js";
+import { DEFAULT_BATCHING, defaultWorkers } from "../src/serve/options.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.resolve(here, "../src/cli/main.js");
@@ -31,6 +31,7 @@ const levels = (process.env.BENCH_CONCURRENCY ?? "1,8,64").split(",").map(Number
 const modelNames = (process.env.BENCH_MODELS ?? "snli-spinn,listops-pi").split(",");
 const perRequest = Number(process.env.BENCH_ITEMS ?? 1);
 const maxBatch = Number(process.env.BENCH_MAX_BATCH ?? DEFAULT_BATCHING.maxBatch);
+const workers = Number(process.env.BENCH_WORKERS ?? defaultWorkers());
 
 type Item = { premise: string; hypothesis: string } | { expression: string };
 
@@ -83,7 +84,8 @@ function offlineRate(name: string, items: Item[], batchSize: number, perCall = 1
 }
 
 async function startServer(): Promise<{ child: ChildProcess; port: number }> {
-  const args = [cli, "serve", "--port", "0", "--json", ...modelNames.flatMap((m) => ["--model", m])];
+  const args = [cli, "serve", "--port", "0", "--json", "--workers", String(workers)];
+  args.push(...modelNames.flatMap((m) => ["--model", m]));
   if (process.env.BENCH_MAX_BATCH) args.push("--max-batch", process.env.BENCH_MAX_BATCH);
   if (process.env.BENCH_MAX_WAIT_MS) args.push("--max-wait-ms", process.env.BENCH_MAX_WAIT_MS);
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
@@ -162,9 +164,9 @@ async function load(port: number, model: string, items: Item[], clients: number)
     p50_ms: round(percentile(latencies, 0.5)),
     p99_ms: round(percentile(latencies, 0.99)),
     mean_batch: round(batched / Math.max(1, batches)),
-    // The share of the time the model worker was running batches: below 1, time went elsewhere
-    // (HTTP, JSON, the clients, other processes on the machine).
-    model_busy_share: round(busy / elapsed, 3),
+    // The share of the model workers' time spent running batches: below 1, time went elsewhere
+    // (HTTP, JSON, the clients, other processes on the machine) or a worker waited for items.
+    model_busy_share: round(busy / (elapsed * workers), 3),
   };
 }
 
@@ -201,6 +203,7 @@ try {
     items_per_request: perRequest,
     cpus: availableParallelism(),
     server: {
+      workers,
       max_batch: maxBatch,
       max_wait_ms: Number(process.env.BENCH_MAX_WAIT_MS ?? DEFAULT_BATCHING.maxWaitMs),
     },

@@ -47,9 +47,9 @@ export const MAX_WORKERS = 64;
  * The default --workers: one per core, at most 8. Independent batches on one BLAS thread each
  * beat one batch spread over every core at the batch sizes a server forms (on 2 cores, two
  * single-threaded workers at batch 32 gave 1.2x (SNLI) and 1.6x (ListOps) one two-threaded worker
- * at batch 64). The cap: every worker loads its own copy of the models, and under a given load
- * more workers mean smaller batches, whose per-step cost a tree encoder barely shares; beyond
- * 8 nothing here was measured.
+ * at batch 64). The cap: every worker loads its own copy of the models and holds a thread, and
+ * under a given load more workers mean smaller batches, whose per-step cost a tree encoder
+ * barely shares (nothing above 2 cores was measured).
  */
 export function defaultWorkers(): number {
   return Math.min(8, availableParallelism());

@@ -135,7 +135,10 @@ export class Batcher {
     }
   }
 
-  /** The ready queue (full, or waited long enough) with the oldest item and its size; else when one will be ready. */
+  /**
+   * The ready queue (full, or waited long enough) with the oldest item, and its size; when none
+   * is ready, when the first will be.
+   */
   private nextReady(now: number): { ready: Queue | null; size: number; due: number } {
     let ready: Queue | null = null;
     let readySize = 0;
@@ -147,7 +150,8 @@ export class Batcher {
       // The wait counts from the item's arrival or from when a worker last became free, whichever
       // is later: the answers of the batch that just ended bring their clients' next requests
       // within a few milliseconds, and they join the items that waited instead of forming a half
-      // batch of their own (without this, 64 clients settle into two alternating batches of 32).
+      // batch of their own (without this, 64 clients of one worker settle into two alternating
+      // batches of 32).
       const due = Math.max(first.queuedAt, this.freeSince) + this.options.maxWaitMs;
       if (size >= this.options.maxBatch || due <= now) {
         if (!ready || first.queuedAt < ready.slices[0]!.queuedAt) {

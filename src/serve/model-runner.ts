@@ -28,6 +28,8 @@ export class ModelRunner {
   private closing = false;
   /** How many times the worker died and was started again. */
   restarts = 0;
+  /** Why the worker could not be started again after it died; then every batch fails at once. */
+  failure: string | null = null;
   private lastError = "";
 
   /**
@@ -77,6 +79,9 @@ export class ModelRunner {
   /** Runs one batch (the caller sends the next only after this one settles). */
   run(job: BatchJob): Promise<BatchResult> {
     if (this.current) throw new Error("ModelRunner.run: a batch is already running");
+    // Rather than post to a worker that is gone and wait for an answer that never comes.
+    if (this.failure !== null)
+      return Promise.reject(new Error(`the model worker could not be started again: ${this.failure}`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.current = { id, resolve, reject };
@@ -112,7 +117,13 @@ export class ModelRunner {
     current?.reject(new Error(`the model worker stopped while running this batch (${why})`));
     this.restarts++;
     this.start().catch((err: Error) => {
-      process.stderr.write(`spinn serve: the model worker could not be started again: ${err.message}\n`);
+      this.failure = err.message;
+      const message = `the model worker could not be started again: ${err.message}`;
+      process.stderr.write(`spinn serve: ${message}\n`);
+      // A batch sent while it was starting went to a worker that is gone.
+      const waiting = this.current;
+      this.current = null;
+      waiting?.reject(new Error(message));
     });
   }
 }

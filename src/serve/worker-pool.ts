@@ -39,10 +39,15 @@ export class WorkerPool implements BatchRunner {
     return loaded[0]!;
   }
 
-  /** Runs the batch on an idle worker; the caller keeps at most `workers` batches running. */
+  /**
+   * Runs the batch on an idle worker, one that works if there is one (a worker that could not be
+   * started again fails its batches at once); the caller keeps at most `workers` batches running.
+   */
   run(job: BatchJob): Promise<BatchResult> {
-    const runner = this.idle.pop();
-    if (!runner) throw new Error(`WorkerPool.run: all ${this.workers} workers are running a batch`);
+    if (this.idle.length === 0)
+      throw new Error(`WorkerPool.run: all ${this.workers} workers are running a batch`);
+    const working = this.idle.findIndex((r) => r.failure === null);
+    const [runner] = this.idle.splice(Math.max(working, 0), 1) as [ModelRunner];
     return runner.run(job).finally(() => this.idle.push(runner));
   }
 

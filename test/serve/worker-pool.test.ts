@@ -1,9 +1,12 @@
 // The pool of model workers (src/serve/worker-pool.ts) with a shipped model: two batches at once,
 // each answered as the library answers; one OpenBLAS thread (process-wide) with two workers, the
-// engine's default with one; and a worker that dies mid-batch: its batch fails with the reason,
-// the other worker's batch is answered, and that worker alone is started again.
+// engine's default with one; a worker that dies mid-batch: its batch fails with the reason, the
+// other worker's batch is answered, and that worker alone is started again; and one that cannot
+// be started again fails its batches at once instead of holding them.
 import assert from "node:assert/strict";
-import { availableParallelism } from "node:os";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { runtimeInfo } from "../../src/engine/index.js";
 import { DEFAULT_INPUT_LIMITS } from "../../src/inference/input-limits.js";
@@ -111,4 +114,47 @@ test("a pool needs at least one worker", () => {
     () => new WorkerPool(sources, "cpu", 0),
     /^RangeError: WorkerPool: workers must be an integer >= 1, got 0$/,
   );
+});
+
+test("a worker that cannot be started again fails its batches at once; the pool prefers the one that works", async () => {
+  // A copy of the model that goes away once loaded: starting a worker again then fails.
+  const dir = mkdtempSync(path.join(tmpdir(), "spinn-pool-"));
+  cpSync(pretrainedDir("listops-pi"), dir, { recursive: true });
+  const pool = new WorkerPool([{ name: "lo", dir }], "cpu", 2);
+  try {
+    await pool.start();
+    rmSync(dir, { recursive: true });
+    const many = Array.from({ length: 3000 }, () => "[MAX 1 2 [MIN 3 4 ] 5 ]");
+    const doomed = pool.run(job(many));
+    const dying = runnersOf(pool).find((r) => r.current !== null)!;
+    await dying.worker!.terminate();
+    await assert.rejects(doomed, /^Error: the model worker stopped while running this batch/);
+    const expressions = listOpsSample().slice(0, 4);
+    const want = [{ ok: true, results: json(predictListOps(direct, expressions)) }];
+    // Two at once: one goes to the worker being started again, and fails with the reason rather
+    // than waiting forever for a worker that is gone; the other is answered.
+    const both = Promise.allSettled([pool.run(job(expressions)), pool.run(job(expressions))]);
+    const settled = await Promise.race([
+      both,
+      new Promise<"hung">((r) => setTimeout(() => r("hung"), 20_000)),
+    ]);
+    assert.notEqual(settled, "hung");
+    const outcomes = (settled as PromiseSettledResult<{ outcomes: unknown }>[]).map((r) =>
+      r.status === "fulfilled" ? r.value.outcomes : String(r.reason),
+    );
+    assert.equal(outcomes.filter((o) => typeof o !== "string").length, 1, JSON.stringify(outcomes));
+    for (const o of outcomes)
+      if (typeof o === "string") assert.match(o, /^Error: the model worker could not be started again: /);
+      else assert.deepEqual(o, want);
+    // From now on one batch at a time goes to the worker that works, every time.
+    for (let k = 0; k < 3; k++) assert.deepEqual((await pool.run(job(expressions))).outcomes, want);
+    // Two at once: the second goes to the broken worker and fails at once, naming why.
+    const [ok, broken] = await Promise.allSettled([pool.run(job(expressions)), pool.run(job(expressions))]);
+    assert.deepEqual(ok.status === "fulfilled" && ok.value.outcomes, want);
+    assert.equal(broken.status, "rejected");
+    assert.match(String((broken as PromiseRejectedResult).reason), /could not be started again: /);
+  } finally {
+    await pool.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -8,7 +8,7 @@ import type { SentenceBatch } from "../../src/data/batching.js";
 import { Rng } from "../../src/data/rng.js";
 import { REDUCE, SHIFT } from "../../src/data/transitions.js";
 import { manualSeed, noGrad, scope, type Tensor, zerosLike } from "../../src/engine/index.js";
-import { defaultConfig, type Model } from "../../src/models/model.js";
+import type { Model } from "../../src/models/model.js";
 import { type SpinnEncoder, sampleAction } from "../../src/models/spinn.js";
 import { StackMachine } from "../../src/models/stack-machine.js";
 import { Advantages, policyLoss } from "../../src/training/reinforce.js";

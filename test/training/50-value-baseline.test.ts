@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { REDUCE, SHIFT } from "../../src/data/transitions.js";
-import { manualSeed, noGrad, scope, tensor } from "../../src/engine/index.js";
-import { defaultConfig, type Model } from "../../src/models/model.js";
+import { noGrad, scope } from "../../src/engine/index.js";
+import type { Model } from "../../src/models/model.js";
 import type { TaskBatch } from "../../src/tasks/task.js";
 import { policyLoss } from "../../src/training/reinforce.js";
 import { learnedBaseline } from "../../src/training/value-baseline.js";

@@ -13,7 +13,7 @@ import {
   MAX_WORKERS,
 } from "../../serve/options.js";
 import { UserError } from "../errors.js";
-import { addOptions, deviceOption, intOption } from "../flags.js";
+import { addOptions, deviceOption, hostOption, intOption } from "../flags.js";
 import { writeJsonLine } from "../json-output.js";
 
 interface ServeFlags {
@@ -37,13 +37,6 @@ interface ServeFlags {
 function runsValue(value: string): string {
   if (!existsSync(value) || !statSync(value).isDirectory())
     throw new UserError(`--runs: no such directory: ${value}`);
-  return value;
-}
-
-/** A host name or address to listen on (whether this machine has it is found out by listening). */
-function hostValue(value: string): string {
-  if (!/^[^\s/]+$/.test(value))
-    throw new UserError(`--host must be a host name or an address, got "${value}"`);
   return value;
 }
 
@@ -113,7 +106,7 @@ export function registerServeCommand(program: Command): void {
     .addOption(
       intOption("--port <port>", "TCP port, 0 for any free one", { min: 0, max: 65535, default: 8080 }),
     )
-    .addOption(new Option("--host <host>", "address to listen on").argParser(hostValue).default("127.0.0.1"))
+    .addOption(hostOption("--host <host>", "address to listen on", { default: "127.0.0.1" }))
     .addOption(
       new Option("--runs <dir>", "a directory of training runs for the page's runs view").argParser(
         runsValue,

@@ -3,7 +3,14 @@
 // the PyTorch reference in ../shared/bench/spinn_torch.py (300-d, tracker 64, MLP 2 × 1024,
 // batch 128, Adam 1e-3, trained embeddings) so the two can be run side by side.
 import { availableParallelism } from "node:os";
-import { type Batch, encodeNliBatch, lengthsOf, type NliBatch, trainingBatches } from "../data/batching.js";
+import {
+  type Batch,
+  batchTokens,
+  encodeNliBatch,
+  lengthsOf,
+  type NliBatch,
+  trainingBatches,
+} from "../data/batching.js";
 import type { NliExample } from "../data/nli.js";
 import { Rng } from "../data/rng.js";
 import { randomTransitions } from "../data/transitions.js";
@@ -76,6 +83,11 @@ export interface BenchResult {
    * high-water mark (getrusage), which sees the peak inside a step, not only between steps.
    */
   peak_rss_mib: number;
+  /**
+   * The largest cost (sentences × transitions, data/batching.ts batchTokens()) of the training
+   * batches run, warm-up included: the batch whose graph sets the peak.
+   */
+  largest_batch_tokens: number;
   /** Resident set size before the model is built (Node, libtorch and the data loaded), MiB. */
   rss_before_model_mib: number;
   /** Live native tensors and their bytes after each pass over the timed steps (flat = no leak). */
@@ -128,6 +140,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const training = timeTraining(o, step, () => {
     flops = 0;
   });
+  const largestBatchTokens = batches.largestTokens;
   const evaluation = timeEvaluation(model, batches, o.evalBatches);
   const matmul = matmulRate(2 * o.dHidden + o.dTracker, 5 * o.dHidden, o.batchSize * 2, o.device);
   const cudaMib = o.device === "cpu" ? undefined : +(memory().cudaBytes / 2 ** 20).toFixed(1);
@@ -148,6 +161,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     first_loss: +losses[0]!.toFixed(4),
     last_loss: +losses[losses.length - 1]!.toFixed(4),
     peak_rss_mib: +(training.peakRss / 2 ** 20).toFixed(1),
+    largest_batch_tokens: largestBatchTokens,
     rss_before_model_mib: +(rssBeforeModel / 2 ** 20).toFixed(1),
     live_tensors: training.liveTensors,
     live_mib: training.liveMib,
@@ -168,18 +182,36 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   };
 }
 
-/** Training batches without end: a new seeded epoch of length-bucketed batches when one runs out. */
-function endlessBatches(examples: NliExample[], vocab: Vocabulary, o: BenchOptions): { next(): NliBatch } {
+/**
+ * Training batches without end: a new seeded epoch of length-bucketed batches when one runs out,
+ * within the token budget as the trainer's are (the evaluation timing takes them too).
+ */
+function endlessBatches(
+  examples: NliExample[],
+  vocab: Vocabulary,
+  o: BenchOptions,
+): { next(): NliBatch; readonly largestTokens: number } {
   const rng = new Rng(o.seed);
+  const keys = lengthsOf(examples);
   let batches: Batch[] = [];
   let index = 0;
+  let largestTokens = 0;
   return {
     next() {
       if (index >= batches.length) {
-        batches = trainingBatches(lengthsOf(examples), { batchSize: o.batchSize, rng });
+        batches = trainingBatches(keys, {
+          batchSize: o.batchSize,
+          rng,
+          ...(o.batchTokens > 0 ? { batchTokens: o.batchTokens } : {}),
+        });
         index = 0;
       }
-      return encodeNliBatch(examples, batches[index++]!, vocab);
+      const plan = batches[index++]!;
+      largestTokens = Math.max(largestTokens, batchTokens(keys, plan.indices));
+      return encodeNliBatch(examples, plan, vocab);
+    },
+    get largestTokens() {
+      return largestTokens;
     },
   };
 }

@@ -58,7 +58,7 @@ export interface TrainingBatchOptions {
   dropLast?: boolean;
   /**
    * A token budget per batch (see batchTokens): a batch also stops growing before its cost
-   * would pass this. Unset: batches of batchSize examples, as before.
+   * would pass this. Unset: batches of batchSize examples whatever their length.
    */
   batchTokens?: number;
   /** Leave out the examples longer than this many tokens (a pair: its longer sentence); default: none. */
@@ -72,6 +72,18 @@ export interface TrainingBatchOptions {
  * published lengths: 0.78 GB peak RSS with it, 1.66 GB without, BENCHMARKS.md.)
  */
 export const DEFAULT_EVAL_BATCH_TOKENS = 32768;
+
+/**
+ * The default token budget of training batches (see batchTokens()): 16,384 sentences ×
+ * transitions. A training batch's autograd graph grows with its cost, and the largest batch of
+ * an epoch sets the run's peak memory. On the SNLI training subset, batches of 128 pairs cost
+ * 6,400 at the median and at most 15,616, except the one of the longest pairs (37,164): this
+ * budget leaves every other batch whole and cuts that one in three (peak RSS at batch 128:
+ * BENCHMARKS.md, "Memory"). Half the evaluation budget, because training also keeps the graph
+ * for the backward pass. ListOps expressions of 40 tokens still make batches of 128 (each costs
+ * 79); a 1,000-token one makes batches of 8.
+ */
+export const DEFAULT_TRAIN_BATCH_TOKENS = 16384;
 
 /**
  * What a batch costs an encoder that runs its sentences side by side: sentences × the longest

@@ -104,6 +104,10 @@ const runs: [string, object][] = [
   ["lstm", { task: "listops", model: "lstm" }],
   ["bilstm", { task: "nli", model: "bilstm" }],
   ["cbow", { task: "nli", model: "cbow" }],
+  // A token budget of 60: a pair costs 2 × 7 = 14 (4-word sentences) or 2 × 11 = 22 (a 6-word
+  // premise), so global batches of 4 and 2 pairs instead of 7; the budget cuts the global
+  // batches before they are split (the 2-pair ones 1 + 1).
+  ["spinn-pi-budget", { task: "nli", model: "spinn-pi", batchTokens: 60 }],
 ];
 
 describe("3 workers with batches of 2 (a worker with nothing to train in each step)", { skip }, () => {

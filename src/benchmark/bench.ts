@@ -38,6 +38,7 @@ import { TRAIN_DEFAULTS } from "../training/options.js";
 import { type StepResult, trainStep } from "../training/step.js";
 import { nliTrainingStepFlops } from "./flops.js";
 import type { BenchOptions } from "./options.js";
+import { peakRssBytes, resetPeakRss } from "./peak-rss.js";
 
 /**
  * Pairs of random trees with SNLI-like lengths (premise ~ N(14, 6), hypothesis ~ N(8, 3)), or
@@ -79,10 +80,13 @@ export interface BenchResult {
   first_loss: number;
   last_loss: number;
   /**
-   * Peak resident set size of the process up to the end of the timed steps, MiB: the kernel's
-   * high-water mark (getrusage), which sees the peak inside a step, not only between steps.
+   * Peak resident set size up to the end of the timed steps, MiB: the kernel's high-water mark
+   * (peak-rss.ts), which sees the peak inside a step, not only between steps; since this run
+   * began ("run"), or, where the kernel does not let a process reset it, since the process
+   * began ("process": in a --length sweep, the peak of the sweep so far).
    */
   peak_rss_mib: number;
+  peak_rss_since: "run" | "process";
   /**
    * The largest cost (sentences × transitions, data/batching.ts batchTokens()) of the training
    * batches run, warm-up included: the batch whose graph sets the peak.
@@ -119,6 +123,8 @@ export interface BenchResult {
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   checkDevice(o.device);
   manualSeed(o.seed);
+  // This run's own peak, also when runs follow each other in one process (a --length sweep).
+  const ownPeak = resetPeakRss();
   const examples = o.synthetic
     ? syntheticPairs(o.synthetic, 20000, o.seed, o.length)
     : ((await readTaskData(o.data!, "nli")).examples as NliExample[]);
@@ -161,6 +167,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     first_loss: +losses[0]!.toFixed(4),
     last_loss: +losses[losses.length - 1]!.toFixed(4),
     peak_rss_mib: +(training.peakRss / 2 ** 20).toFixed(1),
+    peak_rss_since: ownPeak ? "run" : "process",
     largest_batch_tokens: largestBatchTokens,
     rss_before_model_mib: +(rssBeforeModel / 2 ** 20).toFixed(1),
     live_tensors: training.liveTensors,
@@ -261,7 +268,7 @@ function timeTraining(o: BenchOptions, step: () => StepResult, afterWarmup: () =
   }
   synchronize();
   t.seconds = (performance.now() - t0) / 1000;
-  t.peakRss = process.resourceUsage().maxRSS * 1024; // KiB
+  t.peakRss = peakRssBytes();
   return t;
 }
 

@@ -75,13 +75,14 @@ export const DEFAULT_EVAL_BATCH_TOKENS = 32768;
 
 /**
  * The default token budget of training batches (see batchTokens()): 16,384 sentences ×
- * transitions. A training batch's autograd graph grows with its cost, and the largest batch of
- * an epoch sets the run's peak memory. On the SNLI training subset, batches of 128 pairs cost
- * 6,400 at the median and at most 15,616, except the one of the longest pairs (37,164): this
- * budget leaves every other batch whole and cuts that one in three (peak RSS at batch 128:
- * BENCHMARKS.md, "Memory"). Half the evaluation budget, because training also keeps the graph
- * for the backward pass. ListOps expressions of 40 tokens still make batches of 128 (each costs
- * 79); a 1,000-token one makes batches of 8.
+ * transitions. A training batch's autograd graph grows with its transitions, so without a budget
+ * a batch of long examples holds many times the graph of an ordinary one (128 ListOps
+ * expressions of 1,000 tokens cost 255,872: 16 times this budget, which makes them batches of 8).
+ * On the SNLI training subset, batches of 128 pairs cost 7,424 at the median and at most 15,616,
+ * except the one of the longest pairs (37,164): this budget leaves every other batch whole and
+ * cuts that one in two, so ordinary data trains as with count batches. Half the evaluation
+ * budget: training also keeps the graph for the backward pass. (Measured peaks: BENCHMARKS.md,
+ * "Memory"; ListOps expressions of 40 tokens still make batches of 128.)
  */
 export const DEFAULT_TRAIN_BATCH_TOKENS = 16384;
 

@@ -89,7 +89,8 @@ export interface BenchResult {
   peak_rss_since: "run" | "process";
   /**
    * The largest cost (sentences × transitions, data/batching.ts batchTokens()) of the training
-   * batches run, warm-up included: the batch whose graph sets the peak.
+   * batches run, warm-up included: what --batch-tokens bounds. (The graph itself follows the
+   * batch's real transitions, which padding makes fewer: BENCHMARKS.md, "Memory".)
    */
   largest_batch_tokens: number;
   /** Resident set size before the model is built (Node, libtorch and the data loaded), MiB. */

@@ -64,9 +64,10 @@ export interface TrainOptions extends ModelSizes {
   batchSize: number;
   /**
    * A token budget per training batch (sentences × the longest sentence's transitions, see
-   * data/batching.ts batchTokens()): batches of long sentences get fewer examples, so the
-   * longest batch cannot set the run's peak memory. 0: batches of batchSize examples whatever
-   * their length, as every run saved before the budget was the default trained (resumedOptions).
+   * data/batching.ts batchTokens()): batches of long sentences get fewer examples, so a batch of
+   * them cannot hold many times the graph of an ordinary one. 0: batches of batchSize examples
+   * whatever their length, as every run saved before the budget was the default trained
+   * (resumedOptions).
    */
   batchTokens: number;
   /**

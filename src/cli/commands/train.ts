@@ -310,7 +310,7 @@ function scheduleOptions(): Option[] {
     intOption("--batch-size <n>", "examples per batch", { min: 1, default: TRAIN_DEFAULTS.batchSize }),
     intOption(
       "--batch-tokens <n>",
-      "also at most n sentences × transitions per batch, so long sentences make smaller batches and the longest cannot set the peak memory (0: no budget, batches of the batch size whatever their length)",
+      "also at most n sentences × transitions per batch, so long sentences make smaller batches and a batch of them cannot hold many times the memory of an ordinary one (0: no budget, batches of the batch size whatever their length)",
       { min: 0, default: TRAIN_DEFAULTS.batchTokens },
     ),
     curriculumOption(

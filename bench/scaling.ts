@@ -28,6 +28,10 @@ function bench(args: string[]): Record<string, number | string | number[]> {
       "1",
       "--device",
       device,
+      // Batches of exactly --batch-size pairs, whatever their length: the cost against the
+      // batch size and the length is what is measured here.
+      "--batch-tokens",
+      "0",
       ...args,
     ],
     { encoding: "utf8", maxBuffer: 1 << 24 },

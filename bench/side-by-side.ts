@@ -61,6 +61,9 @@ for (let r = 0; r < rounds; r++) {
     data,
     "--batch-size",
     String(batch),
+    // The reference's batches: batch-size pairs whatever their length, the same work.
+    "--batch-tokens",
+    "0",
     "--steps",
     String(steps),
     "--device",

@@ -3,7 +3,14 @@
 // the PyTorch reference in ../shared/bench/spinn_torch.py (300-d, tracker 64, MLP 2 × 1024,
 // batch 128, Adam 1e-3, trained embeddings) so the two can be run side by side.
 import { availableParallelism } from "node:os";
-import { type Batch, encodeNliBatch, lengthsOf, type NliBatch, trainingBatches } from "../data/batching.js";
+import {
+  type Batch,
+  batchTokens,
+  encodeNliBatch,
+  lengthsOf,
+  type NliBatch,
+  trainingBatches,
+} from "../data/batching.js";
 import type { NliExample } from "../data/nli.js";
 import { Rng } from "../data/rng.js";
 import { randomTransitions } from "../data/transitions.js";
@@ -31,6 +38,7 @@ import { TRAIN_DEFAULTS } from "../training/options.js";
 import { type StepResult, trainStep } from "../training/step.js";
 import { nliTrainingStepFlops } from "./flops.js";
 import type { BenchOptions } from "./options.js";
+import { peakRssBytes, resetPeakRss } from "./peak-rss.js";
 
 /**
  * Pairs of random trees with SNLI-like lengths (premise ~ N(14, 6), hypothesis ~ N(8, 3)), or
@@ -72,10 +80,19 @@ export interface BenchResult {
   first_loss: number;
   last_loss: number;
   /**
-   * Peak resident set size of the process up to the end of the timed steps, MiB: the kernel's
-   * high-water mark (getrusage), which sees the peak inside a step, not only between steps.
+   * Peak resident set size up to the end of the timed steps, MiB: the kernel's high-water mark
+   * (peak-rss.ts), which sees the peak inside a step, not only between steps; since this run
+   * began ("run"), or, where the kernel does not let a process reset it, since the process
+   * began ("process": in a --length sweep, the peak of the sweep so far).
    */
   peak_rss_mib: number;
+  peak_rss_since: "run" | "process";
+  /**
+   * The largest cost (sentences × transitions, data/batching.ts batchTokens()) of the training
+   * batches run, warm-up included: what --batch-tokens bounds. (The graph itself follows the
+   * batch's real transitions, which padding makes fewer: BENCHMARKS.md, "Memory".)
+   */
+  largest_batch_tokens: number;
   /** Resident set size before the model is built (Node, libtorch and the data loaded), MiB. */
   rss_before_model_mib: number;
   /** Live native tensors and their bytes after each pass over the timed steps (flat = no leak). */
@@ -107,6 +124,8 @@ export interface BenchResult {
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   checkDevice(o.device);
   manualSeed(o.seed);
+  // This run's own peak, also when runs follow each other in one process (a --length sweep).
+  const ownPeak = resetPeakRss();
   const examples = o.synthetic
     ? syntheticPairs(o.synthetic, 20000, o.seed, o.length)
     : ((await readTaskData(o.data!, "nli")).examples as NliExample[]);
@@ -128,6 +147,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const training = timeTraining(o, step, () => {
     flops = 0;
   });
+  const largestBatchTokens = batches.largestTokens;
   const evaluation = timeEvaluation(model, batches, o.evalBatches);
   const matmul = matmulRate(2 * o.dHidden + o.dTracker, 5 * o.dHidden, o.batchSize * 2, o.device);
   const cudaMib = o.device === "cpu" ? undefined : +(memory().cudaBytes / 2 ** 20).toFixed(1);
@@ -148,6 +168,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     first_loss: +losses[0]!.toFixed(4),
     last_loss: +losses[losses.length - 1]!.toFixed(4),
     peak_rss_mib: +(training.peakRss / 2 ** 20).toFixed(1),
+    peak_rss_since: ownPeak ? "run" : "process",
+    largest_batch_tokens: largestBatchTokens,
     rss_before_model_mib: +(rssBeforeModel / 2 ** 20).toFixed(1),
     live_tensors: training.liveTensors,
     live_mib: training.liveMib,
@@ -168,18 +190,36 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   };
 }
 
-/** Training batches without end: a new seeded epoch of length-bucketed batches when one runs out. */
-function endlessBatches(examples: NliExample[], vocab: Vocabulary, o: BenchOptions): { next(): NliBatch } {
+/**
+ * Training batches without end: a new seeded epoch of length-bucketed batches when one runs out,
+ * within the token budget as the trainer's are (the evaluation timing takes them too).
+ */
+function endlessBatches(
+  examples: NliExample[],
+  vocab: Vocabulary,
+  o: BenchOptions,
+): { next(): NliBatch; readonly largestTokens: number } {
   const rng = new Rng(o.seed);
+  const keys = lengthsOf(examples);
   let batches: Batch[] = [];
   let index = 0;
+  let largestTokens = 0;
   return {
     next() {
       if (index >= batches.length) {
-        batches = trainingBatches(lengthsOf(examples), { batchSize: o.batchSize, rng });
+        batches = trainingBatches(keys, {
+          batchSize: o.batchSize,
+          rng,
+          ...(o.batchTokens > 0 ? { batchTokens: o.batchTokens } : {}),
+        });
         index = 0;
       }
-      return encodeNliBatch(examples, batches[index++]!, vocab);
+      const plan = batches[index++]!;
+      largestTokens = Math.max(largestTokens, batchTokens(keys, plan.indices));
+      return encodeNliBatch(examples, plan, vocab);
+    },
+    get largestTokens() {
+      return largestTokens;
     },
   };
 }
@@ -229,7 +269,7 @@ function timeTraining(o: BenchOptions, step: () => StepResult, afterWarmup: () =
   }
   synchronize();
   t.seconds = (performance.now() - t0) / 1000;
-  t.peakRss = process.resourceUsage().maxRSS * 1024; // KiB
+  t.peakRss = peakRssBytes();
   return t;
 }
 

@@ -58,7 +58,7 @@ export interface TrainingBatchOptions {
   dropLast?: boolean;
   /**
    * A token budget per batch (see batchTokens): a batch also stops growing before its cost
-   * would pass this. Unset: batches of batchSize examples, as before.
+   * would pass this. Unset: batches of batchSize examples whatever their length.
    */
   batchTokens?: number;
   /** Leave out the examples longer than this many tokens (a pair: its longer sentence); default: none. */
@@ -72,6 +72,19 @@ export interface TrainingBatchOptions {
  * published lengths: 0.78 GB peak RSS with it, 1.66 GB without, BENCHMARKS.md.)
  */
 export const DEFAULT_EVAL_BATCH_TOKENS = 32768;
+
+/**
+ * The default token budget of training batches (see batchTokens()): 16,384 sentences ×
+ * transitions. A training batch's autograd graph grows with its transitions, so without a budget
+ * a batch of long examples holds many times the graph of an ordinary one (128 ListOps
+ * expressions of 1,000 tokens cost 255,872: 16 times this budget, which makes them batches of 8).
+ * On the SNLI training subset, batches of 128 pairs cost 7,424 at the median and at most 15,616,
+ * except the one of the longest pairs (37,164): this budget leaves every other batch whole and
+ * cuts that one in two, so ordinary data trains as with count batches. Half the evaluation
+ * budget: training also keeps the graph for the backward pass. (Measured peaks: BENCHMARKS.md,
+ * "Memory"; ListOps expressions of 40 tokens still make batches of 128.)
+ */
+export const DEFAULT_TRAIN_BATCH_TOKENS = 16384;
 
 /**
  * What a batch costs an encoder that runs its sentences side by side: sentences × the longest

@@ -64,14 +64,18 @@ export class BatchShard {
   /**
    * Batch norm over the global batch: alone, libtorch's own; in a group, the statistics are sums
    * over the ranks that autograd differentiates (SyncBatchNorm), two passes for the variance.
+   * A global batch of one row (an epoch's last batch, or under a token budget one long example)
+   * takes the second way alone too: libtorch's running variance takes the unbiased variance,
+   * 0 · 1/0 for one row, and would be NaN from then on.
    */
   batchNorm(norm: BatchNorm, x: Tensor, training: boolean, rows: RowMap): Tensor {
-    if (!this.group || !training) return norm.forward(x, training);
-    const group = this.group;
     const n = rows.globalRows;
-    const mean = group.allReduceSum(x.sum([0])).div(n);
+    if (!training || (!this.group && n > 1)) return norm.forward(x, training);
+    const group = this.group;
+    const sum = (t: Tensor) => (group ? group.allReduceSum(t) : t);
+    const mean = sum(x.sum([0])).div(n);
     const centred = x.sub(mean);
-    const variance = group.allReduceSum(centred.square().sum([0])).div(n);
+    const variance = sum(centred.square().sum([0])).div(n);
     noGrad(() => {
       const m = norm.momentum;
       norm.runningMean.copy_(norm.runningMean.mul(1 - m).add(mean.mul(m)));

@@ -2,6 +2,7 @@
 // REINFORCE settings, with their defaults in one place. Engine-free, so that the CLI can check
 // and document flags without loading libtorch.
 import path from "node:path";
+import { DEFAULT_TRAIN_BATCH_TOKENS } from "../data/batching.js";
 import type { Device } from "../engine/dtype.js";
 import type { BaselineKind, EncoderKind, RewardKind, Task, TransitionMode } from "../models/kinds.js";
 import { DEFAULT_SIZES, MODEL_SIZES, type ModelSizes } from "../models/sizes.js";
@@ -63,10 +64,12 @@ export interface TrainOptions extends ModelSizes {
   batchSize: number;
   /**
    * A token budget per training batch (sentences × the longest sentence's transitions, see
-   * data/batching.ts batchTokens()): batches of long sentences get fewer examples. Unset (the
-   * default, and every run saved before the option existed): batches of batchSize examples.
+   * data/batching.ts batchTokens()): batches of long sentences get fewer examples, so a batch of
+   * them cannot hold many times the graph of an ordinary one. 0: batches of batchSize examples
+   * whatever their length, as every run saved before the budget was the default trained
+   * (resumedOptions).
    */
-  batchTokens?: number;
+  batchTokens: number;
   /**
    * A length curriculum (short first, longer later): epoch k (1, 2, …) trains only on the
    * examples of at most curriculum[k − 1] tokens (a pair: its longer sentence); the epochs after
@@ -109,6 +112,7 @@ export type RequiredTrainOptions = Pick<TrainOptions, "task" | "train" | "dev" |
 export const TRAIN_DEFAULTS = {
   epochs: 10,
   batchSize: 128,
+  batchTokens: DEFAULT_TRAIN_BATCH_TOKENS,
   seed: 1,
   device: "cpu" as Device,
   dtype: "float32" as FloatDType,
@@ -201,7 +205,8 @@ function mayDiffer(key: keyof TrainOptions, saved: TrainOptions): boolean {
 
 /**
  * The options of a resumed run in directory `given.out`: the saved ones, with how long to train
- * taken from `given`; options added since the checkpoint was written take their defaults. Any
+ * taken from `given`; options added since the checkpoint was written take their defaults (the
+ * token budget excepted: such a run trained on count batches, batchTokens 0). Any
  * other option in `given` (not undefined) that differs from the saved run's is refused, naming
  * each: a resumed run continues the same run or nothing.
  */
@@ -209,7 +214,9 @@ export function resumedOptions(
   saved: TrainOptions,
   given: Partial<TrainOptions> & Pick<TrainOptions, "out">,
 ): TrainOptions {
-  const base = defaultTrainOptions(saved);
+  // A run saved without a token budget was saved before the budget was the default: it trained
+  // on count batches, and resumes on them (exactly), not on today's default.
+  const base = defaultTrainOptions({ ...saved, batchTokens: saved.batchTokens ?? 0 });
   const conflicts: string[] = [];
   for (const [k, value] of Object.entries(given)) {
     const key = k as keyof TrainOptions;

@@ -39,6 +39,7 @@ export function checkTrainerState(json: unknown, file: string): TrainerState {
 const INTEGER_OPTIONS = [
   "epochs",
   "batchSize",
+  "batchTokens",
   "seed",
   "evalEvery",
   "patience",

@@ -154,7 +154,7 @@ async function trainEpoch(run: RunState, hooks: TrainHooks): Promise<Stop> {
   const batches = trainingBatches(lengthKeys(setup.trainData), {
     batchSize: o.batchSize,
     rng: run.batchRng,
-    ...(o.batchTokens === undefined ? {} : { batchTokens: o.batchTokens }),
+    ...(o.batchTokens > 0 ? { batchTokens: o.batchTokens } : {}),
     ...(longest === Number.POSITIVE_INFINITY ? {} : { longest }),
   });
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { Command, Option } from "commander";
 import { DEFAULT_BENCH } from "../../src/benchmark/options.js";
 import { buildProgram } from "../../src/cli/program.js";
-import { DEFAULT_EVAL_BATCH_TOKENS } from "../../src/data/batching.js";
+import { DEFAULT_EVAL_BATCH_TOKENS, DEFAULT_TRAIN_BATCH_TOKENS } from "../../src/data/batching.js";
 import { STDIN } from "../../src/data/lines.js";
 import { DEFAULT_INPUT_LIMITS } from "../../src/inference/input-limits.js";
 import { MODEL_SIZES } from "../../src/models/sizes.js";
@@ -155,6 +155,10 @@ describe("--help shows choices and the code's defaults", () => {
     assert.match(helpOf(train, "--device"), /\(default: "cpu"\)$/);
     assert.match(helpOf(train, "--d-hidden"), new RegExp(`\\(default: ${MODEL_SIZES.dHidden.default}\\)$`));
     assert.match(helpOf(train, "--max-length"), /\(default: 0, no limit\)$/);
+    assert.match(
+      helpOf(train, "--batch-tokens"),
+      new RegExp(`\\(default: ${DEFAULT_TRAIN_BATCH_TOKENS}\\)$`),
+    );
   });
 
   test("eval, predict, parse, bench, demo, data", () => {
@@ -169,6 +173,10 @@ describe("--help shows choices and the code's defaults", () => {
     );
     assert.match(helpOf(["parse"], "--input"), /\(default: stdin\)$/);
     assert.match(helpOf(["bench"], "--steps"), new RegExp(`\\(default: ${DEFAULT_BENCH.steps}\\)$`));
+    assert.match(
+      helpOf(["bench"], "--batch-tokens"),
+      new RegExp(`\\(default: ${DEFAULT_TRAIN_BATCH_TOKENS}\\)$`),
+    );
     assert.match(helpOf(["bench"], "--model"), /choices: "spinn-pi-nt", .*, default: "spinn-pi"\)$/);
     assert.match(helpOf(["demo"], "--epochs"), /\(default: 6\)$/);
     assert.match(helpOf(["data", "stats"], "--format"), /\(choices: "nli-jsonl", "nli-txt", "listops"\)$/);

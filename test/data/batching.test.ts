@@ -195,6 +195,19 @@ test("token budgets: every example once, no batch over the budget unless alone, 
   assert.throws(() => evaluationBatches(keys, 16, 0), /batchTokens must be a positive integer/);
 });
 
+test("a budget that no count batch reaches gives exactly the count batches, in the same order", () => {
+  // So the default training budget changes nothing for short data (the demo: 64 ListOps
+  // expressions of at most 40 tokens cost 64 × 79 = 5,056, under 16,384).
+  const keys = lengthsOf(EXAMPLES);
+  const count = trainingBatches(keys, { batchSize: 16, rng: new Rng(6) });
+  const most = Math.max(...count.map((b) => batchTokens(keys, b.indices)));
+  assert.deepEqual(trainingBatches(keys, { batchSize: 16, rng: new Rng(6), batchTokens: most }), count);
+  // One less, and the costliest batch is cut.
+  const cut = trainingBatches(keys, { batchSize: 16, rng: new Rng(6), batchTokens: most - 1 });
+  assert.notDeepEqual(cut, count);
+  for (const b of cut) assert.ok(b.indices.length === 1 || batchTokens(keys, b.indices) < most);
+});
+
 test("a curriculum's length limit: only the pairs whose longer sentence fits, each once", () => {
   const keys = lengthsOf(EXAMPLES);
   const fits = EXAMPLES.flatMap((e, i) =>

@@ -104,6 +104,13 @@ const runs: [string, object][] = [
   ["lstm", { task: "listops", model: "lstm" }],
   ["bilstm", { task: "nli", model: "bilstm" }],
   ["cbow", { task: "nli", model: "cbow" }],
+  // A token budget of 60: a pair costs 2 × 7 = 14 (4-word sentences) or 2 × 11 = 22 (a 6-word
+  // premise), so global batches of 4 and 2 pairs instead of 7; the budget cuts the global
+  // batches before they are split (the 2-pair ones 1 + 1).
+  ["spinn-pi-budget", { task: "nli", model: "spinn-pi", batchTokens: 60 }],
+  // A budget of 40: batches of 2 pairs, or 1 of a 6-word premise: a global batch of one row,
+  // whose batch norm alone must agree with the group's (and keep a finite running variance).
+  ["spinn-pi-budget-ones", { task: "nli", model: "spinn-pi", batchTokens: 40 }],
 ];
 
 describe("3 workers with batches of 2 (a worker with nothing to train in each step)", { skip }, () => {

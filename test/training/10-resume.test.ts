@@ -8,9 +8,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_TRAIN_BATCH_TOKENS, trainingBatches } from "../../src/data/batching.js";
 import { generateListOps } from "../../src/data/listops-generate.js";
+import { Rng } from "../../src/data/rng.js";
 import { resolveCheckpointDir, writeDirAtomic } from "../../src/models/checkpoint-dir.js";
-import { defaultTrainOptions, type TrainOptions } from "../../src/training/options.js";
+import { lengthKeys, readTaskData } from "../../src/tasks/task.js";
+import { defaultTrainOptions, resumedOptions, type TrainOptions } from "../../src/training/options.js";
 import { train } from "../../src/training/trainer.js";
 import { elapsedSeconds, metricsWithoutStamps } from "./metrics-stamps.js";
 
@@ -130,6 +133,45 @@ describe("resume", () => {
     const full = await train(options(path.join(dir, "older-whole")));
     assert.equal(rest.steps, full.steps);
     assert.deepEqual(weights(parts), weights(path.join(dir, "older-whole")));
+  });
+
+  test("a new run saves the default token budget; one saved without it resumes on count batches, exactly", async () => {
+    const parts = path.join(dir, "before-budget");
+    await train(options(parts, { maxSteps: 7 }));
+    const file = path.join(parts, "last", "trainer.json");
+    const saved = JSON.parse(readFileSync(file, "utf8"));
+    assert.equal(saved.options.batchTokens, DEFAULT_TRAIN_BATCH_TOKENS);
+    // A checkpoint written before the budget was the default: no field, and count batches.
+    delete saved.options.batchTokens;
+    writeFileSync(file, JSON.stringify(saved));
+    rmSync(path.join(parts, "last", "manifest.json"));
+    assert.equal(resumedOptions(saved.options, { out: parts }).batchTokens, 0);
+    // Today's default is not that run's: asking for it is refused, naming the flag.
+    await assert.rejects(train(options(parts), {}, true), {
+      name: "ResumeError",
+      message: new RegExp(`--batch-tokens ${DEFAULT_TRAIN_BATCH_TOKENS} differs from the saved run's 0`),
+    });
+    const rest = await train(options(parts, { batchTokens: 0 }), {}, true);
+    const full = await train(options(path.join(dir, "before-budget-whole"), { batchTokens: 0 }));
+    assert.equal(rest.steps, full.steps);
+    assert.deepEqual(weights(parts), weights(path.join(dir, "before-budget-whole")));
+  });
+
+  test("batches: 0 is count batches, a budget cuts them, the default leaves short examples whole", async () => {
+    const steps = async (name: string, batchTokens: number) =>
+      (await train(options(path.join(dir, name), { epochs: 1, evalEvery: 0, batchTokens }))).steps;
+    // 200 examples in batches of 16: 13 batches. The longest example has 12 tokens, so a batch
+    // costs at most 16 × 23 = 368 sentences × transitions, far below the default budget.
+    assert.equal(await steps("count", 0), 13);
+    assert.equal(await steps("default-budget", DEFAULT_TRAIN_BATCH_TOKENS), 13);
+    // A budget of 100: at most 4 examples of 12 tokens (4 × 23 = 92), more of shorter ones.
+    const budgeted = trainingBatches(lengthKeys(await readTaskData(trainFile, "listops")), {
+      batchSize: 16,
+      rng: new Rng(9),
+      batchTokens: 100,
+    });
+    assert.ok(budgeted.length > 13);
+    assert.equal(await steps("budget", 100), budgeted.length);
   });
 
   test("RL-SPINN (sampled trees, moving-average baseline) resumes exactly too", async () => {

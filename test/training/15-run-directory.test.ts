@@ -246,6 +246,18 @@ describe("--resume refuses flags that contradict the saved run", () => {
     assert.equal(JSON.parse(longer.stdout.trim().split("\n").pop()!).steps, 9);
   });
 
+  test("--batch-tokens: the saved run's budget may be given again, another is refused", () => {
+    const out = copyOfBase("budget");
+    const saved = JSON.parse(readFileSync(path.join(out, "last", "trainer.json"), "utf8")).options;
+    assertOneLine(
+      resume(out, {}, "--batch-tokens", "0"),
+      new RegExp(`--resume: --batch-tokens 0 differs from the saved run's ${saved.batchTokens} `),
+    );
+    const same = resume(out, {}, "--batch-tokens", String(saved.batchTokens), "--max-steps", "8");
+    assert.equal(same.status, 0, same.stderr);
+    assert.equal(JSON.parse(same.stdout.trim().split("\n").pop()!).steps, 8);
+  });
+
   test("the library's train(options, hooks, true) makes the same check", async () => {
     const out = copyOfBase("contradict-library");
     const saved = JSON.parse(readFileSync(path.join(out, "last", "trainer.json"), "utf8")).options;

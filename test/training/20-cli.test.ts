@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_TRAIN_BATCH_TOKENS } from "../../src/data/batching.js";
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/cli/main.js");
 const dir = mkdtempSync(path.join(tmpdir(), "spinn-cli-"));
@@ -295,6 +296,23 @@ describe("train, eval, predict", () => {
     assert.ok(b.train_pairs_per_s > 0 && b.eval_pairs_per_s > 0 && b.peak_rss_mib > 0);
     assert.equal(b.live_tensors.length, 2);
     assert.match(b.versions.torch, /^\d+\.\d+/);
+    assert.equal(b.config.batch_tokens, DEFAULT_TRAIN_BATCH_TOKENS);
+  });
+
+  test("bench batches as training does: within --batch-tokens, or by count with 0", () => {
+    // Pairs of two 5-word sentences: 2 × 9 = 18 sentences × transitions each.
+    const bench = (budget: string) => {
+      const flags = ["--synthetic", "40", "--length", "5", "--batch-size", "8", "--batch-tokens", budget];
+      const r = spinn(["bench", ...flags, "--steps", "2", "--warmup", "0", "--eval-batches", "1", ...small]);
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout);
+    };
+    const budget = bench("40");
+    assert.equal(budget.config.batch_tokens, 40);
+    assert.equal(budget.largest_batch_tokens, 36); // 2 pairs: a third would cost 54
+    const count = bench("0");
+    assert.equal(count.config.batch_tokens, 0);
+    assert.equal(count.largest_batch_tokens, 8 * 18);
   });
 
   test("bad flags, missing files and wrong data are one line and exit code 2", () => {

@@ -49,6 +49,13 @@ export function registerBenchCommand(program: Command): void {
     )
     .addOption(choiceOption("--model <kind>", "encoder", ENCODERS, { default: d.model }))
     .addOption(intOption("--batch-size <n>", "pairs per batch", { min: 1, default: d.batchSize }))
+    .addOption(
+      intOption(
+        "--batch-tokens <n>",
+        "also at most n sentences × transitions per batch, as spinn train's batches (0: no budget, batches of the batch size whatever their length)",
+        { min: 0, default: d.batchTokens },
+      ),
+    )
     .addOption(intOption("--steps <n>", "timed training steps", { min: 2, default: d.steps }))
     .addOption(intOption("--warmup <n>", "untimed steps first", { min: 0, default: d.warmup }))
     .addOption(

@@ -310,8 +310,8 @@ function scheduleOptions(): Option[] {
     intOption("--batch-size <n>", "examples per batch", { min: 1, default: TRAIN_DEFAULTS.batchSize }),
     intOption(
       "--batch-tokens <n>",
-      "also at most n sentences × transitions per batch (long sentences make smaller batches; default: no budget)",
-      { min: 1 },
+      "also at most n sentences × transitions per batch, so long sentences make smaller batches and a batch of them cannot hold many times the memory of an ordinary one (0: no budget, batches of the batch size whatever their length)",
+      { min: 0, default: TRAIN_DEFAULTS.batchTokens },
     ),
     curriculumOption(
       "--curriculum <lengths>",

@@ -13,6 +13,7 @@ import {
   cat,
   currentScope,
   type GatherPart,
+  isGradEnabled,
   Linear,
   LSTMCell,
   lstmCell,
@@ -35,6 +36,7 @@ import {
   type SentenceEncoder,
   type TransitionSource,
 } from "./encoder.js";
+import { levelSchedule } from "./level-order.js";
 import { type ReduceStep, StackMachine } from "./stack-machine.js";
 
 export interface SpinnConfig {
@@ -476,6 +478,12 @@ class PolicyRecord {
 export class SpinnEncoder implements SentenceEncoder {
   readonly reduce: Reduce;
   readonly tracker: Tracker | null;
+  /**
+   * Compose by tree level where nothing depends on the order of the transitions (no tracker,
+   * given trees) and no gradient is taken: evaluation and inference (issue 16). False forces
+   * the step path, so that tests and the benchmark can compare the two; nothing else sets it.
+   */
+  byLevel = true;
 
   constructor(
     path: ParamPath,
@@ -522,18 +530,26 @@ export class SpinnEncoder implements SentenceEncoder {
     // Every sentence of n words takes n − 1 compositions, whatever its tree.
     const composition = this.reduce.stepProduct(machine.leafCount - batch.size);
     const kept = keep ? new KeptRows(keep) : null;
-    // Each step in a scope of its own: its intermediates are freed as soon as it ends (what a
-    // backward pass needs, autograd holds), so memory follows the state memory, not the steps.
-    // The memories and the policy record keep what they need in this scope.
-    for (let s = 0; s < transitions.steps; s++) {
-      scope(() => {
-        const moving = transitions.moving(s);
-        tracker?.step(memory, machine, moving);
-        const actions = transitions.decide(s, tracker, machine);
-        const popped = machine.apply(actions, s);
-        kept?.note(s, popped);
-        reduceStep(this.reduce, memory, popped, tracker, composition);
-      });
+    if (this.composesByLevel(source) && batch.transitions) {
+      // The same compositions, the same rows, one level of the whole batch at a time.
+      const levels = levelSchedule(machine, batch.transitions, batch.steps, (s, popped) =>
+        kept?.note(s, popped),
+      );
+      for (const level of levels) scope(() => reduceStep(this.reduce, memory, level, null, composition));
+    } else {
+      // Each step in a scope of its own: its intermediates are freed as soon as it ends (what a
+      // backward pass needs, autograd holds), so memory follows the state memory, not the steps.
+      // The memories and the policy record keep what they need in this scope.
+      for (let s = 0; s < transitions.steps; s++) {
+        scope(() => {
+          const moving = transitions.moving(s);
+          tracker?.step(memory, machine, moving);
+          const actions = transitions.decide(s, tracker, machine);
+          const popped = machine.apply(actions, s);
+          kept?.note(s, popped);
+          reduceStep(this.reduce, memory, popped, tracker, composition);
+        });
+      }
     }
     assertSingleTrees(machine);
     const H = this.config.dHidden;
@@ -544,6 +560,15 @@ export class SpinnEncoder implements SentenceEncoder {
       policy: transitions.policy(),
       ...(kept ? { kept: memory.read(kept.rows()).narrow(1, 0, H) } : {}),
     };
+  }
+
+  /**
+   * Whether a pass composes by tree level: only the given trees fix every composition in
+   * advance, only without a tracker does a composition read nothing but its children, and only
+   * evaluation for now (with gradients the step path's sparse backward ops are the tested ones).
+   */
+  private composesByLevel(source: TransitionSource): boolean {
+    return this.byLevel && !this.tracker && source === "given" && !isGradEnabled();
   }
 
   /** The decision of a pass from `source`, after checking that this encoder can make it. */

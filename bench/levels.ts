@@ -15,6 +15,7 @@ import { predictListOps } from "../src/inference/raw-input.js";
 import { loadModelDir } from "../src/models/model-dir.js";
 import { pretrainedDir } from "../src/models/pretrained.js";
 import type { SpinnEncoder } from "../src/models/spinn.js";
+import { itemsPerSecond } from "./items-per-second.js";
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
@@ -29,18 +30,7 @@ const encoder = loaded.model.encoder as SpinnEncoder;
 
 /** Expressions per second for about `seconds`: 1,024 per pass, `perCall` per library call. */
 function rate(batchSize: number, perCall: number): number {
-  const once = () => {
-    for (let at = 0; at < many.length; at += perCall)
-      predictListOps(loaded, many.slice(at, at + perCall), { batchSize });
-  };
-  once(); // warm-up
-  let done = 0;
-  const start = performance.now();
-  while (performance.now() - start < seconds * 1000) {
-    once();
-    done += many.length;
-  }
-  return done / ((performance.now() - start) / 1000);
+  return itemsPerSecond(sample, perCall, seconds, (part) => predictListOps(loaded, part, { batchSize }));
 }
 
 /** A tree's height from its transitions (leaves 0). */

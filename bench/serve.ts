@@ -23,6 +23,7 @@ import { classify, predictListOps } from "../src/inference/raw-input.js";
 import { loadModelDir } from "../src/models/model-dir.js";
 import { pretrainedDir } from "../src/models/pretrained.js";
 import { DEFAULT_BATCHING, defaultWorkers } from "../src/serve/options.js";
+import { itemsPerSecond } from "./items-per-second.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.resolve(here, "../src/cli/main.js");
@@ -59,26 +60,15 @@ function itemsOf(name: string): Item[] {
  */
 function offlineRate(name: string, items: Item[], batchSize: number, perCall = 1024): number {
   const loaded = loadModelDir(pretrainedDir(name));
-  const many = Array.from({ length: 1024 }, (_, i) => items[i % items.length]!);
-  const run = (part: Item[]) =>
+  const rate = itemsPerSecond(items, perCall, seconds, (part) =>
     "premise" in part[0]!
       ? classify(loaded, part as { premise: string; hypothesis: string }[], { batchSize })
       : predictListOps(
           loaded,
           part.map((x) => (x as { expression: string }).expression),
           { batchSize },
-        );
-  const once = () => {
-    for (let at = 0; at < many.length; at += perCall) run(many.slice(at, at + perCall));
-  };
-  once(); // warm-up
-  let done = 0;
-  const start = performance.now();
-  while (performance.now() - start < seconds * 1000) {
-    once();
-    done += many.length;
-  }
-  const rate = done / ((performance.now() - start) / 1000);
+        ),
+  );
   loaded.model.dispose();
   return rate;
 }

@@ -2,16 +2,13 @@
 // batch invariance: an example's encoding must not depend on what else is in its batch.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { SentenceBatch } from "../../src/data/batching.js";
-import { randomTransitions, SHIFT, SKIP } from "../../src/data/transitions.js";
+import { randomTransitions, SHIFT } from "../../src/data/transitions.js";
 import { cat, manualSeed, noGrad, scope, type Tensor, zeros } from "../../src/engine/index.js";
 import { stackSentenceBatches } from "../../src/models/batch-layout.js";
 import { defaultConfig, Model } from "../../src/models/model.js";
+import { batchOf, type Sentence as SentenceOf } from "./sentence-batches.js";
 
-interface Sentence {
-  ids: number[];
-  transitions: number[];
-}
+type Sentence = SentenceOf<number[]>;
 
 /** A random binary tree over n leaves, as transitions (seeded by a tiny LCG). */
 function randomSentence(n: number, seed: number): Sentence {
@@ -22,25 +19,6 @@ function randomSentence(n: number, seed: number): Sentence {
   };
   const transitions = [...randomTransitions(n, { next })];
   return { ids: Array.from({ length: n }, () => 2 + Math.floor(next() * 18)), transitions };
-}
-
-function batchOf(sentences: Sentence[]): SentenceBatch {
-  const width = Math.max(...sentences.map((s) => s.ids.length));
-  const steps = Math.max(...sentences.map((s) => s.transitions.length));
-  const ids = new Int32Array(sentences.length * width);
-  const transitions = new Uint8Array(sentences.length * steps).fill(SKIP);
-  sentences.forEach((s, i) => {
-    ids.set(s.ids, i * width);
-    transitions.set(s.transitions, i * steps);
-  });
-  return {
-    size: sentences.length,
-    width,
-    ids,
-    lengths: Int32Array.from(sentences.map((s) => s.ids.length)),
-    steps,
-    transitions,
-  };
 }
 
 function smallModel(encoder: "spinn-pi" | "spinn-pi-nt" | "lstm" | "bilstm" | "cbow"): Model {

@@ -12,23 +12,8 @@ import type { Model } from "../../src/models/model.js";
 import { type SpinnEncoder, sampleAction } from "../../src/models/spinn.js";
 import { StackMachine } from "../../src/models/stack-machine.js";
 import { Advantages, policyLoss } from "../../src/training/reinforce.js";
+import { alongTrees, copiesOf } from "./sentence-batches.js";
 import { tinyRlSpinn } from "./tiny-rl-spinn.js";
-
-/** `copies` copies of one sentence of word ids `ids`, with the given trees (or none). */
-function batchOf(ids: number[], copies: number, trees: number[][] | null = null): SentenceBatch {
-  const n = ids.length;
-  const size = trees ? trees.length : copies;
-  const out = new Int32Array(size * n);
-  for (let i = 0; i < size; i++) out.set(ids, i * n);
-  return {
-    size,
-    width: n,
-    ids: out,
-    lengths: new Int32Array(size).fill(n),
-    steps: trees ? 2 * n - 1 : 0,
-    transitions: trees ? Uint8Array.from(trees.flat()) : null,
-  };
-}
 
 /** Every transition sequence of a binary tree over n words. */
 function allTrees(n: number): number[][] {
@@ -100,7 +85,7 @@ describe("RL-SPINN", () => {
     for (const t of trees) {
       scope(() => {
         zeroGrads(model);
-        const pass = run(batchOf(ids, 1, [t]), "given");
+        const pass = run(alongTrees(ids, [t]), "given");
         pass.policy!.logProb.sum().backward();
         p.push(Math.exp(pass.policy!.logProb.item()));
         gradLogP.push(gradients(model));
@@ -116,7 +101,7 @@ describe("RL-SPINN", () => {
     // The same gradient straight from autograd: ∇ Σ p(t) r(t).
     scope(() => {
       zeroGrads(model);
-      const pass = run(batchOf(ids, 1, trees), "given");
+      const pass = run(alongTrees(ids, trees), "given");
       let j: Tensor | null = null;
       trees.forEach((_, k) => {
         const term = pass.policy!.logProb.narrow(0, k, 1).exp().mul(reward[k]!);
@@ -139,7 +124,7 @@ describe("RL-SPINN", () => {
     let estimate = new Float64Array(dim);
     scope(() => {
       zeroGrads(model);
-      const pass = run(batchOf(ids, M), "sample");
+      const pass = run(copiesOf(ids, M), "sample");
       const adv = new Float32Array(M);
       for (let i = 0; i < M; i++) {
         const k = index.get(
@@ -184,7 +169,7 @@ describe("RL-SPINN", () => {
     });
     scope(() => {
       const trees = allTrees(4);
-      const batch = batchOf([2, 5, 7, 3], 1, trees);
+      const batch = alongTrees([2, 5, 7, 3], trees);
       const pass = encoder.run(model.leaves.forward(batch, false), batch, "given");
       // Real choices along each tree: the steps where the stack has ≥ 2 items and words remain.
       const choices = trees.map((t) => {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, test } from "node:test";
-import type { NliBatch, SentenceBatch } from "../../src/data/batching.js";
+import type { NliBatch } from "../../src/data/batching.js";
 import { branchingTransitions, REDUCE, randomTransitions, SKIP } from "../../src/data/transitions.js";
 import { manualSeed, noGrad, scope, type Tensor } from "../../src/engine/index.js";
 import { predictListOps } from "../../src/inference/raw-input.js";
@@ -17,11 +17,9 @@ import { loadModelDir } from "../../src/models/model-dir.js";
 import { pretrainedDir } from "../../src/models/pretrained.js";
 import type { SpinnEncoder } from "../../src/models/spinn.js";
 import { StackMachine } from "../../src/models/stack-machine.js";
+import { batchOf, type Sentence as SentenceOf } from "./sentence-batches.js";
 
-interface Sentence {
-  ids: number[];
-  transitions: Uint8Array;
-}
+type Sentence = SentenceOf<Uint8Array>;
 
 function lcg(seed: number): { next(): number } {
   let state = seed;
@@ -39,19 +37,6 @@ function sentence(n: number, seed: number, shape: Shape): Sentence {
   const rng = lcg(seed);
   const transitions = shape === "random" ? randomTransitions(n, rng) : branchingTransitions(n, shape);
   return { ids: Array.from({ length: n }, () => 2 + Math.floor(rng.next() * 18)), transitions };
-}
-
-function batchOf(sentences: Sentence[]): SentenceBatch {
-  const width = Math.max(...sentences.map((s) => s.ids.length));
-  const steps = Math.max(...sentences.map((s) => s.transitions.length));
-  const ids = new Int32Array(sentences.length * width);
-  const transitions = new Uint8Array(sentences.length * steps).fill(SKIP);
-  sentences.forEach((s, i) => {
-    ids.set(s.ids, i * width);
-    transitions.set(s.transitions, i * steps);
-  });
-  const lengths = Int32Array.from(sentences.map((s) => s.ids.length));
-  return { size: sentences.length, width, ids, lengths, steps, transitions };
 }
 
 /** Mixed lengths: one-token sentences, short ones, and one very long sentence. */

@@ -3,8 +3,6 @@
 // entropy bonus's schedule, whose gradient is the entropy's (checked against finite differences).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { SentenceBatch } from "../../src/data/batching.js";
-import { REDUCE, SHIFT } from "../../src/data/transitions.js";
 import { Adam, manualSeed, noGrad, SGD, scope, type Tensor } from "../../src/engine/index.js";
 import type { Model } from "../../src/models/model.js";
 import type { SpinnEncoder } from "../../src/models/spinn.js";
@@ -17,32 +15,10 @@ import {
   isPolicyParameter,
 } from "../../src/training/policy-update.js";
 import { policyLoss } from "../../src/training/reinforce.js";
+import { alongTrees, FOUR_WORD_TREES } from "../models/sentence-batches.js";
 import { numericGradient, tinyRlSpinn } from "../models/tiny-rl-spinn.js";
 
 const rlSpinn = (): Model => tinyRlSpinn(21);
-
-/** One sentence of word ids `ids` per tree in `trees`, composed along that tree. */
-function batchOf(ids: number[], trees: number[][]): SentenceBatch {
-  const n = ids.length;
-  const out = new Int32Array(trees.length * n);
-  for (let i = 0; i < trees.length; i++) out.set(ids, i * n);
-  return {
-    size: trees.length,
-    width: n,
-    ids: out,
-    lengths: new Int32Array(trees.length).fill(n),
-    steps: 2 * n - 1,
-    transitions: Uint8Array.from(trees.flat()),
-  };
-}
-
-const S = SHIFT;
-const R = REDUCE;
-const TREES = [
-  [S, S, R, S, R, S, R],
-  [S, S, S, S, R, R, R],
-  [S, S, R, S, S, R, R],
-];
 
 describe("the transition policy's own learning rate (--policy-lr)", () => {
   test("the policy parameters are the tracker's SHIFT/REDUCE classifier's, and only those", () => {
@@ -134,20 +110,25 @@ describe("the entropy bonus's schedule (--entropy-decay)", () => {
   test("the entropy term's gradient is the policy entropy's (finite differences, float64)", () => {
     const model = rlSpinn();
     const encoder = model.encoder as SpinnEncoder;
-    const batch = batchOf([2, 5, 7, 3], TREES);
+    const batch = alongTrees([2, 5, 7, 3], FOUR_WORD_TREES);
     const weight = encoder.tracker!.transition!.weight;
     const w = 0.7;
     /** The bonus's loss term alone: −w · mean entropy over the trees (zero advantages). */
     const loss = () =>
       scope(() => {
         const pass = encoder.run(model.leaves.forward(batch, false), batch, "given");
-        const zero = new Float32Array(TREES.length);
+        const zero = new Float32Array(FOUR_WORD_TREES.length);
         return policyLoss(pass.policy!.logProb, pass.policy!.entropy, zero, w).toFloat64Array()[0]!;
       });
     scope(() => {
       for (const [, p] of model.store.trainable()) p.zeroGrad();
       const pass = encoder.run(model.leaves.forward(batch, false), batch, "given");
-      policyLoss(pass.policy!.logProb, pass.policy!.entropy, new Float32Array(TREES.length), w).backward();
+      policyLoss(
+        pass.policy!.logProb,
+        pass.policy!.entropy,
+        new Float32Array(FOUR_WORD_TREES.length),
+        w,
+      ).backward();
     });
     const analytic = weight.grad!.toFloat64Array();
     const numeric = numericGradient(weight, loss);
@@ -162,7 +143,7 @@ describe("the entropy bonus's schedule (--entropy-decay)", () => {
 
   test("the objective applies the schedule at the trainer's step", () => {
     const model = rlSpinn();
-    const sentence = batchOf([2, 5, 7, 3], TREES);
+    const sentence = alongTrees([2, 5, 7, 3], FOUR_WORD_TREES);
     const batch = { indices: [0, 1, 2], labels: Int32Array.from([1, 2, 3]), sentence } as TaskBatch;
     const fixed = {
       transitionWeight: 1,

@@ -7,13 +7,13 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { REDUCE, SHIFT } from "../../src/data/transitions.js";
 import { noGrad, SGD, scope, tensor } from "../../src/engine/index.js";
 import type { Model } from "../../src/models/model.js";
 import type { TaskBatch } from "../../src/tasks/task.js";
 import { groupedOptimizer, isPolicyParameter } from "../../src/training/policy-update.js";
 import { clippedSurrogate, ppoPasses, recordSample, treeLogProb } from "../../src/training/ppo.js";
 import { policyLoss } from "../../src/training/reinforce.js";
+import { copiesOf, FOUR_WORD_TREES } from "../models/sentence-batches.js";
 import { tinyRlSpinn } from "../models/tiny-rl-spinn.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -21,31 +21,12 @@ const cli = path.resolve(here, "../../src/cli/main.js");
 
 const rlSpinn = (): Model => tinyRlSpinn(17);
 
-const S = SHIFT;
-const R = REDUCE;
-const TREES = [
-  [S, S, R, S, R, S, R],
-  [S, S, S, S, R, R, R],
-  [S, S, R, S, S, R, R],
-].map((t) => Uint8Array.from(t));
+const TREES = FOUR_WORD_TREES.map((t) => Uint8Array.from(t));
 
 /** One copy of a 4-word sentence per tree (the trees are given separately, as sampled ones are). */
 function batchOf(ids: number[], copies: number): TaskBatch {
-  const n = ids.length;
-  const out = new Int32Array(copies * n);
-  for (let i = 0; i < copies; i++) out.set(ids, i * n);
-  return {
-    indices: Array.from({ length: copies }, (_, i) => i),
-    labels: new Int32Array(copies),
-    sentence: {
-      size: copies,
-      width: n,
-      ids: out,
-      lengths: new Int32Array(copies).fill(n),
-      steps: 0,
-      transitions: null,
-    },
-  } as TaskBatch;
+  const indices = Array.from({ length: copies }, (_, i) => i);
+  return { indices, labels: new Int32Array(copies), sentence: copiesOf(ids, copies) } as TaskBatch;
 }
 
 function grads(model: Model): Float64Array[] {

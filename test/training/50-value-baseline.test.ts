@@ -4,41 +4,23 @@
 // r − v(x) taken as constants, and the policy loss gives the value head no gradient.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { REDUCE, SHIFT } from "../../src/data/transitions.js";
 import { noGrad, scope } from "../../src/engine/index.js";
 import type { Model } from "../../src/models/model.js";
 import type { TaskBatch } from "../../src/tasks/task.js";
 import { policyLoss } from "../../src/training/reinforce.js";
 import { learnedBaseline } from "../../src/training/value-baseline.js";
+import { batchOf, FOUR_WORD_TREES } from "../models/sentence-batches.js";
 import { numericGradient, tinyRlSpinn } from "../models/tiny-rl-spinn.js";
 
 const rlSpinn = (): Model => tinyRlSpinn(29, { valueHead: true });
 
-const S = SHIFT;
-const R = REDUCE;
-const TREES = [
-  [S, S, R, S, R, S, R],
-  [S, S, S, S, R, R, R],
-  [S, S, R, S, S, R, R],
-];
-
-/** One 4-word sentence per tree, composed along it. */
+/** One 4-word sentence per tree (the second word differs), composed along it. */
 function batch(): TaskBatch {
-  const ids = [2, 5, 7, 3];
-  const n = ids.length;
-  const out = new Int32Array(TREES.length * n);
-  for (let i = 0; i < TREES.length; i++) out.set([ids[0]!, ids[1]! + i, ids[2]!, ids[3]!], i * n);
+  const sentences = FOUR_WORD_TREES.map((transitions, i) => ({ ids: [2, 5 + i, 7, 3], transitions }));
   return {
     indices: [0, 1, 2],
     labels: Int32Array.from([1, 4, 7]),
-    sentence: {
-      size: TREES.length,
-      width: n,
-      ids: out,
-      lengths: new Int32Array(TREES.length).fill(n),
-      steps: 2 * n - 1,
-      transitions: Uint8Array.from(TREES.flat()),
-    },
+    sentence: batchOf(sentences),
   } as TaskBatch;
 }
 

@@ -5,16 +5,27 @@
 // them. The two paths alternate within each round, so both see the same machine load. Also
 // reports the sequential steps each path costs on the arrival batches (the step path: 2n − 1
 // transitions of a batch's longest expression; the level path: its tallest tree's height).
+// Then training: a fresh model of listops-pi's configuration, Adam, trained on the sample
+// repeated to 1,024 expressions in the trainer's batches (64 expressions within the default token
+// budget), on both paths alternately (expressions per second of training steps).
 // Prints one JSON object. BENCH_ROUNDS (3), BENCH_SECONDS (4 per measurement).
 import { readFileSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import path from "node:path";
+import { trainingBatches } from "../src/data/batching.js";
 import { parseListOpsExpression } from "../src/data/listops.js";
+import { Rng } from "../src/data/rng.js";
 import { REDUCE, SKIP } from "../src/data/transitions.js";
+import { Adam } from "../src/engine/index.js";
 import { predictListOps } from "../src/inference/raw-input.js";
+import { Model } from "../src/models/model.js";
 import { loadModelDir } from "../src/models/model-dir.js";
 import { pretrainedDir } from "../src/models/pretrained.js";
 import type { SpinnEncoder } from "../src/models/spinn.js";
+import { batchFor, lengthKeys, readTaskData } from "../src/tasks/task.js";
+import { Objective } from "../src/training/objective.js";
+import { TRAIN_DEFAULTS } from "../src/training/options.js";
+import { trainStep } from "../src/training/step.js";
 import { itemsPerSecond } from "./items-per-second.js";
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -59,16 +70,42 @@ function sequentialSteps(): { step_path: number; level_path: number } {
   return { step_path: steps, level_path: levels };
 }
 
+const sampleData = await readTaskData(path.join(dir, "sample.tsv"), "listops");
+const data = {
+  ...sampleData,
+  examples: Array.from({ length: 1024 }, (_, i) => sampleData.examples[i % sampleData.examples.length]!),
+};
+const trainee = new Model(loaded.model.config);
+const optimizer = new Adam(trainee.store.trainable(), { lr: 1e-3 });
+const objective = new Objective(TRAIN_DEFAULTS);
+const plans = trainingBatches(lengthKeys(data), {
+  batchSize: 64,
+  batchTokens: TRAIN_DEFAULTS.batchTokens,
+  rng: new Rng(1),
+});
+
+/** Training expressions per second for about `seconds` (whole passes over the 1,024). */
+function trainingRate(): number {
+  // itemsPerSecond's calls of 1,024 items: one pass over the batches each.
+  return itemsPerSecond(data.examples, data.examples.length, seconds, () => {
+    for (const plan of plans)
+      trainStep(trainee, optimizer, objective, batchFor(data, plan, loaded.vocab), TRAIN_DEFAULTS.clip);
+  });
+}
+
 const results: Record<string, { step: number[]; level: number[] }> = {
   sorted_batches_256: { step: [], level: [] },
   arrival_batches_64: { step: [], level: [] },
+  training_batches_64: { step: [], level: [] },
 };
 for (let r = 0; r < rounds; r++) {
   for (const byLevel of r % 2 === 0 ? [false, true] : [true, false]) {
     encoder.byLevel = byLevel;
+    (trainee.encoder as SpinnEncoder).byLevel = byLevel;
     const key = byLevel ? "level" : "step";
     results.sorted_batches_256![key].push(rate(256, 1024));
     results.arrival_batches_64![key].push(rate(64, 64));
+    results.training_batches_64![key].push(trainingRate());
   }
 }
 encoder.byLevel = true;
@@ -97,4 +134,6 @@ const report = {
   ),
 };
 console.log(JSON.stringify(report, null, 2));
+optimizer.dispose();
+trainee.dispose();
 loaded.model.dispose();

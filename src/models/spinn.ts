@@ -13,7 +13,6 @@ import {
   cat,
   currentScope,
   type GatherPart,
-  isGradEnabled,
   Linear,
   LSTMCell,
   lstmCell,
@@ -480,8 +479,8 @@ export class SpinnEncoder implements SentenceEncoder {
   readonly tracker: Tracker | null;
   /**
    * Compose by tree level where nothing depends on the order of the transitions (no tracker,
-   * given trees) and no gradient is taken: evaluation and inference (issue 16). False forces
-   * the step path, so that tests and the benchmark can compare the two; nothing else sets it.
+   * given trees), in training as in evaluation (issue 16). False forces the step path, so that
+   * tests and the benchmarks can compare the two; nothing else sets it.
    */
   byLevel = true;
 
@@ -564,11 +563,12 @@ export class SpinnEncoder implements SentenceEncoder {
 
   /**
    * Whether a pass composes by tree level: only the given trees fix every composition in
-   * advance, only without a tracker does a composition read nothing but its children, and only
-   * evaluation for now (with gradients the step path's sparse backward ops are the tested ones).
+   * advance, and only without a tracker does a composition read nothing but its children. The
+   * backward pass is the step path's too (the state memory's row gradients, the cells' saved
+   * rows, the pass-wide weight gradient): it only sees more rows per composition.
    */
   private composesByLevel(source: TransitionSource): boolean {
-    return this.byLevel && !this.tracker && source === "given" && !isGradEnabled();
+    return this.byLevel && !this.tracker && source === "given";
   }
 
   /** The decision of a pass from `source`, after checking that this encoder can make it. */

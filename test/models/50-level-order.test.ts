@@ -76,6 +76,25 @@ function bothPaths(m: Model, f: () => Tensor): [Float64Array, Float64Array] {
   }
 }
 
+/** Every trainable parameter's gradient of `loss`, by level (the default), then by step. */
+function gradientsOnBothPaths(m: Model, loss: () => Tensor): [Float64Array, Float64Array] {
+  const encoder = m.encoder as SpinnEncoder;
+  const params = m.store.trainable().map(([, p]) => p);
+  const gradients = () =>
+    scope(() => {
+      for (const p of params) p.zeroGrad();
+      loss().backward();
+      return Float64Array.from(params.flatMap((p) => Array.from(p.grad?.toFloat64Array() ?? [])));
+    });
+  const byLevel = gradients();
+  encoder.byLevel = false;
+  try {
+    return [byLevel, gradients()];
+  } finally {
+    encoder.byLevel = true;
+  }
+}
+
 /**
  * Largest |a − b| / (1e-5·|b| + 1e-6) over the elements: at most 1 when every element is within
  * 1e-5 relative (numpy's allclose with rtol 1e-5; the absolute 1e-6 for values near zero).
@@ -175,13 +194,15 @@ describe("which path runs", () => {
   let reduceSteps = 0;
   for (let s = 0; s < batch.steps; s++) if (all.some((x) => x.transitions[s] === REDUCE)) reduceSteps++;
 
-  test("evaluation composes once per level, training once per step with a REDUCE", () => {
+  test("evaluation and training compose once per level; the step path once per step with a REDUCE", () => {
     const m = model("listops", "spinn-pi-nt", "float32");
     const pass = () => scope(() => m.encoder.run(m.leaves.forward(batch, false), batch));
     assert.equal(
       countCompositions(m, () => noGrad(pass)),
       height,
     );
+    assert.equal(countCompositions(m, pass), height);
+    (m.encoder as SpinnEncoder).byLevel = false;
     assert.equal(countCompositions(m, pass), reduceSteps);
     assert.ok(height < reduceSteps / 2, `${height} levels, ${reduceSteps} steps`);
     m.dispose();
@@ -246,6 +267,48 @@ describe("level order against the step path", () => {
     const [a, b] = bothPaths(m, () => m.run(batch, false).logits.softmax(1));
     assert.ok(maxRelative(a, b) <= 1, `${maxRelative(a, b)}`);
     m.dispose();
+  });
+
+  // Training by level: the same compositions, so the same loss and gradients; only the order in
+  // which the pass-wide weight gradient sums its rows differs (float64: within 1e-12).
+  const weightedSum = (t: Tensor) => t.mul(t.detach().add(0.5)).sum();
+  test("training: every parameter's gradient equals the step path's (ListOps encodings, kept sub-lists)", () => {
+    const m = model("listops", "spinn-pi-nt", "float64");
+    const all = sentences("random", 37);
+    const batch = batchOf(all);
+    const sentence: number[] = [];
+    const step: number[] = [];
+    all.forEach((s, i) => {
+      s.transitions.forEach((t, k) => {
+        if (t !== REDUCE || k % 5 !== 0) return;
+        sentence.push(i);
+        step.push(k);
+      });
+    });
+    const keep = { sentence: Int32Array.from(sentence), step: Int32Array.from(step) };
+    const [a, b] = gradientsOnBothPaths(m, () => {
+      const pass = m.encoder.run(m.leaves.forward(batch, false), batch, "given", undefined, keep);
+      return weightedSum(pass.encoding).add(weightedSum(pass.kept!));
+    });
+    assert.ok(a.some((g) => g !== 0));
+    assert.ok(maxRelative(a, b) <= 1e-7, `${maxRelative(a, b)}`);
+    m.dispose();
+  });
+
+  test("training: NLI pairs' loss gradients equal the step path's, in float32 too", () => {
+    for (const dtype of ["float64", "float32"] as const) {
+      const m = model("nli", "spinn-pi-nt", dtype);
+      const premises = sentences("random", 41);
+      const batch: NliBatch = {
+        indices: premises.map((_, i) => i),
+        labels: Int32Array.from(premises, (_, i) => i % 3),
+        premise: batchOf(premises),
+        hypothesis: batchOf([...sentences("left", 43)].reverse()),
+      };
+      const [a, b] = gradientsOnBothPaths(m, () => weightedSum(m.run(batch, false).logits.logSoftmax(1)));
+      assert.ok(maxRelative(a, b) <= (dtype === "float64" ? 1e-7 : 1), `${dtype}: ${maxRelative(a, b)}`);
+      m.dispose();
+    }
   });
 
   test("with a tracker (SPINN-PI) the step path runs whatever byLevel says: bitwise the same", () => {

@@ -19,12 +19,23 @@ function field(obj: Record<string, unknown>, names: string[]): [string, string] 
   return null;
 }
 
+/** Fails naming the first of `names` that is present but not a string (a number, an array…). */
+function requireStringsWhereGiven(obj: Record<string, unknown>, names: string[], where: Where): void {
+  const given = names.find((k) => obj[k] !== undefined && obj[k] !== null && typeof obj[k] !== "string");
+  if (given === undefined) return;
+  const got = Array.isArray(obj[given]) ? "array" : typeof obj[given];
+  throw new DataError(where.file, where.line, given, `must be a string, got ${got}`);
+}
+
+type Where = { file: string; line: number };
+
 function sentenceFrom(
   obj: Record<string, unknown>,
   textKeys: string[],
   parseKeys: string[],
-  where: { file: string; line: number },
+  where: Where,
 ): ParsedSentence {
+  requireStringsWhereGiven(obj, [...textKeys, ...parseKeys], where);
   const parse = field(obj, parseKeys);
   const at = (name: string, fn: () => ParsedSentence) => {
     try {
@@ -58,6 +69,7 @@ export function exampleFromLine(text: string, task: Task, file: string, line: nu
   const source = { file, line };
   const id = typeof o.id === "string" || typeof o.id === "number" ? String(o.id) : `line ${line}`;
   if (task === "listops") {
+    requireStringsWhereGiven(o, ["sentence", "expression"], where);
     const s = field(o, ["sentence", "expression"]);
     if (!s) throw new DataError(file, line, undefined, 'missing "sentence" (a ListOps expression)');
     try {

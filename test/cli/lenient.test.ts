@@ -111,6 +111,30 @@ describe("spinn predict", () => {
     );
   });
 
+  test("--lenient: a field of the wrong type is named with the type it has", () => {
+    const listopsInput = '{"sentence": 5}\n{"expression": [1]}\n{"sentence": "[MIN 3 4 ]"}\n';
+    const lo = spinn(["predict", "--model", "listops-pi", "--lenient"], listopsInput);
+    assert.equal(lo.status, 0, lo.stderr);
+    const loOut = jsonLines(lo.stdout);
+    assert.match(String(loOut[0]!.error), /^sentence: must be a string, got number \(/);
+    assert.match(String(loOut[1]!.error), /^expression: must be a string, got array \(/);
+    assert.equal(loOut[2]!.label, "3");
+    // A parse of the wrong type is not silently replaced by the raw sentence beside it.
+    const nliInput = [
+      '{"premise": 3, "hypothesis": "A dog moves ."}',
+      '{"premise": "A dog runs .", "premise_parse": 7, "hypothesis": "A dog moves ."}',
+      '{"premise": "A dog runs .", "hypothesis": "A dog moves ."}',
+    ].join("\n");
+    const nli = spinn(["predict", "--model", "snli-spinn", "--lenient"], nliInput);
+    assert.equal(nli.status, 0, nli.stderr);
+    const nliOut = jsonLines(nli.stdout);
+    assert.deepEqual(nliOut.slice(0, 2), [
+      { line: 1, error: "premise: must be a string, got number" },
+      { line: 2, error: "premise_parse: must be a string, got number" },
+    ]);
+    assert.equal(nliOut[2]!.id, "line 3");
+  });
+
   test("--lenient: a missing field and lines over the input limits", () => {
     const input = [
       '{"sentence": "[MAX 1 2 3 4 5 6 ]"}',

@@ -6,7 +6,7 @@ import { zeros } from "./factories.js";
 import { linear } from "./functional.js";
 import { native } from "./native.js";
 import { adopt, currentScope, type Scope } from "./scope.js";
-import type { StateMemory } from "./state-memory.js";
+import type { GatherPart, StateMemory } from "./state-memory.js";
 import { type Tensor, wrap } from "./tensor.js";
 
 /**
@@ -15,18 +15,6 @@ import { type Tensor, wrap } from "./tensor.js";
  * buffer, which the backward pass allocates, stays a few MB (2,048 × 1,500 floats: 12 MB).
  */
 export const CHUNK_ROWS = 2048;
-
-/**
- * Part of a gathered input (StateMemory.gather's arguments): `group` rows of `memory` per input
- * row, columns [start, start + count) of each, side by side.
- */
-export interface GatherPart {
-  memory: StateMemory;
-  rows: Int32Array;
-  group: number;
-  start: number;
-  count: number;
-}
 
 /**
  * One chunk's buffers: its input rows (dense) or their row indices into the parts' memories

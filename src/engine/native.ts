@@ -128,33 +128,27 @@ interface NativeCore {
   ): void;
   clipGradNorm(params: Handle[], maxNorm: number): number;
   stateRead(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array): Handle;
-  stateGather(
+  /** One or more parts of (token, memory, gradMemory, rows, group, start, count), side by side. */
+  stateGather(...parts: (Handle | Int32Array | number)[]): Handle;
+  stateWrite(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array, value: Handle): Handle;
+  treeLstmCell(gates: Handle, leftCell: Handle, rightCell: Handle): Handle;
+  lstmCell(gates: Handle, prevCell: Handle): Handle;
+  treeLstmCellInMemory(
     token: Handle,
     memory: Handle,
     gradMemory: Handle,
-    rows: Int32Array,
-    group: number,
-    start: number,
-    count: number,
-  ): Handle;
-  stateWrite(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array, value: Handle): Handle;
-  treeLstmCell(
     gates: Handle,
-    leftCell: Handle,
-    rightCell: Handle,
-    memory?: Handle,
-    leftRows?: Int32Array,
-    rightRows?: Int32Array,
-    start?: number,
-    outRows?: Int32Array,
+    leftRows: Int32Array,
+    rightRows: Int32Array,
+    outRows: Int32Array,
   ): Handle;
-  lstmCell(
+  lstmCellInMemory(
+    token: Handle,
+    memory: Handle,
+    gradMemory: Handle,
     gates: Handle,
-    prevCell: Handle,
-    memory?: Handle,
-    rows?: Int32Array,
-    start?: number,
-    outRows?: Int32Array,
+    prevRows: Int32Array,
+    outRows: Int32Array,
   ): Handle;
   dropout(x: Handle, p: number, train: boolean, rowIndex?: Handle | null, rowOffset?: number): Handle;
   batchedLinearCollector(weight: Handle, bias: Handle | null, inputs: Handle, outputGrads: Handle): Handle;
@@ -247,6 +241,8 @@ const nativeCoreNames: Record<keyof NativeCore, true> = {
   stateWrite: true,
   treeLstmCell: true,
   lstmCell: true,
+  treeLstmCellInMemory: true,
+  lstmCellInMemory: true,
   dropout: true,
   batchedLinearCollector: true,
   batchedLinearStep: true,

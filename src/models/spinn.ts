@@ -16,7 +16,6 @@ import {
   isGradEnabled,
   Linear,
   LSTMCell,
-  lstmCell,
   type ParamPath,
   type Scope,
   StateMemory,
@@ -124,9 +123,9 @@ export class Reduce {
 /**
  * REDUCE (the paper's composition step) for the sentences that reduce at this step: pop the two
  * top states, compose them with the TreeLSTM and the tracker's state, push the result (write it
- * to its new row). Reduce.forward's maths in a fixed handful of native calls for the whole batch:
- * one gather of the children's h side by side, one of each child's c, the tracker's h of the
- * reducing sentences, one product, one fused cell, one write.
+ * to its new row). Reduce.forward's maths in three native calls for the whole batch: one gather
+ * of the children's h and the tracker's h side by side, one product, and the fused cell inside
+ * the memory, which reads the children's c from their rows and writes [h | c] to the new rows.
  */
 function reduceStep(
   reduce: Reduce,
@@ -138,25 +137,18 @@ function reduceStep(
   const R = popped.examples.length;
   if (R === 0) return;
   const H = reduce.dHidden;
-  const children = interleave(popped.left, popped.right);
-  const hs = memory.gather(children, 2, 0, H); // R × 2H: [h_l | h_r]
-  // The product keeps these row indices, not a copy of its input, for its weight gradient.
-  const parts: GatherPart[] = [{ memory, rows: children, group: 2, start: 0, count: H }];
-  let input = hs;
+  // [h_l | h_r (| the tracker's h)]; the product keeps these row indices, not a copy of its
+  // input, for its weight gradient.
+  const parts: GatherPart[] = [
+    { memory, rows: interleave(popped.left, popped.right), group: 2, start: 0, count: H },
+  ];
   if (reduce.track) {
     if (!tracker) throw new Error("this composition has a tracker input: pass the tracker state");
     const rows = tracker.rowsOf(popped.examples);
-    input = cat([hs, tracker.memory.gather(rows, 1, 0, tracker.tracker.dTracker)], 1);
     parts.push({ memory: tracker.memory, rows, group: 1, start: 0, count: tracker.tracker.dTracker });
   }
-  const gates = product.forwardGathered(input, parts, R);
-  // The cell keeps the children's rows and its own, not copies of the children's cells and of
-  // tanh(c), for its backward pass.
-  const source = { memory, rows: [popped.left, popped.right], start: H, outRows: popped.out };
-  memory.write(
-    popped.out,
-    treeLstmCell(gates, memory.gather(popped.left, 1, H, H), memory.gather(popped.right, 1, H, H), source),
-  );
+  const gates = product.forwardGathered(StateMemory.gatherParts(parts), parts, R);
+  memory.writeTreeLstmCell(popped.out, gates, popped.left, popped.right);
 }
 
 /** The tracker: an LSTM cell over the h of [buffer top, stack top, stack second]. */
@@ -250,28 +242,20 @@ export class TrackerState {
     }
     const previous = this.#previous.subarray(0, count);
     const moved = this.#movingRows.subarray(0, 3 * count);
-    const x = memory.gather(moved, 3, 0, H); // count × 3H
-    const hPrev = this.memory.gather(previous, 1, 0, T);
-    const cPrev = this.memory.gather(previous, 1, T, T);
-    // LSTMCell.forward(x, hPrev, cPrev, product), without splitting its [h | c] result; the
-    // product keeps the row indices of its input, not a copy.
+    // LSTMCell.forward(x, hPrev, cPrev, product) inside the tracker's memory: the input [x | hPrev]
+    // gathered in one call (the product keeps its row indices, not a copy), and the cell reading
+    // cPrev from the previous rows and writing [h | c] to the new ones.
     const parts: GatherPart[] = [
       { memory, rows: moved, group: 3, start: 0, count: H },
       { memory: this.memory, rows: previous, group: 1, start: 0, count: T },
     ];
-    const gates = this.product.forwardGathered(cat([x, hPrev], 1), parts, count);
+    const gates = this.product.forwardGathered(StateMemory.gatherParts(parts), parts, count);
     const written = new Int32Array(count);
     for (let j = 0; j < count; j++) {
       written[j] = this.#nextRow++;
       this.#current[this.#movingExamples[j]!] = written[j]!;
     }
-    const next = lstmCell(gates, cPrev, {
-      memory: this.memory,
-      rows: [previous],
-      start: T,
-      outRows: written,
-    });
-    this.memory.write(written, next);
+    this.memory.writeLstmCell(written, gates, previous);
   }
 }
 

@@ -337,7 +337,7 @@ Napi::Value lstmCell(const Napi::CallbackInfo& info) {
 template <typename L>
 Napi::Value cellInMemory(const Napi::CallbackInfo& info) {
   expectArgs(info, 5 + L::prev);
-  at::Tensor& token = argTensor(info, 0);
+  at::Tensor token = argTensor(info, 0);
   CellRows rows{argTensor(info, 1), argTensor(info, 2), {}, at::Tensor()};
   at::Tensor& gates = argTensor(info, 3);
   checkCell(gates, L::gates, {});
@@ -353,7 +353,7 @@ Napi::Value cellInMemory(const Napi::CallbackInfo& info) {
   };
   for (size_t j = 0; j < L::prev; j++) rows.prev.push_back(index(4 + j));
   rows.out = index(4 + L::prev);
-  return wrapTensor(info.Env(), GatedCellInMemory<L>::apply(token, gates, rows));
+  return advanceToken(info, 0, GatedCellInMemory<L>::apply(token, gates, rows));
 }
 
 }  // namespace
@@ -361,9 +361,10 @@ Napi::Value cellInMemory(const Napi::CallbackInfo& info) {
 const EntryTable cellEntryPoints = {
     {"treeLstmCell", treeLstmCell},
     {"lstmCell", lstmCell},
-    // treeLstmCellInMemory(token, memory, gradMemory, gates R x 5H, leftRows, rightRows, outRows) -> token
+    // treeLstmCellInMemory(token, memory, gradMemory, gates R x 5H, leftRows, rightRows, outRows), and
+    // lstmCellInMemory(token, memory, gradMemory, gates R x 4H, prevRows, outRows): the token handle
+    // then holds the next token (advanceToken), as after stateWrite
     {"treeLstmCellInMemory", cellInMemory<TreeLstmLayout>},
-    // lstmCellInMemory(token, memory, gradMemory, gates R x 4H, prevRows, outRows) -> token
     {"lstmCellInMemory", cellInMemory<LstmLayout>},
 };
 

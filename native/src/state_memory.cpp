@@ -164,6 +164,41 @@ at::Tensor onDeviceOf(const at::Tensor& index, const at::Tensor& memory) {
   return memory.is_cpu() ? index : index.to(memory.device(), /*non_blocking=*/true);
 }
 
+Napi::Value advanceToken(const Napi::CallbackInfo& info, size_t i, at::Tensor next) {
+  argBox(info, i)->tensor = std::move(next);
+  return info.Env().Undefined();
+}
+
+at::Tensor gatherArgs(const Napi::CallbackInfo& info, size_t first) {
+  const size_t n = (info.Length() - first) / kGatherPartArgs;
+  TORCH_CHECK(info.Length() > first && n >= 1 && info.Length() == first + kGatherPartArgs * n, "stateGather: ",
+              kGatherPartArgs, " arguments per part, got ", info.Length() - first);
+  std::vector<at::Tensor> tokens;
+  std::vector<GatherPart> parts;
+  for (size_t k = 0; k < n; k++) {
+    const size_t i = first + kGatherPartArgs * k;
+    at::Tensor memory = argTensor(info, i + 1);
+    GatherPart p{memory, argTensor(info, i + 2), hostRowIndex(info, i + 3, memory.size(0)), at::Tensor(),
+                 argInt(info, i + 4), argInt(info, i + 5), argInt(info, i + 6)};
+    p.index = onDeviceOf(p.rows, memory);
+    TORCH_CHECK(p.group >= 1 && p.rows.numel() % p.group == 0, "stateGather: ", p.rows.numel(),
+                " rows do not make groups of ", p.group);
+    TORCH_CHECK(p.start >= 0 && p.count >= 1 && p.start + p.count <= memory.size(1), "stateGather: columns [",
+                p.start, ", ", p.start + p.count, ") outside the memory's ", memory.size(1));
+    TORCH_CHECK(memory.is_contiguous(), "stateGather: the memory must be contiguous");
+    if (k > 0) {
+      const GatherPart& head = parts[0];
+      TORCH_CHECK(p.rows.numel() / p.group == head.rows.numel() / head.group, "stateGather: part ", k, " makes ",
+                  p.rows.numel() / p.group, " rows, part 0 ", head.rows.numel() / head.group);
+      TORCH_CHECK(memory.scalar_type() == head.memory.scalar_type() && memory.device() == head.memory.device(),
+                  "stateGather: the parts' memories must have one dtype and device");
+    }
+    tokens.push_back(argTensor(info, i));
+    parts.push_back(p);
+  }
+  return GatherRows::apply(at::TensorList(tokens), parts);
+}
+
 namespace {
 
 at::Tensor rowIndex(const Napi::CallbackInfo& info, size_t i, const at::Tensor& memory) {
@@ -186,46 +221,20 @@ Napi::Value stateRead(const Napi::CallbackInfo& info) {
   return wrapTensor(info.Env(), ReadRows::apply(a.token, a.memory, a.gradMemory, a.index));
 }
 
-// stateWrite(token, memory, gradMemory, rows: Int32Array, value) -> new token
+// stateWrite(token, memory, gradMemory, rows: Int32Array, value): the token handle then holds the
+// new token (see advanceToken)
 Napi::Value stateWrite(const Napi::CallbackInfo& info) {
   RowsArgs a = rowsArgs(info, 5);
   at::Tensor& value = argTensor(info, 4);
   TORCH_CHECK(value.dim() == 2 && value.size(0) == a.index.numel() && value.size(1) == a.memory.size(1),
               "value must be ", a.index.numel(), " x ", a.memory.size(1), ", got ", value.sizes());
-  return wrapTensor(info.Env(), WriteRows::apply(a.token, a.memory, a.gradMemory, a.index, value));
+  return advanceToken(info, 0, WriteRows::apply(a.token, a.memory, a.gradMemory, a.index, value));
 }
 
 // stateGather(token, memory, gradMemory, rows: Int32Array, group, start, count, ...): one or more
 // parts of 7 arguments each, read side by side -> (rows / group) x (the sum of group * count):
-// see GatherRows. Every part makes the same number of output rows.
-Napi::Value stateGather(const Napi::CallbackInfo& info) {
-  const size_t n = info.Length() / 7;
-  TORCH_CHECK(n >= 1 && info.Length() == 7 * n, "stateGather: 7 arguments per part, got ", info.Length());
-  std::vector<at::Tensor> tokens;
-  std::vector<GatherPart> parts;
-  for (size_t k = 0; k < n; k++) {
-    const size_t i = 7 * k;
-    at::Tensor memory = argTensor(info, i + 1);
-    GatherPart p{memory, argTensor(info, i + 2), hostRowIndex(info, i + 3, memory.size(0)), at::Tensor(),
-                 argInt(info, i + 4), argInt(info, i + 5), argInt(info, i + 6)};
-    p.index = onDeviceOf(p.rows, memory);
-    TORCH_CHECK(p.group >= 1 && p.rows.numel() % p.group == 0, "stateGather: ", p.rows.numel(),
-                " rows do not make groups of ", p.group);
-    TORCH_CHECK(p.start >= 0 && p.count >= 1 && p.start + p.count <= memory.size(1), "stateGather: columns [",
-                p.start, ", ", p.start + p.count, ") outside the memory's ", memory.size(1));
-    TORCH_CHECK(memory.is_contiguous(), "stateGather: the memory must be contiguous");
-    if (k > 0) {
-      const GatherPart& first = parts[0];
-      TORCH_CHECK(p.rows.numel() / p.group == first.rows.numel() / first.group, "stateGather: part ", k, " makes ",
-                  p.rows.numel() / p.group, " rows, part 0 ", first.rows.numel() / first.group);
-      TORCH_CHECK(memory.scalar_type() == first.memory.scalar_type() && memory.device() == first.memory.device(),
-                  "stateGather: the parts' memories must have one dtype and device");
-    }
-    tokens.push_back(argTensor(info, i));
-    parts.push_back(p);
-  }
-  return wrapTensor(info.Env(), GatherRows::apply(at::TensorList(tokens), parts));
-}
+// see GatherRows and gatherArgs.
+Napi::Value stateGather(const Napi::CallbackInfo& info) { return wrapTensor(info.Env(), gatherArgs(info, 0)); }
 
 }  // namespace
 

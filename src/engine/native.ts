@@ -7,7 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { TorchError } from "./errors.js";
 import { type NativeOps, nativeOpNames } from "./native-ops.generated.js";
-import type { GroupHandle, Handle } from "./native-types.js";
+import type { GatherArg, GroupHandle, Handle } from "./native-types.js";
 
 type HostArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
@@ -129,8 +129,9 @@ interface NativeCore {
   clipGradNorm(params: Handle[], maxNorm: number): number;
   stateRead(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array): Handle;
   /** One or more parts of (token, memory, gradMemory, rows, group, start, count), side by side. */
-  stateGather(...parts: (Handle | Int32Array | number)[]): Handle;
-  stateWrite(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array, value: Handle): Handle;
+  stateGather(...parts: GatherArg[]): Handle;
+  /** The writes (and the cells inside a memory) leave the next token in the token's handle. */
+  stateWrite(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array, value: Handle): void;
   treeLstmCell(gates: Handle, leftCell: Handle, rightCell: Handle): Handle;
   lstmCell(gates: Handle, prevCell: Handle): Handle;
   treeLstmCellInMemory(
@@ -141,7 +142,7 @@ interface NativeCore {
     leftRows: Int32Array,
     rightRows: Int32Array,
     outRows: Int32Array,
-  ): Handle;
+  ): void;
   lstmCellInMemory(
     token: Handle,
     memory: Handle,
@@ -149,7 +150,7 @@ interface NativeCore {
     gates: Handle,
     prevRows: Int32Array,
     outRows: Int32Array,
-  ): Handle;
+  ): void;
   dropout(x: Handle, p: number, train: boolean, rowIndex?: Handle | null, rowOffset?: number): Handle;
   batchedLinearCollector(weight: Handle, bias: Handle | null, inputs: Handle, outputGrads: Handle): Handle;
   batchedLinearStep(
@@ -176,16 +177,14 @@ interface NativeCore {
   ): Handle;
   batchedLinearGatherStep(
     token: Handle,
-    x: Handle,
     weight: Handle,
     bias: Handle | null,
     outputGrads: Handle,
     offset: number,
-    indexA: Handle,
-    rowsA: Int32Array,
-    indexB: Handle | null,
-    rowsB: Int32Array | null,
+    indices: Handle[],
+    ...parts: GatherArg[]
   ): Handle;
+  gatheredLinear(weight: Handle, bias: Handle | null, ...parts: GatherArg[]): Handle;
   distAvailable(): DistributedAvailability;
   distInit(host: string, port: number, rank: number, worldSize: number, timeoutMs: number): GroupHandle;
   distInfo(group: GroupHandle): GroupInfo;
@@ -248,6 +247,7 @@ const nativeCoreNames: Record<keyof NativeCore, true> = {
   batchedLinearStep: true,
   batchedLinearGatherCollector: true,
   batchedLinearGatherStep: true,
+  gatheredLinear: true,
   distAvailable: true,
   distInit: true,
   distInfo: true,

@@ -7,8 +7,7 @@ import { isGradEnabled } from "./autograd.js";
 import type { Device, DType } from "./dtype.js";
 import { zeros } from "./factories.js";
 import { native } from "./native.js";
-import type { Handle } from "./native-types.js";
-import { adopt, currentScope, type Scope } from "./scope.js";
+import type { GatherArg, Handle } from "./native-types.js";
 import { type Tensor, wrap } from "./tensor.js";
 
 /**
@@ -23,18 +22,27 @@ export interface GatherPart {
   count: number;
 }
 
+/** The rows a gather of these parts makes. */
+export function gatheredRows(parts: readonly GatherPart[]): number {
+  const first = parts[0];
+  return first ? first.rows.length / first.group : 0;
+}
+
 export class StateMemory {
   readonly rows: number;
   readonly width: number;
   readonly #memory: Tensor;
   readonly #grad: Tensor;
-  #token: Tensor;
-  readonly #scope: Scope | null;
+  /**
+   * The ordering token of the memory's reads and writes (native/src/state_memory.cpp): each
+   * write leaves the next token in this same handle.
+   */
+  readonly #token: Tensor;
 
   /**
    * A memory of `rows` rows of `width` values. Its tensors join the current scope like any
-   * other, also when written from inner scopes (a loop may run each step in a scope of its own);
-   * outside a scope call dispose(). A memory serves one forward and one backward pass (the
+   * other, and stay there when written from inner scopes (a loop may run each step in a scope of
+   * its own: a write makes no new handle); outside a scope call dispose(). A memory serves one forward and one backward pass (the
    * gradient buffer is not cleared between backward passes); one made without gradients
    * (noGrad) has no gradient buffer.
    */
@@ -44,13 +52,12 @@ export class StateMemory {
     this.#memory = zeros([rows, width], options);
     this.#grad = zeros([isGradEnabled() ? rows : 0, width], options);
     this.#token = zeros([], options);
-    this.#scope = currentScope();
   }
 
   /** Stores values (rows.length × width) at the given rows; each row should be written once. */
   write(rows: Int32Array, values: Tensor): void {
     const h = this.#handles();
-    this.#advance(native.stateWrite(h[0], h[1], h[2], rows, values.handle));
+    native.stateWrite(h[0], h[1], h[2], rows, values.handle);
   }
 
   /** The given rows (rows.length × width), differentiable with respect to what was written there. */
@@ -74,12 +81,20 @@ export class StateMemory {
    * values and gradients. The parts may read different memories; each makes R rows.
    */
   static gatherParts(parts: readonly GatherPart[]): Tensor {
-    const args: (Handle | Int32Array | number)[] = [];
+    return wrap(native.stateGather(...StateMemory.gatherArgs(parts)));
+  }
+
+  /**
+   * The parts as the native ops that gather them take them (stateGather, and the products that
+   * gather their input in the same call: gatheredLinear, batchedLinearGatherStep). For the engine.
+   */
+  static gatherArgs(parts: readonly GatherPart[]): GatherArg[] {
+    const args: GatherArg[] = [];
     for (const p of parts) {
       const m = p.memory;
       args.push(m.#token.handle, m.#memory.handle, m.#grad.handle, p.rows, p.group, p.start, p.count);
     }
-    return wrap(native.stateGather(...args));
+    return args;
   }
 
   /**
@@ -91,7 +106,7 @@ export class StateMemory {
    */
   writeTreeLstmCell(out: Int32Array, gates: Tensor, left: Int32Array, right: Int32Array): void {
     const h = this.#handles();
-    this.#advance(native.treeLstmCellInMemory(h[0], h[1], h[2], gates.handle, left, right, out));
+    native.treeLstmCellInMemory(h[0], h[1], h[2], gates.handle, left, right, out);
   }
 
   /**
@@ -100,17 +115,11 @@ export class StateMemory {
    */
   writeLstmCell(out: Int32Array, gates: Tensor, previous: Int32Array): void {
     const h = this.#handles();
-    this.#advance(native.lstmCellInMemory(h[0], h[1], h[2], gates.handle, previous, out));
+    native.lstmCellInMemory(h[0], h[1], h[2], gates.handle, previous, out);
   }
 
   #handles(): [Handle, Handle, Handle] {
     return [this.#token.handle, this.#memory.handle, this.#grad.handle];
-  }
-
-  /** After a write: the graph (if any) holds the old token; this object needs only the newest. */
-  #advance(token: Handle): void {
-    this.#token.dispose();
-    this.#token = adopt(wrap(token), this.#scope);
   }
 
   /**

@@ -144,10 +144,9 @@ function reduceStep(
   ];
   if (reduce.track) {
     if (!tracker) throw new Error("this composition has a tracker input: pass the tracker state");
-    const rows = tracker.rowsOf(popped.examples);
-    parts.push({ memory: tracker.memory, rows, group: 1, start: 0, count: tracker.tracker.dTracker });
+    parts.push(tracker.hOf(popped.examples));
   }
-  const gates = product.forwardGathered(StateMemory.gatherParts(parts), parts, R);
+  const gates = product.forwardGathered(parts);
   memory.writeTreeLstmCell(popped.out, gates, popped.left, popped.right);
 }
 
@@ -207,19 +206,13 @@ export class TrackerState {
     this.#previous = new Int32Array(size);
   }
 
-  /** The tracker's h (N × T) of every sentence now. */
-  get h(): Tensor {
-    return this.hOf(null);
-  }
-
-  /** The tracker's h of the given sentences now (all of them for null). */
-  hOf(examples: Int32Array | null): Tensor {
-    return this.memory.gather(this.rowsOf(examples), 1, 0, this.tracker.dTracker);
-  }
-
-  /** The memory rows of the given sentences' current states (all of them for null). */
-  rowsOf(examples: Int32Array | null): Int32Array {
-    return examples ? examples.map((i) => this.#current[i]!) : this.#current.slice();
+  /**
+   * Where the tracker's h of the given sentences (all of them for null) is now, as a gather's
+   * part: their current rows of the tracker's memory, columns [0, T).
+   */
+  hOf(examples: Int32Array | null): GatherPart {
+    const rows = examples ? examples.map((i) => this.#current[i]!) : this.#current.slice();
+    return { memory: this.memory, rows, group: 1, start: 0, count: this.tracker.dTracker };
   }
 
   /**
@@ -249,7 +242,7 @@ export class TrackerState {
       { memory, rows: moved, group: 3, start: 0, count: H },
       { memory: this.memory, rows: previous, group: 1, start: 0, count: T },
     ];
-    const gates = this.product.forwardGathered(StateMemory.gatherParts(parts), parts, count);
+    const gates = this.product.forwardGathered(parts);
     const written = new Int32Array(count);
     for (let j = 0; j < count; j++) {
       written[j] = this.#nextRow++;
@@ -328,7 +321,7 @@ class GivenTransitions implements Transitions {
   }
 
   decide(step: number, tracker: TrackerState | null, machine: StackMachine): Uint8Array {
-    this.scorer?.record(step, this.scorer.scores(tracker?.h ?? null), this.#actions, this.#moving, machine);
+    this.scorer?.record(step, this.scorer.scores(tracker), this.#actions, this.#moving, machine);
     return this.#actions;
   }
 
@@ -376,7 +369,7 @@ class PredictedTransitions implements Transitions {
 
   decide(step: number, tracker: TrackerState | null, machine: StackMachine): Uint8Array {
     const N = this.#turns.length;
-    const scores = this.policyRecord.scores(tracker?.h ?? null);
+    const scores = this.policyRecord.scores(tracker);
     const host = scores.toFloat32Array();
     for (let i = 0; i < N; i++) {
       if (!this.#moving[i]) continue;
@@ -427,10 +420,10 @@ class PolicyRecord {
     this.#realChoice = new Float32Array(steps * size);
   }
 
-  /** SHIFT/REDUCE scores (N × 2) from the tracker's state at this step. */
-  scores(tracking: Tensor | null): Tensor {
-    if (!tracking) throw new Error("predicting transitions needs a tracker");
-    return this.predictor.forward(tracking);
+  /** SHIFT/REDUCE scores (N × 2) from the tracker's h at this step (read from its memory). */
+  scores(tracker: TrackerState | null): Tensor {
+    if (!tracker) throw new Error("predicting transitions needs a tracker");
+    return this.predictor.forwardGathered([tracker.hOf(null)]);
   }
 
   /** Call before the machine applies the actions: validity is the state's before the step. */

@@ -2,7 +2,9 @@
 // as one op each (forward and backward), instead of ~15 small ops and their autograd nodes per
 // step. On the CPU the activations run vectorised over the whole gate block (ATen's tanh_ and
 // sigmoid_) and the rest in plain loops, and the backward reuses the saved activations; on
-// other devices the same maths in ATen ops (one JS -> native call either way).
+// other devices the same maths in ATen ops (one JS -> native call either way). Each cell also
+// runs inside a state memory (GatedCellInMemory): previous cells read from its rows, the output
+// written to its rows, in the same call.
 //
 // TreeLSTM (Tai et al. 2015, as in SPINN): gates [a, i, f1, f2, o] (R x 5H), children's states
 // left/right = [h | c] (R x 2H):

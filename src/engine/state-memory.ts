@@ -42,9 +42,9 @@ export class StateMemory {
   /**
    * A memory of `rows` rows of `width` values. Its tensors join the current scope like any
    * other, and stay there when written from inner scopes (a loop may run each step in a scope of
-   * its own: a write makes no new handle); outside a scope call dispose(). A memory serves one forward and one backward pass (the
-   * gradient buffer is not cleared between backward passes); one made without gradients
-   * (noGrad) has no gradient buffer.
+   * its own: a write makes no new handle); outside a scope call dispose(). A memory serves one
+   * forward and one backward pass (the gradient buffer is not cleared between backward passes);
+   * one made without gradients (noGrad) has no gradient buffer.
    */
   constructor(rows: number, width: number, options: { dtype?: DType; device?: Device } = {}) {
     this.rows = rows;

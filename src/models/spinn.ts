@@ -1,6 +1,7 @@
-// SPINN's encoder on the thin stack (docs/ARCHITECTURE.md, "The thin stack"). Per step, a fixed handful of batched ops: one
-// read of [buffer top, stack top, stack second] for the tracker LSTM, one TreeLSTM composition
-// for the examples that REDUCE, one write of the new rows. No per-example tensors.
+// SPINN's encoder on the thin stack (docs/ARCHITECTURE.md, "The thin stack"). Per step, a fixed
+// handful of batched ops: the tracker LSTM over [buffer top, stack top, stack second] and one
+// TreeLSTM composition for the examples that REDUCE, each a product that gathers its input from
+// the state memories and a cell that writes its new rows there. No per-example tensors.
 //
 // The parts, as the paper names them: the tracking LSTM (TrackerState.step), the transition
 // decision (Transitions: given, greedy or sampled), the stack and buffer (StackMachine), and the

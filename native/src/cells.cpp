@@ -168,7 +168,7 @@ void backwardCpu(const at::Tensor& act, const at::Tensor& tc, const Prev<L>& pre
 }
 
 bool fastPath(const at::Tensor& t) {
-  return t.is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble);
+  return t.is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble) && !genericKernels();
 }
 
 // One cell's forward maths from the gates and the previous cells (R x H, any row stride; on the

@@ -97,7 +97,7 @@ struct GatherRows : public torch::autograd::Function<GatherRows> {
     int64_t width = 0;
     for (const GatherPart& p : parts) width += p.width();
     at::Tensor out;
-    if (first.is_cpu()) {
+    if (first.is_cpu() && !genericKernels()) {
       out = at::empty({R, width}, first.options());
       gatherOnHost(parts, out);
     } else {

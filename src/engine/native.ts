@@ -20,6 +20,8 @@ export interface RuntimeInfo {
   cudaAvailable: boolean;
   cudaDevices: number;
   parallelInfo: string;
+  /** SPINN_GENERIC_KERNELS=1: the fused ops run their device-generic (ATen) path on the CPU too. */
+  genericKernels: boolean;
 }
 
 export interface MemoryReport {

@@ -1,5 +1,6 @@
-// The offline rate shared by bench/serve.ts and bench/levels.ts: the library on 1,024 items, in
-// calls of `perCall` consecutive items, after one warm-up pass, for about `seconds`.
+// The offline rate shared by bench/serve.ts and bench/eval-rate.ts (through
+// shipped-model-rate.ts) and bench/levels.ts: the library on 1,024 items, in calls of `perCall`
+// consecutive items, after one warm-up pass, for about `seconds`.
 
 /** Items per second of `run` over `items` repeated to 1,024, `perCall` items a call. */
 export function itemsPerSecond<T>(

@@ -13,17 +13,13 @@
 //   BENCH_ITEMS (items per request, 1)
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { classify, predictListOps } from "../src/inference/raw-input.js";
-import { loadModelDir } from "../src/models/model-dir.js";
-import { pretrainedDir } from "../src/models/pretrained.js";
 import { DEFAULT_BATCHING, defaultWorkers } from "../src/serve/options.js";
-import { itemsPerSecond } from "./items-per-second.js";
+import { type Item, itemsOf, offlineRate } from "./shipped-model-rate.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.resolve(here, "../src/cli/main.js");
@@ -33,45 +29,6 @@ const modelNames = (process.env.BENCH_MODELS ?? "snli-spinn,listops-pi").split("
 const perRequest = Number(process.env.BENCH_ITEMS ?? 1);
 const maxBatch = Number(process.env.BENCH_MAX_BATCH ?? DEFAULT_BATCHING.maxBatch);
 const workers = Number(process.env.BENCH_WORKERS ?? defaultWorkers());
-
-type Item = { premise: string; hypothesis: string } | { expression: string };
-
-/** The shipped sample of a model's test set, as request items. */
-function itemsOf(name: string): Item[] {
-  const dir = pretrainedDir(name);
-  if (name.startsWith("snli")) {
-    return readFileSync(path.join(dir, "sample.jsonl"), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l) as { sentence1: string; sentence2: string })
-      .map((r) => ({ premise: r.sentence1, hypothesis: r.sentence2 }));
-  }
-  return readFileSync(path.join(dir, "sample.tsv"), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => ({ expression: l.split("\t")[1]! }));
-}
-
-/**
- * Items per second of the library on the same items, for about `seconds`: 1,024 items per call
- * in batches of `batchSize` (sorted by length within the call, as `spinn eval` batches), or with
- * `perCall` = the batch size, calls of consecutive items in arrival order, the batches a server
- * at full load forms (no sorting across requests: each batch runs as long as its longest item).
- */
-function offlineRate(name: string, items: Item[], batchSize: number, perCall = 1024): number {
-  const loaded = loadModelDir(pretrainedDir(name));
-  const rate = itemsPerSecond(items, perCall, seconds, (part) =>
-    "premise" in part[0]!
-      ? classify(loaded, part as { premise: string; hypothesis: string }[], { batchSize })
-      : predictListOps(
-          loaded,
-          part.map((x) => (x as { expression: string }).expression),
-          { batchSize },
-        ),
-  );
-  loaded.model.dispose();
-  return rate;
-}
 
 async function startServer(): Promise<{ child: ChildProcess; port: number }> {
   const args = [cli, "serve", "--port", "0", "--json", "--workers", String(workers)];
@@ -166,9 +123,9 @@ try {
   const results = [];
   for (const model of modelNames) {
     const items = itemsOf(model);
-    const offline = offlineRate(model, items, 256);
+    const offline = offlineRate(model, items, { batchSize: 256, seconds });
     // The batches a server at full load forms: how much of the gap is batch width and length mix.
-    const offlineArrival = offlineRate(model, items, maxBatch, maxBatch);
+    const offlineArrival = offlineRate(model, items, { batchSize: maxBatch, perCall: maxBatch, seconds });
     const levelsOut = [];
     for (const clients of levels) {
       const r = await load(server.port, model, items, clients);

@@ -21,7 +21,7 @@
 // memory peaks.
 #include <torch/csrc/autograd/custom_function.h>
 
-#include "common.h"
+#include "state_memory.h"
 
 namespace spinn {
 namespace {
@@ -179,19 +179,21 @@ Napi::Value batchedLinearGatherCollector(const Napi::CallbackInfo& info) {
                                                          placeholder(weight), outputGrads, hasBias, sources));
 }
 
-struct StepArgs {
-  at::Tensor token, x, weight, bias;
+// The weight and bias as a step uses them: they reach autograd through the collector only.
+struct StepWeights {
+  at::Tensor weight, bias;
   bool hasBias;
 };
-StepArgs stepArgs(const Napi::CallbackInfo& info) {
-  at::Tensor& x = argTensor(info, 1);
-  at::Tensor& weight = argTensor(info, 2);
-  at::Tensor bias = argOptionalTensor(info, 3);
+StepWeights stepWeights(const Napi::CallbackInfo& info, size_t i) {
+  at::Tensor& weight = argTensor(info, i);
+  at::Tensor bias = argOptionalTensor(info, i + 1);
+  bool hasBias = bias.defined();
+  return {weight.detach(), hasBias ? bias.detach() : placeholder(weight), hasBias};
+}
+
+void checkInput(const at::Tensor& x, const at::Tensor& weight) {
   TORCH_CHECK(x.dim() == 2 && x.size(1) == weight.size(1), "x must be rows x ", weight.size(1), ", got ",
               x.sizes());
-  // The weight and bias reach autograd through the collector only.
-  bool hasBias = bias.defined();
-  return {argTensor(info, 0), x, weight.detach(), hasBias ? bias.detach() : placeholder(weight), hasBias};
 }
 
 void checkRows(int64_t offset, int64_t rows, int64_t capacity) {
@@ -202,21 +204,23 @@ void checkRows(int64_t offset, int64_t rows, int64_t capacity) {
 // batchedLinearStep(token, x, weight, bias | null, inputs, outputGrads, offset) -> x·Wᵀ + b
 Napi::Value batchedLinearStep(const Napi::CallbackInfo& info) {
   expectArgs(info, 7);
-  StepArgs a = stepArgs(info);
+  at::Tensor& x = argTensor(info, 1);
+  StepWeights w = stepWeights(info, 2);
+  checkInput(x, w.weight);
   at::Tensor& inputs = argTensor(info, 4);
   at::Tensor& outputGrads = argTensor(info, 5);
   int64_t offset = argInt(info, 6);
-  checkRows(offset, a.x.size(0), inputs.size(0));
+  checkRows(offset, x.size(0), inputs.size(0));
   {
     at::NoGradGuard noGrad;
-    inputs.narrow(0, offset, a.x.size(0)).copy_(a.x);
+    inputs.narrow(0, offset, x.size(0)).copy_(x);
   }
-  return wrapTensor(info.Env(), LinearStep::apply(a.token, a.x, a.weight, a.bias, outputGrads, offset,
-                                                  inputs.size(0), a.hasBias));
+  return wrapTensor(info.Env(), LinearStep::apply(argTensor(info, 0), x, w.weight, w.bias, outputGrads, offset,
+                                                  inputs.size(0), w.hasBias));
 }
 
 // Copies the JS Int32Array of row indices at argument i into rows offset.. of index (capacity x
-// group). The rows are those the step's stateGathers read (which checked them against the
+// group). The rows are those the step's gather read (which checked them against the
 // memory's size); here they are checked to be rows at all.
 void recordRows(const Napi::CallbackInfo& info, size_t i, at::Tensor& index, int64_t offset, int64_t rows) {
   if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
@@ -234,21 +238,41 @@ void recordRows(const Napi::CallbackInfo& info, size_t i, at::Tensor& index, int
   }
 }
 
-// batchedLinearGatherStep(token, x, weight, bias | null, outputGrads, offset, indexA, rowsA,
-//   indexB | null, rowsB | null) -> x·Wᵀ + b, where x is the gathered input whose rows' indices
-// (rowsA, rowsB: Int32Arrays) are recorded in the chunk's index tensors at `offset`.
+// batchedLinearGatherStep(token, weight, bias | null, outputGrads, offset, indices, part...) -> x·Wᵀ + b,
+// where x is the gather of the state-memory parts that follow (kGatherPartArgs arguments each,
+// as stateGather takes them), made in the same call; indices: the chunk's index tensor of each
+// part, in which the part's rows are recorded at `offset`.
 Napi::Value batchedLinearGatherStep(const Napi::CallbackInfo& info) {
-  expectArgs(info, 10);
-  StepArgs a = stepArgs(info);
-  at::Tensor& outputGrads = argTensor(info, 4);
-  int64_t offset = argInt(info, 5), rows = a.x.size(0);
-  at::Tensor& indexA = argTensor(info, 6);
-  checkRows(offset, rows, indexA.size(0));
-  recordRows(info, 7, indexA, offset, rows);
-  at::Tensor indexB = argOptionalTensor(info, 8);
-  if (indexB.defined()) recordRows(info, 9, indexB, offset, rows);
-  return wrapTensor(info.Env(), LinearStep::apply(a.token, a.x, a.weight, a.bias, outputGrads, offset,
-                                                  indexA.size(0), a.hasBias));
+  constexpr size_t first = 6;
+  expectArgs(info, first + kGatherPartArgs);
+  StepWeights w = stepWeights(info, 1);
+  at::Tensor& outputGrads = argTensor(info, 3);
+  int64_t offset = argInt(info, 4);
+  std::vector<at::Tensor> indices = argTensorList(info, 5);
+  TORCH_CHECK(info.Length() == first + kGatherPartArgs * indices.size(), "batched linear: ", indices.size(),
+              " chunk indices for ", (info.Length() - first) / kGatherPartArgs, " gathered parts");
+  at::Tensor x = gatherArgs(info, first);
+  checkInput(x, w.weight);
+  const int64_t rows = x.size(0);
+  for (size_t k = 0; k < indices.size(); k++) {
+    checkRows(offset, rows, indices[k].size(0));
+    recordRows(info, first + kGatherPartArgs * k + 3, indices[k], offset, rows);
+  }
+  return wrapTensor(info.Env(), LinearStep::apply(argTensor(info, 0), x, w.weight, w.bias, outputGrads, offset,
+                                                  indices[0].size(0), w.hasBias));
+}
+
+// gatheredLinear(weight, bias | null, part...) -> linear(x, weight, bias), x the gather of the
+// state-memory parts (as stateGather takes them), in one call; differentiable through stock
+// autograd (a product used once per pass, or without gradients: evaluation).
+Napi::Value gatheredLinear(const Napi::CallbackInfo& info) {
+  constexpr size_t first = 2;
+  expectArgs(info, first + kGatherPartArgs);
+  at::Tensor& weight = argTensor(info, 0);
+  at::Tensor bias = argOptionalTensor(info, 1);
+  at::Tensor x = gatherArgs(info, first);
+  checkInput(x, weight);
+  return wrapTensor(info.Env(), at::linear(x, weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt));
 }
 
 }  // namespace
@@ -258,6 +282,7 @@ const EntryTable batchedLinearEntryPoints = {
     {"batchedLinearStep", batchedLinearStep},
     {"batchedLinearGatherCollector", batchedLinearGatherCollector},
     {"batchedLinearGatherStep", batchedLinearGatherStep},
+    {"gatheredLinear", gatheredLinear},
 };
 
 }  // namespace spinn

@@ -2,7 +2,9 @@
 // as one op each (forward and backward), instead of ~15 small ops and their autograd nodes per
 // step. On the CPU the activations run vectorised over the whole gate block (ATen's tanh_ and
 // sigmoid_) and the rest in plain loops, and the backward reuses the saved activations; on
-// other devices the same maths in ATen ops (one JS -> native call either way).
+// other devices the same maths in ATen ops (one JS -> native call either way). Each cell also
+// runs inside a state memory (GatedCellInMemory): previous cells read from its rows, the output
+// written to its rows, in the same call.
 //
 // TreeLSTM (Tai et al. 2015, as in SPINN): gates [a, i, f1, f2, o] (R x 5H), children's states
 // left/right = [h | c] (R x 2H):
@@ -14,7 +16,7 @@
 #include <array>
 #include <utility>
 
-#include "common.h"
+#include "state_memory.h"
 
 namespace spinn {
 namespace {
@@ -166,122 +168,138 @@ void backwardCpu(const at::Tensor& act, const at::Tensor& tc, const Prev<L>& pre
 }
 
 bool fastPath(const at::Tensor& t) {
-  return t.is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble);
+  return t.is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble) && !genericKernels();
 }
 
-// Where the previous cells were read from, when they are columns [start, start + H) of rows of
-// a state memory (SPINN's children's cells, the tracker's previous cell): the CPU path then saves
-// the row indices instead of copies of the cells, and reads the rows again in its backward pass
-// (every memory row is written once, before it is read, so they are the same values). Without a
-// memory the cells themselves are saved. When the output [h | c] is written to rows of the same
-// memory (`outIndex`; the memory is 2H wide), tanh(c) is not saved either: the backward pass
-// computes it again from those rows, with the same op on the same layout (the same bits).
-struct CellSource {
-  at::Tensor memory;
-  std::vector<at::Tensor> index;  // one int64 row index per previous cell
-  int64_t start = 0;
-  at::Tensor outIndex;  // undefined: tanh(c) is saved
+// One cell's forward maths from the gates and the previous cells (R x H, any row stride; on the
+// CPU path made contiguous along a row in place, as its backward reads them so).
+// out: [h | c] (R x 2H). On the CPU path also act (the activated gates) and tc = tanh(c), which
+// its backward reuses; undefined on the ATen path.
+struct CellForward {
+  at::Tensor out, act, tc;
 };
 
+template <typename L>
+CellForward cellForward(const at::Tensor& gates, Prev<L>& prev) {
+  if (!fastPath(gates)) return {forwardAten<L>(gates, prev), at::Tensor(), at::Tensor()};
+  const int64_t H = gates.size(1) / L::gates;
+  // The loops need unit stride along a row; a narrowed [h | c] row has it.
+  for (auto& p : prev)
+    if (p.stride(1) != 1) p = p.contiguous();
+  at::Tensor act = gates.contiguous().clone();
+  activateCpu<L>(act, H);
+  at::Tensor out = at::empty({gates.size(0), 2 * H}, gates.options());
+  AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), L::name, [&] { combineCpu<L, scalar_t>(act, prev, out, H); });
+  at::Tensor tc = out.narrow(1, H, H).tanh();
+  at::Tensor h = out.narrow(1, 0, H);
+  at::mul_out(h, act.narrow(1, L::output * H, H), tc);
+  return {out, act, tc};
+}
+
+// The CPU path's backward from the saved activations: [dGates, dPrev_0, ...].
+template <typename L>
+variable_list cellBackwardCpu(const at::Tensor& act, const at::Tensor& tc, const Prev<L>& prev,
+                              const at::Tensor& dout) {
+  const int64_t R = act.size(0), H = act.size(1) / L::gates;
+  at::Tensor dg = at::empty_like(act);
+  Prev<L> dprev;
+  for (auto& d : dprev) d = at::empty({R, H}, act.options());
+  AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), L::name,
+                             [&] { backwardCpu<L, scalar_t>(act, tc, prev, dout.contiguous(), dg, dprev, H); });
+  variable_list result{dg};
+  result.insert(result.end(), dprev.begin(), dprev.end());
+  return result;
+}
+
 // The autograd node of either cell. prev: R x H views (row stride may be 2H) of the previous
-// cells. Saved: on the CPU {act, tc, prev...} (with a source: {act, tc} or {act}, and its
-// indices), else {gates, prev..., out}.
+// cells. Saved: on the CPU {act, tc, prev...}, else {gates, prev..., out}.
 template <typename L>
 struct GatedCell : public torch::autograd::Function<GatedCell<L>> {
   // The previous cells come as separate arguments: autograd sees only top-level tensor arguments
   // as the node's inputs.
   template <typename... Cells>
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gates, const CellSource& source,
-                            const Cells&... cells) {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gates, const Cells&... cells) {
     static_assert(sizeof...(Cells) == L::prev, "one previous cell per forget gate");
     Prev<L> prev{cells...};
-    const int64_t H = gates.size(1) / L::gates;
-    std::vector<at::Tensor> saved;
-    if (!fastPath(gates)) {
-      at::Tensor out = forwardAten<L>(gates, prev);
-      saved.push_back(gates);
-      saved.insert(saved.end(), prev.begin(), prev.end());
-      saved.push_back(out);
-      ctx->saved_data["fast"] = false;
-      ctx->save_for_backward(saved);
-      return out;
-    }
-    // The loops need unit stride along a row; a narrowed [h | c] row has it.
-    for (auto& p : prev)
-      if (p.stride(1) != 1) p = p.contiguous();
-    at::Tensor act = gates.contiguous().clone();
-    activateCpu<L>(act, H);
-    at::Tensor out = at::empty({gates.size(0), 2 * H}, gates.options());
-    AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), L::name, [&] { combineCpu<L, scalar_t>(act, prev, out, H); });
-    at::Tensor tc = out.narrow(1, H, H).tanh();
-    at::Tensor h = out.narrow(1, 0, H);
-    at::mul_out(h, act.narrow(1, L::output * H, H), tc);
-    saved = {act};
-    const bool fromMemory = source.memory.defined(), recompute = source.outIndex.defined();
-    if (recompute)
-      ctx->saved_data["out_index"] = source.outIndex;
-    else
-      saved.push_back(tc);
-    if (fromMemory) {
-      ctx->saved_data["memory"] = source.memory;
-      ctx->saved_data["start"] = source.start;
-      for (size_t j = 0; j < L::prev; j++) ctx->saved_data["index" + std::to_string(j)] = source.index[j];
-    } else {
-      saved.insert(saved.end(), prev.begin(), prev.end());
-    }
-    ctx->saved_data["recompute_tc"] = recompute;
-    ctx->saved_data["from_memory"] = fromMemory;
-    ctx->saved_data["fast"] = true;
+    CellForward f = cellForward<L>(gates, prev);
+    const bool fast = f.act.defined();
+    std::vector<at::Tensor> saved = fast ? std::vector<at::Tensor>{f.act, f.tc} : std::vector<at::Tensor>{gates};
+    saved.insert(saved.end(), prev.begin(), prev.end());
+    if (!fast) saved.push_back(f.out);
+    ctx->saved_data["fast"] = fast;
     ctx->save_for_backward(saved);
-    return out;
-  }
-
-  // The previous cells of the CPU path: saved, or read again from the source's memory.
-  static Prev<L> savedPrev(AutogradContext* ctx, const variable_list& saved, int64_t H) {
-    Prev<L> prev;
-    if (!ctx->saved_data["from_memory"].toBool()) {
-      for (size_t j = 0; j < L::prev; j++) prev[j] = saved[2 + j];  // after act, tc
-      return prev;
-    }
-    at::Tensor columns = ctx->saved_data["memory"].toTensor().narrow(1, ctx->saved_data["start"].toInt(), H);
-    for (size_t j = 0; j < L::prev; j++)
-      prev[j] = columns.index_select(0, ctx->saved_data["index" + std::to_string(j)].toTensor());
-    return prev;
+    return f.out;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
     const bool fast = ctx->saved_data["fast"].toBool();
-    if (!fast) {
-      Prev<L> prev;
-      for (size_t j = 0; j < L::prev; j++) prev[j] = saved[1 + j];
-      const at::Tensor &g = saved[0], &out = saved.back();
-      const int64_t H = g.size(1) / L::gates;
-      at::Tensor dout = grads[0].defined() ? grads[0] : at::zeros_like(out);
-      variable_list result = backwardAten<L>(g, prev, out.narrow(1, H, H), dout, H);
-      result.insert(result.begin() + 1, at::Tensor());  // the source
-      return result;
-    }
-    const at::Tensor& act = saved[0];
-    const int64_t R = act.size(0), H = act.size(1) / L::gates;
-    // tanh(c) as the forward pass computed it: out.narrow(1, H, H).tanh() of a contiguous R x 2H out.
-    const at::Tensor tc = ctx->saved_data["recompute_tc"].toBool()
-                              ? ctx->saved_data["memory"]
-                                    .toTensor()
-                                    .index_select(0, ctx->saved_data["out_index"].toTensor())
-                                    .narrow(1, H, H)
-                                    .tanh()
-                              : saved[1];
-    Prev<L> prev = savedPrev(ctx, saved, H);
-    at::Tensor dout = grads[0].defined() ? grads[0].contiguous() : at::zeros({R, 2 * H}, act.options());
-    at::Tensor dg = at::empty_like(act);
-    Prev<L> dprev;
-    for (auto& d : dprev) d = at::empty({R, H}, act.options());
-    AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), L::name,
-                               [&] { backwardCpu<L, scalar_t>(act, tc, prev, dout, dg, dprev, H); });
-    variable_list result{dg, at::Tensor()};  // the gates, the source
-    result.insert(result.end(), dprev.begin(), dprev.end());
-    return result;
+    Prev<L> prev;
+    for (size_t j = 0; j < L::prev; j++) prev[j] = saved[(fast ? 2 : 1) + j];
+    const int64_t R = saved[0].size(0), H = saved[0].size(1) / L::gates;
+    at::Tensor dout = grads[0].defined() ? grads[0] : at::zeros({R, 2 * H}, saved[0].options());
+    if (fast) return cellBackwardCpu<L>(saved[0], saved[1], prev, dout);
+    return backwardAten<L>(saved[0], prev, saved.back().narrow(1, H, H), dout, H);
+  }
+};
+
+// Where an in-memory cell reads and writes: a state memory of [h | c] rows (2H wide) and its
+// gradient buffer; the rows of each previous cell (their columns [H, 2H)); the rows its output
+// goes to. Indices on the memory's device.
+struct CellRows {
+  at::Tensor memory, gradMemory;
+  std::vector<at::Tensor> prev;
+  at::Tensor out;
+};
+
+// A cell inside a state memory (state_memory.cpp): reads its previous cells from the memory's
+// rows, computes [h | c] from the gates, and writes it to the output rows, in one op. It is a
+// stateGather of each previous cell, the cell and a stateWrite, with the same values and
+// gradients: it takes the memory's latest token and returns the next one, so its backward runs
+// after that of every later read (the gradient of its output rows is then complete, in the
+// gradient buffer), and before the backward of the writes of the rows it read, into whose
+// gradient it adds the previous cells' gradients. It saves only the activated gates (the CPU
+// path) or the gates (ATen): the previous cells and the output are rows of the memory, written
+// once, read again by the backward pass (tanh(c) by the same op on the same layout as the
+// forward pass: the same bits).
+template <typename L>
+struct GatedCellInMemory : public torch::autograd::Function<GatedCellInMemory<L>> {
+  static Prev<L> previousCells(const CellRows& rows, int64_t H) {
+    Prev<L> prev;
+    at::Tensor columns = rows.memory.narrow(1, H, H);
+    for (size_t j = 0; j < L::prev; j++) prev[j] = columns.index_select(0, rows.prev[j]);
+    return prev;
+  }
+
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& token, const at::Tensor& gates,
+                            const CellRows& rows) {
+    const int64_t H = gates.size(1) / L::gates;
+    Prev<L> prev = previousCells(rows, H);
+    CellForward f = cellForward<L>(gates, prev);
+    rows.memory.index_copy_(0, rows.out, f.out);
+    ctx->saved_data["memory"] = rows.memory;
+    ctx->saved_data["grad_memory"] = rows.gradMemory;
+    ctx->saved_data["out"] = rows.out;
+    for (size_t j = 0; j < L::prev; j++) ctx->saved_data["prev" + std::to_string(j)] = rows.prev[j];
+    ctx->saved_data["fast"] = f.act.defined();
+    ctx->save_for_backward({f.act.defined() ? f.act : gates});
+    return at::zeros({}, rows.memory.options());
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list) {
+    const at::Tensor saved = ctx->get_saved_variables()[0];
+    CellRows rows{ctx->saved_data["memory"].toTensor(), ctx->saved_data["grad_memory"].toTensor(), {},
+                  ctx->saved_data["out"].toTensor()};
+    for (size_t j = 0; j < L::prev; j++) rows.prev.push_back(ctx->saved_data["prev" + std::to_string(j)].toTensor());
+    const int64_t H = saved.size(1) / L::gates;
+    const Prev<L> prev = previousCells(rows, H);
+    const at::Tensor dout = rows.gradMemory.index_select(0, rows.out);
+    const at::Tensor c = rows.memory.index_select(0, rows.out).narrow(1, H, H);
+    variable_list d = ctx->saved_data["fast"].toBool() ? cellBackwardCpu<L>(saved, c.tanh(), prev, dout)
+                                                       : backwardAten<L>(saved, prev, c, dout, H);
+    at::Tensor columns = rows.gradMemory.narrow(1, H, H);
+    for (size_t j = 0; j < L::prev; j++) columns.index_add_(0, rows.prev[j], d[1 + j]);
+    return {at::zeros({}, rows.memory.options()), d[0], at::Tensor()};  // the token, the gates, the rows
   }
 };
 
@@ -297,67 +315,47 @@ void checkCell(const at::Tensor& gates, int64_t parts, const std::vector<const a
   }
 }
 
-// The Int32Array of R rows at argument a, checked against the memory's rows, as an index there.
-at::Tensor cellRows(const Napi::CallbackInfo& info, size_t a, int64_t R, int64_t limit, const at::Tensor& memory) {
-  if (!info[a].IsTypedArray() || info[a].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(a + 1) + ": expected an Int32Array of rows");
-  auto rows = info[a].As<Napi::Int32Array>();
-  TORCH_CHECK(static_cast<int64_t>(rows.ElementLength()) == R, "cell source: ", rows.ElementLength(), " rows for ", R,
-              " cells");
-  at::Tensor index = at::empty({R}, at::kLong);
-  int64_t* out = index.data_ptr<int64_t>();
-  for (int64_t k = 0; k < R; k++) {
-    int32_t r = rows[static_cast<size_t>(k)];
-    TORCH_CHECK(r >= 0 && r < limit, "cell source: row ", r, " is outside the memory's ", limit, " rows");
-    out[k] = r;
-  }
-  return memory.is_cpu() ? index : index.to(memory.device());
-}
-
-// The optional source arguments from position i on: memory, then one Int32Array of rows per
-// previous cell, the first column, and optionally the output's rows (see CellSource). Absent or
-// null memory: none. Only the CPU path uses a source (other devices save the cells as before), so
-// the entry points read it only there.
-CellSource argCellSource(const Napi::CallbackInfo& info, size_t i, const at::Tensor& gates, size_t cells) {
-  CellSource source;
-  if (info.Length() <= i || info[i].IsNull() || info[i].IsUndefined()) return source;
-  expectArgs(info, i + cells + 2);
-  source.memory = argTensor(info, i);
-  source.start = argInt(info, i + cells + 1);
-  const int64_t R = gates.size(0), H = gates.size(1) / (cells == 2 ? 5 : 4), limit = source.memory.size(0);
-  TORCH_CHECK(source.memory.dim() == 2 && source.start >= 0 && source.start + H <= source.memory.size(1),
-              "cell source: columns [", source.start, ", ", source.start + H, ") outside the memory's ",
-              source.memory.sizes());
-  for (size_t j = 0; j < cells; j++) source.index.push_back(cellRows(info, i + 1 + j, R, limit, source.memory));
-  size_t out = i + cells + 2;
-  if (info.Length() > out && !info[out].IsNull() && !info[out].IsUndefined()) {
-    TORCH_CHECK(source.memory.size(1) == 2 * H, "cell source: the output rows need a memory 2H = ", 2 * H,
-                " wide, got ", source.memory.size(1));
-    source.outIndex = cellRows(info, out, R, limit, source.memory);
-  }
-  return source;
-}
-
-// treeLstmCell(gates R x 5H, leftCell R x H, rightCell R x H[, memory, leftRows, rightRows, start[, outRows]])
-//   -> [h | c] (R x 2H). With a memory, the cells are its rows' columns [start, start + H).
+// treeLstmCell(gates R x 5H, leftCell R x H, rightCell R x H) -> [h | c] (R x 2H)
 Napi::Value treeLstmCell(const Napi::CallbackInfo& info) {
   expectArgs(info, 3);
   at::Tensor& gates = argTensor(info, 0);
   at::Tensor& left = argTensor(info, 1);
   at::Tensor& right = argTensor(info, 2);
   checkCell(gates, 5, {&left, &right});
-  CellSource source = fastPath(gates) ? argCellSource(info, 3, gates, 2) : CellSource{};
-  return wrapTensor(info.Env(), GatedCell<TreeLstmLayout>::apply(gates, source, left, right));
+  return wrapTensor(info.Env(), GatedCell<TreeLstmLayout>::apply(gates, left, right));
 }
 
-// lstmCell(gates R x 4H, prevCell R x H[, memory, rows, start[, outRows]]) -> [h | c] (R x 2H)
+// lstmCell(gates R x 4H, prevCell R x H) -> [h | c] (R x 2H)
 Napi::Value lstmCell(const Napi::CallbackInfo& info) {
   expectArgs(info, 2);
   at::Tensor& gates = argTensor(info, 0);
   at::Tensor& prev = argTensor(info, 1);
   checkCell(gates, 4, {&prev});
-  CellSource source = fastPath(gates) ? argCellSource(info, 2, gates, 1) : CellSource{};
-  return wrapTensor(info.Env(), GatedCell<LstmLayout>::apply(gates, source, prev));
+  return wrapTensor(info.Env(), GatedCell<LstmLayout>::apply(gates, prev));
+}
+
+// The arguments of an in-memory cell: (token, memory, gradMemory, gates, prevRows..., outRows),
+// with one Int32Array of rows per previous cell, each as many as the gates' rows.
+template <typename L>
+Napi::Value cellInMemory(const Napi::CallbackInfo& info) {
+  expectArgs(info, 5 + L::prev);
+  at::Tensor token = argTensor(info, 0);
+  CellRows rows{argTensor(info, 1), argTensor(info, 2), {}, at::Tensor()};
+  at::Tensor& gates = argTensor(info, 3);
+  checkCell(gates, L::gates, {});
+  const int64_t R = gates.size(0), H = gates.size(1) / L::gates, limit = rows.memory.size(0);
+  TORCH_CHECK(rows.memory.dim() == 2 && rows.memory.size(1) == 2 * H, L::name, ": the memory must be 2H = ", 2 * H,
+              " wide ([h | c] rows), got ", rows.memory.sizes());
+  TORCH_CHECK(rows.memory.scalar_type() == gates.scalar_type() && rows.memory.device() == gates.device(), L::name,
+              ": the memory must have the gates' dtype and device");
+  auto index = [&](size_t i) {
+    at::Tensor host = hostRowIndex(info, i, limit);
+    TORCH_CHECK(host.numel() == R, L::name, ": argument ", i + 1, " has ", host.numel(), " rows for ", R, " cells");
+    return onDeviceOf(host, rows.memory);
+  };
+  for (size_t j = 0; j < L::prev; j++) rows.prev.push_back(index(4 + j));
+  rows.out = index(4 + L::prev);
+  return advanceToken(info, 0, GatedCellInMemory<L>::apply(token, gates, rows));
 }
 
 }  // namespace
@@ -365,6 +363,11 @@ Napi::Value lstmCell(const Napi::CallbackInfo& info) {
 const EntryTable cellEntryPoints = {
     {"treeLstmCell", treeLstmCell},
     {"lstmCell", lstmCell},
+    // treeLstmCellInMemory(token, memory, gradMemory, gates R x 5H, leftRows, rightRows, outRows), and
+    // lstmCellInMemory(token, memory, gradMemory, gates R x 4H, prevRows, outRows): the token handle
+    // then holds the next token (advanceToken), as after stateWrite
+    {"treeLstmCellInMemory", cellInMemory<TreeLstmLayout>},
+    {"lstmCellInMemory", cellInMemory<LstmLayout>},
 };
 
 }  // namespace spinn

@@ -78,6 +78,11 @@ int64_t reduction(int64_t code);
 // dst.copy_(src) without recording autograd history (loading weights, resetting state).
 at::Tensor copyInto(at::Tensor& dst, const at::Tensor& src);
 
+// SPINN_GENERIC_KERNELS=1 (read once): the fused ops (the cells, the state memory's gathers) take
+// on the CPU too the ATen path they take on other devices, so that the tests can check that path
+// where there is no GPU. Off by default; runtimeInfo reports it.
+bool genericKernels();
+
 // Live-handle bookkeeping for the memory report.
 void trackBox(TensorBox* box);
 void untrackBox(TensorBox* box);

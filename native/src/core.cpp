@@ -7,6 +7,7 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -237,6 +238,7 @@ Napi::Value runtimeInfo(const Napi::CallbackInfo& info) {
   out.Set("cudaAvailable", cuda);
   out.Set("cudaDevices", cuda ? static_cast<double>(torch::cuda::device_count()) : 0.0);
   out.Set("parallelInfo", at::get_parallel_info());
+  out.Set("genericKernels", genericKernels());
   return out;
 }
 
@@ -246,6 +248,14 @@ Napi::Value cudaSynchronize(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+bool genericKernels() {
+  static const bool on = [] {
+    const char* v = std::getenv("SPINN_GENERIC_KERNELS");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }();
+  return on;
+}
 
 const EntryTable coreEntryPoints = {
     {"fromData", fromData},

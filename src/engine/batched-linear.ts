@@ -6,7 +6,7 @@ import { zeros } from "./factories.js";
 import { linear } from "./functional.js";
 import { native } from "./native.js";
 import { adopt, currentScope, type Scope } from "./scope.js";
-import type { StateMemory } from "./state-memory.js";
+import { type GatherPart, gatheredRows, StateMemory } from "./state-memory.js";
 import { type Tensor, wrap } from "./tensor.js";
 
 /**
@@ -15,18 +15,6 @@ import { type Tensor, wrap } from "./tensor.js";
  * buffer, which the backward pass allocates, stays a few MB (2,048 × 1,500 floats: 12 MB).
  */
 export const CHUNK_ROWS = 2048;
-
-/**
- * Part of a gathered input (StateMemory.gather's arguments): `group` rows of `memory` per input
- * row, columns [start, start + count) of each, side by side.
- */
-export interface GatherPart {
-  memory: StateMemory;
-  rows: Int32Array;
-  group: number;
-  start: number;
-  count: number;
-}
 
 /**
  * One chunk's buffers: its input rows (dense) or their row indices into the parts' memories
@@ -88,31 +76,30 @@ export class BatchedLinear {
   }
 
   /**
-   * forward(x) where x is the gathered input [parts[0] | parts[1]] (one or two parts, each the
-   * stateGather(rows, group, start, count) of its memory, side by side): the same values and
+   * forward(StateMemory.gatherParts(parts)) in one native call: the product of the gathered
+   * input [parts[0] | parts[1]] (one or two parts, side by side), with the same values and
    * gradients, but the step keeps only the row indices, and the weight gradient gathers the
    * chunk's rows again from the memories (which hold every row once written, unchanged) instead
-   * of keeping a copy of x. The parts' memories and columns must stay the same for the pass.
+   * of keeping a copy of the input. The parts' memories and columns must stay the same for the
+   * pass.
    */
-  forwardGathered(x: Tensor, parts: GatherPart[], rows: number = x.shape[0]!): Tensor {
-    if (!this.#wantsGrad) return linear(x, this.#weight, this.#bias);
+  forwardGathered(parts: GatherPart[]): Tensor {
+    const gather = StateMemory.gatherArgs(parts);
+    const bias = this.#bias?.handle ?? null;
+    if (!this.#wantsGrad) return wrap(native.gatheredLinear(this.#weight.handle, bias, ...gather));
+    const rows = gatheredRows(parts);
     const c = this.#chunkFor(rows, parts);
-    const [a, b] = parts as [GatherPart, GatherPart | undefined];
-    const y = wrap(
-      native.batchedLinearGatherStep(
-        c.token.handle,
-        x.handle,
-        this.#weight.handle,
-        this.#bias?.handle ?? null,
-        c.outputGrads.handle,
-        c.used,
-        c.indices![0]!.handle,
-        a.rows,
-        c.indices![1]?.handle ?? null,
-        b?.rows ?? null,
-      ),
+    const indices = c.indices!.map((t) => t.handle);
+    const y = native.batchedLinearGatherStep(
+      c.token.handle,
+      this.#weight.handle,
+      bias,
+      c.outputGrads.handle,
+      c.used,
+      indices,
+      ...gather,
     );
-    return this.#advance(c, rows, y);
+    return this.#advance(c, rows, wrap(y));
   }
 
   #advance(c: Chunk, rows: number, y: Tensor): Tensor {

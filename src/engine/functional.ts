@@ -1,6 +1,5 @@
 // Ops over several tensors, and layers' building blocks, as plain functions.
 import { native } from "./native.js";
-import type { StateMemory } from "./state-memory.js";
 import { type Reduction, reductionCode, type Tensor, wrap } from "./tensor.js";
 
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
@@ -119,56 +118,18 @@ export function bernoulli(p: Tensor): Tensor {
 }
 
 /**
- * Where a fused cell's previous cells were read from: columns [start, start + H) of the given
- * rows of a state memory (one Int32Array per previous cell, as given to StateMemory.gather).
- * The cell then keeps the row indices for its backward pass instead of copies of the cells.
- * `outRows`: the rows of the same memory (2H wide) that the cell's [h | c] is written to, if it
- * is; the cell then computes tanh(c) again from them in its backward pass instead of saving it.
- */
-export interface CellSource {
-  memory: StateMemory;
-  rows: readonly Int32Array[];
-  start: number;
-  outRows?: Int32Array;
-}
-
-/**
  * The TreeLSTM composition's elementwise maths as one fused op (native/src/cells.cpp): from the
  * gates [a, i, f1, f2, o] (R × 5H) and the children's cells (R × H each),
  * c = tanh(a)·σ(i) + σ(f1)·c_left + σ(f2)·c_right and h = σ(o)·tanh(c); returns [h | c] (R × 2H).
- * `source`: where the children's cells were read from, if from a state memory.
  */
-export function treeLstmCell(
-  gates: Tensor,
-  leftCell: Tensor,
-  rightCell: Tensor,
-  source?: CellSource,
-): Tensor {
-  if (!source) return wrap(native.treeLstmCell(gates.handle, leftCell.handle, rightCell.handle));
-  const [left, right] = source.rows as [Int32Array, Int32Array];
-  return wrap(
-    native.treeLstmCell(
-      gates.handle,
-      leftCell.handle,
-      rightCell.handle,
-      source.memory.values.handle,
-      left,
-      right,
-      source.start,
-      source.outRows,
-    ),
-  );
+export function treeLstmCell(gates: Tensor, leftCell: Tensor, rightCell: Tensor): Tensor {
+  return wrap(native.treeLstmCell(gates.handle, leftCell.handle, rightCell.handle));
 }
 
 /**
  * The LSTM cell's elementwise maths as one fused op: from the gates [i, f, g, o] (R × 4H) and the
  * previous cell (R × H), c = σ(f)·c_prev + σ(i)·tanh(g) and h = σ(o)·tanh(c); returns [h | c].
- * `source`: where the previous cell was read from, if from a state memory.
  */
-export function lstmCell(gates: Tensor, prevCell: Tensor, source?: CellSource): Tensor {
-  if (!source) return wrap(native.lstmCell(gates.handle, prevCell.handle));
-  const memory = source.memory.values.handle;
-  return wrap(
-    native.lstmCell(gates.handle, prevCell.handle, memory, source.rows[0]!, source.start, source.outRows),
-  );
+export function lstmCell(gates: Tensor, prevCell: Tensor): Tensor {
+  return wrap(native.lstmCell(gates.handle, prevCell.handle));
 }

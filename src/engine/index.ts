@@ -1,6 +1,6 @@
 // The tensor engine's public API.
 export { isGradEnabled, noGrad } from "./autograd.js";
-export { BatchedLinear, type GatherPart } from "./batched-linear.js";
+export { BatchedLinear } from "./batched-linear.js";
 export {
   DistributedError,
   distributedAvailability,
@@ -69,7 +69,7 @@ export {
   type Scope,
   scope,
 } from "./scope.js";
-export { StateMemory } from "./state-memory.js";
+export { type GatherPart, StateMemory } from "./state-memory.js";
 export { type Reduction, Tensor } from "./tensor.js";
 
 import { availableParallelism } from "node:os";

@@ -6,8 +6,10 @@ import { BatchedLinear } from "./batched-linear.js";
 import type { Device, DType } from "./dtype.js";
 import { rand, randn, zeros } from "./factories.js";
 import { batchNorm, cat, linear, lstmCell } from "./functional.js";
+import { native } from "./native.js";
 import { keep, scope } from "./scope.js";
-import type { Tensor } from "./tensor.js";
+import { type GatherPart, StateMemory } from "./state-memory.js";
+import { type Tensor, wrap } from "./tensor.js";
 
 export interface StoreOptions {
   dtype?: DType;
@@ -175,6 +177,15 @@ export class Linear {
 
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias);
+  }
+
+  /**
+   * forward(StateMemory.gatherParts(parts)) in one native call: the same values and gradients
+   * (stock autograd), for inputs that are rows of state memories.
+   */
+  forwardGathered(parts: readonly GatherPart[]): Tensor {
+    const gather = StateMemory.gatherArgs(parts);
+    return wrap(native.gatheredLinear(this.weight.handle, this.bias?.handle ?? null, ...gather));
   }
 }
 

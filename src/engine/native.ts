@@ -7,7 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { TorchError } from "./errors.js";
 import { type NativeOps, nativeOpNames } from "./native-ops.generated.js";
-import type { GroupHandle, Handle } from "./native-types.js";
+import type { GatherArg, GroupHandle, Handle } from "./native-types.js";
 
 type HostArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
@@ -20,6 +20,8 @@ export interface RuntimeInfo {
   cudaAvailable: boolean;
   cudaDevices: number;
   parallelInfo: string;
+  /** SPINN_GENERIC_KERNELS=1: the fused ops run their device-generic (ATen) path on the CPU too. */
+  genericKernels: boolean;
 }
 
 export interface MemoryReport {
@@ -128,34 +130,29 @@ interface NativeCore {
   ): void;
   clipGradNorm(params: Handle[], maxNorm: number): number;
   stateRead(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array): Handle;
-  stateGather(
+  /** One or more parts of (token, memory, gradMemory, rows, group, start, count), side by side. */
+  stateGather(...parts: GatherArg[]): Handle;
+  /** The writes (and the cells inside a memory) leave the next token in the token's handle. */
+  stateWrite(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array, value: Handle): void;
+  treeLstmCell(gates: Handle, leftCell: Handle, rightCell: Handle): Handle;
+  lstmCell(gates: Handle, prevCell: Handle): Handle;
+  treeLstmCellInMemory(
     token: Handle,
     memory: Handle,
     gradMemory: Handle,
-    rows: Int32Array,
-    group: number,
-    start: number,
-    count: number,
-  ): Handle;
-  stateWrite(token: Handle, memory: Handle, gradMemory: Handle, rows: Int32Array, value: Handle): Handle;
-  treeLstmCell(
     gates: Handle,
-    leftCell: Handle,
-    rightCell: Handle,
-    memory?: Handle,
-    leftRows?: Int32Array,
-    rightRows?: Int32Array,
-    start?: number,
-    outRows?: Int32Array,
-  ): Handle;
-  lstmCell(
+    leftRows: Int32Array,
+    rightRows: Int32Array,
+    outRows: Int32Array,
+  ): void;
+  lstmCellInMemory(
+    token: Handle,
+    memory: Handle,
+    gradMemory: Handle,
     gates: Handle,
-    prevCell: Handle,
-    memory?: Handle,
-    rows?: Int32Array,
-    start?: number,
-    outRows?: Int32Array,
-  ): Handle;
+    prevRows: Int32Array,
+    outRows: Int32Array,
+  ): void;
   dropout(x: Handle, p: number, train: boolean, rowIndex?: Handle | null, rowOffset?: number): Handle;
   batchedLinearCollector(weight: Handle, bias: Handle | null, inputs: Handle, outputGrads: Handle): Handle;
   batchedLinearStep(
@@ -182,16 +179,14 @@ interface NativeCore {
   ): Handle;
   batchedLinearGatherStep(
     token: Handle,
-    x: Handle,
     weight: Handle,
     bias: Handle | null,
     outputGrads: Handle,
     offset: number,
-    indexA: Handle,
-    rowsA: Int32Array,
-    indexB: Handle | null,
-    rowsB: Int32Array | null,
+    indices: Handle[],
+    ...parts: GatherArg[]
   ): Handle;
+  gatheredLinear(weight: Handle, bias: Handle | null, ...parts: GatherArg[]): Handle;
   distAvailable(): DistributedAvailability;
   distInit(host: string, port: number, rank: number, worldSize: number, timeoutMs: number): GroupHandle;
   distInfo(group: GroupHandle): GroupInfo;
@@ -247,11 +242,14 @@ const nativeCoreNames: Record<keyof NativeCore, true> = {
   stateWrite: true,
   treeLstmCell: true,
   lstmCell: true,
+  treeLstmCellInMemory: true,
+  lstmCellInMemory: true,
   dropout: true,
   batchedLinearCollector: true,
   batchedLinearStep: true,
   batchedLinearGatherCollector: true,
   batchedLinearGatherStep: true,
+  gatheredLinear: true,
   distAvailable: true,
   distInit: true,
   distInfo: true,

@@ -1,6 +1,7 @@
-// SPINN's encoder on the thin stack (docs/ARCHITECTURE.md, "The thin stack"). Per step, a fixed handful of batched ops: one
-// read of [buffer top, stack top, stack second] for the tracker LSTM, one TreeLSTM composition
-// for the examples that REDUCE, one write of the new rows. No per-example tensors.
+// SPINN's encoder on the thin stack (docs/ARCHITECTURE.md, "The thin stack"). Per step, a fixed
+// handful of batched ops: the tracker LSTM over [buffer top, stack top, stack second] and one
+// TreeLSTM composition for the examples that REDUCE, each a product that gathers its input from
+// the state memories and a cell that writes its new rows there. No per-example tensors.
 //
 // The parts, as the paper names them: the tracking LSTM (TrackerState.step), the transition
 // decision (Transitions: given, greedy or sampled), the stack and buffer (StackMachine), and the
@@ -15,7 +16,6 @@ import {
   type GatherPart,
   Linear,
   LSTMCell,
-  lstmCell,
   type ParamPath,
   type Scope,
   StateMemory,
@@ -123,9 +123,9 @@ export class Reduce {
 /**
  * REDUCE (the paper's composition step) for the sentences that reduce at this step: pop the two
  * top states, compose them with the TreeLSTM and the tracker's state, push the result (write it
- * to its new row). Reduce.forward's maths in a fixed handful of native calls for the whole batch:
- * one gather of the children's h side by side, one of each child's c, the tracker's h of the
- * reducing sentences, one product, one fused cell, one write.
+ * to its new row). Reduce.forward's maths in three native calls for the whole batch: one gather
+ * of the children's h and the tracker's h side by side, one product, and the fused cell inside
+ * the memory, which reads the children's c from their rows and writes [h | c] to the new rows.
  */
 function reduceStep(
   reduce: Reduce,
@@ -137,25 +137,17 @@ function reduceStep(
   const R = popped.examples.length;
   if (R === 0) return;
   const H = reduce.dHidden;
-  const children = interleave(popped.left, popped.right);
-  const hs = memory.gather(children, 2, 0, H); // R × 2H: [h_l | h_r]
-  // The product keeps these row indices, not a copy of its input, for its weight gradient.
-  const parts: GatherPart[] = [{ memory, rows: children, group: 2, start: 0, count: H }];
-  let input = hs;
+  // [h_l | h_r (| the tracker's h)]; the product keeps these row indices, not a copy of its
+  // input, for its weight gradient.
+  const parts: GatherPart[] = [
+    { memory, rows: interleave(popped.left, popped.right), group: 2, start: 0, count: H },
+  ];
   if (reduce.track) {
     if (!tracker) throw new Error("this composition has a tracker input: pass the tracker state");
-    const rows = tracker.rowsOf(popped.examples);
-    input = cat([hs, tracker.memory.gather(rows, 1, 0, tracker.tracker.dTracker)], 1);
-    parts.push({ memory: tracker.memory, rows, group: 1, start: 0, count: tracker.tracker.dTracker });
+    parts.push(tracker.hOf(popped.examples));
   }
-  const gates = product.forwardGathered(input, parts, R);
-  // The cell keeps the children's rows and its own, not copies of the children's cells and of
-  // tanh(c), for its backward pass.
-  const source = { memory, rows: [popped.left, popped.right], start: H, outRows: popped.out };
-  memory.write(
-    popped.out,
-    treeLstmCell(gates, memory.gather(popped.left, 1, H, H), memory.gather(popped.right, 1, H, H), source),
-  );
+  const gates = product.forwardGathered(parts);
+  memory.writeTreeLstmCell(popped.out, gates, popped.left, popped.right);
 }
 
 /** The tracker: an LSTM cell over the h of [buffer top, stack top, stack second]. */
@@ -214,19 +206,13 @@ export class TrackerState {
     this.#previous = new Int32Array(size);
   }
 
-  /** The tracker's h (N × T) of every sentence now. */
-  get h(): Tensor {
-    return this.hOf(null);
-  }
-
-  /** The tracker's h of the given sentences now (all of them for null). */
-  hOf(examples: Int32Array | null): Tensor {
-    return this.memory.gather(this.rowsOf(examples), 1, 0, this.tracker.dTracker);
-  }
-
-  /** The memory rows of the given sentences' current states (all of them for null). */
-  rowsOf(examples: Int32Array | null): Int32Array {
-    return examples ? examples.map((i) => this.#current[i]!) : this.#current.slice();
+  /**
+   * Where the tracker's h of the given sentences (all of them for null) is now, as a gather's
+   * part: their current rows of the tracker's memory, columns [0, T).
+   */
+  hOf(examples: Int32Array | null): GatherPart {
+    const rows = examples ? examples.map((i) => this.#current[i]!) : this.#current.slice();
+    return { memory: this.memory, rows, group: 1, start: 0, count: this.tracker.dTracker };
   }
 
   /**
@@ -249,28 +235,20 @@ export class TrackerState {
     }
     const previous = this.#previous.subarray(0, count);
     const moved = this.#movingRows.subarray(0, 3 * count);
-    const x = memory.gather(moved, 3, 0, H); // count × 3H
-    const hPrev = this.memory.gather(previous, 1, 0, T);
-    const cPrev = this.memory.gather(previous, 1, T, T);
-    // LSTMCell.forward(x, hPrev, cPrev, product), without splitting its [h | c] result; the
-    // product keeps the row indices of its input, not a copy.
+    // LSTMCell.forward(x, hPrev, cPrev, product) inside the tracker's memory: the input [x | hPrev]
+    // gathered in one call (the product keeps its row indices, not a copy), and the cell reading
+    // cPrev from the previous rows and writing [h | c] to the new ones.
     const parts: GatherPart[] = [
       { memory, rows: moved, group: 3, start: 0, count: H },
       { memory: this.memory, rows: previous, group: 1, start: 0, count: T },
     ];
-    const gates = this.product.forwardGathered(cat([x, hPrev], 1), parts, count);
+    const gates = this.product.forwardGathered(parts);
     const written = new Int32Array(count);
     for (let j = 0; j < count; j++) {
       written[j] = this.#nextRow++;
       this.#current[this.#movingExamples[j]!] = written[j]!;
     }
-    const next = lstmCell(gates, cPrev, {
-      memory: this.memory,
-      rows: [previous],
-      start: T,
-      outRows: written,
-    });
-    this.memory.write(written, next);
+    this.memory.writeLstmCell(written, gates, previous);
   }
 }
 
@@ -343,7 +321,7 @@ class GivenTransitions implements Transitions {
   }
 
   decide(step: number, tracker: TrackerState | null, machine: StackMachine): Uint8Array {
-    this.scorer?.record(step, this.scorer.scores(tracker?.h ?? null), this.#actions, this.#moving, machine);
+    this.scorer?.record(step, this.scorer.scores(tracker), this.#actions, this.#moving, machine);
     return this.#actions;
   }
 
@@ -391,7 +369,7 @@ class PredictedTransitions implements Transitions {
 
   decide(step: number, tracker: TrackerState | null, machine: StackMachine): Uint8Array {
     const N = this.#turns.length;
-    const scores = this.policyRecord.scores(tracker?.h ?? null);
+    const scores = this.policyRecord.scores(tracker);
     const host = scores.toFloat32Array();
     for (let i = 0; i < N; i++) {
       if (!this.#moving[i]) continue;
@@ -442,10 +420,10 @@ class PolicyRecord {
     this.#realChoice = new Float32Array(steps * size);
   }
 
-  /** SHIFT/REDUCE scores (N × 2) from the tracker's state at this step. */
-  scores(tracking: Tensor | null): Tensor {
-    if (!tracking) throw new Error("predicting transitions needs a tracker");
-    return this.predictor.forward(tracking);
+  /** SHIFT/REDUCE scores (N × 2) from the tracker's h at this step (read from its memory). */
+  scores(tracker: TrackerState | null): Tensor {
+    if (!tracker) throw new Error("predicting transitions needs a tracker");
+    return this.predictor.forwardGathered([tracker.hOf(null)]);
   }
 
   /** Call before the machine applies the actions: validity is the state's before the step. */

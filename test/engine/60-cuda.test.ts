@@ -13,6 +13,7 @@ import {
   manualSeed,
   memory,
   randn,
+  StateMemory,
   scope,
   TorchError,
   tensor,
@@ -94,6 +95,44 @@ describe("cuda", { skip }, () => {
         const lstm = lstmCell(product.forward(x.to(device)).narrow(1, 0, 4), cc.narrow(1, 0, 1));
         tree.sum().add(lstm.square().sum()).backward();
         return [tree, lstm, gg.grad!, cc.grad!, ww.grad!].map((t) => t.to("cpu"));
+      };
+      const cpu = run("cpu");
+      run("cuda").forEach((t, k) => assert.ok(t.sub(cpu[k]!).abs().max().item() < 1e-10, `result ${k}`));
+    });
+  });
+
+  test("gathers of several parts, gathered products and cells inside a state memory: the same values and gradients as on the CPU", () => {
+    scope(() => {
+      manualSeed(7);
+      const opts = { dtype: "float64" as const };
+      const H = 3;
+      const leaves = randn([4, 2 * H], opts);
+      const tracker = randn([2, 2 * H], opts);
+      const w = randn([5 * H, 3 * H], opts);
+      const wt = randn([4 * H, 2 * H], opts);
+      const rows = (...xs: number[]) => new Int32Array(xs);
+      const run = (device: "cpu" | "cuda") => {
+        const l = leaves.to(device).setRequiresGrad();
+        const t = tracker.to(device).setRequiresGrad();
+        const [ww, wwt] = [w.to(device).setRequiresGrad(), wt.to(device).setRequiresGrad()];
+        const memory = new StateMemory(6, 2 * H, { ...opts, device });
+        const track = new StateMemory(4, 2 * H, { ...opts, device });
+        memory.write(rows(0, 1, 2, 3), l);
+        track.write(rows(1, 2), t);
+        const parts = [
+          { memory, rows: rows(0, 1, 2, 3), group: 2, start: 0, count: H },
+          { memory: track, rows: rows(1, 2), group: 1, start: 0, count: H },
+        ];
+        const gates = new BatchedLinear(ww, null, 2).forwardGathered(parts);
+        memory.writeTreeLstmCell(rows(4, 5), gates, rows(0, 2), rows(1, 3));
+        const x = StateMemory.gatherParts([
+          { memory, rows: rows(4, 5), group: 1, start: 0, count: H },
+          { memory: track, rows: rows(2, 1), group: 1, start: 0, count: H },
+        ]);
+        track.writeLstmCell(rows(3, 0), x.matmul(wwt.t()), rows(2, 1));
+        const out = cat([memory.read(rows(4, 5)), track.read(rows(3, 0))], 1);
+        out.square().sum().backward();
+        return [out, l.grad!, t.grad!, ww.grad!, wwt.grad!].map((r) => r.to("cpu"));
       };
       const cpu = run("cpu");
       run("cuda").forEach((t, k) => assert.ok(t.sub(cpu[k]!).abs().max().item() < 1e-10, `result ${k}`));

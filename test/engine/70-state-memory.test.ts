@@ -162,6 +162,108 @@ describe("StateMemory", () => {
     });
   });
 
+  test("gatherParts = the parts' gathers side by side, from two memories (values and gradients bitwise in float64; finite differences)", () => {
+    manualSeed(8);
+    scope(() => {
+      // Memory a: 4 leaves of width 4; memory b (the tracker's, say): 2 rows of width 2. Each
+      // output row: a pair of a's rows cut to columns [0, 2), a b row, an a row cut to [2, 4).
+      const la = randn([4, 4], { dtype: "float64" }).setRequiresGrad();
+      const lb = randn([2, 2], { dtype: "float64" }).setRequiresGrad();
+      const w = randn([8, 4], { dtype: "float64" });
+      const weights = randn([2, 8], { dtype: "float64" });
+      const run = (fused: boolean) => {
+        const a = new StateMemory(6, 4, { dtype: "float64" });
+        const b = new StateMemory(3, 2, { dtype: "float64" });
+        a.write(rows(0, 1, 2, 3), la);
+        b.write(rows(1, 2), lb);
+        const parts = (r: number[][]) => [
+          { memory: a, rows: rows(...r[0]!), group: 2, start: 0, count: 2 },
+          { memory: b, rows: rows(...r[1]!), group: 1, start: 0, count: 2 },
+          { memory: a, rows: rows(...r[2]!), group: 1, start: 2, count: 2 },
+        ];
+        const gather = (ps: ReturnType<typeof parts>) =>
+          fused
+            ? StateMemory.gatherParts(ps)
+            : cat(
+                ps.map((p) => p.memory.gather(p.rows, p.group, p.start, p.count)),
+                1,
+              );
+        // Rows read twice (their gradients add up), b's zero row 0, a row written after a read.
+        const x = gather(
+          parts([
+            [0, 1, 2, 1],
+            [1, 0],
+            [3, 3],
+          ]),
+        ); // 2 × 8
+        a.write(rows(4, 5), x.matmul(w).tanh());
+        const y = gather(
+          parts([
+            [4, 5, 0, 4],
+            [2, 2],
+            [5, 1],
+          ]),
+        );
+        return y.mul(weights).sum().add(x.square().sum());
+      };
+      const grads = (fused: boolean) => {
+        la.zeroGrad();
+        lb.zeroGrad();
+        const loss = run(fused);
+        loss.backward();
+        return [loss, la.grad!.clone(), lb.grad!.clone()];
+      };
+      const composed = grads(false);
+      const fused = grads(true);
+      fused.forEach((t, k) => assert.equal(t.sub(composed[k]!).abs().max().item(), 0, `result ${k}`));
+      const eps = 1e-6;
+      for (const [leaf, grad] of [
+        [la, fused[1]!],
+        [lb, fused[2]!],
+      ] as const) {
+        const base = leaf.toArray();
+        const g = grad.toArray();
+        base.forEach((_, i) => {
+          const at = (d: number) => {
+            const v = [...base];
+            v[i]! += d;
+            leaf.copy_(tensor(v, { dtype: "float64", shape: leaf.shape }));
+            return noGrad(() => run(true).item());
+          };
+          const fd = (at(eps) - at(-eps)) / (2 * eps);
+          leaf.copy_(tensor(base, { dtype: "float64", shape: leaf.shape }));
+          assert.ok(
+            Math.abs(fd - g[i]!) < 1e-7 * Math.max(1, Math.abs(fd)),
+            `finite difference ${i}: ${fd} vs ${g[i]}`,
+          );
+        });
+      }
+    });
+  });
+
+  test("gatherParts checks that its parts agree", () => {
+    scope(() => {
+      const a = new StateMemory(3, 4);
+      const b = new StateMemory(3, 4, { dtype: "float64" });
+      const part = (memory: StateMemory, r: Int32Array) => ({
+        memory,
+        rows: r,
+        group: 1,
+        start: 0,
+        count: 2,
+      });
+      assert.throws(
+        () => StateMemory.gatherParts([part(a, rows(0, 1)), part(a, rows(0))]),
+        /part 1 makes 1 rows, part 0 2/,
+      );
+      assert.throws(
+        () => StateMemory.gatherParts([part(a, rows(0)), part(b, rows(0))]),
+        /one dtype and device/,
+      );
+      assert.throws(() => StateMemory.gatherParts([]), /7 arguments per part/);
+    });
+  });
+
   test("gather checks its groups and columns", () => {
     scope(() => {
       const mem = new StateMemory(3, 4);

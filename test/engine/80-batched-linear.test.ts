@@ -8,9 +8,11 @@ import {
   BatchedLinear,
   cat,
   type GatherPart,
+  Linear,
   linear,
   manualSeed,
   noGrad,
+  ParameterStore,
   randn,
   StateMemory,
   scope,
@@ -89,12 +91,13 @@ const rows = (...xs: number[]) => new Int32Array(xs);
 /**
  * Three steps over two state memories, as SPINN's products read them: each step's input is
  * [2 rows of A, columns 0..2 | 1 row of B, columns 1..3]; the first step's output is written to
- * A and read by the later steps. apply(x, parts): the product of the gathered x.
+ * A and read by the later steps. apply(parts, x): the product of the gathered input (x() gathers it
+ * as separate gathers side by side).
  */
 function gatheredProgram(
   leafA: Tensor,
   leafB: Tensor,
-  apply: (x: Tensor, parts: GatherPart[]) => Tensor,
+  apply: (parts: GatherPart[], x: () => Tensor) => Tensor,
 ): Tensor {
   const opts = { dtype: "float64" as const };
   const A = new StateMemory(7, 4, opts);
@@ -106,7 +109,7 @@ function gatheredProgram(
       { memory: A, rows: ra, group: 2, start: 0, count: 2 },
       { memory: B, rows: rb, group: 1, start: 1, count: 2 },
     ];
-    return apply(cat([A.gather(ra, 2, 0, 2), B.gather(rb, 1, 1, 2)], 1), parts);
+    return apply(parts, () => cat([A.gather(ra, 2, 0, 2), B.gather(rb, 1, 1, 2)], 1));
   };
   const y1 = step(rows(0, 1, 2, 3), rows(0, 1)); // 2 rows
   A.write(rows(5, 6), y1.tanh());
@@ -129,12 +132,12 @@ test("gathered inputs: values and gradients equal per-step linear(), with and wi
       const leafA = randn([5, 4], opts);
       const leafB = randn([4, 3], opts);
       const params = [w, ...(bias ? [bias] : []), leafA, leafB];
-      const stock = gatheredProgram(leafA, leafB, (x) => linear(x, w, bias));
+      const stock = gatheredProgram(leafA, leafB, (_, x) => linear(x(), w, bias));
       stock.backward();
       const expected = params.map((t) => t.grad!.clone());
       for (const t of params) t.zeroGrad();
       const batched = new BatchedLinear(w, bias, 6, chunkRows);
-      const value = gatheredProgram(leafA, leafB, (x, parts) => batched.forwardGathered(x, parts));
+      const value = gatheredProgram(leafA, leafB, (parts) => batched.forwardGathered(parts));
       assert.ok(Math.abs(value.item() - stock.item()) < 1e-12);
       value.backward();
       params.forEach((t, k) => {
@@ -147,6 +150,35 @@ test("gathered inputs: values and gradients equal per-step linear(), with and wi
   }
 });
 
+test("gathered inputs in one call without the pass's bookkeeping: BatchedLinear without gradients, Linear.forwardGathered with them, the same bits as linear() of the separate gathers", () => {
+  scope(() => {
+    manualSeed(9);
+    const opts = { dtype: "float64" as const, requiresGrad: true };
+    const store = new ParameterStore({ dtype: "float64" });
+    const layer = new Linear(store.root(), 6, 4);
+    const [w, bias] = [layer.weight, layer.bias!];
+    const leafA = randn([5, 4], opts);
+    const leafB = randn([4, 3], opts);
+    const stock = (_: GatherPart[], x: () => Tensor) => linear(x(), w, bias);
+    const fused = (parts: GatherPart[]) => layer.forwardGathered(parts);
+    const results = (apply: typeof stock) => {
+      for (const t of [w, bias, leafA, leafB]) t.zeroGrad();
+      const value = gatheredProgram(leafA, leafB, apply);
+      value.backward();
+      return [value, w.grad!.clone(), bias.grad!.clone(), leafA.grad!.clone(), leafB.grad!.clone()];
+    };
+    const expected = results(stock);
+    results(fused).forEach((t, k) =>
+      assert.equal(maxDiff(t, expected[k]!), 0, `Linear.forwardGathered: result ${k}`),
+    );
+    const batched = noGrad(() => {
+      const product = new BatchedLinear(w, bias, 6);
+      return gatheredProgram(leafA, leafB, (parts) => product.forwardGathered(parts));
+    });
+    assert.equal(batched.item(), expected[0]!.item(), "BatchedLinear without gradients");
+  });
+});
+
 test("gathered inputs: a pass keeps one kind of input and one set of memories", () => {
   scope(() => {
     const w = randn([2, 3], { requiresGrad: true });
@@ -156,11 +188,8 @@ test("gathered inputs: a pass keeps one kind of input and one set of memories", 
       { memory: m, rows: r, group: 1, start: 0, count: 3 },
     ];
     const b = new BatchedLinear(w, null, 10);
-    b.forwardGathered(memory.gather(rows(0, 1), 1, 0, 3), part(memory, rows(0, 1)));
+    b.forwardGathered(part(memory, rows(0, 1)));
     assert.throws(() => b.forward(randn([1, 3])), /forward\(\) or forwardGathered\(\), not both/);
-    assert.throws(
-      () => b.forwardGathered(other.gather(rows(2), 1, 0, 3), part(other, rows(2))),
-      /the same memories at every step/,
-    );
+    assert.throws(() => b.forwardGathered(part(other, rows(2))), /the same memories at every step/);
   });
 });

@@ -1,16 +1,18 @@
 // The fused TreeLSTM and LSTM cells against the model's readable definitions of the same maths
 // (treeLstm, lstm in src/models/spinn.ts, written with separate ops): values and gradients
 // (float64, 1e-12), with children's cells read as narrowed [h | c] rows, and with only part of
-// the output used.
+// the output used; and the cells inside a state memory against gather → cell → write.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   lstmCell,
   manualSeed,
+  noGrad,
   randn,
   StateMemory,
   scope,
   type Tensor,
+  tensor,
   treeLstmCell,
 } from "../../src/engine/index.js";
 import { lstm, treeLstm } from "../../src/models/spinn.js";
@@ -70,13 +72,38 @@ test("fused LSTM cell = the model's lstm (values, gradients; partial use)", () =
   });
 });
 
+/** Central finite differences of f at each entry of x (float64), against the gradient g. */
+function checkFiniteDifferences(x: Tensor, g: Tensor, f: () => number, label: string): void {
+  const base = x.toArray();
+  const grad = g.toArray();
+  const eps = 1e-6;
+  const at = (values: number[]) => {
+    noGrad(() => x.copy_(tensor(values, { dtype: "float64", shape: x.shape })));
+    return f();
+  };
+  base.forEach((_, i) => {
+    const up = [...base];
+    const down = [...base];
+    up[i]! += eps;
+    down[i]! -= eps;
+    const fd = (at(up) - at(down)) / (2 * eps);
+    assert.ok(
+      Math.abs(fd - grad[i]!) < 1e-7 * Math.max(1, Math.abs(fd)),
+      `${label} ${i}: ${fd} vs ${grad[i]}`,
+    );
+  });
+  at(base);
+}
+
 /**
- * The cells' previous cells read from a state memory, and their outputs written to it: with the
- * memory as their source (row indices kept instead of copies of the previous cells; with the
- * output rows, tanh(c) computed again instead of saved) the values and gradients are exactly
- * those without it.
+ * The cells inside a state memory (StateMemory.writeTreeLstmCell / writeLstmCell: the previous
+ * cells read from the memory's rows, the output written to it, in one op) against the
+ * composition they replace: gathers of the previous cells, the fused cell, a write. A tree cell
+ * whose output an LSTM cell then reads as its previous cell, rows read twice (their gradients
+ * add up), the outputs read back by later gathers. The same bits in float64, values and
+ * gradients; the gradients also against finite differences.
  */
-test("cells whose previous cells come from a state memory: the same values and gradients with the source as without", () => {
+test("cells inside a state memory = gather → cell → write: the same values and gradients (float64, bitwise); finite differences", () => {
   scope(() => {
     manualSeed(7);
     const H = 4;
@@ -84,43 +111,54 @@ test("cells whose previous cells come from a state memory: the same values and g
     const leaves = randn([6, 2 * H], opts);
     const tree = randn([3, 5 * H], opts);
     const lstmGates = randn([3, 4 * H], opts);
-    const left = new Int32Array([0, 2, 4]);
-    const right = new Int32Array([1, 3, 1]);
-    const treeOut = new Int32Array([6, 7, 8]);
-    const lstmOut = new Int32Array([9, 10, 11]);
-    const run = (mode: "none" | "source" | "outputs") => {
-      for (const x of [leaves, tree, lstmGates]) x.zeroGrad();
+    const weights = randn([3, 4 * H], { dtype: "float64" });
+    const rows = (...xs: number[]) => new Int32Array(xs);
+    const [left, right, treeOut] = [rows(0, 2, 4), rows(1, 3, 1), rows(6, 7, 8)];
+    const [previous, lstmOut] = [rows(7, 5, 7), rows(9, 10, 11)];
+    const run = (inMemory: boolean) => {
       const memory = new StateMemory(12, 2 * H, { dtype: "float64" });
-      memory.write(new Int32Array([0, 1, 2, 3, 4, 5]), leaves);
-      const source = (rows: Int32Array[], outRows: Int32Array) =>
-        mode === "none" ? undefined : { memory, rows, start: H, ...(mode === "outputs" ? { outRows } : {}) };
-      const cl = memory.gather(left, 1, H, H);
-      const cr = memory.gather(right, 1, H, H);
-      const a = treeLstmCell(tree, cl, cr, source([left, right], treeOut));
-      memory.write(treeOut, a);
-      const b = lstmCell(lstmGates, memory.gather(right, 1, H, H), source([right], lstmOut));
-      memory.write(lstmOut, b);
-      const later = memory.gather(new Int32Array([7, 9, 6, 11]), 2, 0, 2 * H); // read back: 2 × 4H
-      a.square().sum().add(b.mul(a).sum()).add(later.sigmoid().sum()).backward();
-      return [a, b, leaves.grad!.clone(), tree.grad!.clone(), lstmGates.grad!.clone()];
+      memory.write(rows(0, 1, 2, 3, 4, 5), leaves);
+      const c = (r: Int32Array) => memory.gather(r, 1, H, H);
+      if (inMemory) memory.writeTreeLstmCell(treeOut, tree, left, right);
+      else memory.write(treeOut, treeLstmCell(tree, c(left), c(right)));
+      if (inMemory) memory.writeLstmCell(lstmOut, lstmGates, previous);
+      else memory.write(lstmOut, lstmCell(lstmGates, c(previous)));
+      const later = memory.gather(rows(7, 9, 6, 11, 10, 8), 2, 0, 2 * H); // 3 × 4H
+      return { loss: later.sigmoid().mul(weights).sum(), all: memory.read(rows(...Array(12).keys())) };
     };
-    const plain = run("none");
-    for (const mode of ["source", "outputs"] as const) {
-      run(mode).forEach((t, k) => assert.equal(maxDiff(t, plain[k]!), 0, `${mode}: output ${k}`));
-    }
-    const memory = new StateMemory(2, 2 * H, { dtype: "float64" });
-    const c = randn([1, H], { dtype: "float64" });
+    const gradients = (inMemory: boolean) => {
+      for (const x of [leaves, tree, lstmGates]) x.zeroGrad();
+      const { loss, all } = run(inMemory);
+      loss.backward();
+      return [loss, all, leaves.grad!.clone(), tree.grad!.clone(), lstmGates.grad!.clone()];
+    };
+    const composed = gradients(false);
+    const fused = gradients(true);
+    fused.forEach((t, k) => assert.equal(maxDiff(t, composed[k]!), 0, `result ${k}`));
+    const loss = () => noGrad(() => run(true).loss.item());
+    checkFiniteDifferences(leaves, fused[2]!, loss, "leaves");
+    checkFiniteDifferences(tree, fused[3]!, loss, "tree gates");
+    checkFiniteDifferences(lstmGates, fused[4]!, loss, "lstm gates");
+    // Without gradients (evaluation) the memory holds the same rows.
+    const values = noGrad(() => run(true).all);
+    assert.equal(maxDiff(values, composed[1]!), 0, "values without gradients");
+  });
+});
+
+test("cells inside a state memory check their memory and rows", () => {
+  scope(() => {
+    const H = 2;
+    const memory = new StateMemory(4, 2 * H, { dtype: "float64" });
     const g = randn([1, 4 * H], { dtype: "float64" });
+    const one = (r: number) => new Int32Array([r]);
     assert.throws(
-      () => lstmCell(g, c, { memory, rows: [new Int32Array([2])], start: H }),
-      /row 2 is outside the memory's 2 rows/,
+      () => memory.writeLstmCell(one(1), g, one(4)),
+      /row 4 \(position 0\) is outside the state memory's 4 rows/,
     );
-    const narrow = new StateMemory(2, H, { dtype: "float64" });
-    const outRows = new Int32Array([1]);
-    assert.throws(
-      () => lstmCell(g, c, { memory: narrow, rows: [new Int32Array([0])], start: 0, outRows }),
-      /the output rows need a memory 2H = 8 wide/,
-    );
+    assert.throws(() => memory.writeLstmCell(new Int32Array([1, 2]), g, one(0)), /has 2 rows for 1 cells/);
+    const narrow = new StateMemory(4, H, { dtype: "float64" });
+    assert.throws(() => narrow.writeLstmCell(one(1), g, one(0)), /the memory must be 2H = 4 wide/);
+    assert.throws(() => memory.writeTreeLstmCell(one(1), randn([1, 5 * H]), one(0), one(0)), /gates' dtype/);
   });
 });
 

@@ -1,0 +1,52 @@
+// A shipped model's offline rate on its own test sample, through the library's raw-input calls:
+// shared by bench/serve.ts (the rate the server is compared with) and bench/eval-rate.ts.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { classify, predictListOps } from "../src/inference/raw-input.js";
+import { loadModelDir } from "../src/models/model-dir.js";
+import { pretrainedDir } from "../src/models/pretrained.js";
+import { itemsPerSecond } from "./items-per-second.js";
+
+export type Item = { premise: string; hypothesis: string } | { expression: string };
+
+/** The shipped sample of a model's test set, as request items. */
+export function itemsOf(name: string): Item[] {
+  const dir = pretrainedDir(name);
+  if (name.startsWith("snli")) {
+    return readFileSync(path.join(dir, "sample.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { sentence1: string; sentence2: string })
+      .map((r) => ({ premise: r.sentence1, hypothesis: r.sentence2 }));
+  }
+  return readFileSync(path.join(dir, "sample.tsv"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => ({ expression: l.split("\t")[1]! }));
+}
+
+/**
+ * Items per second of the library on the items, for about `seconds`: 1,024 items per call in
+ * batches of `batchSize` (sorted by length within the call, as `spinn eval` batches), or with
+ * `perCall` = the batch size, calls of consecutive items in arrival order, the batches a server
+ * at full load forms (no sorting across requests: each batch runs as long as its longest item).
+ */
+export function offlineRate(
+  name: string,
+  items: Item[],
+  options: { batchSize: number; perCall?: number; seconds: number },
+): number {
+  const loaded = loadModelDir(pretrainedDir(name));
+  const { batchSize, perCall = 1024, seconds } = options;
+  const rate = itemsPerSecond(items, perCall, seconds, (part) =>
+    "premise" in part[0]!
+      ? classify(loaded, part as { premise: string; hypothesis: string }[], { batchSize })
+      : predictListOps(
+          loaded,
+          part.map((x) => (x as { expression: string }).expression),
+          { batchSize },
+        ),
+  );
+  loaded.model.dispose();
+  return rate;
+}

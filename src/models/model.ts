@@ -3,7 +3,7 @@
 import type { ClassificationBatch, NliBatch, SentenceBatch } from "../data/batching.js";
 import { LISTOPS_NUM_CLASSES } from "../data/listops.js";
 import { NLI_LABELS } from "../data/nli.js";
-import { type Device, type DType, Linear, ParameterStore, type Tensor } from "../engine/index.js";
+import { type Device, type DType, Linear, noGrad, ParameterStore, type Tensor } from "../engine/index.js";
 import { CbowEncoder, LstmEncoder } from "./baselines.js";
 import { batchLayout } from "./batch-layout.js";
 import { BatchShard } from "./batch-shard.js";
@@ -31,8 +31,8 @@ export interface ModelConfig extends ModelSizes {
   /** The trees SPINN composes along: the data's parses ("gold") or a fixed shape. */
   transitions: TransitionMode;
   /**
-   * RL-SPINN's learned baseline (`--baseline learned`): a linear value head on the classifier's
-   * features that predicts the reward. Absent: none.
+   * RL-SPINN's learned baseline (`--baseline learned`): a linear value head that predicts the
+   * reward from the classifier's features of the greedy parse (see baselineValue). Absent: none.
    */
   valueHead?: boolean;
 }
@@ -64,11 +64,6 @@ export interface ModelPass {
   logProb: Tensor | null;
   entropy: Tensor | null;
   trees: Uint8Array[] | null;
-  /**
-   * Per example, with a value head: its prediction of the reward, from the features detached
-   * (training it leaves the encoder alone; see training/value-baseline.ts).
-   */
-  value: Tensor | null;
 }
 
 export class Model {
@@ -150,8 +145,26 @@ export class Model {
       logProb: pass.policy ? layout.perExample(pass.policy.logProb) : null,
       entropy: pass.policy ? layout.perExample(pass.policy.entropy) : null,
       trees: pass.trees ? treesPerSentence(pass.trees, sentences.lengths) : null,
-      value: this.value ? this.value.forward(features.detach()).reshape(-1) : null,
     };
+  }
+
+  /**
+   * The value head's prediction of each example's reward (the learned baseline). It reads the
+   * features of the greedy parse, not of the tree sampled in training: a baseline must not
+   * depend on the sampled tree, or the policy gradient is biased (and a head that sees the
+   * sampled tree's encoding learns the reward itself, so every advantage shrinks towards 0).
+   * The encoder runs without gradient: training the head leaves the encoder alone.
+   */
+  baselineValue(batch: NliBatch | ClassificationBatch, training: boolean, shard?: BatchShard): Tensor {
+    if (!this.value) throw new Error("the learned baseline needs a model with a value head");
+    const layout = batchLayout(batch);
+    const { sentences } = layout;
+    const s = shard ?? BatchShard.whole(sentences.lengths, layout.examples);
+    const features = noGrad(() => {
+      const leaves = this.leaves.forward(sentences, training, s);
+      return layout.features(this.encoder.run(leaves, sentences, "greedy", s).encoding);
+    });
+    return this.value.forward(features).reshape(-1);
   }
 
   /** Class scores (batch × classes) for an NLI or a single-sentence batch. */

@@ -69,7 +69,9 @@ export class Objective {
       const greedy = this.greedyRewards(model, batch, target, shard);
       const r = rewards(pass.logits, target, this.options.reward);
       const learned =
-        this.options.baseline === "learned" ? learnedBaseline(pass.value, r, shard.globalExamples) : null;
+        this.options.baseline === "learned"
+          ? learnedBaseline(model.baselineValue(batch, true, shard), r, shard.globalExamples)
+          : null;
       const advantages = learned?.advantages ?? this.advantages.of(r, greedy, shard);
       if (learned) total = total.add(learned.loss);
       if (pass.logProb && pass.entropy) {

@@ -258,7 +258,7 @@ function reinforceOptions(): Option[] {
     }),
     choiceOption(
       "--baseline <kind>",
-      "rl-spinn: self-critical (the greedy parse's reward), moving-average, whiten ((r − mean) / std of the batch), learned (a value head on the sentence encoding predicts the reward, trained by squared error) or none",
+      "rl-spinn: self-critical (the greedy parse's reward), moving-average, whiten ((r − mean) / std of the batch), learned (a value head on the greedy parse's encoding predicts the reward, trained by squared error) or none",
       BASELINES,
       { default: TRAIN_DEFAULTS.baseline },
     ),

@@ -13,6 +13,7 @@ import {
   tensor,
   zeros,
 } from "../../src/engine/index.js";
+import { assertFiniteDifferences } from "../finite-differences.js";
 
 const rows = (...xs: number[]) => new Int32Array(xs);
 
@@ -216,28 +217,9 @@ describe("StateMemory", () => {
       const composed = grads(false);
       const fused = grads(true);
       fused.forEach((t, k) => assert.equal(t.sub(composed[k]!).abs().max().item(), 0, `result ${k}`));
-      const eps = 1e-6;
-      for (const [leaf, grad] of [
-        [la, fused[1]!],
-        [lb, fused[2]!],
-      ] as const) {
-        const base = leaf.toArray();
-        const g = grad.toArray();
-        base.forEach((_, i) => {
-          const at = (d: number) => {
-            const v = [...base];
-            v[i]! += d;
-            leaf.copy_(tensor(v, { dtype: "float64", shape: leaf.shape }));
-            return noGrad(() => run(true).item());
-          };
-          const fd = (at(eps) - at(-eps)) / (2 * eps);
-          leaf.copy_(tensor(base, { dtype: "float64", shape: leaf.shape }));
-          assert.ok(
-            Math.abs(fd - g[i]!) < 1e-7 * Math.max(1, Math.abs(fd)),
-            `finite difference ${i}: ${fd} vs ${g[i]}`,
-          );
-        });
-      }
+      const loss = () => noGrad(() => run(true).item());
+      assertFiniteDifferences(la, fused[1]!, loss, "memory a's leaves");
+      assertFiniteDifferences(lb, fused[2]!, loss, "memory b's leaves");
     });
   });
 

@@ -12,10 +12,10 @@ import {
   StateMemory,
   scope,
   type Tensor,
-  tensor,
   treeLstmCell,
 } from "../../src/engine/index.js";
 import { lstm, treeLstm } from "../../src/models/spinn.js";
+import { assertFiniteDifferences } from "../finite-differences.js";
 
 function maxDiff(a: Tensor, b: Tensor): number {
   return a.sub(b).abs().max().item();
@@ -72,29 +72,6 @@ test("fused LSTM cell = the model's lstm (values, gradients; partial use)", () =
   });
 });
 
-/** Central finite differences of f at each entry of x (float64), against the gradient g. */
-function checkFiniteDifferences(x: Tensor, g: Tensor, f: () => number, label: string): void {
-  const base = x.toArray();
-  const grad = g.toArray();
-  const eps = 1e-6;
-  const at = (values: number[]) => {
-    noGrad(() => x.copy_(tensor(values, { dtype: "float64", shape: x.shape })));
-    return f();
-  };
-  base.forEach((_, i) => {
-    const up = [...base];
-    const down = [...base];
-    up[i]! += eps;
-    down[i]! -= eps;
-    const fd = (at(up) - at(down)) / (2 * eps);
-    assert.ok(
-      Math.abs(fd - grad[i]!) < 1e-7 * Math.max(1, Math.abs(fd)),
-      `${label} ${i}: ${fd} vs ${grad[i]}`,
-    );
-  });
-  at(base);
-}
-
 /**
  * The cells inside a state memory (StateMemory.writeTreeLstmCell / writeLstmCell: the previous
  * cells read from the memory's rows, the output written to it, in one op) against the
@@ -136,9 +113,9 @@ test("cells inside a state memory = gather → cell → write: the same values a
     const fused = gradients(true);
     fused.forEach((t, k) => assert.equal(maxDiff(t, composed[k]!), 0, `result ${k}`));
     const loss = () => noGrad(() => run(true).loss.item());
-    checkFiniteDifferences(leaves, fused[2]!, loss, "leaves");
-    checkFiniteDifferences(tree, fused[3]!, loss, "tree gates");
-    checkFiniteDifferences(lstmGates, fused[4]!, loss, "lstm gates");
+    assertFiniteDifferences(leaves, fused[2]!, loss, "leaves");
+    assertFiniteDifferences(tree, fused[3]!, loss, "tree gates");
+    assertFiniteDifferences(lstmGates, fused[4]!, loss, "lstm gates");
     // Without gradients (evaluation) the memory holds the same rows.
     const values = noGrad(() => run(true).all);
     assert.equal(maxDiff(values, composed[1]!), 0, "values without gradients");

@@ -15,8 +15,9 @@ import {
   isPolicyParameter,
 } from "../../src/training/policy-update.js";
 import { policyLoss } from "../../src/training/reinforce.js";
+import { numericGradient } from "../finite-differences.js";
 import { alongTrees, FOUR_WORD_TREES } from "../models/sentence-batches.js";
-import { numericGradient, tinyRlSpinn } from "../models/tiny-rl-spinn.js";
+import { tinyRlSpinn } from "../models/tiny-rl-spinn.js";
 
 const rlSpinn = (): Model => tinyRlSpinn(21);
 

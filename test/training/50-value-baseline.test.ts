@@ -11,8 +11,9 @@ import type { Model } from "../../src/models/model.js";
 import type { TaskBatch } from "../../src/tasks/task.js";
 import { policyLoss } from "../../src/training/reinforce.js";
 import { learnedBaseline } from "../../src/training/value-baseline.js";
+import { numericGradient } from "../finite-differences.js";
 import { batchOf, FOUR_WORD_TREES } from "../models/sentence-batches.js";
-import { numericGradient, tinyRlSpinn } from "../models/tiny-rl-spinn.js";
+import { tinyRlSpinn } from "../models/tiny-rl-spinn.js";
 
 const rlSpinn = (): Model => tinyRlSpinn(29, { valueHead: true });
 

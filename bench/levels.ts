@@ -1,15 +1,14 @@
 // `npm run bench:levels` (issue 16): the shipped listops-pi (SPINN-PI-NT) through the library's
 // predictListOps on its sample repeated to 1,024 expressions, composing by tree level (the
-// default at evaluation) against the step path (SpinnEncoder.byLevel = false), in (a) batches of
-// 256 sorted by length and (b) arrival-order batches of 64, as bench/serve.ts's offlineRate runs
-// them. The two paths alternate within each round, so both see the same machine load. Also
+// default, in evaluation and training) against the step path (SpinnEncoder.byLevel = false), in
+// (a) batches of 256 sorted by length and (b) arrival-order batches of 64, as
+// bench/shipped-model-rate.ts's offlineRate runs them. The two paths alternate within each round, so both see the same machine load. Also
 // reports the sequential steps each path costs on the arrival batches (the step path: 2n − 1
 // transitions of a batch's longest expression; the level path: its tallest tree's height).
 // Then training: a fresh model of listops-pi's configuration, Adam, trained on the sample
 // repeated to 1,024 expressions in the trainer's batches (64 expressions within the default token
 // budget), on both paths alternately (expressions per second of training steps).
 // Prints one JSON object. BENCH_ROUNDS (3), BENCH_SECONDS (4 per measurement).
-import { readFileSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import path from "node:path";
 import { trainingBatches } from "../src/data/batching.js";
@@ -27,14 +26,12 @@ import { Objective } from "../src/training/objective.js";
 import { TRAIN_DEFAULTS } from "../src/training/options.js";
 import { trainStep } from "../src/training/step.js";
 import { itemsPerSecond } from "./items-per-second.js";
+import { itemsOf } from "./shipped-model-rate.js";
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
 const dir = pretrainedDir("listops-pi");
-const sample = readFileSync(path.join(dir, "sample.tsv"), "utf8")
-  .trim()
-  .split("\n")
-  .map((l) => l.split("\t")[1]!);
+const sample = itemsOf("listops-pi").map((item) => (item as { expression: string }).expression);
 const many = Array.from({ length: 1024 }, (_, i) => sample[i % sample.length]!);
 const loaded = loadModelDir(dir);
 const encoder = loaded.model.encoder as SpinnEncoder;

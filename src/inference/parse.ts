@@ -1,6 +1,6 @@
 // Parsing raw sentences with a model that predicts its own transitions (full SPINN, RL-SPINN):
-// the encoder runs alone, following its most probable valid actions, and the trees it followed
-// are the parses.
+// whatever decides the transitions (the encoder's tracker, or a separate parser) runs alone,
+// following its most probable valid actions, and the trees it followed are the parses.
 import { encodeSentences } from "../data/batching.js";
 import type { ParsedSentence } from "../data/transitions.js";
 import type { Vocabulary } from "../data/vocabulary.js";
@@ -19,7 +19,6 @@ export function parseSentences(
   sentences: readonly ParsedSentence[],
   batchSize = 256,
 ): Uint8Array[] {
-  const encoder = model.encoder;
   if (!predictsTransitions(model.config.encoder)) {
     throw new ParseError(
       `this model (${model.config.encoder}) composes along given trees and does not parse: ` +
@@ -33,7 +32,7 @@ export function parseSentences(
       // The batch's own tensors (ids, lengths) are freed with the pass, not left to the collector.
       const { transitions, steps } = scope(() => {
         const batch = encodeSentences(part, vocab);
-        return encoder.run(model.leaves.forward(batch, false), batch, "greedy").trees!;
+        return model.policyPass(batch, false, "greedy").trees!;
       });
       part.forEach((s, i) => {
         trees.push(transitions.slice(i * steps, i * steps + 2 * s.tokens.length - 1));

@@ -50,3 +50,10 @@ export type RewardKind = (typeof REWARDS)[number];
  */
 export const BASELINES = ["none", "moving-average", "whiten", "self-critical", "learned"] as const;
 export type BaselineKind = (typeof BASELINES)[number];
+
+/**
+ * What decides a parsing model's transitions: the encoder's own tracker ("shared": the policy
+ * reads the composer's states), or a parser disjoint from the composer ("separate", parser.ts).
+ */
+export const PARSERS = ["shared", "separate"] as const;
+export type ParserKind = (typeof PARSERS)[number];

@@ -134,6 +134,10 @@ function readModelMeta(dir: string): ModelMeta {
   m.boolean("trainEmbeddings");
   if (m.has("transitions")) m.oneOf("transitions", TRANSITION_MODES);
   if (m.has("valueHead")) m.boolean("valueHead");
+  if (m.has("parser")) {
+    const parser = m.nested("parser");
+    for (const key of ["dEmbed", "dHidden", "dTracker"]) parser.int(key, 1);
+  }
   for (const [key, spec] of Object.entries(MODEL_SIZES)) {
     if (spec.kind === "integer") m.int(key, spec.min);
     else if (!(m.number(key) >= 0 && m.number(key) < 1))

@@ -7,7 +7,13 @@ import { type Device, type DType, Linear, noGrad, ParameterStore, type Tensor } 
 import { CbowEncoder, LstmEncoder } from "./baselines.js";
 import { batchLayout } from "./batch-layout.js";
 import { BatchShard } from "./batch-shard.js";
-import type { FollowedTrees, SentenceEncoder, TransitionSource } from "./encoder.js";
+import type {
+  EncoderPass,
+  FollowedTrees,
+  KeptReduces,
+  SentenceEncoder,
+  TransitionSource,
+} from "./encoder.js";
 import { Mlp } from "./heads.js";
 import {
   ENCODERS,
@@ -18,6 +24,7 @@ import {
   type TransitionMode,
 } from "./kinds.js";
 import { LeafEmbedder } from "./leaves.js";
+import { alongTrees, Parser, type ParserSizes } from "./parser.js";
 import { DEFAULT_SIZES, type ModelSizes } from "./sizes.js";
 import { SpinnEncoder } from "./spinn.js";
 
@@ -35,6 +42,12 @@ export interface ModelConfig extends ModelSizes {
    * reward from the classifier's features of the greedy parse (see baselineValue). Absent: none.
    */
   valueHead?: boolean;
+  /**
+   * A parser disjoint from the composer (`--parser separate`, parser.ts; full SPINN and RL-SPINN):
+   * its sizes. The encoder then has no tracker and composes along the parser's trees. Absent: the
+   * encoder's own tracker decides the transitions.
+   */
+  parser?: ParserSizes;
 }
 
 export function defaultConfig(task: Task, encoder: EncoderKind, vocabSize: number): ModelConfig {
@@ -72,6 +85,7 @@ export class Model {
   readonly encoder: SentenceEncoder;
   readonly head: Mlp;
   readonly value: Linear | null;
+  readonly parser: Parser | null;
 
   constructor(
     readonly config: ModelConfig,
@@ -85,12 +99,53 @@ export class Model {
     const features = config.task === "nli" ? 4 * this.encoder.outputSize : this.encoder.outputSize;
     this.head = new Mlp(root.sub("classifier"), features, config.classes, config);
     this.value = config.valueHead ? new Linear(root.sub("value"), features, 1) : null;
-    if (!config.trainEmbeddings) this.store.freeze("embed.weight");
+    this.parser = config.parser ? new Parser(root.sub("parser"), config.parser, config.vocabSize) : null;
+    if (!config.trainEmbeddings) {
+      this.store.freeze("embed.weight");
+      if (this.parser) this.store.freeze("parser.embed.weight");
+    }
   }
 
-  /** Encodes sentences (N × encoder size), each encoder's transitions from its default source. */
+  /** Encodes sentences (N × encoder size), the transitions from the model's source (transitionSource). */
   encode(batch: SentenceBatch, training: boolean): Tensor {
-    return this.encoder.run(this.leaves.forward(batch, training), batch).encoding;
+    return this.sentencePass(batch, training, this.transitionSource(training)).encoding;
+  }
+
+  /**
+   * The encoder's pass over a batch of sentences, its transitions decided as `source` says: by
+   * the encoder's own tracker, or with a separate parser by the parser, whose trees the encoder
+   * then follows (the pass's trees and policy terms are the parser's).
+   */
+  sentencePass(
+    sentences: SentenceBatch,
+    training: boolean,
+    source: TransitionSource,
+    shard?: BatchShard,
+    keep?: KeptReduces,
+  ): EncoderPass {
+    if (!this.parser) {
+      return this.encoder.run(
+        this.leaves.forward(sentences, training, shard),
+        sentences,
+        source,
+        shard,
+        keep,
+      );
+    }
+    const parse = this.parser.run(sentences, training, source, shard);
+    const followed = alongTrees(sentences, parse.trees!);
+    const leaves = this.leaves.forward(followed, training, shard);
+    const pass = this.encoder.run(leaves, followed, "given", shard, keep);
+    return { ...pass, trees: parse.trees!, ...(parse.policy ? { policy: parse.policy } : {}) };
+  }
+
+  /**
+   * The pass of whatever decides the transitions, alone (the separate parser, or the encoder):
+   * its trees and policy terms, for parsing and for PPO's recomputed log-probabilities.
+   */
+  policyPass(sentences: SentenceBatch, training: boolean, source: TransitionSource): EncoderPass {
+    if (this.parser) return this.parser.run(sentences, training, source);
+    return this.encoder.run(this.leaves.forward(sentences, training), sentences, source);
   }
 
   /**
@@ -131,8 +186,7 @@ export class Model {
     const subtrees = readSubtrees ? subtreesOf(batch) : null;
     const subtreeRows = subtrees ? s.rowsAmongRanks(subtrees.step.length) : null;
     const keep = subtreeRows && subtreeRows.globalRows >= (training ? 2 : 1) ? subtrees! : undefined;
-    const leaves = this.leaves.forward(sentences, training, s);
-    const pass = this.encoder.run(leaves, sentences, source, s, keep);
+    const pass = this.sentencePass(sentences, training, source, s, keep);
     const features = layout.features(pass.encoding);
     return {
       logits: this.head.forward(features, training, s),
@@ -160,10 +214,9 @@ export class Model {
     const layout = batchLayout(batch);
     const { sentences } = layout;
     const s = shard ?? BatchShard.whole(sentences.lengths, layout.examples);
-    const features = noGrad(() => {
-      const leaves = this.leaves.forward(sentences, training, s);
-      return layout.features(this.encoder.run(leaves, sentences, "greedy", s).encoding);
-    });
+    const features = noGrad(() =>
+      layout.features(this.sentencePass(sentences, training, "greedy", s).encoding),
+    );
     return this.value.forward(features).reshape(-1);
   }
 
@@ -185,7 +238,10 @@ function makeEncoder(path: ReturnType<ParameterStore["root"]>, c: ModelConfig): 
       return new SpinnEncoder(path, { dHidden: c.dHidden, dTracker: c.dTracker });
     case "spinn":
     case "rl-spinn":
-      return new SpinnEncoder(path, { dHidden: c.dHidden, dTracker: c.dTracker, predictTransitions: true });
+      // With a separate parser, the encoder composes along its trees: no tracker of its own.
+      return c.parser
+        ? new SpinnEncoder(path, { dHidden: c.dHidden, dTracker: 0 })
+        : new SpinnEncoder(path, { dHidden: c.dHidden, dTracker: c.dTracker, predictTransitions: true });
     case "lstm":
       return new LstmEncoder(path, c.dHidden, false);
     case "bilstm":
@@ -210,6 +266,18 @@ function validateConfig(c: ModelConfig): void {
   }
   if ((c.encoder === "spinn-pi" || predictsTransitions(c.encoder)) && !(c.dTracker >= 1)) {
     throw new Error(`model config: ${c.encoder} needs dTracker >= 1`);
+  }
+  if (c.parser) {
+    if (!predictsTransitions(c.encoder))
+      throw new Error(
+        `model config: a separate parser needs a model that parses (spinn, rl-spinn), not ${c.encoder}`,
+      );
+    for (const key of ["dEmbed", "dHidden", "dTracker"] as const) {
+      if (!Number.isInteger(c.parser[key]) || c.parser[key] < 1)
+        throw new Error(`model config: parser.${key} must be a positive integer`);
+    }
+    if (c.parser.dEmbed !== c.dEmbed)
+      throw new Error("model config: parser.dEmbed must equal dEmbed (the two share pretrained vectors)");
   }
   for (const key of ["embedDropout", "mlpDropout"] as const) {
     if (!(c[key] >= 0 && c[key] < 1)) throw new Error(`model config: ${key} must be in [0, 1)`);

@@ -4,7 +4,14 @@
 import path from "node:path";
 import { DEFAULT_TRAIN_BATCH_TOKENS } from "../data/batching.js";
 import type { Device } from "../engine/dtype.js";
-import type { BaselineKind, EncoderKind, RewardKind, Task, TransitionMode } from "../models/kinds.js";
+import type {
+  BaselineKind,
+  EncoderKind,
+  ParserKind,
+  RewardKind,
+  Task,
+  TransitionMode,
+} from "../models/kinds.js";
 import { DEFAULT_SIZES, MODEL_SIZES, type ModelSizes } from "../models/sizes.js";
 
 /** RL-SPINN's entropy bonus's schedules over the steps (policy-update.ts). */
@@ -58,6 +65,13 @@ export interface TrainOptions extends ModelSizes {
    */
   ppoEpochs: number;
   ppoClip: number;
+  /**
+   * Full SPINN and RL-SPINN: what decides the transitions, the encoder's own tracker ("shared")
+   * or a parser disjoint from the composer ("separate", models/parser.ts) with its own hidden
+   * size (unset: dHidden) and a tracker of dTracker; the composer then has no tracker.
+   */
+  parser: ParserKind;
+  parserHidden?: number;
   embeddings?: string;
   embeddingsCache?: string;
   epochs: number;
@@ -137,6 +151,7 @@ export const TRAIN_DEFAULTS = {
   entropyDecaySteps: 1000,
   ppoEpochs: 1,
   ppoClip: 0.2,
+  parser: "shared" as ParserKind,
 } satisfies Partial<TrainOptions>;
 
 export function defaultTrainOptions(base: RequiredTrainOptions & Partial<TrainOptions>): TrainOptions {

@@ -1,14 +1,17 @@
 // RL-SPINN's policy learning beside the task's (after Havrylov et al. 2019, "Cooperative learning
-// of disjoint syntax and semantics"): the parser learns at its own pace. The tracker's
-// transition-policy parameters (`tracker.transition.*`, the SHIFT/REDUCE classifier) can have
-// their own learning rate (`--policy-lr`), in their own parameter group of the optimizer; and
+// of disjoint syntax and semantics"): the parser learns at its own pace. The transition-policy
+// parameters (the tracker's SHIFT/REDUCE classifier `tracker.transition.*`, or all of a separate
+// parser, `parser.*`) can have their own learning rate (`--policy-lr`), in their own parameter group of the optimizer; and
 // the entropy bonus can decay over the steps (`--entropy-decay`), strong exploration first.
 import { Optimizer, type OptimizerState, type Tensor } from "../engine/index.js";
 import { TRAIN_DEFAULTS, type TrainOptions } from "./options.js";
 
-/** Whether a parameter (by its store name) is one of the tracker's transition-policy ones. */
+/**
+ * Whether a parameter (by its store name) is one of the transition policy's: the tracker's
+ * SHIFT/REDUCE classifier, or every parameter of a separate parser (all of it is the policy).
+ */
 export function isPolicyParameter(name: string): boolean {
-  return /(^|\.)tracker\.transition\./.test(name);
+  return /(^|\.)tracker\.transition\./.test(name) || name.startsWith("parser.");
 }
 
 /**

@@ -44,7 +44,10 @@ export function clippedSurrogate(
   return surrogate.sum().div(examples).neg();
 }
 
-/** The log-probability per example of the given trees under the model's policy (no dropout). */
+/**
+ * The log-probability per example of the given trees under the model's policy (no dropout). With
+ * a separate parser only the parser runs: a PPO pass costs a parser pass, not a whole model's.
+ */
 export function treeLogProb(model: Model, batch: TaskBatch, trees: Uint8Array[]): Tensor {
   const layout = batchLayout(batch);
   const s = layout.sentences;
@@ -52,7 +55,7 @@ export function treeLogProb(model: Model, batch: TaskBatch, trees: Uint8Array[])
   const transitions = new Uint8Array(s.size * steps).fill(SKIP);
   trees.forEach((t, i) => transitions.set(t, i * steps));
   const sentences = { ...s, steps, transitions };
-  const pass = model.encoder.run(model.leaves.forward(sentences, false), sentences, "given");
+  const pass = model.policyPass(sentences, false, "given");
   if (!pass.policy) throw new Error("PPO passes need a model that predicts its transitions (rl-spinn)");
   return layout.perExample(pass.policy.logProb);
 }

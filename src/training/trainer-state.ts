@@ -1,6 +1,6 @@
 // trainer.json read back: every field checked, so that an empty, truncated or hand-edited file is
 // one line naming the file and the field, never a stack trace or a resume from nonsense.
-import { BASELINES, ENCODERS, REWARDS, TASKS, TRANSITION_MODES } from "../models/kinds.js";
+import { BASELINES, ENCODERS, PARSERS, REWARDS, TASKS, TRANSITION_MODES } from "../models/kinds.js";
 import { MODEL_SIZES } from "../models/sizes.js";
 import { Fields } from "../util/checked-json.js";
 import { ENTROPY_DECAYS, FLOAT_DTYPES, OPTIMIZERS, TRAIN_DEFAULTS } from "./options.js";
@@ -60,6 +60,7 @@ function checkOptions(o: Fields): void {
   o.boolean("lowercase");
   o.number("lr");
   if (o.has("policyLr")) o.number("policyLr");
+  if (o.has("parserHidden")) o.int("parserHidden", 1);
   const choices: Record<string, readonly string[]> = {
     optimizer: OPTIMIZERS,
     dtype: FLOAT_DTYPES,
@@ -67,6 +68,7 @@ function checkOptions(o: Fields): void {
     reward: REWARDS,
     baseline: BASELINES,
     entropyDecay: ENTROPY_DECAYS,
+    parser: PARSERS,
   };
   // Options added after a checkpoint was written may be missing (they take their defaults).
   const defaults: Record<string, unknown> = { ...TRAIN_DEFAULTS };

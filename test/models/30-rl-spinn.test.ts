@@ -66,98 +66,100 @@ describe("RL-SPINN", () => {
     assert.equal(sampleAction(100, 0, false, true, 0.99), REDUCE);
   });
 
-  test("the REINFORCE estimate matches the exact gradient of the expected reward (4 words, 5 trees)", () => {
-    const model = rlSpinn();
-    const encoder = model.encoder as SpinnEncoder;
-    const ids = [2, 5, 7, 3];
-    const trees = allTrees(ids.length);
-    assert.equal(trees.length, 5);
-    const reward = [1.0, -2.0, 0.5, 3.0, -1.0];
-    const key = (t: ArrayLike<number>) => Array.from(t).join("");
-    const index = new Map(trees.map((t, k) => [key(t), k]));
+  for (const parser of [false, true]) {
+    test(`the REINFORCE estimate matches the exact gradient of the expected reward (4 words, 5 trees${parser ? ", a separate parser" : ""})`, () => {
+      const model = tinyRlSpinn(33, { parser });
+      const ids = [2, 5, 7, 3];
+      const trees = allTrees(ids.length);
+      assert.equal(trees.length, 5);
+      const reward = [1.0, -2.0, 0.5, 3.0, -1.0];
+      const key = (t: ArrayLike<number>) => Array.from(t).join("");
+      const index = new Map(trees.map((t, k) => [key(t), k]));
 
-    const run = (batch: SentenceBatch, source: "given" | "sample") =>
-      encoder.run(model.leaves.forward(batch, false), batch, source);
+      // Whatever decides the transitions: the encoder's tracker, or the separate parser.
+      const run = (batch: SentenceBatch, source: "given" | "sample") =>
+        model.policyPass(batch, false, source);
 
-    // Exact: p(t) and ∇log p(t) for each tree, by following it.
-    const p: number[] = [];
-    const gradLogP: Float64Array[] = [];
-    for (const t of trees) {
+      // Exact: p(t) and ∇log p(t) for each tree, by following it.
+      const p: number[] = [];
+      const gradLogP: Float64Array[] = [];
+      for (const t of trees) {
+        scope(() => {
+          zeroGrads(model);
+          const pass = run(alongTrees(ids, [t]), "given");
+          pass.policy!.logProb.sum().backward();
+          p.push(Math.exp(pass.policy!.logProb.item()));
+          gradLogP.push(gradients(model));
+        });
+      }
+      const total = p.reduce((a, b) => a + b, 0);
+      assert.ok(Math.abs(total - 1) < 1e-12, `the valid trees' probabilities sum to ${total}`);
+      const expected = p.reduce((s, pt, k) => s + pt * reward[k]!, 0);
+      const dim = gradLogP[0]!.length;
+      const exact = new Float64Array(dim);
+      for (let k = 0; k < trees.length; k++)
+        for (let j = 0; j < dim; j++) exact[j]! += p[k]! * reward[k]! * gradLogP[k]![j]!;
+      // The same gradient straight from autograd: ∇ Σ p(t) r(t).
       scope(() => {
         zeroGrads(model);
-        const pass = run(alongTrees(ids, [t]), "given");
-        pass.policy!.logProb.sum().backward();
-        p.push(Math.exp(pass.policy!.logProb.item()));
-        gradLogP.push(gradients(model));
+        const pass = run(alongTrees(ids, trees), "given");
+        let j: Tensor | null = null;
+        trees.forEach((_, k) => {
+          const term = pass.policy!.logProb.narrow(0, k, 1).exp().mul(reward[k]!);
+          j = j ? j.add(term) : term;
+        });
+        (j as unknown as Tensor).sum().backward();
+        const direct = gradients(model);
+        for (let q = 0; q < dim; q++) assert.ok(Math.abs(direct[q]! - exact[q]!) < 1e-10);
       });
-    }
-    const total = p.reduce((a, b) => a + b, 0);
-    assert.ok(Math.abs(total - 1) < 1e-12, `the valid trees' probabilities sum to ${total}`);
-    const expected = p.reduce((s, pt, k) => s + pt * reward[k]!, 0);
-    const dim = gradLogP[0]!.length;
-    const exact = new Float64Array(dim);
-    for (let k = 0; k < trees.length; k++)
-      for (let j = 0; j < dim; j++) exact[j]! += p[k]! * reward[k]! * gradLogP[k]![j]!;
-    // The same gradient straight from autograd: ∇ Σ p(t) r(t).
-    scope(() => {
-      zeroGrads(model);
-      const pass = run(alongTrees(ids, trees), "given");
-      let j: Tensor | null = null;
-      trees.forEach((_, k) => {
-        const term = pass.policy!.logProb.narrow(0, k, 1).exp().mul(reward[k]!);
-        j = j ? j.add(term) : term;
-      });
-      (j as unknown as Tensor).sum().backward();
-      const direct = gradients(model);
-      for (let q = 0; q < dim; q++) assert.ok(Math.abs(direct[q]! - exact[q]!) < 1e-10);
-    });
-    assert.ok(
-      exact.some((g) => Math.abs(g) > 1e-3),
-      "the policy's gradient is not trivially zero",
-    );
-
-    // Estimate: M sampled trees, advantages against the exact expected reward (a constant
-    // baseline: unbiased), through policyLoss (whose gradient is −estimate).
-    const M = 20000;
-    manualSeed(5);
-    const counts = new Array(trees.length).fill(0);
-    let estimate = new Float64Array(dim);
-    scope(() => {
-      zeroGrads(model);
-      const pass = run(copiesOf(ids, M), "sample");
-      const adv = new Float32Array(M);
-      for (let i = 0; i < M; i++) {
-        const k = index.get(
-          key(pass.trees!.transitions.subarray(i * pass.trees!.steps, (i + 1) * pass.trees!.steps)),
-        );
-        assert.ok(k !== undefined, "a sampled tree is one of the valid trees");
-        counts[k]++;
-        adv[i] = reward[k]! - expected;
-      }
-      policyLoss(pass.policy!.logProb, pass.policy!.entropy, adv, 0).backward();
-      estimate = gradients(model).map((g) => -g);
-    });
-    // Sampled trees follow the policy: each count within 5 standard deviations.
-    trees.forEach((_, k) => {
-      const sd = Math.sqrt(M * p[k]! * (1 - p[k]!));
-      assert.ok(Math.abs(counts[k] - M * p[k]!) < 5 * sd + 1, `tree ${k}: ${counts[k]} vs ${M * p[k]!}`);
-    });
-    // Each component within 5 Monte Carlo standard errors of the exact gradient.
-    let checked = 0;
-    for (let j = 0; j < dim; j++) {
-      let second = 0;
-      for (let k = 0; k < trees.length; k++)
-        second += p[k]! * ((reward[k]! - expected) * gradLogP[k]![j]!) ** 2;
-      const se = Math.sqrt(Math.max(0, second - exact[j]! ** 2) / M);
       assert.ok(
-        Math.abs(estimate[j]! - exact[j]!) <= 5 * se + 1e-9,
-        `component ${j}: estimate ${estimate[j]} vs exact ${exact[j]} (se ${se})`,
+        exact.some((g) => Math.abs(g) > 1e-3),
+        "the policy's gradient is not trivially zero",
       );
-      if (se > 0) checked++;
-    }
-    assert.ok(checked > 20, `${checked} components carry policy gradient`);
-    model.dispose();
-  });
+
+      // Estimate: M sampled trees, advantages against the exact expected reward (a constant
+      // baseline: unbiased), through policyLoss (whose gradient is −estimate).
+      const M = 20000;
+      manualSeed(5);
+      const counts = new Array(trees.length).fill(0);
+      let estimate = new Float64Array(dim);
+      scope(() => {
+        zeroGrads(model);
+        const pass = run(copiesOf(ids, M), "sample");
+        const adv = new Float32Array(M);
+        for (let i = 0; i < M; i++) {
+          const k = index.get(
+            key(pass.trees!.transitions.subarray(i * pass.trees!.steps, (i + 1) * pass.trees!.steps)),
+          );
+          assert.ok(k !== undefined, "a sampled tree is one of the valid trees");
+          counts[k]++;
+          adv[i] = reward[k]! - expected;
+        }
+        policyLoss(pass.policy!.logProb, pass.policy!.entropy, adv, 0).backward();
+        estimate = gradients(model).map((g) => -g);
+      });
+      // Sampled trees follow the policy: each count within 5 standard deviations.
+      trees.forEach((_, k) => {
+        const sd = Math.sqrt(M * p[k]! * (1 - p[k]!));
+        assert.ok(Math.abs(counts[k] - M * p[k]!) < 5 * sd + 1, `tree ${k}: ${counts[k]} vs ${M * p[k]!}`);
+      });
+      // Each component within 5 Monte Carlo standard errors of the exact gradient.
+      let checked = 0;
+      for (let j = 0; j < dim; j++) {
+        let second = 0;
+        for (let k = 0; k < trees.length; k++)
+          second += p[k]! * ((reward[k]! - expected) * gradLogP[k]![j]!) ** 2;
+        const se = Math.sqrt(Math.max(0, second - exact[j]! ** 2) / M);
+        assert.ok(
+          Math.abs(estimate[j]! - exact[j]!) <= 5 * se + 1e-9,
+          `component ${j}: estimate ${estimate[j]} vs exact ${exact[j]} (se ${se})`,
+        );
+        if (se > 0) checked++;
+      }
+      assert.ok(checked > 20, `${checked} components carry policy gradient`);
+      model.dispose();
+    });
+  }
 
   test("entropy: log 2 per real choice for a uniform policy, none for forced steps", () => {
     const model = rlSpinn();

@@ -3,8 +3,11 @@
 import { manualSeed } from "../../src/engine/index.js";
 import { defaultConfig, Model } from "../../src/models/model.js";
 
-/** A float64 RL-SPINN with 4-d embeddings, hidden 3, tracker 3, one 4-wide MLP layer. */
-export function tinyRlSpinn(seed: number, options: { valueHead?: boolean } = {}): Model {
+/**
+ * A float64 RL-SPINN with 4-d embeddings, hidden 3, tracker 3, one 4-wide MLP layer; with
+ * `parser`, a separate parser of the same sizes decides its transitions (models/parser.ts).
+ */
+export function tinyRlSpinn(seed: number, options: { valueHead?: boolean; parser?: boolean } = {}): Model {
   manualSeed(seed);
   const config = {
     ...defaultConfig("listops", "rl-spinn", 12),
@@ -14,6 +17,7 @@ export function tinyRlSpinn(seed: number, options: { valueHead?: boolean } = {})
     dMlp: 4,
     nMlp: 1,
     ...(options.valueHead ? { valueHead: true } : {}),
+    ...(options.parser ? { parser: { dEmbed: 4, dHidden: 3, dTracker: 3 } } : {}),
   };
   return new Model(config, { dtype: "float64" });
 }

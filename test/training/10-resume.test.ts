@@ -238,6 +238,25 @@ describe("resume", () => {
     assert.notDeepEqual(weights(once), weights(whole));
   });
 
+  test("RL-SPINN with a separate parser and PPO passes resumes exactly; the parser is in the saved model", async () => {
+    const rl = {
+      model: "rl-spinn",
+      parser: "separate",
+      parserHidden: 5,
+      optimizer: "adam",
+      ppoEpochs: 2,
+    } as const;
+    const whole = path.join(dir, "rl-parser-whole");
+    const full = await train(options(whole, rl));
+    const parts = path.join(dir, "rl-parser-parts");
+    await train(options(parts, { ...rl, maxSteps: 7 }));
+    const rest = await train(options(parts, rl), {}, true);
+    assert.equal(rest.steps, full.steps);
+    assert.deepEqual(weights(parts), weights(whole));
+    const config = JSON.parse(readFileSync(path.join(whole, "last", "config.json"), "utf8"));
+    assert.equal(config.model.parser.dHidden, 5);
+  });
+
   test("SIGKILL during training, then --resume, gives the uninterrupted run's weights", async () => {
     const whole = path.join(dir, "cli-whole");
     assert.equal(spawnSync(process.execPath, cliArgs(whole)).status, 0);

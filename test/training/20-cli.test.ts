@@ -271,6 +271,22 @@ describe("train, eval, predict", () => {
     const misplaced = trainNli("--model", "spinn-pi", "--baseline", "whiten", "--out", path.join(dir, "x"));
     assert.equal(misplaced.status, 2);
     assert.match(misplaced.stderr, /--baseline applies to rl-spinn \(REINFORCE\), not spinn-pi/);
+    const parserMisplaced = trainNli(
+      "--model",
+      "spinn-pi",
+      "--parser",
+      "separate",
+      "--out",
+      path.join(dir, "x"),
+    );
+    assert.equal(parserMisplaced.status, 2);
+    assert.match(
+      parserMisplaced.stderr,
+      /--parser applies to the models that parse \(spinn, rl-spinn\), not spinn-pi/,
+    );
+    const sizeAlone = trainNli("--model", "rl-spinn", "--parser-hidden", "8", "--out", path.join(dir, "x"));
+    assert.equal(sizeAlone.status, 2);
+    assert.match(sizeAlone.stderr, /--parser-hidden sizes a separate parser: add --parser separate/);
   });
 
   test("bench prints throughput, memory and versions as one JSON line", () => {

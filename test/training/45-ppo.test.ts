@@ -87,26 +87,28 @@ describe("the clipped surrogate", () => {
 });
 
 describe("PPO passes", () => {
-  test("move the policy towards the tree of positive advantage, away from the negative one, and change only the policy", () => {
-    const model = rlSpinn();
-    const batch = batchOf([2, 5, 7, 3], TREES.length);
-    const params = model.store.trainable();
-    const optimizer = groupedOptimizer(params, { lr: 0.05, ppoEpochs: 4 }, (p, lr) => new SGD(p, { lr }));
-    const logp = () => noGrad(() => treeLogProb(model, batch, TREES).toFloat64Array());
-    const before = logp();
-    const others = params.filter(([n]) => !isPolicyParameter(n)).map(([, p]) => p.toFloat64Array());
-    const sample = recordSample(model, batch, TREES, Float32Array.from([1, -1, 0]));
-    assert.deepEqual([...sample.oldLogProb], [...before]);
-    ppoPasses(model, optimizer, sample, { passes: 3, clip: 0.2, weight: 1, clipNorm: 0 });
-    const after = logp();
-    assert.ok(after[0]! > before[0]!, `tree 0 (A > 0): ${before[0]} → ${after[0]}`);
-    assert.ok(after[1]! < before[1]!, `tree 1 (A < 0): ${before[1]} → ${after[1]}`);
-    params
-      .filter(([n]) => !isPolicyParameter(n))
-      .forEach(([name, p], k) => assert.deepEqual(p.toFloat64Array(), others[k], name));
-    optimizer.dispose();
-    model.dispose();
-  });
+  for (const parser of [false, true]) {
+    test(`move the policy towards the tree of positive advantage, away from the negative one, and change only the policy${parser ? " (a separate parser)" : ""}`, () => {
+      const model = tinyRlSpinn(17, { parser });
+      const batch = batchOf([2, 5, 7, 3], TREES.length);
+      const params = model.store.trainable();
+      const optimizer = groupedOptimizer(params, { lr: 0.05, ppoEpochs: 4 }, (p, lr) => new SGD(p, { lr }));
+      const logp = () => noGrad(() => treeLogProb(model, batch, TREES).toFloat64Array());
+      const before = logp();
+      const others = params.filter(([n]) => !isPolicyParameter(n)).map(([, p]) => p.toFloat64Array());
+      const sample = recordSample(model, batch, TREES, Float32Array.from([1, -1, 0]));
+      assert.deepEqual([...sample.oldLogProb], [...before]);
+      ppoPasses(model, optimizer, sample, { passes: 3, clip: 0.2, weight: 1, clipNorm: 0 });
+      const after = logp();
+      assert.ok(after[0]! > before[0]!, `tree 0 (A > 0): ${before[0]} → ${after[0]}`);
+      assert.ok(after[1]! < before[1]!, `tree 1 (A < 0): ${before[1]} → ${after[1]}`);
+      params
+        .filter(([n]) => !isPolicyParameter(n))
+        .forEach(([name, p], k) => assert.deepEqual(p.toFloat64Array(), others[k], name));
+      optimizer.dispose();
+      model.dispose();
+    });
+  }
 
   test("the CLI refuses --ppo-epochs > 1 with --nproc > 1, in one line", () => {
     const r = spawnSync(

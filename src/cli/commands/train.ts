@@ -2,7 +2,15 @@
 // directory (written by the trainer), SIGINT → checkpoint and exit, --resume, and data-parallel
 // training (--nproc and torchrun's variables: launch.ts).
 import { type Command, Option } from "commander";
-import { BASELINES, ENCODERS, REWARDS, TASKS, TRANSITION_MODES } from "../../models/kinds.js";
+import {
+  BASELINES,
+  ENCODERS,
+  PARSERS,
+  predictsTransitions,
+  REWARDS,
+  TASKS,
+  TRANSITION_MODES,
+} from "../../models/kinds.js";
 import {
   DEFAULT_LR,
   defaultTrainOptions,
@@ -158,6 +166,17 @@ async function trainOptions(f: TrainFlags, command: Command, leader: boolean): P
           throw new UserError(`${flag} applies to rl-spinn (REINFORCE), not ${options.model}`);
       }
     }
+    for (const [key, flag] of [
+      ["parser", "--parser"],
+      ["parserHidden", "--parser-hidden"],
+    ] as const) {
+      if (flags[key] !== undefined && !predictsTransitions(options.model))
+        throw new UserError(
+          `${flag} applies to the models that parse (spinn, rl-spinn), not ${options.model}`,
+        );
+    }
+    if (options.parserHidden !== undefined && options.parser !== "separate")
+      throw new UserError("--parser-hidden sizes a separate parser: add --parser separate");
   }
   return options;
 }
@@ -241,6 +260,13 @@ function runOptions(): Option[] {
       "weight of the transition loss: cross-entropy on the parses (spinn) or REINFORCE's policy loss (rl-spinn)",
       { min: 0, default: TRAIN_DEFAULTS.transitionWeight },
     ),
+    choiceOption(
+      "--parser <kind>",
+      "spinn, rl-spinn: what decides the transitions: shared (the encoder's own tracker) or separate (a parser with its own embeddings, TreeLSTM and tracker, trained by the transition or policy loss alone; the composer then has no tracker)",
+      PARSERS,
+      { default: TRAIN_DEFAULTS.parser },
+    ),
+    intOption("--parser-hidden <n>", "hidden size of a separate parser (default: --d-hidden)", { min: 1 }),
     numberOption(
       "--subtree-weight <x>",
       "ListOps, spinn-pi(-nt) with the given trees: weight of the loss on every sub-list's value, read out by the classifier (0: the label alone)",

@@ -1,0 +1,57 @@
+// A parser disjoint from the composer (`--parser separate`, after Havrylov et al. 2019,
+// "Cooperative learning of disjoint syntax and semantics"): its own embeddings, its own TreeLSTM
+// and its own tracker, whose SHIFT/REDUCE head decides the transitions. The composer (the model's
+// encoder, then without a tracker) composes along the trees the parser chose, as SPINN-PI-NT
+// composes along given ones. The transitions are discrete, so the task loss never reaches the
+// parser: RL-SPINN trains it by its policy loss alone, full SPINN by its transition loss alone.
+import type { SentenceBatch } from "../data/batching.js";
+import type { ParamPath } from "../engine/index.js";
+import type { BatchShard } from "./batch-shard.js";
+import type { EncoderPass, TransitionSource } from "./encoder.js";
+import { LeafEmbedder } from "./leaves.js";
+import { SpinnEncoder } from "./spinn.js";
+
+/** The separate parser's sizes (its embeddings are as wide as the composer's, for shared vectors). */
+export interface ParserSizes {
+  dEmbed: number;
+  dHidden: number;
+  dTracker: number;
+}
+
+export class Parser {
+  readonly leaves: LeafEmbedder;
+  readonly encoder: SpinnEncoder;
+
+  constructor(
+    path: ParamPath,
+    readonly sizes: ParserSizes,
+    vocabSize: number,
+  ) {
+    // No dropout: the policy that samples the trees is the one whose log-probabilities the PPO
+    // passes recompute (ppo.ts).
+    this.leaves = new LeafEmbedder(path, {
+      vocabSize,
+      dEmbed: sizes.dEmbed,
+      dHidden: sizes.dHidden,
+      embedDropout: 0,
+    });
+    this.encoder = new SpinnEncoder(path.sub("encoder"), {
+      dHidden: sizes.dHidden,
+      dTracker: sizes.dTracker,
+      predictTransitions: true,
+    });
+  }
+
+  /** The parser's pass: the trees it followed (decided as `source` says) and their policy terms. */
+  run(batch: SentenceBatch, training: boolean, source: TransitionSource, shard?: BatchShard): EncoderPass {
+    return this.encoder.run(this.leaves.forward(batch, training, shard), batch, source, shard);
+  }
+}
+
+/** The batch with its transitions replaced by `trees` (N × steps, SKIP-padded). */
+export function alongTrees(
+  batch: SentenceBatch,
+  trees: { transitions: Uint8Array; steps: number },
+): SentenceBatch {
+  return { ...batch, transitions: trees.transitions, steps: trees.steps };
+}

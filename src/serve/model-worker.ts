@@ -32,7 +32,14 @@ function describe(name: string, loaded: LoadedModel): Omit<ModelInfo, "card"> {
     encoder: config.encoder,
     parses: predictsTransitions(config.encoder),
     labels: labelNames(config.task),
-    sizes: snakeKeys({ vocabSize: config.vocabSize, ...sizesOf(config) }) as Record<string, number>,
+    sizes: snakeKeys({
+      vocabSize: config.vocabSize,
+      ...sizesOf(config),
+      // A separate parser's sizes (parser.ts), beside the composer's.
+      ...(config.parser
+        ? { parserDHidden: config.parser.dHidden, parserDTracker: config.parser.dTracker }
+        : {}),
+    }) as Record<string, number>,
   };
 }
 

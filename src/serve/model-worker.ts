@@ -37,7 +37,7 @@ function describe(name: string, loaded: LoadedModel): Omit<ModelInfo, "card"> {
       ...sizesOf(config),
       // A separate parser's sizes (parser.ts), beside the composer's.
       ...(config.parser
-        ? { parserDHidden: config.parser.dHidden, parserDTracker: config.parser.dTracker }
+        ? { parserHidden: config.parser.dHidden, parserTracker: config.parser.dTracker }
         : {}),
     }) as Record<string, number>,
   };

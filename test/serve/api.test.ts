@@ -68,6 +68,12 @@ describe("endpoints", () => {
       embed_dropout: config.embedDropout,
       mlp_dropout: config.mlpDropout,
     });
+    // listops-rl decides its trees with a separate parser, whose sizes are listed beside the composer's.
+    const rl = direct.get("listops-rl")!.model.config;
+    const sizes = (k: number) => models[k]!.sizes as Record<string, number>;
+    assert.equal(sizes(2).parser_hidden, rl.parser!.dHidden);
+    assert.equal(sizes(2).parser_tracker, rl.parser!.dTracker);
+    assert.equal(sizes(1).parser_hidden, undefined);
     for (const m of models) assert.deepEqual(m.card, snakeKeys(readCard(m.name as string)));
     assert.equal(
       (models[0]!.card as { test: { tree_f1: number } }).test.tree_f1,

@@ -97,6 +97,27 @@ const cliArgs = (out: string) => [
 
 const weights = (out: string) => readFileSync(path.join(out, "last", "model.safetensors"));
 
+/**
+ * Trains `name` (options() plus `extra`) in one go and in two parts, stopped after 7 steps and
+ * resumed (`between` looks at the checkpoint in between), and asserts the same steps and weights.
+ * Returns the whole run's directory.
+ */
+async function assertResumesExactly(
+  name: string,
+  extra: Partial<TrainOptions>,
+  between: (parts: string) => void = () => {},
+): Promise<string> {
+  const whole = path.join(dir, `${name}-whole`);
+  const full = await train(options(whole, extra));
+  const parts = path.join(dir, `${name}-parts`);
+  await train(options(parts, { ...extra, maxSteps: 7 }));
+  between(parts);
+  const rest = await train(options(parts, extra), {}, true);
+  assert.equal(rest.steps, full.steps);
+  assert.deepEqual(weights(parts), weights(whole));
+  return whole;
+}
+
 describe("resume", () => {
   test("stopping after some steps and resuming gives the uninterrupted run's weights", async () => {
     const whole = path.join(dir, "whole");
@@ -176,15 +197,10 @@ describe("resume", () => {
 
   test("RL-SPINN (sampled trees, moving-average baseline) resumes exactly too", async () => {
     const rl = { model: "rl-spinn", baseline: "moving-average", entropyWeight: 0.01 } as const;
-    const whole = path.join(dir, "rl-whole");
-    const full = await train(options(whole, rl));
-    const parts = path.join(dir, "rl-parts");
-    await train(options(parts, { ...rl, maxSteps: 7 }));
-    const saved = JSON.parse(readFileSync(path.join(parts, "last", "trainer.json"), "utf8"));
-    assert.equal(typeof saved.rewardAverage, "number");
-    const rest = await train(options(parts, rl), {}, true);
-    assert.equal(rest.steps, full.steps);
-    assert.deepEqual(weights(parts), weights(whole));
+    await assertResumesExactly("rl", rl, (parts) => {
+      const saved = JSON.parse(readFileSync(path.join(parts, "last", "trainer.json"), "utf8"));
+      assert.equal(typeof saved.rewardAverage, "number");
+    });
   });
 
   test("RL-SPINN with --policy-lr (Adam, two parameter groups) and a decaying entropy bonus resumes exactly", async () => {
@@ -197,13 +213,7 @@ describe("resume", () => {
       entropyDecay: "linear",
       entropyDecaySteps: 20,
     } as const;
-    const whole = path.join(dir, "rl-policy-whole");
-    const full = await train(options(whole, rl));
-    const parts = path.join(dir, "rl-policy-parts");
-    await train(options(parts, { ...rl, maxSteps: 7 }));
-    const rest = await train(options(parts, rl), {}, true);
-    assert.equal(rest.steps, full.steps);
-    assert.deepEqual(weights(parts), weights(whole));
+    const whole = await assertResumesExactly("rl-policy", rl);
     // The policy's own rate did something: a run at the shared rate ends elsewhere.
     const shared = path.join(dir, "rl-policy-shared");
     await train(options(shared, { ...rl, policyLr: undefined }));
@@ -211,27 +221,14 @@ describe("resume", () => {
   });
 
   test("RL-SPINN with the learned baseline (a value head in the model) resumes exactly", async () => {
-    const rl = { model: "rl-spinn", baseline: "learned" } as const;
-    const whole = path.join(dir, "rl-learned-whole");
-    const full = await train(options(whole, rl));
-    const parts = path.join(dir, "rl-learned-parts");
-    await train(options(parts, { ...rl, maxSteps: 7 }));
-    const rest = await train(options(parts, rl), {}, true);
-    assert.equal(rest.steps, full.steps);
-    assert.deepEqual(weights(parts), weights(whole));
+    const whole = await assertResumesExactly("rl-learned", { model: "rl-spinn", baseline: "learned" });
     const config = JSON.parse(readFileSync(path.join(whole, "last", "config.json"), "utf8"));
     assert.equal(config.model.valueHead, true);
   });
 
   test("RL-SPINN with PPO passes (--ppo-epochs 3) resumes exactly", async () => {
     const rl = { model: "rl-spinn", optimizer: "adam", lr: 0.004, ppoEpochs: 3, ppoClip: 0.1 } as const;
-    const whole = path.join(dir, "rl-ppo-whole");
-    const full = await train(options(whole, rl));
-    const parts = path.join(dir, "rl-ppo-parts");
-    await train(options(parts, { ...rl, maxSteps: 7 }));
-    const rest = await train(options(parts, rl), {}, true);
-    assert.equal(rest.steps, full.steps);
-    assert.deepEqual(weights(parts), weights(whole));
+    const whole = await assertResumesExactly("rl-ppo", rl);
     // The extra passes did something: one pass ends elsewhere.
     const once = path.join(dir, "rl-ppo-once");
     await train(options(once, { ...rl, ppoEpochs: 1, policyLr: 0.004 }));
@@ -246,13 +243,7 @@ describe("resume", () => {
       optimizer: "adam",
       ppoEpochs: 2,
     } as const;
-    const whole = path.join(dir, "rl-parser-whole");
-    const full = await train(options(whole, rl));
-    const parts = path.join(dir, "rl-parser-parts");
-    await train(options(parts, { ...rl, maxSteps: 7 }));
-    const rest = await train(options(parts, rl), {}, true);
-    assert.equal(rest.steps, full.steps);
-    assert.deepEqual(weights(parts), weights(whole));
+    const whole = await assertResumesExactly("rl-parser", rl);
     const config = JSON.parse(readFileSync(path.join(whole, "last", "config.json"), "utf8"));
     assert.equal(config.model.parser.dHidden, 5);
   });

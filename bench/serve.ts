@@ -4,13 +4,14 @@
 // p50/p99 latency and items/s beside the offline rate of the same model on the same items in the same
 // run (the library's classify/predictListOps in batches of 256 sorted by length, and in the
 // server's largest batches in arrival order, in this process while the server idles), the mean
-// batch the server formed, the share of the model workers' time spent running batches, and live
-// native tensors before and after.
+// batch the server formed (a rolling batch's mean), the share of the model workers' time spent
+// running models, and live native tensors before and after.
 // Prints one JSON object. Goal (issue 13): at 64 clients ≥ 70% of the offline rate, p99 < 250 ms
 // for single pairs.
 //   BENCH_SECONDS (8 per measurement), BENCH_CONCURRENCY ("1,8,64"), BENCH_MODELS ("snli-spinn,listops-pi"),
 //   BENCH_MAX_BATCH, BENCH_MAX_WAIT_MS, BENCH_WORKERS (the server's defaults when unset),
-//   BENCH_ITEMS (items per request, 1)
+//   BENCH_ITEMS (items per request, 1), BENCH_ROLLING=0 (serve with --no-rolling: gathered batches
+//   for every model)
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { Agent, request } from "node:http";
@@ -29,12 +30,14 @@ const modelNames = (process.env.BENCH_MODELS ?? "snli-spinn,listops-pi").split("
 const perRequest = Number(process.env.BENCH_ITEMS ?? 1);
 const maxBatch = Number(process.env.BENCH_MAX_BATCH ?? DEFAULT_BATCHING.maxBatch);
 const workers = Number(process.env.BENCH_WORKERS ?? defaultWorkers());
+const rolling = process.env.BENCH_ROLLING !== "0";
 
 async function startServer(): Promise<{ child: ChildProcess; port: number }> {
   const args = [cli, "serve", "--port", "0", "--json", "--workers", String(workers)];
   args.push(...modelNames.flatMap((m) => ["--model", m]));
   if (process.env.BENCH_MAX_BATCH) args.push("--max-batch", process.env.BENCH_MAX_BATCH);
   if (process.env.BENCH_MAX_WAIT_MS) args.push("--max-wait-ms", process.env.BENCH_MAX_WAIT_MS);
+  if (!rolling) args.push("--no-rolling");
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   const [line] = (await once(createInterface({ input: child.stdout! }), "line")) as [string];
   return { child, port: (JSON.parse(line) as { port: number }).port };
@@ -82,7 +85,7 @@ async function load(port: number, model: string, items: Item[], clients: number)
   const latencies: number[] = [];
   const batchesBefore = await metric(port, `spinn_batch_size_count{model="${model}"}`);
   const itemsBefore = await metric(port, `spinn_batch_size_sum{model="${model}"}`);
-  const busyBefore = await metric(port, `spinn_batch_duration_seconds_sum{model="${model}"}`);
+  const busyBefore = await metric(port, "spinn_model_busy_seconds");
   const end = performance.now() + seconds * 1000;
   let next = 0;
   let done = 0;
@@ -102,7 +105,7 @@ async function load(port: number, model: string, items: Item[], clients: number)
   agent.destroy();
   const batches = (await metric(port, `spinn_batch_size_count{model="${model}"}`)) - batchesBefore;
   const batched = (await metric(port, `spinn_batch_size_sum{model="${model}"}`)) - itemsBefore;
-  const busy = (await metric(port, `spinn_batch_duration_seconds_sum{model="${model}"}`)) - busyBefore;
+  const busy = (await metric(port, "spinn_model_busy_seconds")) - busyBefore;
   latencies.sort((a, b) => a - b);
   return {
     clients,
@@ -111,13 +114,19 @@ async function load(port: number, model: string, items: Item[], clients: number)
     p50_ms: round(percentile(latencies, 0.5)),
     p99_ms: round(percentile(latencies, 0.99)),
     mean_batch: round(batched / Math.max(1, batches)),
-    // The share of the model workers' time spent running batches: below 1, time went elsewhere
+    // The share of the model workers' time spent running models: below 1, time went elsewhere
     // (HTTP, JSON, the clients, other processes on the machine) or a worker waited for items.
     model_busy_share: round(busy / (elapsed * workers), 3),
   };
 }
 
+let servedModels: { name: string; rolling: boolean }[] = [];
+const modelIsRolling = (name: string) => servedModels.find((m) => m.name === name)?.rolling ?? false;
+
 const server = await startServer();
+servedModels = (
+  JSON.parse(await call(new Agent(), server.port, "GET", "/v1/models")) as { models: typeof servedModels }
+).models;
 try {
   const liveBefore = await metric(server.port, "spinn_native_live_tensors");
   const results = [];
@@ -137,6 +146,7 @@ try {
     }
     results.push({
       model,
+      rolling: rolling && modelIsRolling(model),
       offline_items_per_s: round(offline),
       offline_batch: 256,
       offline_items_per_s_arrival_batches: round(offlineArrival),
@@ -153,6 +163,7 @@ try {
       workers,
       max_batch: maxBatch,
       max_wait_ms: Number(process.env.BENCH_MAX_WAIT_MS ?? DEFAULT_BATCHING.maxWaitMs),
+      rolling,
     },
     models: results,
     live_tensors: { before: liveBefore, after: liveAfter },

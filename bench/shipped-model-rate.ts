@@ -2,9 +2,11 @@
 // shared by bench/serve.ts (the rate the server is compared with) and bench/eval-rate.ts.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { classify, predictListOps } from "../src/inference/raw-input.js";
+import { classify, inputExamples, predictListOps } from "../src/inference/raw-input.js";
+import { RollingBatch } from "../src/inference/rolling-batch.js";
 import { loadModelDir } from "../src/models/model-dir.js";
 import { pretrainedDir } from "../src/models/pretrained.js";
+import { sidesOf } from "../src/tasks/task.js";
 import { itemsPerSecond } from "./items-per-second.js";
 
 export type Item = { premise: string; hypothesis: string } | { expression: string };
@@ -47,6 +49,50 @@ export function offlineRate(
           { batchSize },
         ),
   );
+  loaded.model.dispose();
+  return rate;
+}
+
+/**
+ * Items per second of a rolling batch (src/inference/rolling-batch.ts) that always holds
+ * `inFlight` items: whenever items are answered, as many join at the next step, as the requests
+ * of `inFlight` closed-loop clients would, with no time between answer and next request.
+ */
+export function rollingRate(
+  name: string,
+  items: Item[],
+  options: { inFlight: number; seconds: number },
+): number {
+  const loaded = loadModelDir(pretrainedDir(name));
+  const examples =
+    "premise" in items[0]!
+      ? inputExamples(loaded, "classify", items)
+      : inputExamples(
+          loaded,
+          "predictListOps",
+          items.map((x) => (x as { expression: string }).expression),
+        );
+  const rolling = new RollingBatch(loaded.model, loaded.vocab);
+  let next = 0;
+  let answered = 0;
+  const run = (count: number) => {
+    const target = answered + count;
+    while (answered < target) {
+      while (rolling.size < options.inFlight) {
+        rolling.add(
+          sidesOf(examples[next++ % examples.length]!).map(([, s]) => s),
+          () => answered++,
+        );
+      }
+      rolling.step();
+    }
+  };
+  run(1024); // warm-up
+  const start = performance.now();
+  const from = answered;
+  while (performance.now() - start < options.seconds * 1000) run(1024);
+  const rate = (answered - from) / ((performance.now() - start) / 1000);
+  rolling.dispose();
   loaded.model.dispose();
   return rate;
 }

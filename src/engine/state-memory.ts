@@ -8,6 +8,7 @@ import type { Device, DType } from "./dtype.js";
 import { zeros } from "./factories.js";
 import { native } from "./native.js";
 import type { GatherArg, Handle } from "./native-types.js";
+import { keep } from "./scope.js";
 import { type Tensor, wrap } from "./tensor.js";
 
 /**
@@ -128,6 +129,15 @@ export class StateMemory {
    */
   get values(): Tensor {
     return this.#memory;
+  }
+
+  /**
+   * Takes the memory out of every scope: it lives until dispose(), also when made inside a
+   * scope (a memory that outlives the step that had to grow it).
+   */
+  keep(): this {
+    for (const t of [this.#memory, this.#grad, this.#token]) keep(t);
+    return this;
   }
 
   dispose(): void {

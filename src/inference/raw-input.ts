@@ -65,27 +65,7 @@ export function classify(
   pairs: readonly PairInput[],
   options: RawInputOptions = {},
 ): PairPrediction[] {
-  requireTask(loaded, "nli", "classify");
-  const examples = pairs.map((p, i): NliExample => {
-    const source = { file: INPUT, line: i + 1 };
-    const premise = sentenceOf("nli", p.premise, p.premiseParse, source.line, "premise", options.limits);
-    const hypothesis = sentenceOf(
-      "nli",
-      p.hypothesis,
-      p.hypothesisParse,
-      source.line,
-      "hypothesis",
-      options.limits,
-    );
-    return { id: String(i), label: 0, premise, hypothesis, source };
-  });
-  return run(loaded, examples, options).map(
-    ({ label, probabilities, trees }): PairPrediction => ({
-      label,
-      probabilities,
-      trees: { premise: trees[0] ?? null, hypothesis: trees[1] ?? null },
-    }),
-  );
+  return run(loaded, inputExamples(loaded, "classify", pairs, options.limits), options) as PairPrediction[];
 }
 
 /** The value (0–9) a ListOps model predicts for each expression (bracketed or flat prefix tokens). */
@@ -94,21 +74,67 @@ export function predictListOps(
   expressions: readonly string[],
   options: RawInputOptions = {},
 ): ListOpsPrediction[] {
-  requireTask(loaded, "listops", "predictListOps");
-  const examples = expressions.map((text, i): Example => {
+  const examples = inputExamples(loaded, "predictListOps", expressions, options.limits);
+  return run(loaded, examples, options) as ListOpsPrediction[];
+}
+
+/**
+ * The examples of raw input for `call` (classify: PairInput items; predictListOps: expressions),
+ * each sentence read and checked, with the trees its model composes along when it takes given
+ * ones. A bad item is a DataError naming its 1-based position.
+ */
+export function inputExamples(
+  loaded: LoadedModel,
+  call: "classify" | "predictListOps",
+  items: readonly unknown[],
+  limits?: InputLimits,
+): Example[] {
+  const task: Task = call === "classify" ? "nli" : "listops";
+  requireTask(loaded, task, call);
+  const { model } = loaded;
+  const advice = (role: string) =>
+    task === "nli" ? ` (give ${role}Parse, or use a model that parses)` : " (give it with its brackets)";
+  return items.map((item, i): Example => {
     const source = { file: INPUT, line: i + 1 };
-    return {
-      id: String(i),
-      label: 0,
-      sentence: sentenceOf("listops", text, undefined, i + 1, "expression", options.limits),
-      source,
-    };
+    const sentence = (text: string, parsed: string | undefined, field: string) =>
+      sentenceOf(task, text, parsed, source.line, field, limits);
+    let ex: Example;
+    if (task === "nli") {
+      const p = item as PairInput;
+      const premise = sentence(p.premise, p.premiseParse, "premise");
+      const hypothesis = sentence(p.hypothesis, p.hypothesisParse, "hypothesis");
+      ex = { id: String(i), label: 0, premise, hypothesis, source };
+    } else {
+      ex = { id: String(i), label: 0, sentence: sentence(item as string, undefined, "expression"), source };
+    }
+    const withTrees = exampleWithTrees(ex, model.config.transitions);
+    requireTree(withTrees, model.config.encoder, false, advice);
+    return withTrees;
   });
-  return run(loaded, examples, options).map(({ label, probabilities, trees }) => ({
-    label,
-    probabilities,
-    trees: { expression: trees[0] ?? null },
-  }));
+}
+
+/**
+ * An example's answer as classify or predictListOps gives it: the label, the probability of each
+ * class, and the trees its sentences were composed along (`used`: per sentence, the transitions;
+ * null for models without trees).
+ */
+export function presentAnswer(
+  loaded: LoadedModel,
+  ex: Example,
+  probabilities: ArrayLike<number>,
+  used: Uint8Array[] | null,
+): PairPrediction | ListOpsPrediction {
+  const labels = labelNames(loaded.model.config.task);
+  let best = 0;
+  for (let c = 1; c < labels.length; c++) if (probabilities[c]! > probabilities[best]!) best = c;
+  const byClass: Record<string, number> = {};
+  labels.forEach((label, c) => {
+    byClass[label] = +probabilities[c]!.toFixed(6);
+  });
+  const trees = sidesOf(ex).map(([, sentence], k) => (used ? bracketed(sentence.tokens, used[k]!) : null));
+  const answer = { label: labels[best]!, probabilities: byClass };
+  if ("sentence" in ex) return { ...answer, trees: { expression: trees[0] ?? null } };
+  return { ...answer, trees: { premise: trees[0] ?? null, hypothesis: trees[1] ?? null } };
 }
 
 /**
@@ -179,28 +205,26 @@ function readSentence(
   }
 }
 
-/** Predictions for examples built from raw input, with the trees each model composed along. */
+/** Predictions for examples built from raw input (inputExamples), in their order. */
 function run(
   loaded: LoadedModel,
   examples: Example[],
   options: RawInputOptions,
-): Prediction<(string | null)[]>[] {
+): (PairPrediction | ListOpsPrediction)[] {
   const { model, vocab } = loaded;
-  const task = model.config.task;
-  const advice = (role: string) =>
-    task === "nli" ? ` (give ${role}Parse, or use a model that parses)` : " (give it with its brackets)";
-  const withTrees = examples.map((ex) => exampleWithTrees(ex, model.config.transitions));
-  for (const ex of withTrees) requireTree(ex, model.config.encoder, false, advice);
-  const data: TaskData = { task, file: INPUT, examples: withTrees, skipped: { noGoldLabel: 0, invalid: 0 } };
+  const data: TaskData = {
+    task: model.config.task,
+    file: INPUT,
+    examples,
+    skipped: { noGoldLabel: 0, invalid: 0 },
+  };
   const p = predict(model, data, vocab, options.batchSize);
-  const labels = labelNames(task);
-  return withTrees.map((ex, i) => {
-    const used = p.trees[i];
-    const sides = sidesOf(ex).map(([, sentence]) => sentence);
-    return {
-      label: labels[p.predicted[i]!]!,
-      probabilities: probabilitiesOf(p, i, labels),
-      trees: sides.map((sentence, k) => (used ? bracketed(sentence.tokens, used[k]!) : null)),
-    };
-  });
+  return examples.map((ex, i) =>
+    presentAnswer(
+      loaded,
+      ex,
+      p.probabilities.subarray(i * p.classes, (i + 1) * p.classes),
+      p.trees[i] ?? null,
+    ),
+  );
 }

@@ -1,9 +1,12 @@
 // Dynamic batching: the items of concurrent requests for the same model and job wait in one
 // queue and go to a free model worker together, up to `maxBatch` items, once the batch is full or
 // its first item has waited `maxWait` ms (while every worker is busy, items gather by
-// themselves). With several workers free, the items waiting are shared out among them. The queue
-// is bounded (503 with Retry-After beyond it) and every request has a deadline (504). A
-// request's items may be split over several batches; it is answered when all have run.
+// themselves). With several workers free, the items waiting are shared out among them. A model
+// with a rolling batch (continuous batching, model-worker.ts) is not gathered here: its items go
+// to a worker at once, as long as the workers hold fewer than `maxBatch` items each, and join the
+// batch that runs there at its next step. The queue is bounded (503 with Retry-After beyond it)
+// and every request has a deadline (504). A request's items may be split over several batches;
+// it is answered when all have run.
 import { HttpError } from "./http-error.js";
 import type { BatchJob, BatchResult } from "./model-runner.js";
 import type { BatchingOptions } from "./options.js";
@@ -42,16 +45,23 @@ interface Slice {
 interface Queue {
   model: string;
   job: JobKind;
+  /** Its items go to the workers' rolling batches. */
+  rolling: boolean;
   slices: Slice[];
 }
+
+/** Whether a model's jobs of a kind run in rolling batches (ModelInfo.rolling; never for parse). */
+export type RollingPolicy = (model: string, job: JobKind) => boolean;
 
 export class Batcher {
   private readonly queues = new Map<string, Queue>();
   private readonly pending = new Set<PendingRequest>();
   private queued = 0;
-  /** Items in the batches running now, and how many batches that is. */
+  /** Items in the batches running now, and how many gathered batches that is. */
   private running = 0;
   private batches = 0;
+  /** Items sent to rolling batches and not answered yet. */
+  private rollingItems = 0;
   /** When a worker last became free. */
   private freeSince = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -61,6 +71,7 @@ export class Batcher {
     private readonly runner: BatchRunner,
     private readonly options: BatchingOptions & { limits: BatchJob["limits"] },
     private readonly observe: BatchObserver = () => {},
+    private readonly rolls: RollingPolicy = () => false,
   ) {}
 
   /** Items waiting for the model (not counting the batch that runs). */
@@ -91,7 +102,7 @@ export class Batcher {
       };
       this.pending.add(request);
       const key = `${model}\u0000${job}`;
-      const q = this.queues.get(key) ?? { model, job, slices: [] };
+      const q = this.queues.get(key) ?? { model, job, rolling: this.rolls(model, job), slices: [] };
       this.queues.set(key, q);
       q.slices.push({ request, start: 0, count: items.length, queuedAt: performance.now() });
       this.queued += items.length;
@@ -104,7 +115,7 @@ export class Batcher {
     return this.running;
   }
 
-  /** Workers running a batch now. */
+  /** Workers running a gathered batch now. */
   get busyWorkers(): number {
     return this.batches;
   }
@@ -119,6 +130,7 @@ export class Batcher {
   private pump(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.sendRolling();
     while (this.batches < this.runner.workers) {
       const { ready, size, due } = this.nextReady(performance.now());
       if (ready) {
@@ -145,7 +157,7 @@ export class Batcher {
     let nextDeadline = Number.POSITIVE_INFINITY;
     for (const q of this.queues.values()) {
       const first = q.slices[0];
-      if (!first) continue;
+      if (!first || q.rolling) continue;
       const size = q.slices.reduce((n, s) => n + s.count, 0);
       // The wait counts from the item's arrival or from when a worker last became free, whichever
       // is later: the answers of the batch that just ended bring their clients' next requests
@@ -182,10 +194,31 @@ export class Batcher {
     return taken;
   }
 
+  /**
+   * Sends the items waiting for rolling batches, oldest queue first, while the workers hold fewer
+   * than `maxBatch` of them each (on average: the pool gives each job to its worker with the
+   * fewest items), shared out among the workers.
+   */
+  private sendRolling(): void {
+    const waiting = [...this.queues.values()].filter((q) => q.rolling && q.slices.length > 0);
+    waiting.sort((a, b) => a.slices[0]!.queuedAt - b.slices[0]!.queuedAt);
+    const { workers } = this.runner;
+    for (const q of waiting) {
+      const queued = q.slices.reduce((n, s) => n + s.count, 0);
+      const share = Math.min(this.options.maxBatch, Math.ceil(queued / workers));
+      while (q.slices.length > 0) {
+        const free = workers * this.options.maxBatch - this.rollingItems;
+        if (free <= 0) return;
+        this.dispatch(q, Math.min(free, share));
+      }
+    }
+  }
+
   private dispatch(q: Queue, limit: number): void {
     const slices = this.take(q, limit);
     const items = slices.flatMap((s) => s.request.items.slice(s.start, s.start + s.count));
-    this.batches++;
+    if (q.rolling) this.rollingItems += items.length;
+    else this.batches++;
     this.running += items.length;
     const job: BatchJob = {
       model: q.model,
@@ -193,12 +226,13 @@ export class Batcher {
       items,
       groups: slices.map((s) => s.count),
       limits: this.options.limits,
+      ...(q.rolling ? { rolling: true } : {}),
     };
     this.runner
       .run(job)
       .then(
         (result) => {
-          this.observe({ model: q.model, size: items.length, seconds: result.seconds });
+          this.observe({ model: q.model, size: result.batch, seconds: result.seconds });
           this.deliver(slices, result);
         },
         (err: Error) => {
@@ -207,9 +241,12 @@ export class Batcher {
         },
       )
       .finally(() => {
-        this.batches--;
+        if (q.rolling) this.rollingItems -= items.length;
+        else {
+          this.batches--;
+          this.freeSince = performance.now();
+        }
         this.running -= items.length;
-        this.freeSince = performance.now();
         this.pump();
       });
   }

@@ -10,8 +10,10 @@ export interface MetricSources {
   runningItems(): number;
   /** Model worker threads. */
   workers(): number;
-  /** Model workers running a batch now. */
+  /** Model workers running a batch now (a gathered one, or a rolling one with items). */
   busyWorkers(): number;
+  /** Seconds the model workers have spent running models, all together (as of their last answers). */
+  busySeconds(): number;
   /** How many times a model worker died and was started again. */
   workerRestarts(): number;
   /** Live native tensors and their bytes, process-wide. */
@@ -43,14 +45,14 @@ export class ServerMetrics {
     });
     this.batchSizes = new Histogram({
       name: "spinn_batch_size",
-      help: "Items in each batch the model ran",
+      help: "Items in each batch the model ran (a rolling batch: per job, its mean over the job's steps)",
       labelNames: ["model"],
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
       registers,
     });
     this.batchSeconds = new Histogram({
       name: "spinn_batch_duration_seconds",
-      help: "Time the model took for each batch",
+      help: "Time the model took for each batch (a rolling batch: per job, from joining to answered)",
       labelNames: ["model"],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
@@ -76,6 +78,11 @@ export class ServerMetrics {
     );
     gauge("spinn_model_workers", "Model worker threads (--workers)", () => sources.workers());
     gauge("spinn_model_workers_busy", "Model workers running a batch now", () => sources.busyWorkers());
+    gauge(
+      "spinn_model_busy_seconds",
+      "Seconds the model workers have spent running models, all together",
+      () => sources.busySeconds(),
+    );
     gauge("spinn_model_worker_restarts", "Model workers that died and were started again", () =>
       sources.workerRestarts(),
     );

@@ -27,6 +27,12 @@ export interface ServeOptions extends BatchingOptions {
   bodyLimit: number;
   /** Tokens per sentence and bytes per item (an item is what `spinn predict` reads as one line). */
   limits: InputLimits;
+  /**
+   * Continuous batching for the models that can (a SPINN with a tracker, src/inference/rolling-batch.ts):
+   * items join the batch running in a worker at its next transition step and leave it when done,
+   * up to `maxBatch` items per worker. False: every model's items are gathered into batches.
+   */
+  rolling: boolean;
 }
 
 export const DEFAULT_BATCHING: Readonly<BatchingOptions> = Object.freeze({
@@ -62,6 +68,7 @@ export function defaultServeOptions(models: string[], overrides: Partial<ServeOp
     workers: defaultWorkers(),
     bodyLimit: DEFAULT_BODY_LIMIT,
     limits: { ...DEFAULT_INPUT_LIMITS },
+    rolling: true,
     ...DEFAULT_BATCHING,
     ...overrides,
   };

@@ -14,6 +14,12 @@ export interface ModelInfo {
   encoder: string;
   /** The model predicts its own trees, so it parses raw sentences. */
   parses: boolean;
+  /**
+   * Its predictions run in a rolling batch (continuous batching: items join and leave the
+   * running batch at any transition step; src/inference/rolling-batch.ts) instead of batches
+   * gathered in the server's queue.
+   */
+  rolling: boolean;
   labels: string[];
   /** Sizes from the model's config, keys in snake_case. */
   sizes: Record<string, number>;
@@ -27,12 +33,14 @@ export interface ModelSource {
 }
 
 export type ToWorker =
-  | { type: "load"; models: ModelSource[]; device: string }
+  | { type: "load"; models: ModelSource[]; device: string; rolling: boolean }
   | {
       type: "run";
       id: number;
       model: string;
       job: JobKind;
+      /** Into the model's rolling batch (ModelInfo.rolling), answered once its items are done. */
+      rolling: boolean;
       items: unknown[];
       /** Sizes of the request slices the items come from, in order. */
       groups: number[];
@@ -44,8 +52,20 @@ export type GroupOutcome =
   | { ok: true; results: unknown[] }
   | { ok: false; index: number; field: string | undefined; detail: string };
 
+/** A job's answer: its slices' outcomes. */
+export interface JobDone {
+  id: number;
+  outcomes: GroupOutcome[];
+  seconds: number;
+  /** The items the batch held: this job's, or a rolling batch's mean over the job's steps. */
+  batch: number;
+}
+
 export type FromWorker =
   | { type: "loaded"; models: Omit<ModelInfo, "card">[] }
   | { type: "load-failed"; message: string }
-  | { type: "done"; id: number; outcomes: GroupOutcome[]; seconds: number }
-  | { type: "failed"; id: number; message: string };
+  | ({ type: "done"; busy: number } & JobDone)
+  /** The rolling jobs a step finished, in one message (one postMessage per job cost ~8% of a worker's time). */
+  | { type: "done-many"; jobs: JobDone[]; busy: number }
+  | { type: "failed"; id: number; message: string; busy: number };
+// `busy`: seconds this worker has spent running models since it started.

@@ -87,7 +87,7 @@ function installErrorHandling(app: FastifyInstance, metrics: ServerMetrics, body
 /** Loads the models (in worker threads) and builds the server; call `listen` on what it returns. */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const served = servedModels(options.models);
-  const pool = new WorkerPool(served, options.device, options.workers);
+  const pool = new WorkerPool(served, options.device, options.workers, options.rolling);
   let loaded: Awaited<ReturnType<WorkerPool["start"]>>;
   try {
     loaded = await pool.start();
@@ -100,12 +100,19 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     queueDepth: () => batcher.depth,
     runningItems: () => batcher.runningItems,
     workers: () => pool.workers,
-    busyWorkers: () => batcher.busyWorkers,
+    busyWorkers: () => pool.busy,
+    busySeconds: () => pool.busySeconds,
     workerRestarts: () => pool.restarts,
     // Read here: the addon's table of live tensors is process-wide, the workers' included.
     nativeMemory: () => memory(),
   });
-  const batcher = new Batcher(pool, options, (b) => metrics.batch(b.model, b.size, b.seconds));
+  const rolls = new Set(models.filter((m) => m.rolling).map((m) => m.name));
+  const batcher = new Batcher(
+    pool,
+    options,
+    (b) => metrics.batch(b.model, b.size, b.seconds),
+    (model, job) => job !== "parse" && rolls.has(model),
+  );
   const app = Fastify({
     bodyLimit: options.bodyLimit,
     // Types as sent: a number is not a sentence, and no field is silently dropped.

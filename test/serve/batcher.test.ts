@@ -41,7 +41,7 @@ class FakeRunner {
           if (bad >= 0) return { ok: false, index: bad, field: "expression", detail: "not an expression" };
           return { ok: true, results: items.map((x) => `${x}!`) };
         });
-        resolve({ outcomes, seconds: 0.001 });
+        resolve({ outcomes, seconds: 0.001, batch: job.items.length });
       });
       this.mostAtOnce = Math.max(this.mostAtOnce, this.releases.length);
     });

@@ -18,71 +18,92 @@ interface Prediction {
   trees: unknown;
 }
 
+/** Each answer is its own pair's: the library's label and trees, its probabilities to 2e-6. */
+function assertAnswers(got: Prediction[], want: Prediction[]): void {
+  got.forEach((a, i) => {
+    const b = want[i]!;
+    // A pair's result does not depend on its batch (padding leaves it alone); the floats may
+    // differ in the last place with the batch's shape and the BLAS threads.
+    assert.equal(a.label, b.label, `pair ${i}`);
+    assert.deepEqual(a.trees, b.trees);
+    for (const [label, p] of Object.entries(b.probabilities))
+      assert.ok(Math.abs(a.probabilities[label]! - p) <= 2e-6, `pair ${i} ${label}`);
+  });
+}
+
 describe("batching under concurrency", () => {
-  let server: TestServer;
   let snli: LoadedModel;
-  before(async () => {
-    server = await startServer(["snli-spinn"], { maxWaitMs: 20, maxBatch: 64 });
+  before(() => {
     snli = loadModelDir(pretrainedDir("snli-spinn"));
   });
-  after(async () => {
-    await server.app.close();
-    snli.model.dispose();
+  after(() => snli.model.dispose());
+
+  const concurrent = async (server: TestServer, pairs: { premise: string; hypothesis: string }[]) => {
+    const answers = await Promise.all(pairs.map((p) => post(`${server.url}/v1/predict`, { inputs: p })));
+    for (const a of answers) assert.equal(a.status, 200);
+    assertAnswers(
+      answers.map((a) => (a.body.predictions as Prediction[])[0]!),
+      json(classify(snli, pairs)),
+    );
+  };
+
+  test("gathered: 32 concurrent single-pair requests run in fewer batches, each answered with its own pair", async () => {
+    const server = await startServer(["snli-spinn"], { maxWaitMs: 20, maxBatch: 64, rolling: false });
+    try {
+      const pairs = snliSample().slice(0, 32);
+      await concurrent(server, pairs);
+      const batches = await metric(server.url, 'spinn_batch_size_count{model="snli-spinn"}');
+      assert.equal(await metric(server.url, 'spinn_batch_size_sum{model="snli-spinn"}'), 32);
+      assert.ok(batches < 32, `${batches} batches for 32 requests`);
+    } finally {
+      await server.app.close();
+    }
   });
 
-  test("32 concurrent single-pair requests run in fewer batches, each answered with its own pair", async () => {
-    const pairs = snliSample().slice(0, 32);
-    const answers = await Promise.all(pairs.map((p) => post(`${server.url}/v1/predict`, { inputs: p })));
-    const batches = await metric(server.url, 'spinn_batch_size_count{model="snli-spinn"}');
-    const items = await metric(server.url, 'spinn_batch_size_sum{model="snli-spinn"}');
-    assert.equal(items, 32);
-    assert.ok(batches < 32, `${batches} batches for 32 requests`);
-    const want = classify(snli, pairs);
-    answers.forEach((a, i) => {
-      assert.equal(a.status, 200);
-      const [got] = a.body.predictions as {
-        label: string;
-        probabilities: Record<string, number>;
-        trees: unknown;
-      }[];
-      // A pair's result does not depend on its batch (padding leaves it alone); the floats may
-      // differ in the last place with the batch's shape.
-      assert.equal(got!.label, want[i]!.label, `pair ${i}`);
-      assert.deepEqual(got!.trees, want[i]!.trees);
-      for (const [label, p] of Object.entries(want[i]!.probabilities))
-        assert.ok(Math.abs(got!.probabilities[label]! - p) <= 2e-6, `pair ${i} ${label}`);
-    });
+  test("rolling: 32 concurrent single-pair requests share the running batch, each answered with its own pair", async () => {
+    const server = await startServer(["snli-spinn"], { maxBatch: 64, workers: 1 });
+    try {
+      const models = (await get(`${server.url}/v1/models`)).body.models as { rolling: boolean }[];
+      assert.equal(models[0]!.rolling, true);
+      const pairs = snliSample().slice(0, 32);
+      await concurrent(server, pairs);
+      // One job per request; the batch each ran in held more than its own pair on average.
+      const jobs = await metric(server.url, 'spinn_batch_size_count{model="snli-spinn"}');
+      const held = await metric(server.url, 'spinn_batch_size_sum{model="snli-spinn"}');
+      assert.equal(jobs, 32);
+      assert.ok(held / jobs > 1, `mean batch ${held / jobs}`);
+      assert.ok((await metric(server.url, "spinn_model_busy_seconds")) > 0);
+    } finally {
+      await server.app.close();
+    }
   });
 });
 
 describe("two model workers", () => {
-  test("64 concurrent requests get the same answers from --workers 2 as from --workers 1", async () => {
-    const pairs = snliSample().slice(0, 64);
-    const answersOf = async (workers: number) => {
-      // One server at a time: the OpenBLAS thread count the workers set is process-wide.
-      const server = await startServer(["snli-spinn"], { workers, maxWaitMs: 2, maxBatch: 16 });
-      try {
-        const answers = await Promise.all(pairs.map((p) => post(`${server.url}/v1/predict`, { inputs: p })));
-        for (const a of answers) assert.equal(a.status, 200);
-        assert.equal(await metric(server.url, "spinn_model_workers"), workers);
-        assert.equal(await metric(server.url, 'spinn_batch_size_sum{model="snli-spinn"}'), 64);
-        assert.equal(await metric(server.url, "spinn_model_workers_busy"), 0);
-        return answers.map((a) => (a.body.predictions as Prediction[])[0]!);
-      } finally {
-        await server.app.close();
-      }
-    };
-    const one = await answersOf(1);
-    const two = await answersOf(2);
-    two.forEach((got, i) => {
-      const want = one[i]!;
-      assert.equal(got.label, want.label, `pair ${i}`);
-      assert.deepEqual(got.trees, want.trees);
-      // The floats may differ in the last place with the batch's shape and the BLAS threads.
-      for (const [label, p] of Object.entries(want.probabilities))
-        assert.ok(Math.abs(got.probabilities[label]! - p) <= 2e-6, `pair ${i} ${label}`);
+  for (const rolling of [false, true]) {
+    test(`64 concurrent requests get the same answers from --workers 2 as from --workers 1 (${rolling ? "rolling" : "gathered"})`, async () => {
+      const pairs = snliSample().slice(0, 64);
+      const answersOf = async (workers: number) => {
+        // One server at a time: the OpenBLAS thread count the workers set is process-wide.
+        const server = await startServer(["snli-spinn"], { workers, maxWaitMs: 2, maxBatch: 16, rolling });
+        try {
+          const answers = await Promise.all(
+            pairs.map((p) => post(`${server.url}/v1/predict`, { inputs: p })),
+          );
+          for (const a of answers) assert.equal(a.status, 200);
+          assert.equal(await metric(server.url, "spinn_model_workers"), workers);
+          const sample = rolling ? "spinn_batch_size_count" : "spinn_batch_size_sum";
+          assert.equal(await metric(server.url, `${sample}{model="snli-spinn"}`), 64);
+          assert.equal(await metric(server.url, "spinn_model_workers_busy"), 0);
+          return answers.map((a) => (a.body.predictions as Prediction[])[0]!);
+        } finally {
+          await server.app.close();
+        }
+      };
+      const one = await answersOf(1);
+      assertAnswers(await answersOf(2), one);
     });
-  });
+  }
 });
 
 describe("a large batch", () => {

@@ -31,6 +31,8 @@ interface ServeFlags {
   maxLineBytes: number;
   runs?: string;
   json?: boolean;
+  /** Commander's name for --no-rolling. */
+  rolling: boolean;
 }
 
 /** The directory of training runs the page's runs view shows. */
@@ -63,6 +65,7 @@ async function runServe(f: ServeFlags): Promise<void> {
     queue: f.queue,
     timeoutMs: f.timeoutMs,
     bodyLimit: f.bodyLimit,
+    rolling: f.rolling,
     limits: { maxTokens: f.maxTokens, maxLineBytes: f.maxLineBytes },
   });
   const plugins = [{ plugin: webPlugin, options: f.runs === undefined ? {} : { runsDir: f.runs } }];
@@ -153,6 +156,10 @@ export function registerServeCommand(program: Command): void {
     }),
     deviceOption("cpu"),
   ])
+    .option(
+      "--no-rolling",
+      "gather every model's items into batches (--max-batch, --max-wait-ms) instead of continuous batching for the models that can",
+    )
     .option("--json", 'print the address as one JSON line: {"url", "host", "port", "models"}')
     .addHelpText(
       "after",

@@ -1,0 +1,405 @@
+// Continuous batching (issue 13): a SPINN batch that examples join and leave at any transition
+// step, for a server under load. A fixed batch runs as many steps as its longest sentence takes,
+// and its short sentences sit idle meanwhile; here every step moves every sentence in the batch,
+// a sentence leaves the moment its tree is complete, and sentences that arrived meanwhile join
+// at the next step. The maths are SpinnEncoder.run's step path (the same products, cells and
+// decisions, row by row), so an example's answer does not depend on what else is in the batch.
+//
+// Sentences live in one state memory whose rows are handed out and taken back one by one (a
+// sentence's leaves and compositions need not be contiguous: every op takes row indices); the
+// tracker keeps two rows per sentence, the state it reads and the one it writes. Evaluation only
+// (no gradients), for the encoders whose step path has a tracker: SPINN-PI (given trees), full
+// SPINN and RL-SPINN (their own greedy trees). The others compose by tree level, whose batches do
+// not take a step per transition (serve them in ordinary batches).
+import { encodeSentences } from "../data/batching.js";
+import type { ParsedSentence } from "../data/transitions.js";
+import { REDUCE, SHIFT } from "../data/transitions.js";
+import type { Vocabulary } from "../data/vocabulary.js";
+import {
+  type BatchedLinear,
+  currentScope,
+  noGrad,
+  StateMemory,
+  scope,
+  type Tensor,
+} from "../engine/index.js";
+import { rowRange } from "../models/encoder.js";
+import { pairFeatures } from "../models/heads.js";
+import type { Model } from "../models/model.js";
+import { chooseAction, SpinnEncoder, type Tracker } from "../models/spinn.js";
+
+/** An example's answer: its class probabilities and, per sentence, the transitions followed. */
+export interface RollingResult {
+  probabilities: Float32Array;
+  trees: Uint8Array[];
+}
+
+/**
+ * Why a model cannot run in a rolling batch, or null when it can: its encoder must be a SPINN with
+ * a tracker of its own (no separate parser).
+ */
+export function rollingUnsupported(model: Model): string | null {
+  if (model.parser) return "a model with a separate parser parses in a pass of its own";
+  const encoder = model.encoder;
+  if (!(encoder instanceof SpinnEncoder)) return `a ${model.config.encoder} encoder has no transition steps`;
+  if (!encoder.tracker) return "an encoder without a tracker composes by tree level";
+  return null;
+}
+
+/** Steps a finished example may wait for others to finish, so that the classifier runs on several. */
+const CLASSIFY_WAIT_STEPS = 4;
+
+interface Sentence {
+  readonly n: number;
+  /** The transitions to follow (2n − 1), or null when the tracker decides them. */
+  readonly given: Uint8Array | null;
+  readonly followed: Uint8Array;
+  t: number;
+  shifted: number;
+  depth: number;
+  /** The stack's rows, bottom-up. */
+  readonly stack: Int32Array;
+  readonly leafRows: Int32Array;
+  /** Rows its REDUCEs wrote. */
+  readonly composed: number[];
+  /** The tracker's row with the current state, and the one the next state goes to. */
+  trackerRow: number;
+  spareRow: number;
+}
+
+interface Member {
+  readonly sentences: Sentence[];
+  readonly done: (result: RollingResult) => void;
+  /** Steps since its last sentence finished (−1: still encoding). */
+  waited: number;
+}
+
+/** Rows of a state memory handed out one at a time; the memory doubles when none is free. */
+class RowPool {
+  memory: StateMemory;
+  readonly #free: number[] = [];
+
+  /** Rows [0, reserved) are never handed out (e.g. the zero row read for an empty slot). */
+  constructor(
+    rows: number,
+    readonly width: number,
+    readonly reserved: number,
+    readonly like: Tensor,
+  ) {
+    this.memory = this.#make(rows);
+    this.#release(rowRange(reserved, rows));
+  }
+
+  get free(): number {
+    return this.#free.length;
+  }
+
+  /** Makes sure `count` rows can be taken without growing in between. */
+  reserve(count: number): void {
+    const rows = this.memory.rows;
+    if (this.#free.length >= count) return;
+    const grown = Math.max(2 * rows, rows + count - this.#free.length);
+    const next = this.#make(grown);
+    scope(() => next.write(rowRange(0, rows), this.memory.read(rowRange(0, rows))));
+    this.memory.dispose();
+    this.memory = next;
+    this.#release(rowRange(rows, grown));
+  }
+
+  take(): number {
+    const row = this.#free.pop();
+    if (row === undefined) throw new Error("RowPool: no free row (reserve first)");
+    return row;
+  }
+
+  give(rows: ArrayLike<number>): void {
+    this.#release(rows);
+  }
+
+  #release(rows: ArrayLike<number>): void {
+    // Pushed high to low, so that low rows are taken first.
+    for (let k = rows.length - 1; k >= 0; k--) this.#free.push(rows[k]!);
+  }
+
+  #make(rows: number): StateMemory {
+    return new StateMemory(rows, this.width, { dtype: this.like.dtype, device: this.like.device }).keep();
+  }
+}
+
+export class RollingBatch {
+  readonly #model: Model;
+  readonly #vocab: Vocabulary;
+  readonly #tracker: Tracker;
+  readonly #H: number;
+  readonly #T: number;
+  /** Leaves and compositions ([h | c], 2H); row 0 is the zero state of an empty slot. */
+  readonly #states: RowPool;
+  /** The tracker's states ([h | c], 2T), two rows per sentence. */
+  readonly #trackerStates: RowPool;
+  readonly #composition: BatchedLinear;
+  readonly #trackerProduct: BatchedLinear;
+  /** The tensors the products were made with (their side-by-side weights), freed by dispose(). */
+  readonly #productTensors: Tensor[];
+  #waiting: { sentences: ParsedSentence[]; done: Member["done"] }[] = [];
+  #members: Member[] = [];
+  /** Steps run, and examples in the batch summed over them (the mean batch). */
+  steps = 0;
+  exampleSteps = 0;
+
+  constructor(model: Model, vocab: Vocabulary, initialRows = 4096) {
+    const why = rollingUnsupported(model);
+    if (why !== null) throw new Error(`this model cannot run in a rolling batch: ${why}`);
+    this.#model = model;
+    this.#vocab = vocab;
+    const encoder = model.encoder as SpinnEncoder;
+    this.#tracker = encoder.tracker!;
+    this.#H = encoder.config.dHidden;
+    this.#T = this.#tracker.dTracker;
+    const like = model.leaves.embed;
+    this.#states = new RowPool(initialRows, 2 * this.#H, 1, like);
+    this.#trackerStates = new RowPool(initialRows, 2 * this.#T, 1, like);
+    // Without gradients a product keeps nothing per step, so its row bound does not matter. The
+    // tensors made here are returned from the scope, so they outlive it, until dispose().
+    let products: BatchedLinear[] = [];
+    this.#productTensors = noGrad(() =>
+      scope(() => {
+        products = [encoder.reduce.stepProduct(1), this.#tracker.cell.stepProduct(1)];
+        return [...(currentScope()!.tracked as Tensor[])];
+      }),
+    );
+    [this.#composition, this.#trackerProduct] = products as [BatchedLinear, BatchedLinear];
+  }
+
+  /** Examples in the batch or waiting to join it. */
+  get size(): number {
+    return this.#members.length + this.#waiting.length;
+  }
+
+  /**
+   * Adds an example (its sentence, or its premise and hypothesis) to join at the next step;
+   * `done` is called with its answer from a later step(). Sentences without a parse need a model
+   * that parses.
+   */
+  add(sentences: ParsedSentence[], done: Member["done"]): void {
+    const sides = this.#model.config.task === "nli" ? 2 : 1;
+    if (sentences.length !== sides)
+      throw new RangeError(`an example of this model has ${sides} sentence(s), got ${sentences.length}`);
+    const parses = this.#tracker.transition !== null;
+    for (const s of sentences) {
+      if (s.tokens.length < 1) throw new RangeError("every sentence needs at least one token");
+      if (!parses && !s.transitions) throw new Error("this model composes along given trees: give the parse");
+    }
+    this.#waiting.push({ sentences, done });
+  }
+
+  /** The waiting examples join, every sentence takes one transition, finished examples are answered. */
+  step(): void {
+    noGrad(() => {
+      this.#admit();
+      if (this.#members.length > 0) this.#transition();
+      this.#answer();
+    });
+  }
+
+  /** Frees its native memory (the model's parameters are the model's). */
+  dispose(): void {
+    this.#states.memory.dispose();
+    this.#trackerStates.memory.dispose();
+    for (const t of this.#productTensors) t.dispose();
+  }
+
+  #admit(): void {
+    if (this.#waiting.length === 0) return;
+    const joining = this.#waiting;
+    this.#waiting = [];
+    const all = joining.flatMap((j) => j.sentences);
+    let leaves = 0;
+    for (const s of all) leaves += s.tokens.length;
+    this.#states.reserve(leaves);
+    this.#trackerStates.reserve(2 * all.length);
+    const rows = new Int32Array(leaves);
+    let at = 0;
+    const made = all.map((s): Sentence => {
+      const n = s.tokens.length;
+      const leafRows = rows.subarray(at, at + n);
+      for (let j = 0; j < n; j++) leafRows[j] = this.#states.take();
+      at += n;
+      const trackerRow = this.#trackerStates.take();
+      const spareRow = this.#trackerStates.take();
+      return {
+        n,
+        given: this.#tracker.transition ? null : s.transitions!.subarray(0, 2 * n - 1),
+        followed: new Uint8Array(2 * n - 1),
+        t: 0,
+        shifted: 0,
+        depth: 0,
+        stack: new Int32Array(n),
+        leafRows,
+        composed: [],
+        trackerRow,
+        spareRow,
+      };
+    });
+    scope(() => {
+      // The leaf pipeline is row by row in evaluation (its batch norm uses running statistics).
+      const batch = encodeSentences(all, this.#vocab);
+      this.#states.memory.write(rows, this.#model.leaves.forward(batch, false));
+      // Each sentence's tracker starts from the zero state.
+      const starts = Int32Array.from(made, (s) => s.trackerRow);
+      this.#trackerStates.memory.write(
+        starts,
+        this.#trackerStates.memory.read(new Int32Array(starts.length)),
+      );
+    });
+    let k = 0;
+    for (const j of joining) {
+      const sentences = made.slice(k, k + j.sentences.length);
+      k += j.sentences.length;
+      this.#members.push({ sentences, done: j.done, waited: -1 });
+    }
+  }
+
+  /** One transition of every sentence still encoding: tracker, decision, REDUCE. */
+  #transition(): void {
+    const moving = this.#members.flatMap((m) =>
+      m.waited < 0 ? m.sentences.filter((s) => s.t < 2 * s.n - 1) : [],
+    );
+    const R = moving.length;
+    if (R === 0) return;
+    this.steps++;
+    this.exampleSteps += this.#members.length;
+    // A REDUCE writes one new row per sentence at most.
+    this.#states.reserve(R);
+    const states = this.#states.memory;
+    const trackerStates = this.#trackerStates.memory;
+    scope(() => {
+      // The tracker reads [buffer top, stack top, stack second] and its previous state.
+      const read = new Int32Array(3 * R);
+      const previous = new Int32Array(R);
+      const written = new Int32Array(R);
+      moving.forEach((s, j) => {
+        read[3 * j] = s.shifted < s.n ? s.leafRows[s.shifted]! : 0;
+        read[3 * j + 1] = s.depth >= 1 ? s.stack[s.depth - 1]! : 0;
+        read[3 * j + 2] = s.depth >= 2 ? s.stack[s.depth - 2]! : 0;
+        previous[j] = s.trackerRow;
+        written[j] = s.spareRow;
+        s.spareRow = s.trackerRow;
+        s.trackerRow = written[j]!;
+      });
+      const gates = this.#trackerProduct.forwardGathered([
+        { memory: states, rows: read, group: 3, start: 0, count: this.#H },
+        { memory: trackerStates, rows: previous, group: 1, start: 0, count: this.#T },
+      ]);
+      trackerStates.writeLstmCell(written, gates, previous);
+      const actions = this.#decide(moving, written, trackerStates);
+      // The machine: SHIFT pushes the next leaf, REDUCE pops two and pushes their composition.
+      const reducing: Sentence[] = [];
+      const left: number[] = [];
+      const right: number[] = [];
+      const out: number[] = [];
+      moving.forEach((s, j) => {
+        const action = actions[j]!;
+        s.followed[s.t++] = action;
+        if (action === SHIFT) {
+          s.stack[s.depth++] = s.leafRows[s.shifted++]!;
+        } else {
+          const row = this.#states.take();
+          reducing.push(s);
+          left.push(s.stack[s.depth - 2]!);
+          right.push(s.stack[s.depth - 1]!);
+          out.push(row);
+          s.composed.push(row);
+          s.stack[--s.depth - 1] = row;
+        }
+      });
+      if (reducing.length === 0) return;
+      const children = new Int32Array(2 * reducing.length);
+      for (let k = 0; k < reducing.length; k++) {
+        children[2 * k] = left[k]!;
+        children[2 * k + 1] = right[k]!;
+      }
+      const compositionGates = this.#composition.forwardGathered([
+        { memory: states, rows: children, group: 2, start: 0, count: this.#H },
+        {
+          memory: trackerStates,
+          rows: Int32Array.from(reducing, (s) => s.trackerRow),
+          group: 1,
+          start: 0,
+          count: this.#T,
+        },
+      ]);
+      states.writeTreeLstmCell(
+        Int32Array.from(out),
+        compositionGates,
+        Int32Array.from(left),
+        Int32Array.from(right),
+      );
+    });
+    for (const m of this.#members) {
+      if (m.waited < 0 && m.sentences.every((s) => s.t === 2 * s.n - 1)) m.waited = 0;
+    }
+  }
+
+  /**
+   * The step's actions: the given trees', or the tracker's most probable valid ones (one small
+   * host transfer: the moving sentences' two scores), as SpinnEncoder's greedy pass decides.
+   */
+  #decide(moving: Sentence[], trackerRows: Int32Array, trackerStates: StateMemory): Uint8Array {
+    const actions = new Uint8Array(moving.length);
+    const predictor = this.#tracker.transition;
+    if (!predictor) {
+      moving.forEach((s, j) => {
+        actions[j] = s.given![s.t]!;
+      });
+    } else {
+      const scores = predictor
+        .forwardGathered([{ memory: trackerStates, rows: trackerRows, group: 1, start: 0, count: this.#T }])
+        .toFloat32Array();
+      moving.forEach((s, j) => {
+        actions[j] = chooseAction(scores[2 * j]!, scores[2 * j + 1]!, s.shifted < s.n, s.depth >= 2);
+      });
+    }
+    moving.forEach((s, j) => {
+      const a = actions[j];
+      if (a === REDUCE ? s.depth < 2 : a !== SHIFT || s.shifted >= s.n)
+        throw new Error(`transition ${s.t} of a sentence is not valid in its state (${a})`);
+    });
+    return actions;
+  }
+
+  /**
+   * The classifier for the finished examples, once one of them has waited CLASSIFY_WAIT_STEPS
+   * steps or nothing else is encoding: one head pass for several examples.
+   */
+  #answer(): void {
+    const finished = this.#members.filter((m) => m.waited >= 0);
+    if (finished.length === 0) return;
+    const encoding = this.#members.length > finished.length;
+    if (encoding && !finished.some((m) => m.waited >= CLASSIFY_WAIT_STEPS)) {
+      for (const m of finished) m.waited++;
+      return;
+    }
+    const probabilities = scope(() => {
+      const H = this.#H;
+      const states = this.#states.memory;
+      const top = (side: number) =>
+        states.read(Int32Array.from(finished, (m) => m.sentences[side]!.stack[0]!)).narrow(1, 0, H);
+      const pairs = finished[0]!.sentences.length === 2;
+      const features = pairs ? pairFeatures(top(0), top(1)) : top(0);
+      return this.#model.head.forward(features, false).softmax(1).toFloat32Array();
+    });
+    this.#members = this.#members.filter((m) => m.waited < 0);
+    const classes = this.#model.config.classes;
+    finished.forEach((m, k) => {
+      for (const s of m.sentences) {
+        this.#states.give(s.leafRows);
+        this.#states.give(s.composed);
+        this.#trackerStates.give([s.trackerRow, s.spareRow]);
+      }
+      m.done({
+        probabilities: probabilities.slice(k * classes, (k + 1) * classes),
+        trees: m.sentences.map((s) => s.followed),
+      });
+    });
+  }
+}

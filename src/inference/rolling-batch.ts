@@ -1,16 +1,17 @@
-// Continuous batching (issue 13): a SPINN batch that examples join and leave at any transition
-// step, for a server under load. A fixed batch runs as many steps as its longest sentence takes,
-// and its short sentences sit idle meanwhile; here every step moves every sentence in the batch,
-// a sentence leaves the moment its tree is complete, and sentences that arrived meanwhile join
-// at the next step. The maths are SpinnEncoder.run's step path (the same products, cells and
-// decisions, row by row), so an example's answer does not depend on what else is in the batch.
+// Continuous batching (issue 13): a SPINN batch that examples join and leave at any step, for a
+// server under load. A fixed batch runs as many steps as its longest sentence takes, and its
+// short sentences sit idle meanwhile; here every step moves every sentence in the batch, a
+// sentence leaves the moment its tree is complete, and sentences that arrived meanwhile join at
+// the next step. The maths are SpinnEncoder.run's, row by row, so an example's answer does not
+// depend on what else is in the batch: with a tracker, a step is one transition (the tracker,
+// the decision: given, or the tracker's greedy choice, and the REDUCEs); without one (SPINN-PI-NT
+// on given trees), a step is one tree level, as the encoder's level path composes.
 //
 // Sentences live in one state memory whose rows are handed out and taken back one by one (a
 // sentence's leaves and compositions need not be contiguous: every op takes row indices); the
 // tracker keeps two rows per sentence, the state it reads and the one it writes. Evaluation only
-// (no gradients), for the encoders whose step path has a tracker: SPINN-PI (given trees), full
-// SPINN and RL-SPINN (their own greedy trees). The others compose by tree level, whose batches do
-// not take a step per transition (serve them in ordinary batches).
+// (no gradients). A model with a separate parser is not supported (its parser runs a pass of its
+// own before the composer), nor are encoders without transitions (LSTM, CBOW).
 import { encodeSentences } from "../data/batching.js";
 import type { ParsedSentence } from "../data/transitions.js";
 import { REDUCE, SHIFT } from "../data/transitions.js";
@@ -35,34 +36,44 @@ export interface RollingResult {
 }
 
 /**
- * Why a model cannot run in a rolling batch, or null when it can: its encoder must be a SPINN with
- * a tracker of its own (no separate parser).
+ * Why a model cannot run in a rolling batch, or null when it can: its encoder must be a SPINN of
+ * its own (no separate parser).
  */
 export function rollingUnsupported(model: Model): string | null {
   if (model.parser) return "a model with a separate parser parses in a pass of its own";
   const encoder = model.encoder;
   if (!(encoder instanceof SpinnEncoder)) return `a ${model.config.encoder} encoder has no transition steps`;
-  if (!encoder.tracker) return "an encoder without a tracker composes by tree level";
   return null;
 }
 
 /** Steps a finished example may wait for others to finish, so that the classifier runs on several. */
 const CLASSIFY_WAIT_STEPS = 4;
 
+/** The compositions of one tree level of a sentence: children's rows and the rows written. */
+interface Level {
+  left: number[];
+  right: number[];
+  out: number[];
+}
+
 interface Sentence {
   readonly n: number;
+  /** The steps it takes: its transitions (2n − 1), or, without a tracker, its tree's levels. */
+  readonly steps: number;
   /** The transitions to follow (2n − 1), or null when the tracker decides them. */
   readonly given: Uint8Array | null;
   readonly followed: Uint8Array;
+  /** Without a tracker: its compositions level by level (the rows are taken when it joins). */
+  readonly levels: Level[] | null;
   t: number;
   shifted: number;
   depth: number;
-  /** The stack's rows, bottom-up. */
+  /** The stack's rows, bottom-up (row 0 holds its encoding once done). */
   readonly stack: Int32Array;
   readonly leafRows: Int32Array;
-  /** Rows its REDUCEs wrote. */
+  /** Rows its compositions wrote. */
   readonly composed: number[];
-  /** The tracker's row with the current state, and the one the next state goes to. */
+  /** The tracker's row with the current state, and the one the next state goes to (−1: none). */
   trackerRow: number;
   spareRow: number;
 }
@@ -72,6 +83,40 @@ interface Member {
   readonly done: (result: RollingResult) => void;
   /** Steps since its last sentence finished (−1: still encoding). */
   waited: number;
+}
+
+/**
+ * A sentence's compositions by tree level (a node's level: one more than its higher child's; a
+ * leaf's 0), as SpinnEncoder's level path orders them, each writing a row taken from `take`.
+ * Returns the levels and the root's row.
+ */
+function levelsOf(
+  transitions: Uint8Array,
+  leafRows: Int32Array,
+  take: () => number,
+): { levels: Level[]; root: number } {
+  const levels: Level[] = [];
+  const rows: number[] = [];
+  const heights: number[] = [];
+  let shifted = 0;
+  for (const action of transitions) {
+    if (action === SHIFT) {
+      rows.push(leafRows[shifted++]!);
+      heights.push(0);
+      continue;
+    }
+    const right = rows.pop()!;
+    const left = rows.pop()!;
+    const height = Math.max(heights.pop()!, heights.pop()!) + 1;
+    const out = take();
+    const level = (levels[height - 1] ??= { left: [], right: [], out: [] });
+    level.left.push(left);
+    level.right.push(right);
+    level.out.push(out);
+    rows.push(out);
+    heights.push(height);
+  }
+  return { levels, root: rows[0]! };
 }
 
 /** Rows of a state memory handed out one at a time; the memory doubles when none is free. */
@@ -129,15 +174,15 @@ class RowPool {
 export class RollingBatch {
   readonly #model: Model;
   readonly #vocab: Vocabulary;
-  readonly #tracker: Tracker;
+  readonly #tracker: Tracker | null;
   readonly #H: number;
   readonly #T: number;
   /** Leaves and compositions ([h | c], 2H); row 0 is the zero state of an empty slot. */
   readonly #states: RowPool;
   /** The tracker's states ([h | c], 2T), two rows per sentence. */
-  readonly #trackerStates: RowPool;
+  readonly #trackerStates: RowPool | null;
   readonly #composition: BatchedLinear;
-  readonly #trackerProduct: BatchedLinear;
+  readonly #trackerProduct: BatchedLinear | null;
   /** The tensors the products were made with (their side-by-side weights), freed by dispose(). */
   readonly #productTensors: Tensor[];
   #waiting: { sentences: ParsedSentence[]; done: Member["done"] }[] = [];
@@ -152,22 +197,24 @@ export class RollingBatch {
     this.#model = model;
     this.#vocab = vocab;
     const encoder = model.encoder as SpinnEncoder;
-    this.#tracker = encoder.tracker!;
+    const tracker = encoder.tracker;
+    this.#tracker = tracker;
     this.#H = encoder.config.dHidden;
-    this.#T = this.#tracker.dTracker;
+    this.#T = tracker?.dTracker ?? 0;
     const like = model.leaves.embed;
     this.#states = new RowPool(initialRows, 2 * this.#H, 1, like);
-    this.#trackerStates = new RowPool(initialRows, 2 * this.#T, 1, like);
+    this.#trackerStates = tracker ? new RowPool(initialRows, 2 * this.#T, 1, like) : null;
     // Without gradients a product keeps nothing per step, so its row bound does not matter. The
     // tensors made here are returned from the scope, so they outlive it, until dispose().
-    let products: BatchedLinear[] = [];
+    let products: (BatchedLinear | null)[] = [];
     this.#productTensors = noGrad(() =>
       scope(() => {
-        products = [encoder.reduce.stepProduct(1), this.#tracker.cell.stepProduct(1)];
+        products = [encoder.reduce.stepProduct(1), tracker?.cell.stepProduct(1) ?? null];
         return [...(currentScope()!.tracked as Tensor[])];
       }),
     );
-    [this.#composition, this.#trackerProduct] = products as [BatchedLinear, BatchedLinear];
+    this.#composition = products[0]!;
+    this.#trackerProduct = products[1]!;
   }
 
   /** Examples in the batch or waiting to join it. */
@@ -184,7 +231,7 @@ export class RollingBatch {
     const sides = this.#model.config.task === "nli" ? 2 : 1;
     if (sentences.length !== sides)
       throw new RangeError(`an example of this model has ${sides} sentence(s), got ${sentences.length}`);
-    const parses = this.#tracker.transition !== null;
+    const parses = this.#tracker?.transition != null;
     for (const s of sentences) {
       if (s.tokens.length < 1) throw new RangeError("every sentence needs at least one token");
       if (!parses && !s.transitions) throw new Error("this model composes along given trees: give the parse");
@@ -192,11 +239,25 @@ export class RollingBatch {
     this.#waiting.push({ sentences, done });
   }
 
-  /** The waiting examples join, every sentence takes one transition, finished examples are answered. */
+  /**
+   * The waiting examples join, every sentence still encoding takes one step (a transition, or
+   * without a tracker a tree level), finished examples are answered.
+   */
   step(): void {
     noGrad(() => {
       this.#admit();
-      if (this.#members.length > 0) this.#transition();
+      const moving = this.#members.flatMap((m) =>
+        m.waited < 0 ? m.sentences.filter((s) => s.t < s.steps) : [],
+      );
+      if (moving.length > 0) {
+        this.steps++;
+        this.exampleSteps += this.#members.length;
+        if (this.#tracker) this.#transition(moving);
+        else this.#level(moving);
+      }
+      for (const m of this.#members) {
+        if (m.waited < 0 && m.sentences.every((s) => s.t === s.steps)) m.waited = 0;
+      }
       this.#answer();
     });
   }
@@ -204,7 +265,7 @@ export class RollingBatch {
   /** Frees its native memory (the model's parameters are the model's). */
   dispose(): void {
     this.#states.memory.dispose();
-    this.#trackerStates.memory.dispose();
+    this.#trackerStates?.memory.dispose();
     for (const t of this.#productTensors) t.dispose();
   }
 
@@ -215,8 +276,9 @@ export class RollingBatch {
     const all = joining.flatMap((j) => j.sentences);
     let leaves = 0;
     for (const s of all) leaves += s.tokens.length;
-    this.#states.reserve(leaves);
-    this.#trackerStates.reserve(2 * all.length);
+    // Leaves, and without a tracker every composition (n − 1 per sentence) now.
+    this.#states.reserve(this.#tracker ? leaves : 2 * leaves);
+    this.#trackerStates?.reserve(2 * all.length);
     const rows = new Int32Array(leaves);
     let at = 0;
     const made = all.map((s): Sentence => {
@@ -224,32 +286,40 @@ export class RollingBatch {
       const leafRows = rows.subarray(at, at + n);
       for (let j = 0; j < n; j++) leafRows[j] = this.#states.take();
       at += n;
-      const trackerRow = this.#trackerStates.take();
-      const spareRow = this.#trackerStates.take();
-      return {
+      const decides = this.#tracker?.transition != null;
+      const given = decides ? null : s.transitions!.subarray(0, 2 * n - 1);
+      const sentence: Sentence = {
         n,
-        given: this.#tracker.transition ? null : s.transitions!.subarray(0, 2 * n - 1),
-        followed: new Uint8Array(2 * n - 1),
+        steps: 2 * n - 1,
+        given,
+        followed: given ?? new Uint8Array(2 * n - 1),
+        levels: null,
         t: 0,
         shifted: 0,
         depth: 0,
         stack: new Int32Array(n),
         leafRows,
         composed: [],
-        trackerRow,
-        spareRow,
+        trackerRow: this.#trackerStates?.take() ?? -1,
+        spareRow: this.#trackerStates?.take() ?? -1,
       };
+      if (this.#tracker) return sentence;
+      const { levels, root } = levelsOf(given!, leafRows, () => {
+        const row = this.#states.take();
+        sentence.composed.push(row);
+        return row;
+      });
+      sentence.stack[0] = root;
+      return { ...sentence, levels, steps: levels.length };
     });
     scope(() => {
       // The leaf pipeline is row by row in evaluation (its batch norm uses running statistics).
       const batch = encodeSentences(all, this.#vocab);
       this.#states.memory.write(rows, this.#model.leaves.forward(batch, false));
       // Each sentence's tracker starts from the zero state.
+      const tracker = this.#trackerStates?.memory;
       const starts = Int32Array.from(made, (s) => s.trackerRow);
-      this.#trackerStates.memory.write(
-        starts,
-        this.#trackerStates.memory.read(new Int32Array(starts.length)),
-      );
+      tracker?.write(starts, tracker.read(new Int32Array(starts.length)));
     });
     let k = 0;
     for (const j of joining) {
@@ -259,19 +329,13 @@ export class RollingBatch {
     }
   }
 
-  /** One transition of every sentence still encoding: tracker, decision, REDUCE. */
-  #transition(): void {
-    const moving = this.#members.flatMap((m) =>
-      m.waited < 0 ? m.sentences.filter((s) => s.t < 2 * s.n - 1) : [],
-    );
+  /** One transition of each moving sentence: tracker, decision, REDUCE. */
+  #transition(moving: Sentence[]): void {
     const R = moving.length;
-    if (R === 0) return;
-    this.steps++;
-    this.exampleSteps += this.#members.length;
     // A REDUCE writes one new row per sentence at most.
     this.#states.reserve(R);
     const states = this.#states.memory;
-    const trackerStates = this.#trackerStates.memory;
+    const trackerStates = this.#trackerStates!.memory;
     scope(() => {
       // The tracker reads [buffer top, stack top, stack second] and its previous state.
       const read = new Int32Array(3 * R);
@@ -286,7 +350,7 @@ export class RollingBatch {
         s.spareRow = s.trackerRow;
         s.trackerRow = written[j]!;
       });
-      const gates = this.#trackerProduct.forwardGathered([
+      const gates = this.#trackerProduct!.forwardGathered([
         { memory: states, rows: read, group: 3, start: 0, count: this.#H },
         { memory: trackerStates, rows: previous, group: 1, start: 0, count: this.#T },
       ]);
@@ -299,7 +363,8 @@ export class RollingBatch {
       const out: number[] = [];
       moving.forEach((s, j) => {
         const action = actions[j]!;
-        s.followed[s.t++] = action;
+        if (!s.given) s.followed[s.t] = action;
+        s.t++;
         if (action === SHIFT) {
           s.stack[s.depth++] = s.leafRows[s.shifted++]!;
         } else {
@@ -313,13 +378,8 @@ export class RollingBatch {
         }
       });
       if (reducing.length === 0) return;
-      const children = new Int32Array(2 * reducing.length);
-      for (let k = 0; k < reducing.length; k++) {
-        children[2 * k] = left[k]!;
-        children[2 * k + 1] = right[k]!;
-      }
       const compositionGates = this.#composition.forwardGathered([
-        { memory: states, rows: children, group: 2, start: 0, count: this.#H },
+        { memory: states, rows: interleave(left, right), group: 2, start: 0, count: this.#H },
         {
           memory: trackerStates,
           rows: Int32Array.from(reducing, (s) => s.trackerRow),
@@ -335,9 +395,26 @@ export class RollingBatch {
         Int32Array.from(right),
       );
     });
-    for (const m of this.#members) {
-      if (m.waited < 0 && m.sentences.every((s) => s.t === 2 * s.n - 1)) m.waited = 0;
+  }
+
+  /** One tree level of each moving sentence: its compositions at that level, one product for all. */
+  #level(moving: Sentence[]): void {
+    const left: number[] = [];
+    const right: number[] = [];
+    const out: number[] = [];
+    for (const s of moving) {
+      const level = s.levels![s.t++]!;
+      left.push(...level.left);
+      right.push(...level.right);
+      out.push(...level.out);
     }
+    const states = this.#states.memory;
+    scope(() => {
+      const gates = this.#composition.forwardGathered([
+        { memory: states, rows: interleave(left, right), group: 2, start: 0, count: this.#H },
+      ]);
+      states.writeTreeLstmCell(Int32Array.from(out), gates, Int32Array.from(left), Int32Array.from(right));
+    });
   }
 
   /**
@@ -346,7 +423,7 @@ export class RollingBatch {
    */
   #decide(moving: Sentence[], trackerRows: Int32Array, trackerStates: StateMemory): Uint8Array {
     const actions = new Uint8Array(moving.length);
-    const predictor = this.#tracker.transition;
+    const predictor = this.#tracker!.transition;
     if (!predictor) {
       moving.forEach((s, j) => {
         actions[j] = s.given![s.t]!;
@@ -394,7 +471,7 @@ export class RollingBatch {
       for (const s of m.sentences) {
         this.#states.give(s.leafRows);
         this.#states.give(s.composed);
-        this.#trackerStates.give([s.trackerRow, s.spareRow]);
+        this.#trackerStates?.give([s.trackerRow, s.spareRow]);
       }
       m.done({
         probabilities: probabilities.slice(k * classes, (k + 1) * classes),
@@ -402,4 +479,14 @@ export class RollingBatch {
       });
     });
   }
+}
+
+/** a[0], b[0], a[1], b[1], … */
+function interleave(a: number[], b: number[]): Int32Array {
+  const out = new Int32Array(2 * a.length);
+  for (let k = 0; k < a.length; k++) {
+    out[2 * k] = a[k]!;
+    out[2 * k + 1] = b[k]!;
+  }
+  return out;
 }

@@ -20,14 +20,18 @@ class FakeRunner {
   failNext: string | null = null;
   /** The most batches that ran at once. */
   mostAtOnce = 0;
+  /** Gathered (not rolling) batches answered. */
+  gatheredDone = 0;
 
   constructor(readonly workers = 1) {}
 
   run(job: BatchJob): Promise<BatchResult> {
     this.jobs.push(job);
-    if (this.releases.length >= this.workers) throw new Error("FakeRunner: more batches than workers");
+    const gathered = this.jobs.filter((j) => !j.rolling).length - this.gatheredDone;
+    if (!job.rolling && gathered > this.workers) throw new Error("FakeRunner: more batches than workers");
     return new Promise((resolve, reject) => {
       this.releases.push(() => {
+        if (!job.rolling) this.gatheredDone++;
         if (this.failNext !== null) {
           reject(new Error(this.failNext));
           this.failNext = null;
@@ -66,11 +70,12 @@ const tick = (ms = 1) => new Promise((r) => setTimeout(r, ms));
 function setup(
   overrides: Partial<{ maxBatch: number; maxWaitMs: number; queue: number; timeoutMs: number }> = {},
   workers = 1,
+  rolls: (model: string) => boolean = () => false,
 ) {
   const runner = new FakeRunner(workers);
   const sizes: number[] = [];
   const options = { maxBatch: 4, maxWaitMs: 0, queue: 100, timeoutMs: 10_000, limits, ...overrides };
-  const batcher = new Batcher(runner, options, (b) => sizes.push(b.size));
+  const batcher = new Batcher(runner, options, (b) => sizes.push(b.size), rolls);
   return { runner, batcher, sizes };
 }
 
@@ -361,5 +366,43 @@ describe("two workers", () => {
     );
     await runner.release(0);
     assert.deepEqual(await b, ["b!"]);
+  });
+});
+
+describe("rolling batches", () => {
+  test("items go to the workers at once, up to maxBatch each, and wait beyond; gathered models still gather", async () => {
+    const { runner, batcher } = setup({ maxBatch: 2, maxWaitMs: 40 }, 2, (model) => model === "r");
+    const a = batcher.submit("r", "listops", ["a"], path);
+    await tick();
+    // No wait for others (maxWaitMs is for gathered batches): the worker takes it at its next step.
+    assert.deepEqual(
+      runner.jobs.map((j) => [j.items, j.rolling]),
+      [[["a"], true]],
+    );
+    const b = batcher.submit("r", "listops", ["b1", "b2", "b3"], path);
+    await tick();
+    // Three more fit (2 workers x 2), shared out; the fifth item waits.
+    assert.deepEqual(
+      runner.jobs.map((j) => j.items),
+      [["a"], ["b1", "b2"], ["b3"]],
+    );
+    const c = batcher.submit("r", "listops", ["c"], path);
+    const g = batcher.submit("g", "listops", ["g"], path);
+    await tick();
+    assert.equal(batcher.depth, 2); // c waits for room, g for its batch to fill or its wait to end
+    await runner.release(0); // a answered: room for c
+    assert.deepEqual(await a, ["a!"]);
+    assert.deepEqual(runner.jobs.at(-1)!.items, ["c"]);
+    assert.equal(runner.jobs.at(-1)!.rolling, true);
+    assert.equal(batcher.depth, 1);
+    for (let k = 0; k < 3; k++) await runner.release(0);
+    assert.deepEqual(await b, ["b1!", "b2!", "b3!"]);
+    assert.deepEqual(await c, ["c!"]);
+    assert.equal(batcher.runningItems, 0);
+    assert.equal(batcher.depth, 1); // g, still gathering
+    await tick(60);
+    assert.deepEqual(runner.jobs.at(-1)!, { model: "g", job: "listops", items: ["g"], groups: [1], limits });
+    await runner.release(0);
+    assert.deepEqual(await g, ["g!"]);
   });
 });

@@ -3,7 +3,6 @@
 // Errors name the item by its 1-based position, as `<input>:N: field: problem`.
 import { DataError, FormatError } from "../data/errors.js";
 import { parseListOpsExpression } from "../data/listops.js";
-import type { NliExample } from "../data/nli.js";
 import { tokenize } from "../data/tokenizer.js";
 import { type ParsedSentence, parseBinaryParse, unparsedSentence } from "../data/transitions.js";
 import { bracketed } from "../data/tree-format.js";
@@ -20,7 +19,7 @@ import {
 import { predict } from "./evaluate.js";
 import { checkSentenceLength, type InputLimits } from "./input-limits.js";
 import { parseSentences } from "./parse.js";
-import { probabilitiesOf } from "./report.js";
+import { probabilitiesByClass } from "./report.js";
 
 const INPUT = "<input>";
 
@@ -127,12 +126,8 @@ export function presentAnswer(
   const labels = labelNames(loaded.model.config.task);
   let best = 0;
   for (let c = 1; c < labels.length; c++) if (probabilities[c]! > probabilities[best]!) best = c;
-  const byClass: Record<string, number> = {};
-  labels.forEach((label, c) => {
-    byClass[label] = +probabilities[c]!.toFixed(6);
-  });
   const trees = sidesOf(ex).map(([, sentence], k) => (used ? bracketed(sentence.tokens, used[k]!) : null));
-  const answer = { label: labels[best]!, probabilities: byClass };
+  const answer = { label: labels[best]!, probabilities: probabilitiesByClass(probabilities, labels) };
   if ("sentence" in ex) return { ...answer, trees: { expression: trees[0] ?? null } };
   return { ...answer, trees: { premise: trees[0] ?? null, hypothesis: trees[1] ?? null } };
 }

@@ -10,14 +10,23 @@ export function treeOf(s: ParsedSentence): string | null {
   return s.transitions ? bracketed(s.tokens, s.transitions) : null;
 }
 
+/** Example i's probability of each class, by class name, to 6 decimals. */
 export function probabilitiesOf(
   p: Predictions,
   i: number,
   labels: readonly string[],
 ): Record<string, number> {
+  return probabilitiesByClass(p.probabilities.subarray(i * p.classes, (i + 1) * p.classes), labels);
+}
+
+/** One example's probabilities (a row of `labels.length`), by class name, to 6 decimals. */
+export function probabilitiesByClass(
+  row: ArrayLike<number>,
+  labels: readonly string[],
+): Record<string, number> {
   const out: Record<string, number> = {};
   labels.forEach((label, c) => {
-    out[label] = +p.probabilities[i * p.classes + c]!.toFixed(6);
+    out[label] = +row[c]!.toFixed(6);
   });
   return out;
 }

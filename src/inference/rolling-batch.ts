@@ -109,7 +109,8 @@ function levelsOf(
     const left = rows.pop()!;
     const height = Math.max(heights.pop()!, heights.pop()!) + 1;
     const out = take();
-    const level = (levels[height - 1] ??= { left: [], right: [], out: [] });
+    if (levels.length < height) levels.push({ left: [], right: [], out: [] });
+    const level = levels[height - 1]!;
     level.left.push(left);
     level.right.push(right);
     level.out.push(out);

@@ -118,7 +118,7 @@ export function registerServeCommand(program: Command): void {
   addOptions(command, [
     intOption(
       "--workers <n>",
-      "model worker threads, each with its own copy of the models and one batch at a time (several: one BLAS thread each)",
+      "model worker threads, each with its own copy of the models (several: one BLAS thread each)",
       {
         min: 1,
         max: MAX_WORKERS,
@@ -126,11 +126,11 @@ export function registerServeCommand(program: Command): void {
         defaultText: `${defaultWorkers()}: the cores, at most 8`,
       },
     ),
-    intOption("--max-batch <n>", "most items in one model batch", {
+    intOption("--max-batch <n>", "most items in one model batch (continuous batching: in one worker)", {
       min: 1,
       default: DEFAULT_BATCHING.maxBatch,
     }),
-    intOption("--max-wait-ms <ms>", "how long a batch waits for more items", {
+    intOption("--max-wait-ms <ms>", "how long a gathered batch waits for more items", {
       min: 0,
       default: DEFAULT_BATCHING.maxWaitMs,
     }),

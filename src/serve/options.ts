@@ -19,8 +19,8 @@ export interface ServeOptions extends BatchingOptions {
   models: string[];
   device: string;
   /**
-   * Model worker threads, each with its own copy of the models, each running one batch at a time
-   * (on one BLAS thread when there are several).
+   * Model worker threads, each with its own copy of the models, each running its rolling batches
+   * and one gathered batch at a time (on one BLAS thread when there are several).
    */
   workers: number;
   /** Most bytes in one request body (413 beyond it). */

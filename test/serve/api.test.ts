@@ -64,16 +64,17 @@ describe("endpoints", () => {
     assert.deepEqual(r.body, { status: "ok" });
   });
 
-  test("GET /v1/models: name, task, encoder, parses, labels, sizes, card; in command-line order", async () => {
+  test("GET /v1/models: name, task, encoder, parses, rolling, labels, sizes, card; in command-line order", async () => {
     const r = await get(`${server.url}/v1/models`);
     assert.equal(r.status, 200);
     const models = r.body.models as Record<string, unknown>[];
     assert.deepEqual(
-      models.map((m) => [m.name, m.task, m.encoder, m.parses]),
+      models.map((m) => [m.name, m.task, m.encoder, m.parses, m.rolling]),
       [
-        ["snli-spinn", "nli", "spinn", true],
-        ["listops-pi", "listops", "spinn-pi-nt", false],
-        ["listops-rl", "listops", "rl-spinn", true],
+        ["snli-spinn", "nli", "spinn", true, true],
+        ["listops-pi", "listops", "spinn-pi-nt", false, true],
+        // Its separate parser runs a pass of its own: gathered batches.
+        ["listops-rl", "listops", "rl-spinn", true, false],
       ],
     );
     assert.deepEqual(models[0]!.labels, ["entailment", "neutral", "contradiction"]);

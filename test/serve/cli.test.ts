@@ -10,7 +10,7 @@ import { createInterface } from "node:readline";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { pretrainedNames } from "../../src/models/pretrained.js";
-import { listOpsSample, metric, post, snliSample } from "./helpers.js";
+import { get, listOpsSample, metric, post, snliSample } from "./helpers.js";
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/cli/main.js");
 
@@ -67,6 +67,27 @@ describe("spinn serve, a real process", () => {
       await post(`${s.url}/v1/parse`, { sentences: pairs.slice(0, 50).map((p) => p.premise) });
       await post(`${s.url}/v1/predict`, { model: "listops-pi", inputs: { expression: "[MAX 1" } });
       assert.equal(await metric(s.url, "spinn_native_live_tensors"), before);
+    } finally {
+      s.child.kill("SIGTERM");
+      await s.exit;
+    }
+  });
+
+  test("--no-rolling: every model's items are gathered into batches", async () => {
+    const s = await startCli(["--model", "listops-pi", "--no-rolling", "--workers", "1"]);
+    try {
+      const models = (await get(`${s.url}/v1/models`)).body.models as { rolling: boolean }[];
+      assert.deepEqual(
+        models.map((m) => m.rolling),
+        [false],
+      );
+      const inputs = listOpsSample()
+        .slice(0, 5)
+        .map((expression) => ({ expression }));
+      assert.equal((await post(`${s.url}/v1/predict`, { model: "listops-pi", inputs })).status, 200);
+      // One gathered batch of the request's five items (a rolling batch observes once per request).
+      assert.equal(await metric(s.url, 'spinn_batch_size_sum{model="listops-pi"}'), 5);
+      assert.equal(await metric(s.url, 'spinn_batch_size_count{model="listops-pi"}'), 1);
     } finally {
       s.child.kill("SIGTERM");
       await s.exit;

@@ -1,6 +1,6 @@
 // `spinn serve`: an HTTP API over one or more models (src/serve/): predictions and parses with
-// dynamic batching, health and Prometheus metrics. Prints the URL it listens on; SIGTERM or
-// Ctrl-C stop taking requests, answer those in flight, and exit 0.
+// continuous or gathered batching, health and Prometheus metrics. Prints the URL it listens on;
+// SIGTERM or Ctrl-C stop taking requests, answer those in flight, and exit 0.
 import { existsSync, statSync } from "node:fs";
 import { type Command, Option } from "commander";
 import type { Device } from "../../engine/dtype.js";
@@ -97,7 +97,9 @@ async function runServe(f: ServeFlags): Promise<void> {
 export function registerServeCommand(program: Command): void {
   const command = program
     .command("serve")
-    .description("Serve models over HTTP: predictions and parses with dynamic batching, health, metrics.")
+    .description(
+      "Serve models over HTTP: predictions and parses with continuous (or gathered) batching, health, metrics.",
+    )
     .addOption(
       new Option(
         "--model <dir-or-name>",

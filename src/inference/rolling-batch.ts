@@ -9,9 +9,10 @@
 //
 // Sentences live in one state memory whose rows are handed out and taken back one by one (a
 // sentence's leaves and compositions need not be contiguous: every op takes row indices); the
-// tracker keeps two rows per sentence, the state it reads and the one it writes. Evaluation only
-// (no gradients). A model with a separate parser is not supported (its parser runs a pass of its
-// own before the composer), nor are encoders without transitions (LSTM, CBOW).
+// tracker keeps two rows per sentence, the state it reads and the one it writes. A model with a
+// separate parser runs two such machines: the parser's (its own leaves and tracker, greedy), then
+// the composer's along the trees it chose. Evaluation only (no gradients); encoders without
+// transitions (LSTM, CBOW) are not supported.
 import { encodeSentences } from "../data/batching.js";
 import type { ParsedSentence } from "../data/transitions.js";
 import { REDUCE, SHIFT } from "../data/transitions.js";
@@ -26,6 +27,7 @@ import {
 } from "../engine/index.js";
 import { rowRange } from "../models/encoder.js";
 import { pairFeatures } from "../models/heads.js";
+import type { LeafEmbedder } from "../models/leaves.js";
 import type { Model } from "../models/model.js";
 import { chooseAction, SpinnEncoder, type Tracker } from "../models/spinn.js";
 
@@ -35,12 +37,8 @@ export interface RollingResult {
   trees: Uint8Array[];
 }
 
-/**
- * Why a model cannot run in a rolling batch, or null when it can: its encoder must be a SPINN of
- * its own (no separate parser).
- */
+/** Why a model cannot run in a rolling batch, or null when it can: its encoder must be a SPINN. */
 export function rollingUnsupported(model: Model): string | null {
-  if (model.parser) return "a model with a separate parser parses in a pass of its own";
   const encoder = model.encoder;
   if (!(encoder instanceof SpinnEncoder)) return `a ${model.config.encoder} encoder has no transition steps`;
   return null;
@@ -78,10 +76,17 @@ interface Sentence {
   spareRow: number;
 }
 
-interface Member {
+/** An example's sentences in one encoder, and what to call once they are all encoded. */
+interface Group {
   readonly sentences: Sentence[];
+  readonly done: (encoded: Sentence[]) => void;
+}
+
+/** An example whose sentences are encoded, waiting for the classifier. */
+interface Finished {
+  readonly encoded: Sentence[];
   readonly done: (result: RollingResult) => void;
-  /** Steps since its last sentence finished (−1: still encoding). */
+  /** Steps it has waited. */
   waited: number;
 }
 
@@ -172,8 +177,13 @@ class RowPool {
   }
 }
 
-export class RollingBatch {
-  readonly #model: Model;
+/**
+ * The step machine of one SPINN encoder and its leaf pipeline: sentences join, take one step each
+ * per step(), and are handed back (their rows still held) once every sentence of their group is
+ * done; release() returns their rows.
+ */
+class RollingEncoder {
+  readonly #leaves: LeafEmbedder;
   readonly #vocab: Vocabulary;
   readonly #tracker: Tracker | null;
   readonly #H: number;
@@ -186,23 +196,17 @@ export class RollingBatch {
   readonly #trackerProduct: BatchedLinear | null;
   /** The tensors the products were made with (their side-by-side weights), freed by dispose(). */
   readonly #productTensors: Tensor[];
-  #waiting: { sentences: ParsedSentence[]; done: Member["done"] }[] = [];
-  #members: Member[] = [];
-  /** Steps run, and examples in the batch summed over them (the mean batch). */
-  steps = 0;
-  exampleSteps = 0;
+  #waiting: { sentences: ParsedSentence[]; done: Group["done"] }[] = [];
+  #groups: Group[] = [];
 
-  constructor(model: Model, vocab: Vocabulary, initialRows = 4096) {
-    const why = rollingUnsupported(model);
-    if (why !== null) throw new Error(`this model cannot run in a rolling batch: ${why}`);
-    this.#model = model;
+  constructor(leaves: LeafEmbedder, encoder: SpinnEncoder, vocab: Vocabulary, initialRows: number) {
+    this.#leaves = leaves;
     this.#vocab = vocab;
-    const encoder = model.encoder as SpinnEncoder;
     const tracker = encoder.tracker;
     this.#tracker = tracker;
     this.#H = encoder.config.dHidden;
     this.#T = tracker?.dTracker ?? 0;
-    const like = model.leaves.embed;
+    const like = leaves.embed;
     this.#states = new RowPool(initialRows, 2 * this.#H, 1, like);
     this.#trackerStates = tracker ? new RowPool(initialRows, 2 * this.#T, 1, like) : null;
     // Without gradients a product keeps nothing per step, so its row bound does not matter. The
@@ -218,49 +222,57 @@ export class RollingBatch {
     this.#trackerProduct = products[1]!;
   }
 
-  /** Examples in the batch or waiting to join it. */
-  get size(): number {
-    return this.#members.length + this.#waiting.length;
+  /** Whether the tracker decides the transitions (else each sentence brings them). */
+  get decides(): boolean {
+    return this.#tracker?.transition != null;
   }
 
-  /**
-   * Adds an example (its sentence, or its premise and hypothesis) to join at the next step;
-   * `done` is called with its answer from a later step(). Sentences without a parse need a model
-   * that parses.
-   */
-  add(sentences: ParsedSentence[], done: Member["done"]): void {
-    const sides = this.#model.config.task === "nli" ? 2 : 1;
-    if (sentences.length !== sides)
-      throw new RangeError(`an example of this model has ${sides} sentence(s), got ${sentences.length}`);
-    const parses = this.#tracker?.transition != null;
-    for (const s of sentences) {
-      if (s.tokens.length < 1) throw new RangeError("every sentence needs at least one token");
-      if (!parses && !s.transitions) throw new Error("this model composes along given trees: give the parse");
-    }
+  /** Groups in it or waiting to join it. */
+  get size(): number {
+    return this.#groups.length + this.#waiting.length;
+  }
+
+  /** The memory holding the sentences' states (a done sentence's encoding: row stack[0]). */
+  get states(): StateMemory {
+    return this.#states.memory;
+  }
+
+  get dHidden(): number {
+    return this.#H;
+  }
+
+  /** Sentences that join at the next step; `done` gets them once all are encoded. */
+  add(sentences: ParsedSentence[], done: Group["done"]): void {
     this.#waiting.push({ sentences, done });
   }
 
   /**
-   * The waiting examples join, every sentence still encoding takes one step (a transition, or
-   * without a tracker a tree level), finished examples are answered.
+   * The waiting sentences join, every sentence still encoding takes one step (a transition, or
+   * without a tracker a tree level), and the groups now complete are handed back. Returns whether
+   * any sentence moved.
    */
-  step(): void {
-    noGrad(() => {
-      this.#admit();
-      const moving = this.#members.flatMap((m) =>
-        m.waited < 0 ? m.sentences.filter((s) => s.t < s.steps) : [],
-      );
-      if (moving.length > 0) {
-        this.steps++;
-        this.exampleSteps += this.#members.length;
-        if (this.#tracker) this.#transition(moving);
-        else this.#level(moving);
-      }
-      for (const m of this.#members) {
-        if (m.waited < 0 && m.sentences.every((s) => s.t === s.steps)) m.waited = 0;
-      }
-      this.#answer();
-    });
+  step(): boolean {
+    this.#admit();
+    const moving = this.#groups.flatMap((g) => g.sentences.filter((s) => s.t < s.steps));
+    if (moving.length > 0) {
+      if (this.#tracker) this.#transition(moving);
+      else this.#level(moving);
+    }
+    const complete = this.#groups.filter((g) => g.sentences.every((s) => s.t === s.steps));
+    if (complete.length > 0) {
+      this.#groups = this.#groups.filter((g) => !complete.includes(g));
+      for (const g of complete) g.done(g.sentences);
+    }
+    return moving.length > 0;
+  }
+
+  /** Gives back the rows of sentences it handed back. */
+  release(sentences: Sentence[]): void {
+    for (const s of sentences) {
+      this.#states.give(s.leafRows);
+      this.#states.give(s.composed);
+      this.#trackerStates?.give([s.trackerRow, s.spareRow]);
+    }
   }
 
   /** Frees its native memory (the model's parameters are the model's). */
@@ -316,7 +328,7 @@ export class RollingBatch {
     scope(() => {
       // The leaf pipeline is row by row in evaluation (its batch norm uses running statistics).
       const batch = encodeSentences(all, this.#vocab);
-      this.#states.memory.write(rows, this.#model.leaves.forward(batch, false));
+      this.#states.memory.write(rows, this.#leaves.forward(batch, false));
       // Each sentence's tracker starts from the zero state.
       const tracker = this.#trackerStates?.memory;
       const starts = Int32Array.from(made, (s) => s.trackerRow);
@@ -326,7 +338,7 @@ export class RollingBatch {
     for (const j of joining) {
       const sentences = made.slice(k, k + j.sentences.length);
       k += j.sentences.length;
-      this.#members.push({ sentences, done: j.done, waited: -1 });
+      this.#groups.push({ sentences, done: j.done });
     }
   }
 
@@ -444,39 +456,122 @@ export class RollingBatch {
     });
     return actions;
   }
+}
+
+/**
+ * The rolling batch of a model: its encoder's machine, and for a model with a separate parser the
+ * parser's machine before it (a sentence joins the composer, along the tree the parser chose,
+ * at the step the parser finishes its example), then the classifier for the finished examples.
+ */
+export class RollingBatch {
+  readonly #model: Model;
+  readonly #parser: RollingEncoder | null;
+  readonly #composer: RollingEncoder;
+  #finished: Finished[] = [];
+  /** Examples added and not answered yet. */
+  #pending = 0;
+  /** Steps in which a sentence moved, and examples in the batch summed over them (the mean batch). */
+  steps = 0;
+  exampleSteps = 0;
+
+  constructor(model: Model, vocab: Vocabulary, initialRows = 4096) {
+    const why = rollingUnsupported(model);
+    if (why !== null) throw new Error(`this model cannot run in a rolling batch: ${why}`);
+    this.#model = model;
+    this.#parser = model.parser
+      ? new RollingEncoder(model.parser.leaves, model.parser.encoder, vocab, initialRows)
+      : null;
+    this.#composer = new RollingEncoder(model.leaves, model.encoder as SpinnEncoder, vocab, initialRows);
+  }
+
+  /** Examples in the batch or waiting to join it. */
+  get size(): number {
+    return this.#pending;
+  }
+
+  /**
+   * Adds an example (its sentence, or its premise and hypothesis) to join at the next step;
+   * `done` is called with its answer from a later step(). Sentences without a parse need a model
+   * that parses.
+   */
+  add(sentences: ParsedSentence[], done: Finished["done"]): void {
+    const sides = this.#model.config.task === "nli" ? 2 : 1;
+    if (sentences.length !== sides)
+      throw new RangeError(`an example of this model has ${sides} sentence(s), got ${sentences.length}`);
+    const parses = this.#parser !== null || this.#composer.decides;
+    for (const s of sentences) {
+      if (s.tokens.length < 1) throw new RangeError("every sentence needs at least one token");
+      if (!parses && !s.transitions) throw new Error("this model composes along given trees: give the parse");
+    }
+    this.#pending++;
+    const compose = (along: ParsedSentence[]) =>
+      this.#composer.add(along, (encoded) => this.#finished.push({ encoded, done, waited: 0 }));
+    const parser = this.#parser;
+    if (!parser) {
+      compose(sentences);
+      return;
+    }
+    parser.add(
+      sentences.map((s) => ({ tokens: s.tokens, transitions: null })),
+      (parsed) => {
+        parser.release(parsed);
+        compose(sentences.map((s, k) => ({ tokens: s.tokens, transitions: parsed[k]!.followed })));
+      },
+    );
+  }
+
+  /**
+   * The waiting examples join, every sentence still encoding takes one step (a transition, or
+   * without a tracker a tree level), finished examples are answered.
+   */
+  step(): void {
+    noGrad(() => {
+      const size = this.#pending;
+      const parsed = this.#parser?.step() ?? false;
+      const composed = this.#composer.step();
+      if (parsed || composed) {
+        this.steps++;
+        this.exampleSteps += size;
+      }
+      this.#answer();
+    });
+  }
+
+  /** Frees its native memory (the model's parameters are the model's). */
+  dispose(): void {
+    this.#parser?.dispose();
+    this.#composer.dispose();
+  }
 
   /**
    * The classifier for the finished examples, once one of them has waited CLASSIFY_WAIT_STEPS
    * steps or nothing else is encoding: one head pass for several examples.
    */
   #answer(): void {
-    const finished = this.#members.filter((m) => m.waited >= 0);
+    const finished = this.#finished;
     if (finished.length === 0) return;
-    const encoding = this.#members.length > finished.length;
-    if (encoding && !finished.some((m) => m.waited >= CLASSIFY_WAIT_STEPS)) {
-      for (const m of finished) m.waited++;
+    const encoding = this.#pending > finished.length;
+    if (encoding && !finished.some((f) => f.waited >= CLASSIFY_WAIT_STEPS)) {
+      for (const f of finished) f.waited++;
       return;
     }
+    this.#finished = [];
+    const composer = this.#composer;
     const probabilities = scope(() => {
-      const H = this.#H;
-      const states = this.#states.memory;
       const top = (side: number) =>
-        states.read(Int32Array.from(finished, (m) => m.sentences[side]!.stack[0]!)).narrow(1, 0, H);
-      const pairs = finished[0]!.sentences.length === 2;
-      const features = pairs ? pairFeatures(top(0), top(1)) : top(0);
+        composer.states
+          .read(Int32Array.from(finished, (f) => f.encoded[side]!.stack[0]!))
+          .narrow(1, 0, composer.dHidden);
+      const features = finished[0]!.encoded.length === 2 ? pairFeatures(top(0), top(1)) : top(0);
       return this.#model.head.forward(features, false).softmax(1).toFloat32Array();
     });
-    this.#members = this.#members.filter((m) => m.waited < 0);
     const classes = this.#model.config.classes;
-    finished.forEach((m, k) => {
-      for (const s of m.sentences) {
-        this.#states.give(s.leafRows);
-        this.#states.give(s.composed);
-        this.#trackerStates?.give([s.trackerRow, s.spareRow]);
-      }
-      m.done({
+    this.#pending -= finished.length;
+    finished.forEach((f, k) => {
+      composer.release(f.encoded);
+      f.done({
         probabilities: probabilities.slice(k * classes, (k + 1) * classes),
-        trees: m.sentences.map((s) => s.followed),
+        trees: f.encoded.map((s) => s.followed),
       });
     });
   }

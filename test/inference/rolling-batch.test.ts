@@ -1,7 +1,7 @@
 // The rolling batch (continuous batching) against the library's batch path: examples that join
 // at different steps, in a memory that has to grow, get the answers `predict` gives them (float64:
 // equal within 1e-12; the shipped float32 model: the same labels and trees, probabilities to
-// 2e-6), for given trees, greedy trees, pairs and single sentences; its errors; no native leak.
+// 1e-5), for given trees, greedy trees, pairs and single sentences; its errors; no native leak.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -11,7 +11,7 @@ import { REDUCE, SHIFT } from "../../src/data/transitions.js";
 import { Vocabulary } from "../../src/data/vocabulary.js";
 import { manualSeed, memory } from "../../src/engine/index.js";
 import { predict } from "../../src/inference/evaluate.js";
-import { classify, inputExamples, presentAnswer } from "../../src/inference/raw-input.js";
+import { classify, inputExamples, predictListOps, presentAnswer } from "../../src/inference/raw-input.js";
 import { RollingBatch, type RollingResult, rollingUnsupported } from "../../src/inference/rolling-batch.js";
 import type { EncoderKind, Task } from "../../src/models/kinds.js";
 import { defaultConfig, Model } from "../../src/models/model.js";
@@ -62,7 +62,7 @@ function data(task: Task, seed: number): TaskData {
   return { task, file: "<test>", examples, skipped: { noGoldLabel: 0, invalid: 0 } };
 }
 
-function model(task: Task, encoder: EncoderKind): Model {
+function model(task: Task, encoder: EncoderKind, separateParser = false): Model {
   manualSeed(7);
   const config = {
     ...defaultConfig(task, encoder, vocab.size),
@@ -70,6 +70,7 @@ function model(task: Task, encoder: EncoderKind): Model {
     dHidden: 6,
     dTracker: 3,
     dMlp: 10,
+    ...(separateParser ? { parser: { dEmbed: 8, dHidden: 5, dTracker: 4 } } : {}),
   };
   return new Model(config, { dtype: "float64" });
 }
@@ -103,17 +104,19 @@ function rolled(m: Model, v: Vocabulary, examples: Example[], perStep: number, i
 }
 
 describe("rolling batch", () => {
-  const cases: [Task, EncoderKind, string][] = [
+  const cases: [Task, EncoderKind, string, boolean?][] = [
     ["nli", "spinn-pi", "given trees, pairs"],
     ["listops", "spinn-pi-nt", "given trees by level, single sentences"],
     ["nli", "spinn-pi-nt", "given trees by level, pairs"],
     ["listops", "spinn-pi", "given trees, single sentences"],
     ["nli", "spinn", "full SPINN's greedy trees, pairs"],
     ["listops", "rl-spinn", "RL-SPINN's greedy trees, single sentences"],
+    ["listops", "rl-spinn", "a separate parser's greedy trees, single sentences", true],
+    ["nli", "spinn", "a separate parser's greedy trees, pairs", true],
   ];
-  for (const [task, encoder, what] of cases) {
+  for (const [task, encoder, what, separate] of cases) {
     test(`${encoder} (${what}): the answers of the batch path, within 1e-12 in float64`, () => {
-      const m = model(task, encoder);
+      const m = model(task, encoder, separate);
       const d = data(task, 11);
       const want = predict(m, d, vocab);
       const before = memory().tensors;
@@ -137,46 +140,56 @@ describe("rolling batch", () => {
     });
   }
 
-  test("the shipped snli-spinn: classify's labels and trees, probabilities to 2e-6", () => {
-    const loaded = loadModelDir(pretrainedDir("snli-spinn"));
-    const rows = readFileSync(path.join(pretrainedDir("snli-spinn"), "sample.jsonl"), "utf8")
-      .trim()
-      .split("\n")
-      .slice(0, 60)
-      .map((l) => JSON.parse(l) as { sentence1: string; sentence2: string });
-    const items = rows.map((r) => ({ premise: r.sentence1, hypothesis: r.sentence2 }));
-    const want = classify(loaded, items);
-    const examples = inputExamples(loaded, "classify", items);
-    const { results } = rolled(loaded.model, loaded.vocab, examples, 2, 32);
-    results.forEach((r, i) => {
-      const got = presentAnswer(loaded, examples[i]!, r.probabilities, r.trees);
-      assert.equal(got.label, want[i]!.label, `pair ${i}`);
-      assert.deepEqual(got.trees, want[i]!.trees);
-      for (const [label, p] of Object.entries(want[i]!.probabilities))
-        assert.ok(Math.abs((got.probabilities as Record<string, number>)[label]! - p) <= 2e-6);
-    });
-    loaded.model.dispose();
-  });
+  /** The first 60 items of a shipped model's sample, as raw input for its call. */
+  const sampleOf = (name: string): { call: "classify" | "predictListOps"; items: unknown[] } => {
+    const dir = pretrainedDir(name);
+    if (name.startsWith("snli")) {
+      const rows = readFileSync(path.join(dir, "sample.jsonl"), "utf8").trim().split("\n").slice(0, 60);
+      const items = rows.map((l) => {
+        const r = JSON.parse(l) as { sentence1: string; sentence2: string };
+        return { premise: r.sentence1, hypothesis: r.sentence2 };
+      });
+      return { call: "classify", items };
+    }
+    const lines = readFileSync(path.join(dir, "sample.tsv"), "utf8").trim().split("\n").slice(0, 60);
+    return { call: "predictListOps", items: lines.map((l) => l.split("\t")[1]!) };
+  };
 
-  test("models without transition steps of their own are refused, with the reason", () => {
+  for (const name of ["snli-spinn", "listops-rl", "listops-pi"]) {
+    test(`the shipped ${name}: the library's labels and trees, probabilities to 1e-5`, () => {
+      const loaded = loadModelDir(pretrainedDir(name));
+      const { call, items } = sampleOf(name);
+      const want =
+        call === "classify"
+          ? classify(loaded, items as { premise: string; hypothesis: string }[])
+          : predictListOps(loaded, items as string[]);
+      const examples = inputExamples(loaded, call, items);
+      const { results } = rolled(loaded.model, loaded.vocab, examples, 2, 32);
+      results.forEach((r, i) => {
+        const got = presentAnswer(loaded, examples[i]!, r.probabilities, r.trees);
+        assert.equal(got.label, want[i]!.label, `item ${i}`);
+        assert.deepEqual(got.trees, want[i]!.trees);
+        for (const [label, p] of Object.entries(want[i]!.probabilities))
+          assert.ok(Math.abs((got.probabilities as Record<string, number>)[label]! - p) <= 1e-5);
+      });
+      loaded.model.dispose();
+    });
+  }
+
+  test("models without transition steps are refused, with the reason; every SPINN is taken", () => {
     for (const encoder of ["lstm", "bilstm", "cbow"] as const) {
       const m = model("listops", encoder);
       assert.equal(rollingUnsupported(m), `a ${encoder} encoder has no transition steps`);
       assert.throws(() => new RollingBatch(m, vocab), /^Error: this model cannot run in a rolling batch: /);
       m.dispose();
     }
-    const m = model("listops", "rl-spinn");
-    assert.equal(rollingUnsupported(m), null);
-    m.dispose();
-    const separate = new Model(
-      {
-        ...defaultConfig("listops", "rl-spinn", vocab.size),
-        parser: { dEmbed: 300, dHidden: 8, dTracker: 4 },
-      },
-      { dtype: "float64" },
-    );
-    assert.match(rollingUnsupported(separate)!, /separate parser/);
-    separate.dispose();
+    for (const encoder of ["spinn-pi-nt", "spinn-pi", "spinn", "rl-spinn"] as const) {
+      for (const separate of encoder === "spinn" || encoder === "rl-spinn" ? [false, true] : [false]) {
+        const m = model("listops", encoder, separate);
+        assert.equal(rollingUnsupported(m), null);
+        m.dispose();
+      }
+    }
   });
 
   test("add() refuses an example of the wrong shape, or without the trees its model needs", () => {

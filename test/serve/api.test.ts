@@ -21,9 +21,10 @@ interface Prediction {
 }
 
 /**
- * The same labels and trees, and the same probabilities to 2e-6: a model in a rolling batch
- * (snli-spinn) computes each pair's rows in products of other shapes than the library's batch, so
- * the floats may differ in the last place.
+ * The same labels and trees, and the same probabilities to 1e-5: a model in a rolling batch
+ * computes each item's rows in products of other shapes than the library's batch, so the float32
+ * results may differ in the last places (more for deep ListOps trees, whose rounding compounds
+ * over their levels: 3e-6 seen).
  */
 function assertSamePredictions(got: unknown[], want: object[]): void {
   assert.equal(got.length, want.length);
@@ -34,7 +35,7 @@ function assertSamePredictions(got: unknown[], want: object[]): void {
     assert.deepEqual(Object.keys(a.probabilities), Object.keys(b.probabilities));
     for (const [label, p] of Object.entries(b.probabilities))
       assert.ok(
-        Math.abs(a.probabilities[label]! - p) <= 2e-6,
+        Math.abs(a.probabilities[label]! - p) <= 1e-5,
         `item ${i} ${label}: ${a.probabilities[label]} vs ${p}`,
       );
   });
@@ -73,8 +74,7 @@ describe("endpoints", () => {
       [
         ["snli-spinn", "nli", "spinn", true, true],
         ["listops-pi", "listops", "spinn-pi-nt", false, true],
-        // Its separate parser runs a pass of its own: gathered batches.
-        ["listops-rl", "listops", "rl-spinn", true, false],
+        ["listops-rl", "listops", "rl-spinn", true, true],
       ],
     );
     assert.deepEqual(models[0]!.labels, ["entailment", "neutral", "contradiction"]);
@@ -158,9 +158,9 @@ describe("endpoints", () => {
       model: "listops-rl",
       inputs: { expression: "[MAX 2 9 [MIN 4 7 ] 0 ]" },
     });
-    assert.deepEqual(
-      flat.body.predictions,
-      JSON.parse(JSON.stringify(predictListOps(direct.get("listops-rl")!, ["[MAX 2 9 [MIN 4 7 ] 0 ]"]))),
+    assertSamePredictions(
+      flat.body.predictions as unknown[],
+      predictListOps(direct.get("listops-rl")!, ["[MAX 2 9 [MIN 4 7 ] 0 ]"]),
     );
   });
 

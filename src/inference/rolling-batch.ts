@@ -28,8 +28,10 @@ import {
 import { rowRange } from "../models/encoder.js";
 import { pairFeatures } from "../models/heads.js";
 import type { LeafEmbedder } from "../models/leaves.js";
+import { levelSchedule } from "../models/level-order.js";
 import type { Model } from "../models/model.js";
-import { chooseAction, SpinnEncoder, type Tracker } from "../models/spinn.js";
+import { chooseAction, interleave, SpinnEncoder, type Tracker } from "../models/spinn.js";
+import { StackMachine } from "../models/stack-machine.js";
 
 /** An example's answer: its class probabilities and, per sentence, the transitions followed. */
 export interface RollingResult {
@@ -91,38 +93,33 @@ interface Finished {
 }
 
 /**
- * A sentence's compositions by tree level (a node's level: one more than its higher child's; a
- * leaf's 0), as SpinnEncoder's level path orders them, each writing a row taken from `take`.
- * Returns the levels and the root's row.
+ * A sentence's compositions by tree level, as SpinnEncoder's level path orders them
+ * (levelSchedule, on a machine of this one sentence), in rows of the pool: its leaves at
+ * `leafRows`, each composition at a row taken from `take` (level by level, so a row is taken
+ * before a later level reads it). Returns the levels and the root's row.
  */
 function levelsOf(
   transitions: Uint8Array,
   leafRows: Int32Array,
   take: () => number,
 ): { levels: Level[]; root: number } {
-  const levels: Level[] = [];
-  const rows: number[] = [];
-  const heights: number[] = [];
-  let shifted = 0;
-  for (const action of transitions) {
-    if (action === SHIFT) {
-      rows.push(leafRows[shifted++]!);
-      heights.push(0);
-      continue;
-    }
-    const right = rows.pop()!;
-    const left = rows.pop()!;
-    const height = Math.max(heights.pop()!, heights.pop()!) + 1;
-    const out = take();
-    if (levels.length < height) levels.push({ left: [], right: [], out: [] });
-    const level = levels[height - 1]!;
-    level.left.push(left);
-    level.right.push(right);
-    level.out.push(out);
-    rows.push(out);
-    heights.push(height);
-  }
-  return { levels, root: rows[0]! };
+  const machine = new StackMachine(Int32Array.of(leafRows.length));
+  const schedule = levelSchedule(machine, transitions, transitions.length);
+  // The machine's rows (leaves first, then one per REDUCE) → the pool's.
+  const rowOf = new Int32Array(machine.rowCount);
+  rowOf.set(leafRows);
+  const levels = schedule.map(({ left, right, out }): Level => {
+    const rows = Array.from(out, (r) => {
+      rowOf[r] = take();
+      return rowOf[r]!;
+    });
+    return {
+      left: Array.from(left, (r) => rowOf[r]!),
+      right: Array.from(right, (r) => rowOf[r]!),
+      out: rows,
+    };
+  });
+  return { levels, root: rowOf[machine.topRows()[0]!]! };
 }
 
 /** Rows of a state memory handed out one at a time; the memory doubles when none is free. */
@@ -134,15 +131,11 @@ class RowPool {
   constructor(
     rows: number,
     readonly width: number,
-    readonly reserved: number,
+    reserved: number,
     readonly like: Tensor,
   ) {
     this.memory = this.#make(rows);
     this.#release(rowRange(reserved, rows));
-  }
-
-  get free(): number {
-    return this.#free.length;
   }
 
   /** Makes sure `count` rows can be taken without growing in between. */
@@ -258,11 +251,11 @@ class RollingEncoder {
       if (this.#tracker) this.#transition(moving);
       else this.#level(moving);
     }
-    const complete = this.#groups.filter((g) => g.sentences.every((s) => s.t === s.steps));
-    if (complete.length > 0) {
-      this.#groups = this.#groups.filter((g) => !complete.includes(g));
-      for (const g of complete) g.done(g.sentences);
-    }
+    const encoding: Group[] = [];
+    const complete: Group[] = [];
+    for (const g of this.#groups) (g.sentences.every((s) => s.t === s.steps) ? complete : encoding).push(g);
+    this.#groups = encoding;
+    for (const g of complete) g.done(g.sentences);
     return moving.length > 0;
   }
 
@@ -294,36 +287,39 @@ class RollingEncoder {
     this.#trackerStates?.reserve(2 * all.length);
     const rows = new Int32Array(leaves);
     let at = 0;
+    const decides = this.decides;
     const made = all.map((s): Sentence => {
       const n = s.tokens.length;
       const leafRows = rows.subarray(at, at + n);
       for (let j = 0; j < n; j++) leafRows[j] = this.#states.take();
       at += n;
-      const decides = this.#tracker?.transition != null;
       const given = decides ? null : s.transitions!.subarray(0, 2 * n - 1);
-      const sentence: Sentence = {
+      const composed: number[] = [];
+      // Without a tracker, every composition's row is taken now, level by level.
+      const byLevel = this.#tracker
+        ? null
+        : levelsOf(given!, leafRows, () => {
+            const row = this.#states.take();
+            composed.push(row);
+            return row;
+          });
+      const stack = new Int32Array(n);
+      if (byLevel) stack[0] = byLevel.root;
+      return {
         n,
-        steps: 2 * n - 1,
+        steps: byLevel ? byLevel.levels.length : 2 * n - 1,
         given,
         followed: given ?? new Uint8Array(2 * n - 1),
-        levels: null,
+        levels: byLevel?.levels ?? null,
         t: 0,
         shifted: 0,
         depth: 0,
-        stack: new Int32Array(n),
+        stack,
         leafRows,
-        composed: [],
+        composed,
         trackerRow: this.#trackerStates?.take() ?? -1,
         spareRow: this.#trackerStates?.take() ?? -1,
       };
-      if (this.#tracker) return sentence;
-      const { levels, root } = levelsOf(given!, leafRows, () => {
-        const row = this.#states.take();
-        sentence.composed.push(row);
-        return row;
-      });
-      sentence.stack[0] = root;
-      return { ...sentence, levels, steps: levels.length };
     });
     scope(() => {
       // The leaf pipeline is row by row in evaluation (its batch norm uses running statistics).
@@ -575,14 +571,4 @@ export class RollingBatch {
       });
     });
   }
-}
-
-/** a[0], b[0], a[1], b[1], … */
-function interleave(a: number[], b: number[]): Int32Array {
-  const out = new Int32Array(2 * a.length);
-  for (let k = 0; k < a.length; k++) {
-    out[2 * k] = a[k]!;
-    out[2 * k + 1] = b[k]!;
-  }
-  return out;
 }

@@ -648,7 +648,7 @@ function policyTerms(
 }
 
 /** a[0], b[0], a[1], b[1], … */
-function interleave(a: Int32Array, b: Int32Array): Int32Array {
+export function interleave(a: ArrayLike<number>, b: ArrayLike<number>): Int32Array {
   const out = new Int32Array(2 * a.length);
   for (let k = 0; k < a.length; k++) {
     out[2 * k] = a[k]!;

@@ -31,10 +31,8 @@ export class ModelRunner {
   /** The jobs sent and not answered yet, by id. */
   private readonly inFlight = new Map<
     number,
-    { items: number; resolve: (r: BatchResult) => void; reject: (e: Error) => void }
+    { items: number; rolling: boolean; resolve: (r: BatchResult) => void; reject: (e: Error) => void }
   >();
-  /** Whether a gathered (not rolling) batch is among them. */
-  private batchRunning = false;
   private closing = false;
   /** How many times the worker died and was started again. */
   restarts = 0;
@@ -60,7 +58,8 @@ export class ModelRunner {
 
   /** Whether a gathered batch is running (rolling jobs may be, besides). */
   get running(): boolean {
-    return this.batchRunning;
+    for (const job of this.inFlight.values()) if (!job.rolling) return true;
+    return false;
   }
 
   /** Jobs sent and not answered yet. */
@@ -114,21 +113,15 @@ export class ModelRunner {
    */
   run(job: BatchJob): Promise<BatchResult> {
     const rolling = job.rolling ?? false;
-    if (!rolling && this.batchRunning) throw new Error("ModelRunner.run: a batch is already running");
+    if (!rolling && this.running) throw new Error("ModelRunner.run: a batch is already running");
     // Rather than post to a worker that is gone and wait for an answer that never comes.
     if (this.failure !== null)
       return Promise.reject(new Error(`the model worker could not be started again: ${this.failure}`));
     const id = this.nextId++;
-    if (!rolling) this.batchRunning = true;
-    const answer = new Promise<BatchResult>((resolve, reject) => {
-      this.inFlight.set(id, { items: job.items.length, resolve, reject });
+    return new Promise<BatchResult>((resolve, reject) => {
+      this.inFlight.set(id, { items: job.items.length, rolling, resolve, reject });
       this.post({ type: "run", id, ...job, rolling });
     });
-    return rolling
-      ? answer
-      : answer.finally(() => {
-          this.batchRunning = false;
-        });
   }
 
   async close(): Promise<void> {

@@ -120,14 +120,13 @@ async function load(port: number, model: string, items: Item[], clients: number)
   };
 }
 
-let servedModels: { name: string; rolling: boolean }[] = [];
-const modelIsRolling = (name: string) => servedModels.find((m) => m.name === name)?.rolling ?? false;
-
 const server = await startServer();
-servedModels = (
-  JSON.parse(await call(new Agent(), server.port, "GET", "/v1/models")) as { models: typeof servedModels }
-).models;
 try {
+  // The models the server runs in rolling batches (none under --no-rolling).
+  const { models: served } = JSON.parse(await call(new Agent(), server.port, "GET", "/v1/models")) as {
+    models: { name: string; rolling: boolean }[];
+  };
+  const rollingModels = new Set(served.filter((m) => m.rolling).map((m) => m.name));
   const liveBefore = await metric(server.port, "spinn_native_live_tensors");
   const results = [];
   for (const model of modelNames) {
@@ -146,7 +145,7 @@ try {
     }
     results.push({
       model,
-      rolling: rolling && modelIsRolling(model),
+      rolling: rollingModels.has(model),
       offline_items_per_s: round(offline),
       offline_batch: 256,
       offline_items_per_s_arrival_batches: round(offlineArrival),

@@ -28,10 +28,8 @@ import {
 import { rowRange } from "../models/encoder.js";
 import { pairFeatures } from "../models/heads.js";
 import type { LeafEmbedder } from "../models/leaves.js";
-import { levelSchedule } from "../models/level-order.js";
 import type { Model } from "../models/model.js";
 import { chooseAction, interleave, SpinnEncoder, type Tracker } from "../models/spinn.js";
-import { StackMachine } from "../models/stack-machine.js";
 
 /** An example's answer: its class probabilities and, per sentence, the transitions followed. */
 export interface RollingResult {
@@ -93,33 +91,40 @@ interface Finished {
 }
 
 /**
- * A sentence's compositions by tree level, as SpinnEncoder's level path orders them
- * (levelSchedule, on a machine of this one sentence), in rows of the pool: its leaves at
- * `leafRows`, each composition at a row taken from `take` (level by level, so a row is taken
- * before a later level reads it). Returns the levels and the root's row.
+ * A sentence's compositions by tree level (a node's level: one more than its higher child's; a
+ * leaf's 0), in the order SpinnEncoder's level path composes them (levelSchedule), each writing a
+ * row taken from `take`. Returns the levels and the root's row. Not levelSchedule itself: that
+ * runs a StackMachine, whose every step allocates its row lists, and per joining sentence that
+ * made a rolling batch of ListOps expressions 18% slower (bench:eval-rate, rolling 32).
  */
 function levelsOf(
   transitions: Uint8Array,
   leafRows: Int32Array,
   take: () => number,
 ): { levels: Level[]; root: number } {
-  const machine = new StackMachine(Int32Array.of(leafRows.length));
-  const schedule = levelSchedule(machine, transitions, transitions.length);
-  // The machine's rows (leaves first, then one per REDUCE) → the pool's.
-  const rowOf = new Int32Array(machine.rowCount);
-  rowOf.set(leafRows);
-  const levels = schedule.map(({ left, right, out }): Level => {
-    const rows = Array.from(out, (r) => {
-      rowOf[r] = take();
-      return rowOf[r]!;
-    });
-    return {
-      left: Array.from(left, (r) => rowOf[r]!),
-      right: Array.from(right, (r) => rowOf[r]!),
-      out: rows,
-    };
-  });
-  return { levels, root: rowOf[machine.topRows()[0]!]! };
+  const levels: Level[] = [];
+  const rows: number[] = [];
+  const heights: number[] = [];
+  let shifted = 0;
+  for (const action of transitions) {
+    if (action === SHIFT) {
+      rows.push(leafRows[shifted++]!);
+      heights.push(0);
+      continue;
+    }
+    const right = rows.pop()!;
+    const left = rows.pop()!;
+    const height = Math.max(heights.pop()!, heights.pop()!) + 1;
+    const out = take();
+    if (levels.length < height) levels.push({ left: [], right: [], out: [] });
+    const level = levels[height - 1]!;
+    level.left.push(left);
+    level.right.push(right);
+    level.out.push(out);
+    rows.push(out);
+    heights.push(height);
+  }
+  return { levels, root: rows[0]! };
 }
 
 /** Rows of a state memory handed out one at a time; the memory doubles when none is free. */

@@ -14,6 +14,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <array>
+#include <cstring>
 #include <utility>
 
 #include "state_memory.h"
@@ -303,6 +304,44 @@ struct GatedCellInMemory : public torch::autograd::Function<GatedCellInMemory<L>
   }
 };
 
+// Without gradients on the CPU (evaluation, serving), an in-memory cell needs no autograd node,
+// no gathered copies of its previous cells and no index tensors: it reads the previous cells
+// straight from the memory's rows and writes [h | c] straight into its output rows. The maths are
+// cellForward's, op for op on the same layouts (activateCpu on a copy of the gates, the same
+// combination loop, tanh of the c half of an R x 2H block, then o * tanh(c)), so the bits are the
+// same; only the per-call overhead goes (a small batch's step is mostly that overhead).
+template <typename L, typename T>
+void cellInMemoryNoGrad(const at::Tensor& gates, at::Tensor& memory, const std::array<const int64_t*, L::prev>& prevRows,
+                        const int64_t* outRows, int64_t R, int64_t H) {
+  at::Tensor act = gates.contiguous().clone();
+  activateCpu<L>(act, H);
+  at::Tensor out = at::empty({R, 2 * H}, gates.options());
+  T* M = memory.data_ptr<T>();
+  const T* A = act.data_ptr<T>();
+  T* O = out.data_ptr<T>();
+  for (int64_t r = 0; r < R; r++) {
+    const T* ar = A + r * L::gates * H;
+    std::array<const T*, L::prev> pr;
+    eachPrev<L>([&](auto j) { pr[j] = M + prevRows[j][r] * 2 * H + H; });
+    T* c = O + r * 2 * H + H;
+    for (int64_t k = 0; k < H; k++) {
+      T v = ar[L::candidate * H + k] * ar[L::input * H + k];
+      eachPrev<L>([&](auto j) { v = v + ar[L::forget[j] * H + k] * pr[j][k]; });
+      c[k] = v;
+    }
+  }
+  const at::Tensor tc = out.narrow(1, H, H).tanh();
+  const T* TC = tc.data_ptr<T>();
+  // Every output row is written after all previous cells were read: an output row may be a row
+  // some other cell of this call reads.
+  for (int64_t r = 0; r < R; r++) {
+    T* h = O + r * 2 * H;
+    const T* o = A + r * L::gates * H + L::output * H;
+    for (int64_t k = 0; k < H; k++) h[k] = o[k] * TC[r * H + k];
+  }
+  for (int64_t r = 0; r < R; r++) std::memcpy(M + outRows[r] * 2 * H, O + r * 2 * H, 2 * H * sizeof(T));
+}
+
 void checkCell(const at::Tensor& gates, int64_t parts, const std::vector<const at::Tensor*>& cells) {
   TORCH_CHECK(gates.dim() == 2 && gates.size(1) % parts == 0, "gates must be rows x ", parts, "H, got ",
               gates.sizes());
@@ -355,6 +394,14 @@ Napi::Value cellInMemory(const Napi::CallbackInfo& info) {
   };
   for (size_t j = 0; j < L::prev; j++) rows.prev.push_back(index(4 + j));
   rows.out = index(4 + L::prev);
+  if (!at::GradMode::is_enabled() && fastPath(gates) && rows.memory.is_contiguous()) {
+    std::array<const int64_t*, L::prev> prevRows;
+    for (size_t j = 0; j < L::prev; j++) prevRows[j] = rows.prev[j].data_ptr<int64_t>();
+    AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), L::name, [&] {
+      cellInMemoryNoGrad<L, scalar_t>(gates, rows.memory, prevRows, rows.out.data_ptr<int64_t>(), R, H);
+    });
+    return info.Env().Undefined();  // nothing to order without a backward pass: the token stays
+  }
   return advanceToken(info, 0, GatedCellInMemory<L>::apply(token, gates, rows));
 }
 

@@ -196,6 +196,15 @@ at::Tensor gatherArgs(const Napi::CallbackInfo& info, size_t first) {
     tokens.push_back(argTensor(info, i));
     parts.push_back(p);
   }
+  // Without gradients there is no backward to record for (evaluation, serving): the copy alone.
+  const at::Tensor& memory = parts[0].memory;
+  if (!at::GradMode::is_enabled() && memory.is_cpu() && !genericKernels()) {
+    int64_t width = 0;
+    for (const GatherPart& p : parts) width += p.width();
+    at::Tensor out = at::empty({parts[0].rows.numel() / parts[0].group, width}, memory.options());
+    gatherOnHost(parts, out);
+    return out;
+  }
   return GatherRows::apply(at::TensorList(tokens), parts);
 }
 

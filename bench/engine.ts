@@ -1,10 +1,10 @@
-// `npm run bench:engine`: the engine's per-call cost, matmul throughput and a small
-// forward+backward, measured beside PyTorch (Debian's python3-torch, same thread count) in
+// `npm run bench:engine`: the engine's per-call cost, matmul throughput, a small
+// forward+backward and a TreeLSTM cell inside a state memory at evaluation, measured beside PyTorch (Debian's python3-torch, same thread count) in
 // alternating rounds of the same run. Prints one JSON object; medians over the rounds.
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { manualSeed, ones, randn, runtimeInfo, scope } from "../src/engine/index.js";
+import { manualSeed, noGrad, ones, randn, runtimeInfo, StateMemory, scope } from "../src/engine/index.js";
 
 type Figures = Record<string, number>;
 
@@ -44,6 +44,24 @@ function measureEngine(): Figures {
       100,
       10,
     ) * 1e3;
+  // A TreeLSTM composition at evaluation inside a state memory (a rolling batch's step: 24
+  // REDUCEs of H 128): the children's cells read from its rows, [h | c] written to new rows.
+  // PyTorch runs the same maths as the ops a PyTorch SPINN writes (engine_torch.py).
+  noGrad(() =>
+    scope(() => {
+      const [R, H, rows] = [24, 128, 2048];
+      const memory = new StateMemory(rows, 2 * H);
+      memory.write(
+        Int32Array.from({ length: rows }, (_, k) => k),
+        randn([rows, 2 * H]),
+      );
+      const gates = randn([R, 5 * H]);
+      const pick = (offset: number) => Int32Array.from({ length: R }, (_, k) => offset + 37 * k);
+      const [left, right, written] = [pick(1), pick(2), pick(3)];
+      out.tree_cell_in_memory_us =
+        timed(() => memory.writeTreeLstmCell(written, gates, left, right), 20_000, 200) * 1e6;
+    }),
+  );
   one.dispose();
   x.dispose();
   w.dispose();

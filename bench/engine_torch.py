@@ -29,6 +29,17 @@ def main():
         w.grad = None
         torch.tanh(x @ w).sum().backward()
     out["tanh_matmul_fwd_bwd_ms"] = timed(fwd_bwd, 100, 10) * 1e3
+    R, H, rows = 24, 128, 2048
+    memory = torch.randn(rows, 2 * H)
+    gates = torch.randn(R, 5 * H)
+    pick = lambda offset: torch.tensor([offset + 37 * k for k in range(R)])
+    left, right, written = pick(1), pick(2), pick(3)
+    def tree_cell():
+        a, i, f1, f2, o = gates.chunk(5, 1)
+        c = a.tanh() * i.sigmoid() + f1.sigmoid() * memory[left, H:] + f2.sigmoid() * memory[right, H:]
+        memory.index_copy_(0, written, torch.cat([o.sigmoid() * c.tanh(), c], 1))
+    with torch.no_grad():
+        out["tree_cell_in_memory_us"] = timed(tree_cell, 20000, 200) * 1e6
     print(json.dumps(out))
 
 main()

@@ -227,6 +227,8 @@ RowsArgs rowsArgs(const Napi::CallbackInfo& info, size_t count) {
 // stateRead(token, memory, gradMemory, rows: Int32Array) -> the rows
 Napi::Value stateRead(const Napi::CallbackInfo& info) {
   RowsArgs a = rowsArgs(info, 4);
+  // Without gradients there is no backward to record for: the read alone.
+  if (!at::GradMode::is_enabled()) return wrapTensor(info.Env(), a.memory.index_select(0, a.index));
   return wrapTensor(info.Env(), ReadRows::apply(a.token, a.memory, a.gradMemory, a.index));
 }
 
@@ -237,6 +239,10 @@ Napi::Value stateWrite(const Napi::CallbackInfo& info) {
   at::Tensor& value = argTensor(info, 4);
   TORCH_CHECK(value.dim() == 2 && value.size(0) == a.index.numel() && value.size(1) == a.memory.size(1),
               "value must be ", a.index.numel(), " x ", a.memory.size(1), ", got ", value.sizes());
+  if (!at::GradMode::is_enabled()) {
+    a.memory.index_copy_(0, a.index, value);  // nothing to order without a backward: the token stays
+    return info.Env().Undefined();
+  }
   return advanceToken(info, 0, WriteRows::apply(a.token, a.memory, a.gradMemory, a.index, value));
 }
 

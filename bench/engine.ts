@@ -1,6 +1,7 @@
 // `npm run bench:engine`: the engine's per-call cost, matmul throughput, a small
-// forward+backward and a TreeLSTM cell inside a state memory at evaluation, measured beside PyTorch (Debian's python3-torch, same thread count) in
-// alternating rounds of the same run. Prints one JSON object; medians over the rounds.
+// forward+backward and a TreeLSTM cell inside a state memory at evaluation, measured beside
+// PyTorch (Debian's python3-torch, same thread count) in alternating rounds of the same run.
+// Prints one JSON object; medians over the rounds.
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";

@@ -113,21 +113,26 @@ inline void eachPrev(F&& f) {
   eachPrevImpl<L>(std::forward<F>(f), std::make_index_sequence<L::prev>{});
 }
 
+// One row's c = cand in + sum_j forget_j prev_j, from its activated gates `ar` and its previous
+// cells `pr` (H values each).
+template <typename L, typename T>
+inline void combineRow(const T* ar, const std::array<const T*, L::prev>& pr, T* c, int64_t H) {
+  for (int64_t k = 0; k < H; k++) {
+    T v = ar[L::candidate * H + k] * ar[L::input * H + k];
+    eachPrev<L>([&](auto j) { v = v + ar[L::forget[j] * H + k] * pr[j][k]; });
+    c[k] = v;
+  }
+}
+
 template <typename L, typename T>
 void combineCpu(const at::Tensor& act, const Prev<L>& prev, at::Tensor& out, int64_t H) {
   const int64_t R = act.size(0);
   const T* A = act.data_ptr<T>();
   T* O = out.data_ptr<T>();
   for (int64_t r = 0; r < R; r++) {
-    const T* ar = A + r * L::gates * H;
     std::array<const T*, L::prev> pr;
     eachPrev<L>([&](auto j) { pr[j] = prev[j].template data_ptr<T>() + r * prev[j].stride(0); });
-    T* c = O + r * 2 * H + H;
-    for (int64_t k = 0; k < H; k++) {
-      T v = ar[L::candidate * H + k] * ar[L::input * H + k];
-      eachPrev<L>([&](auto j) { v = v + ar[L::forget[j] * H + k] * pr[j][k]; });
-      c[k] = v;
-    }
+    combineRow<L, T>(A + r * L::gates * H, pr, O + r * 2 * H + H, H);
   }
 }
 
@@ -304,12 +309,12 @@ struct GatedCellInMemory : public torch::autograd::Function<GatedCellInMemory<L>
   }
 };
 
-// Without gradients on the CPU (evaluation, serving), an in-memory cell needs no autograd node,
-// no gathered copies of its previous cells and no index tensors: it reads the previous cells
+// Without gradients on the CPU (evaluation, serving), an in-memory cell needs no autograd node
+// (nor its saved data) and no gathered copies of its previous cells: it reads the previous cells
 // straight from the memory's rows and writes [h | c] straight into its output rows. The maths are
-// cellForward's, op for op on the same layouts (activateCpu on a copy of the gates, the same
-// combination loop, tanh of the c half of an R x 2H block, then o * tanh(c)), so the bits are the
-// same; only the per-call overhead goes (a small batch's step is mostly that overhead).
+// cellForward's, op for op on the same layouts (activateCpu on a copy of the gates, combineRow,
+// tanh of the c half of an R x 2H block, then o * tanh(c)), so the bits are the same; only the
+// per-call overhead goes (a small batch's step is mostly that overhead).
 template <typename L, typename T>
 void cellInMemoryNoGrad(const at::Tensor& gates, at::Tensor& memory, const std::array<const int64_t*, L::prev>& prevRows,
                         const int64_t* outRows, int64_t R, int64_t H) {
@@ -320,15 +325,9 @@ void cellInMemoryNoGrad(const at::Tensor& gates, at::Tensor& memory, const std::
   const T* A = act.data_ptr<T>();
   T* O = out.data_ptr<T>();
   for (int64_t r = 0; r < R; r++) {
-    const T* ar = A + r * L::gates * H;
     std::array<const T*, L::prev> pr;
     eachPrev<L>([&](auto j) { pr[j] = M + prevRows[j][r] * 2 * H + H; });
-    T* c = O + r * 2 * H + H;
-    for (int64_t k = 0; k < H; k++) {
-      T v = ar[L::candidate * H + k] * ar[L::input * H + k];
-      eachPrev<L>([&](auto j) { v = v + ar[L::forget[j] * H + k] * pr[j][k]; });
-      c[k] = v;
-    }
+    combineRow<L, T>(A + r * L::gates * H, pr, O + r * 2 * H + H, H);
   }
   const at::Tensor tc = out.narrow(1, H, H).tanh();
   const T* TC = tc.data_ptr<T>();

@@ -28,7 +28,7 @@ export interface ServerOptions extends ServeOptions {
 const ROUTES = "GET /healthz, GET /v1/models, POST /v1/predict, POST /v1/parse, GET /metrics";
 
 /** The status, kind and one-line message of any error a request ran into. */
-function describeError(err: FastifyError, bodyLimit: number) {
+function describeError(err: FastifyError, bodyLimit: number, contentType: string | undefined) {
   if (err instanceof HttpError) return { status: err.statusCode, kind: err.kind, message: err.message };
   if (err.validation) return { status: 400, kind: "invalid_request" as ErrorKind, message: err.message };
   if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
@@ -36,7 +36,8 @@ function describeError(err: FastifyError, bodyLimit: number) {
     return { status: 413, kind: "body_too_large" as ErrorKind, message };
   }
   if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
-    const message = `unsupported media type ${JSON.stringify(err.message)}: send JSON (content-type: application/json)`;
+    // The request's own content type: fastify's message is only the status text.
+    const message = `unsupported media type ${JSON.stringify(contentType ?? "")}: send JSON (content-type: application/json)`;
     return { status: 415, kind: "invalid_request" as ErrorKind, message };
   }
   const status = err.statusCode !== undefined && err.statusCode >= 400 ? err.statusCode : 500;
@@ -66,8 +67,8 @@ function oneLine(message: string): string {
 }
 
 function installErrorHandling(app: FastifyInstance, metrics: ServerMetrics, bodyLimit: number): void {
-  app.setErrorHandler((err: FastifyError, _request, reply) => {
-    const { status, kind, message } = describeError(err, bodyLimit);
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const { status, kind, message } = describeError(err, bodyLimit, request.headers["content-type"]);
     metrics.error(kind);
     if (kind === "internal") process.stderr.write(`spinn serve: ${err.stack ?? err.message}\n`);
     if (err instanceof HttpError) reply.headers(err.headers);

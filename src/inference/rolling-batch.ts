@@ -29,6 +29,7 @@ import { rowRange } from "../models/encoder.js";
 import { pairFeatures } from "../models/heads.js";
 import type { LeafEmbedder } from "../models/leaves.js";
 import type { Model } from "../models/model.js";
+import { Parser } from "../models/parser.js";
 import { chooseAction, interleave, SpinnEncoder, type Tracker } from "../models/spinn.js";
 
 /** An example's answer: its class probabilities and, per sentence, the transitions followed. */
@@ -41,6 +42,8 @@ export interface RollingResult {
 export function rollingUnsupported(model: Model): string | null {
   const encoder = model.encoder;
   if (!(encoder instanceof SpinnEncoder)) return `a ${model.config.encoder} encoder has no transition steps`;
+  if (model.parser && !(model.parser instanceof Parser))
+    return "its merge parser scores every pair of the whole sentence at each step (no transition steps)";
   return null;
 }
 
@@ -479,9 +482,10 @@ export class RollingBatch {
     const why = rollingUnsupported(model);
     if (why !== null) throw new Error(`this model cannot run in a rolling batch: ${why}`);
     this.#model = model;
-    this.#parser = model.parser
-      ? new RollingEncoder(model.parser.leaves, model.parser.encoder, vocab, initialRows)
-      : null;
+    this.#parser =
+      model.parser instanceof Parser
+        ? new RollingEncoder(model.parser.leaves, model.parser.encoder, vocab, initialRows)
+        : null;
     this.#composer = new RollingEncoder(model.leaves, model.encoder as SpinnEncoder, vocab, initialRows);
   }
 

@@ -19,6 +19,11 @@ export interface FollowedTrees {
   /** The transitions followed, N × steps, SKIP-padded. */
   transitions: Uint8Array;
   steps: number;
+  /**
+   * The merge parser's choices (merge-parser.ts): per sentence, the pair merged at each of its
+   * n − 1 steps, the order whose log-probability the policy terms hold (a tree has many).
+   */
+  merges?: Int32Array[];
 }
 
 /** What a pass's predicted transitions cost and how likely they were (predicting encoders). */

@@ -53,7 +53,8 @@ export type BaselineKind = (typeof BASELINES)[number];
 
 /**
  * What decides a parsing model's transitions: the encoder's own tracker ("shared": the policy
- * reads the composer's states), or a parser disjoint from the composer ("separate", parser.ts).
+ * reads the composer's states), or a parser disjoint from the composer: shift-reduce ("separate",
+ * parser.ts) or easy-first, merging adjacent pairs ("merge", merge-parser.ts; RL-SPINN only).
  */
-export const PARSERS = ["shared", "separate"] as const;
+export const PARSERS = ["shared", "separate", "merge"] as const;
 export type ParserKind = (typeof PARSERS)[number];

@@ -24,7 +24,7 @@ import {
   type TransitionMode,
 } from "./kinds.js";
 import { LeafEmbedder } from "./leaves.js";
-import { alongTrees, Parser, type ParserSizes } from "./parser.js";
+import { alongTrees, makeParser, type ParserSizes, type TreeParser } from "./parser.js";
 import { DEFAULT_SIZES, type ModelSizes } from "./sizes.js";
 import { SpinnEncoder } from "./spinn.js";
 
@@ -77,6 +77,8 @@ export interface ModelPass {
   logProb: Tensor | null;
   entropy: Tensor | null;
   trees: Uint8Array[] | null;
+  /** Per sentence, with a merge parser: the merge order that built its tree (rescored by PPO). */
+  merges: Int32Array[] | null;
 }
 
 export class Model {
@@ -85,7 +87,7 @@ export class Model {
   readonly encoder: SentenceEncoder;
   readonly head: Mlp;
   readonly value: Linear | null;
-  readonly parser: Parser | null;
+  readonly parser: TreeParser | null;
 
   constructor(
     readonly config: ModelConfig,
@@ -99,7 +101,7 @@ export class Model {
     const features = config.task === "nli" ? 4 * this.encoder.outputSize : this.encoder.outputSize;
     this.head = new Mlp(root.sub("classifier"), features, config.classes, config);
     this.value = config.valueHead ? new Linear(root.sub("value"), features, 1) : null;
-    this.parser = config.parser ? new Parser(root.sub("parser"), config.parser, config.vocabSize) : null;
+    this.parser = config.parser ? makeParser(root.sub("parser"), config.parser, config.vocabSize) : null;
     if (!config.trainEmbeddings) {
       this.store.freeze("embed.weight");
       if (this.parser) this.store.freeze("parser.embed.weight");
@@ -199,6 +201,7 @@ export class Model {
       logProb: pass.policy ? layout.perExample(pass.policy.logProb) : null,
       entropy: pass.policy ? layout.perExample(pass.policy.entropy) : null,
       trees: pass.trees ? treesPerSentence(pass.trees, sentences.lengths) : null,
+      merges: pass.trees?.merges ?? null,
     };
   }
 
@@ -276,6 +279,13 @@ function validateConfig(c: ModelConfig): void {
       if (!Number.isInteger(c.parser[key]) || c.parser[key] < 1)
         throw new Error(`model config: parser.${key} must be a positive integer`);
     }
+    const kind = c.parser.kind ?? "shift-reduce";
+    if (kind !== "shift-reduce" && kind !== "merge")
+      throw new Error(`model config: parser.kind must be shift-reduce or merge, not ${JSON.stringify(kind)}`);
+    if (kind === "merge" && c.encoder !== "rl-spinn")
+      throw new Error(
+        `model config: the merge parser learns from the reward alone: it needs rl-spinn, not ${c.encoder}`,
+      );
     if (c.parser.dEmbed !== c.dEmbed)
       throw new Error("model config: parser.dEmbed must equal dEmbed (the two share pretrained vectors)");
   }

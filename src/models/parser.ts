@@ -5,17 +5,32 @@
 // composes along given ones. The transitions are discrete, so the task loss never reaches the
 // parser: RL-SPINN trains it by its policy loss alone, full SPINN by its transition loss alone.
 import type { SentenceBatch } from "../data/batching.js";
-import type { ParamPath } from "../engine/index.js";
+import type { ParamPath, Tensor } from "../engine/index.js";
 import type { BatchShard } from "./batch-shard.js";
 import type { EncoderPass, TransitionSource } from "./encoder.js";
 import { LeafEmbedder } from "./leaves.js";
+import { MergeParser } from "./merge-parser.js";
 import { SpinnEncoder } from "./spinn.js";
 
-/** The separate parser's sizes (its embeddings are as wide as the composer's, for shared vectors). */
+/**
+ * The separate parser's kind and sizes (its embeddings are as wide as the composer's, for shared
+ * vectors): a shift-reduce parser (this file; `kind` absent in models saved before the merge
+ * parser) or the easy-first merge parser (merge-parser.ts, whose dTracker sizes its context LSTM).
+ */
 export interface ParserSizes {
+  kind?: "shift-reduce" | "merge";
   dEmbed: number;
   dHidden: number;
   dTracker: number;
+}
+
+/** Whatever decides a model's trees apart from its composer. */
+export type TreeParser = Parser | MergeParser;
+
+export function makeParser(path: ParamPath, sizes: ParserSizes, vocabSize: number): TreeParser {
+  return sizes.kind === "merge"
+    ? new MergeParser(path, sizes, vocabSize)
+    : new Parser(path, sizes, vocabSize);
 }
 
 export class Parser {
@@ -40,6 +55,11 @@ export class Parser {
       dTracker: sizes.dTracker,
       predictTransitions: true,
     });
+  }
+
+  /** The parser's word vectors (pretrained ones are copied in). */
+  get embed(): Tensor {
+    return this.leaves.embed;
   }
 
   /** The parser's pass: the trees it followed (decided as `source` says) and their policy terms. */

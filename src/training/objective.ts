@@ -85,7 +85,7 @@ export class Objective {
         );
         total = total.add(policy.mul(this.options.transitionWeight));
         if ((this.options.ppoEpochs ?? 1) > 1 && pass.trees)
-          this.sample = recordSample(model, batch, pass.trees, advantages);
+          this.sample = recordSample(model, batch, pass.trees, advantages, pass.merges);
       }
     }
     return { total, task, logits: pass.logits, target };

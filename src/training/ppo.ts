@@ -10,6 +10,7 @@
 import { SKIP } from "../data/transitions.js";
 import { clipGradNorm, noGrad, type Optimizer, scope, type Tensor, tensor } from "../engine/index.js";
 import { batchLayout } from "../models/batch-layout.js";
+import { MergeParser } from "../models/merge-parser.js";
 import type { Model } from "../models/model.js";
 import type { TaskBatch } from "../tasks/task.js";
 import { requireFinite } from "./divergence.js";
@@ -21,6 +22,8 @@ export interface PolicySample {
   batch: TaskBatch;
   /** Each sentence's sampled transitions (premises, then hypotheses). */
   trees: Uint8Array[];
+  /** With a merge parser, each sentence's sampled merge order (what its log-probability is of). */
+  merges: Int32Array[] | null;
   advantages: Float32Array;
   /** log p_old per example: the sampling policy's, without dropout. */
   oldLogProb: Float64Array;
@@ -45,12 +48,22 @@ export function clippedSurrogate(
 }
 
 /**
- * The log-probability per example of the given trees under the model's policy (no dropout). With
- * a separate parser only the parser runs: a PPO pass costs a parser pass, not a whole model's.
+ * The log-probability per example of the given trees under the model's policy (no dropout); with a
+ * merge parser, of the given merge orders (`merges`, one per sentence). With a separate parser
+ * only the parser runs: a PPO pass costs a parser pass, not a whole model's.
  */
-export function treeLogProb(model: Model, batch: TaskBatch, trees: Uint8Array[]): Tensor {
+export function treeLogProb(
+  model: Model,
+  batch: TaskBatch,
+  trees: Uint8Array[],
+  merges: Int32Array[] | null = null,
+): Tensor {
   const layout = batchLayout(batch);
   const s = layout.sentences;
+  if (model.parser instanceof MergeParser) {
+    if (!merges) throw new Error("a merge parser's trees are rescored by their merge orders: pass them");
+    return layout.perExample(model.parser.scoreMerges(s, merges).policy!.logProb);
+  }
   const steps = trees.reduce((m, t) => Math.max(m, t.length), 0);
   const transitions = new Uint8Array(s.size * steps).fill(SKIP);
   trees.forEach((t, i) => transitions.set(t, i * steps));
@@ -66,9 +79,10 @@ export function recordSample(
   batch: TaskBatch,
   trees: Uint8Array[],
   advantages: Float32Array,
+  merges: Int32Array[] | null = null,
 ): PolicySample {
-  const oldLogProb = noGrad(() => treeLogProb(model, batch, trees).to("float64").toFloat64Array());
-  return { batch, trees, advantages, oldLogProb };
+  const oldLogProb = noGrad(() => treeLogProb(model, batch, trees, merges).to("float64").toFloat64Array());
+  return { batch, trees, merges, advantages, oldLogProb };
 }
 
 /** The optimizer of the transition policy's parameters (its group: see policy-update.ts). */
@@ -93,7 +107,7 @@ export function ppoPasses(
   for (let k = 0; k < o.passes; k++) {
     scope(() => {
       policy.zeroGrad();
-      const logProb = treeLogProb(model, sample.batch, sample.trees);
+      const logProb = treeLogProb(model, sample.batch, sample.trees, sample.merges);
       const oldT = tensor(old, { dtype: logProb.dtype, device: logProb.device });
       clippedSurrogate(logProb, oldT, sample.advantages, o.clip).mul(o.weight).backward();
       const norm = clipGradNorm(policy.params, o.clipNorm > 0 ? o.clipNorm : Number.POSITIVE_INFINITY);

@@ -127,16 +127,23 @@ async function buildModel(
     trainEmbeddings: o.trainEmbeddings ?? !emb,
     transitions: o.transitions,
     ...(o.model === "rl-spinn" && o.baseline === "learned" ? { valueHead: true } : {}),
-    ...(o.parser === "separate"
-      ? { parser: { dEmbed: options.dEmbed, dHidden: o.parserHidden ?? o.dHidden, dTracker: o.dTracker } }
-      : {}),
+    ...(o.parser === "shared"
+      ? {}
+      : {
+          parser: {
+            ...(o.parser === "merge" ? { kind: "merge" as const } : {}),
+            dEmbed: options.dEmbed,
+            dHidden: o.parserHidden ?? o.dHidden,
+            dTracker: o.dTracker,
+          },
+        }),
   };
   const model = new Model(config, { device: o.device, dtype: o.dtype });
   if (!emb) return { vocab, model, options };
   scope(() => {
     const vectors = tensor(emb.matrix, { shape: [vocab.size, emb.dim] });
     model.leaves.embed.copy_(vectors);
-    model.parser?.leaves.embed.copy_(vectors);
+    model.parser?.embed.copy_(vectors);
   });
   const tokens =
     emb.coverage.tokens === undefined ? "" : `, ${(100 * emb.coverage.tokens).toFixed(1)}% of tokens`;

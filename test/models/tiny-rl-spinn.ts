@@ -5,9 +5,13 @@ import { defaultConfig, Model } from "../../src/models/model.js";
 
 /**
  * A float64 RL-SPINN with 4-d embeddings, hidden 3, tracker 3, one 4-wide MLP layer; with
- * `parser`, a separate parser of the same sizes decides its transitions (models/parser.ts).
+ * `parser`, a separate parser of the same sizes decides its transitions (models/parser.ts; "merge":
+ * the merge parser, models/merge-parser.ts).
  */
-export function tinyRlSpinn(seed: number, options: { valueHead?: boolean; parser?: boolean } = {}): Model {
+export function tinyRlSpinn(
+  seed: number,
+  options: { valueHead?: boolean; parser?: boolean | "merge" } = {},
+): Model {
   manualSeed(seed);
   const config = {
     ...defaultConfig("listops", "rl-spinn", 12),
@@ -17,7 +21,16 @@ export function tinyRlSpinn(seed: number, options: { valueHead?: boolean; parser
     dMlp: 4,
     nMlp: 1,
     ...(options.valueHead ? { valueHead: true } : {}),
-    ...(options.parser ? { parser: { dEmbed: 4, dHidden: 3, dTracker: 3 } } : {}),
+    ...(options.parser
+      ? {
+          parser: {
+            ...(options.parser === "merge" ? { kind: "merge" as const } : {}),
+            dEmbed: 4,
+            dHidden: 3,
+            dTracker: 3,
+          },
+        }
+      : {}),
   };
   return new Model(config, { dtype: "float64" });
 }

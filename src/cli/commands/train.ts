@@ -175,8 +175,12 @@ async function trainOptions(f: TrainFlags, command: Command, leader: boolean): P
           `${flag} applies to the models that parse (spinn, rl-spinn), not ${options.model}`,
         );
     }
-    if (options.parserHidden !== undefined && options.parser !== "separate")
-      throw new UserError("--parser-hidden sizes a separate parser: add --parser separate");
+    if (options.parserHidden !== undefined && options.parser === "shared")
+      throw new UserError("--parser-hidden sizes a separate parser: add --parser separate or --parser merge");
+    if (options.parser === "merge" && options.model !== "rl-spinn")
+      throw new UserError(
+        `--parser merge learns its trees from the reward alone: it applies to rl-spinn, not ${options.model}`,
+      );
   }
   return options;
 }
@@ -262,11 +266,13 @@ function runOptions(): Option[] {
     ),
     choiceOption(
       "--parser <kind>",
-      "spinn, rl-spinn: what decides the transitions: shared (the encoder's own tracker) or separate (a parser with its own embeddings, TreeLSTM and tracker, trained by the transition or policy loss alone; the composer then has no tracker)",
+      "spinn, rl-spinn: what decides the transitions: shared (the encoder's own tracker), separate (a shift-reduce parser with its own embeddings, TreeLSTM and tracker, trained by the transition or policy loss alone; the composer then has no tracker) or merge (rl-spinn: an easy-first parser that merges one adjacent pair at a time, after Choi et al. 2018 and Havrylov et al. 2019; --d-tracker sizes its context LSTM)",
       PARSERS,
       { default: TRAIN_DEFAULTS.parser },
     ),
-    intOption("--parser-hidden <n>", "hidden size of a separate parser (default: --d-hidden)", { min: 1 }),
+    intOption("--parser-hidden <n>", "hidden size of a separate or merge parser (default: --d-hidden)", {
+      min: 1,
+    }),
     numberOption(
       "--subtree-weight <x>",
       "ListOps, spinn-pi(-nt) with the given trees: weight of the loss on every sub-list's value, read out by the classifier (0: the label alone)",

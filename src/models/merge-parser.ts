@@ -12,8 +12,8 @@
 //
 // The tree's SHIFT/REDUCE transitions (post-order) are what the composer follows; the policy
 // terms are those of the merges. The log-probability is the merge order's, not the tree's (a
-// tree has many merge orders), so a pass can score only the merges it made itself: there is no
-// "given" source (and no PPO pass, which rescores given trees).
+// tree has many merge orders): there is no "given" source of trees; scoreMerges rescores a
+// merge order (what a PPO pass does with a step's sample).
 import type { SentenceBatch } from "../data/batching.js";
 import { REDUCE, SHIFT, SKIP } from "../data/transitions.js";
 import {

@@ -12,6 +12,7 @@ import type { Model } from "../../src/models/model.js";
 import { type SpinnEncoder, sampleAction } from "../../src/models/spinn.js";
 import { StackMachine } from "../../src/models/stack-machine.js";
 import { Advantages, policyLoss } from "../../src/training/reinforce.js";
+import { assertMatchesExactGradient, exactGradient, gradients, zeroGrads } from "./policy-gradient-check.js";
 import { alongTrees, copiesOf } from "./sentence-batches.js";
 import { tinyRlSpinn } from "./tiny-rl-spinn.js";
 
@@ -28,22 +29,6 @@ function allTrees(n: number): number[][] {
 }
 
 const rlSpinn = (): Model => tinyRlSpinn(33);
-
-/** All trainable parameters' gradients as one vector (zeros where a parameter got none). */
-function gradients(model: Model): Float64Array {
-  const parts = model.store.trainable().map(([, p]) => p.grad?.toFloat64Array() ?? new Float64Array(p.numel));
-  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function zeroGrads(model: Model): void {
-  for (const [, p] of model.store.trainable()) p.zeroGrad();
-}
 
 describe("RL-SPINN", () => {
   test("sampled actions are always valid and build one binary tree over all words", () => {
@@ -94,11 +79,9 @@ describe("RL-SPINN", () => {
       }
       const total = p.reduce((a, b) => a + b, 0);
       assert.ok(Math.abs(total - 1) < 1e-12, `the valid trees' probabilities sum to ${total}`);
-      const expected = p.reduce((s, pt, k) => s + pt * reward[k]!, 0);
-      const dim = gradLogP[0]!.length;
-      const exact = new Float64Array(dim);
-      for (let k = 0; k < trees.length; k++)
-        for (let j = 0; j < dim; j++) exact[j]! += p[k]! * reward[k]! * gradLogP[k]![j]!;
+      const outcomes = { p, reward, gradLogP };
+      const { expected, exact } = exactGradient(outcomes);
+      const dim = exact.length;
       // The same gradient straight from autograd: ∇ Σ p(t) r(t).
       scope(() => {
         zeroGrads(model);
@@ -121,7 +104,7 @@ describe("RL-SPINN", () => {
       // baseline: unbiased), through policyLoss (whose gradient is −estimate).
       const M = 20000;
       manualSeed(5);
-      const counts = new Array(trees.length).fill(0);
+      const counts = new Array<number>(trees.length).fill(0);
       let estimate = new Float64Array(dim);
       scope(() => {
         zeroGrads(model);
@@ -132,31 +115,14 @@ describe("RL-SPINN", () => {
             key(pass.trees!.transitions.subarray(i * pass.trees!.steps, (i + 1) * pass.trees!.steps)),
           );
           assert.ok(k !== undefined, "a sampled tree is one of the valid trees");
-          counts[k]++;
+          counts[k]!++;
           adv[i] = reward[k]! - expected;
         }
         policyLoss(pass.policy!.logProb, pass.policy!.entropy, adv, 0).backward();
         estimate = gradients(model).map((g) => -g);
       });
-      // Sampled trees follow the policy: each count within 5 standard deviations.
-      trees.forEach((_, k) => {
-        const sd = Math.sqrt(M * p[k]! * (1 - p[k]!));
-        assert.ok(Math.abs(counts[k] - M * p[k]!) < 5 * sd + 1, `tree ${k}: ${counts[k]} vs ${M * p[k]!}`);
-      });
-      // Each component within 5 Monte Carlo standard errors of the exact gradient.
-      let checked = 0;
-      for (let j = 0; j < dim; j++) {
-        let second = 0;
-        for (let k = 0; k < trees.length; k++)
-          second += p[k]! * ((reward[k]! - expected) * gradLogP[k]![j]!) ** 2;
-        const se = Math.sqrt(Math.max(0, second - exact[j]! ** 2) / M);
-        assert.ok(
-          Math.abs(estimate[j]! - exact[j]!) <= 5 * se + 1e-9,
-          `component ${j}: estimate ${estimate[j]} vs exact ${exact[j]} (se ${se})`,
-        );
-        if (se > 0) checked++;
-      }
-      assert.ok(checked > 20, `${checked} components carry policy gradient`);
+      // Sampled trees follow the policy, and the estimate the exact gradient.
+      assertMatchesExactGradient(outcomes, counts, estimate);
       model.dispose();
     });
   }

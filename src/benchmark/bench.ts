@@ -31,6 +31,7 @@ import {
 } from "../engine/index.js";
 import { composesTrees, type EncoderKind } from "../models/kinds.js";
 import { defaultConfig, Model } from "../models/model.js";
+import { parserConfig } from "../models/parser.js";
 import { sizesOf } from "../models/sizes.js";
 import { readTaskData } from "../tasks/task.js";
 import { Objective } from "../training/objective.js";
@@ -131,13 +132,18 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     : ((await readTaskData(o.data!, "nli")).examples as NliExample[]);
   const vocab = Vocabulary.build(examples.flatMap((e) => [e.premise.tokens, e.hypothesis.tokens]));
   const rssBeforeModel = process.memoryUsage().rss;
-  const config = { ...defaultConfig("nli", o.model, vocab.size), ...sizesOf(o) };
+  const config = {
+    ...defaultConfig("nli", o.model, vocab.size),
+    ...sizesOf(o),
+    ...parserConfig(o.parser, o),
+  };
   const model = new Model(config, { device: o.device });
   // The reference's optimizer; the step, objective and clipping are the trainer's own.
   const optimizer = new Adam(model.store.trainable(), { lr: 1e-3 });
   const objective = new Objective(TRAIN_DEFAULTS);
   const batches = endlessBatches(examples, vocab, o);
-  const countFlops = composesTrees(o.model);
+  // The count covers the composer and its tracker, not a separate parser's own work.
+  const countFlops = composesTrees(o.model) && o.parser === "shared";
   let flops = 0;
   const step = () => {
     const batch = batches.next();

@@ -4,7 +4,7 @@
 // default token budget). Engine-free, so the CLI can document it cheaply.
 import { DEFAULT_TRAIN_BATCH_TOKENS } from "../data/batching.js";
 import type { Device } from "../engine/dtype.js";
-import type { EncoderKind } from "../models/kinds.js";
+import type { EncoderKind, ParserKind } from "../models/kinds.js";
 import { DEFAULT_SIZES, type ModelSizes } from "../models/sizes.js";
 
 export interface BenchOptions extends ModelSizes {
@@ -14,6 +14,8 @@ export interface BenchOptions extends ModelSizes {
   /** Synthetic pairs whose two sentences both have exactly this many words (scaling figures). */
   length?: number;
   model: EncoderKind;
+  /** What decides a parsing model's transitions (`spinn train --parser`), sized as the composer. */
+  parser: ParserKind;
   batchSize: number;
   /** The training batches' token budget, as `spinn train --batch-tokens` (0: count batches). */
   batchTokens: number;
@@ -26,6 +28,7 @@ export interface BenchOptions extends ModelSizes {
 
 export const DEFAULT_BENCH: Omit<BenchOptions, "data" | "synthetic" | "length"> = {
   model: "spinn-pi",
+  parser: "shared",
   batchSize: 128,
   batchTokens: DEFAULT_TRAIN_BATCH_TOKENS,
   steps: 20,

@@ -24,6 +24,7 @@ import { type Command, Option } from "commander";
 import { STDIN } from "../data/lines.js";
 import type { Device } from "../engine/dtype.js";
 import { DEFAULT_INPUT_LIMITS, INPUT_LIMIT_FLAGS, type InputLimits } from "../inference/input-limits.js";
+import { type EncoderKind, type ParserKind, predictsTransitions } from "../models/kinds.js";
 import { pretrainedDir, pretrainedNames } from "../models/pretrained.js";
 import { MODEL_SIZES, SIZE_KEYS } from "../models/sizes.js";
 import { UserError } from "./errors.js";
@@ -280,5 +281,29 @@ export function addLineInputOptions(command: Command): Command {
           defaultText: `${DEFAULT_INPUT_LIMITS.maxLineBytes}, 1 MiB`,
         },
       ),
+    );
+}
+
+/**
+ * `--parser` and `--parser-hidden` (spinn train, spinn bench) against the model: a parser of its
+ * own only for the models that parse, a merge parser only for RL-SPINN, a parser size only with
+ * a parser. `given`: the flags given on the command line.
+ */
+export function checkParserFlags(
+  model: EncoderKind,
+  given: { parser?: ParserKind | undefined; parserHidden?: number | undefined },
+): void {
+  for (const [key, flag] of [
+    ["parser", "--parser"],
+    ["parserHidden", "--parser-hidden"],
+  ] as const) {
+    if (given[key] !== undefined && !predictsTransitions(model))
+      throw new UserError(`${flag} applies to the models that parse (spinn, rl-spinn), not ${model}`);
+  }
+  if (given.parserHidden !== undefined && (given.parser ?? "shared") === "shared")
+    throw new UserError("--parser-hidden sizes a separate parser: add --parser separate or --parser merge");
+  if (given.parser === "merge" && model !== "rl-spinn")
+    throw new UserError(
+      `--parser merge learns its trees from the reward alone: it applies to rl-spinn, not ${model}`,
     );
 }

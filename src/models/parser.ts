@@ -8,6 +8,7 @@ import type { SentenceBatch } from "../data/batching.js";
 import type { ParamPath, Tensor } from "../engine/index.js";
 import type { BatchShard } from "./batch-shard.js";
 import type { EncoderPass, TransitionSource } from "./encoder.js";
+import type { ParserKind } from "./kinds.js";
 import { LeafEmbedder } from "./leaves.js";
 import { MergeParser } from "./merge-parser.js";
 import { SpinnEncoder } from "./spinn.js";
@@ -26,6 +27,26 @@ export interface ParserSizes {
 
 /** Whatever decides a model's trees apart from its composer. */
 export type TreeParser = Parser | MergeParser;
+
+/**
+ * A model config's parser for `--parser KIND` (none for "shared": the encoder's own tracker):
+ * the embeddings as wide as the composer's, its hidden size `parserHidden` (default the
+ * composer's) and its tracker (a merge parser's context LSTM) `dTracker`.
+ */
+export function parserConfig(
+  kind: ParserKind,
+  o: { dEmbed: number; dHidden: number; dTracker: number; parserHidden?: number | undefined },
+): { parser?: ParserSizes } {
+  if (kind === "shared") return {};
+  return {
+    parser: {
+      ...(kind === "merge" ? { kind: "merge" as const } : {}),
+      dEmbed: o.dEmbed,
+      dHidden: o.parserHidden ?? o.dHidden,
+      dTracker: o.dTracker,
+    },
+  };
+}
 
 export function makeParser(path: ParamPath, sizes: ParserSizes, vocabSize: number): TreeParser {
   return sizes.kind === "merge"

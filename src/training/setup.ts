@@ -9,6 +9,7 @@ import { Vocabulary } from "../data/vocabulary.js";
 import { scope, tensor } from "../engine/index.js";
 import { defaultConfig, Model, type ModelConfig } from "../models/model.js";
 import { loadModelDir } from "../models/model-dir.js";
+import { parserConfig } from "../models/parser.js";
 import { sizesOf } from "../models/sizes.js";
 import {
   dataWithTrees,
@@ -127,16 +128,7 @@ async function buildModel(
     trainEmbeddings: o.trainEmbeddings ?? !emb,
     transitions: o.transitions,
     ...(o.model === "rl-spinn" && o.baseline === "learned" ? { valueHead: true } : {}),
-    ...(o.parser === "shared"
-      ? {}
-      : {
-          parser: {
-            ...(o.parser === "merge" ? { kind: "merge" as const } : {}),
-            dEmbed: options.dEmbed,
-            dHidden: o.parserHidden ?? o.dHidden,
-            dTracker: o.dTracker,
-          },
-        }),
+    ...parserConfig(o.parser, { ...options, parserHidden: o.parserHidden }),
   };
   const model = new Model(config, { device: o.device, dtype: o.dtype });
   if (!emb) return { vocab, model, options };

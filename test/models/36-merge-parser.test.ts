@@ -452,5 +452,17 @@ describe("the merge parser", () => {
       r.stderr,
       /--parser merge learns its trees from the reward alone: it applies to rl-spinn, not spinn/,
     );
+    const bench = spawnSync(
+      process.execPath,
+      [cli, "bench", "--synthetic", "10", "--model", "spinn", "--parser", "merge"],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.equal(bench.status, 2, bench.stderr);
+    assert.match(
+      bench.stderr,
+      /--parser merge learns its trees from the reward alone: it applies to rl-spinn, not spinn/,
+    );
   });
 });

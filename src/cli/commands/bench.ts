@@ -1,10 +1,11 @@
 // `spinn bench`: training and evaluation throughput as one JSON line (see src/benchmark/bench.ts).
 import type { Command } from "commander";
 import { type BenchOptions, DEFAULT_BENCH } from "../../benchmark/options.js";
-import { ENCODERS } from "../../models/kinds.js";
+import { ENCODERS, PARSERS } from "../../models/kinds.js";
 import { UserError } from "../errors.js";
 import {
   addOptions,
+  checkParserFlags,
   choiceOption,
   deviceOption,
   fileOption,
@@ -21,6 +22,7 @@ async function runBenchCommand(f: BenchFlags): Promise<void> {
     throw new UserError("give one of --data FILE or --synthetic N");
   if (f.length !== undefined && f.synthetic === undefined)
     throw new UserError("--length applies to --synthetic pairs");
+  checkParserFlags(f.model, { parser: f.parser === "shared" ? undefined : f.parser });
   const { runBench } = await import("../../benchmark/bench.js");
   const { length: lengths, ...options } = f;
   // --length 10,100,1000: a sweep, one run (and one JSON line) per length.
@@ -48,6 +50,14 @@ export function registerBenchCommand(program: Command): void {
       ),
     )
     .addOption(choiceOption("--model <kind>", "encoder", ENCODERS, { default: d.model }))
+    .addOption(
+      choiceOption(
+        "--parser <kind>",
+        "spinn, rl-spinn: what decides the transitions, as spinn train --parser (a separate or merge parser sized as the composer; the FLOP count then covers the composer alone)",
+        PARSERS,
+        { default: d.parser },
+      ),
+    )
     .addOption(intOption("--batch-size <n>", "pairs per batch", { min: 1, default: d.batchSize }))
     .addOption(
       intOption(

@@ -2,15 +2,7 @@
 // directory (written by the trainer), SIGINT → checkpoint and exit, --resume, and data-parallel
 // training (--nproc and torchrun's variables: launch.ts).
 import { type Command, Option } from "commander";
-import {
-  BASELINES,
-  ENCODERS,
-  PARSERS,
-  predictsTransitions,
-  REWARDS,
-  TASKS,
-  TRANSITION_MODES,
-} from "../../models/kinds.js";
+import { BASELINES, ENCODERS, PARSERS, REWARDS, TASKS, TRANSITION_MODES } from "../../models/kinds.js";
 import {
   DEFAULT_LR,
   defaultTrainOptions,
@@ -24,6 +16,7 @@ import {
 import { UserError } from "../errors.js";
 import {
   addOptions,
+  checkParserFlags,
   choiceOption,
   curriculumOption,
   deviceOption,
@@ -166,21 +159,7 @@ async function trainOptions(f: TrainFlags, command: Command, leader: boolean): P
           throw new UserError(`${flag} applies to rl-spinn (REINFORCE), not ${options.model}`);
       }
     }
-    for (const [key, flag] of [
-      ["parser", "--parser"],
-      ["parserHidden", "--parser-hidden"],
-    ] as const) {
-      if (flags[key] !== undefined && !predictsTransitions(options.model))
-        throw new UserError(
-          `${flag} applies to the models that parse (spinn, rl-spinn), not ${options.model}`,
-        );
-    }
-    if (options.parserHidden !== undefined && options.parser === "shared")
-      throw new UserError("--parser-hidden sizes a separate parser: add --parser separate or --parser merge");
-    if (options.parser === "merge" && options.model !== "rl-spinn")
-      throw new UserError(
-        `--parser merge learns its trees from the reward alone: it applies to rl-spinn, not ${options.model}`,
-      );
+    checkParserFlags(options.model, flags);
   }
   return options;
 }

@@ -248,6 +248,24 @@ describe("resume", () => {
     assert.equal(config.model.parser.dHidden, 5);
   });
 
+  test("RL-SPINN with a merge parser and PPO passes (merge orders rescored) resumes exactly", async () => {
+    const rl = {
+      model: "rl-spinn",
+      parser: "merge",
+      parserHidden: 5,
+      optimizer: "adam",
+      ppoEpochs: 2,
+    } as const;
+    const whole = await assertResumesExactly("rl-merge", rl);
+    const config = JSON.parse(readFileSync(path.join(whole, "last", "config.json"), "utf8"));
+    assert.deepEqual(config.model.parser, {
+      kind: "merge",
+      dEmbed: config.model.dEmbed,
+      dHidden: 5,
+      dTracker: config.model.dTracker,
+    });
+  });
+
   test("SIGKILL during training, then --resume, gives the uninterrupted run's weights", async () => {
     const whole = path.join(dir, "cli-whole");
     assert.equal(spawnSync(process.execPath, cliArgs(whole)).status, 0);

@@ -210,6 +210,12 @@ export function listOpsDepth(tokens: readonly string[]): number {
   return max;
 }
 
+/** The outermost operator without its bracket ("MAX" for [MAX 2 [MIN 1 ] ]), null for a lone digit. */
+export function listOpsOutermostOperator(tokens: readonly string[]): string | null {
+  const first = tokens.find(isListOpsOperator);
+  return first === undefined ? null : first.slice(1);
+}
+
 /**
  * The published binarization of an expression given as flat prefix tokens, as transitions:
  * [MAX 2 9 ] → ( ( ( [MAX 2 ) 9 ) ] ). An operator is shifted and waits for its arguments; every

@@ -1,9 +1,10 @@
 // Accuracy (and the trees' F1 against the data's parses) broken down by sentence length and, for
-// ListOps, by nesting depth: where a model's errors concentrate. ListOps is built to test length
-// generalisation (the published test set runs to ~1,000 tokens), so an overall accuracy hides
-// exactly what matters.
+// ListOps, by nesting depth and by outermost operator: where a model's errors concentrate.
+// ListOps is built to test length generalisation (the published test set runs to ~1,000 tokens),
+// so an overall accuracy hides exactly what matters; and a tree shape can suit one operator and
+// not another (a sum modulo 10 composed last, after its arguments, is harder to carry).
 import { exampleLength } from "../data/batching.js";
-import { listOpsDepth } from "../data/listops.js";
+import { LISTOPS_OPERATORS, listOpsDepth, listOpsOutermostOperator } from "../data/listops.js";
 import { bracketF1 } from "../data/tree-metrics.js";
 import { type Example, lengthKeys, sidesOf, type TaskData } from "../tasks/task.js";
 
@@ -39,6 +40,8 @@ export interface Breakdown {
   byLength: ({ bin: string } & BreakdownRow)[];
   /** ListOps: operator nesting depth (1: one list), shallowest first; null for NLI. */
   byDepth: ({ depth: number } & BreakdownRow)[] | null;
+  /** ListOps: the outermost operator (MIN, MAX, MED, SM; "digit" for a lone digit); null for NLI. */
+  byOperator: ({ operator: string } & BreakdownRow)[] | null;
 }
 
 interface Tally {
@@ -56,13 +59,18 @@ interface Tally {
 export function breakdown(given: TaskData, used: TaskData | null, predicted: ArrayLike<number>): Breakdown {
   const bins = new Map<string, Tally>();
   const depths = new Map<number, Tally>();
+  const operators = new Map<string, Tally>();
   const listops = given.task === "listops";
   const lengths = lengthKeys(given);
   given.examples.forEach((ex, i) => {
     const f1s = used ? sentenceF1s(ex, used.examples[i]!) : [];
     const right = predicted[i] === ex.label;
     count(bins, lengthBin(exampleLength(lengths, i)), right, f1s);
-    if (listops) count(depths, listOpsDepth(sidesOf(ex)[0]![1].tokens), right, f1s);
+    if (listops) {
+      const tokens = sidesOf(ex)[0]![1].tokens;
+      count(depths, listOpsDepth(tokens), right, f1s);
+      count(operators, listOpsOutermostOperator(tokens) ?? "digit", right, f1s);
+    }
   });
   const byLength = LENGTH_BINS.filter((b) => bins.has(b.bin)).map((b) => ({
     bin: b.bin,
@@ -71,7 +79,12 @@ export function breakdown(given: TaskData, used: TaskData | null, predicted: Arr
   const byDepth = listops
     ? [...depths.keys()].sort((a, b) => a - b).map((depth) => ({ depth, ...row(depths.get(depth)!) }))
     : null;
-  return { byLength, byDepth };
+  const byOperator = listops
+    ? [...LISTOPS_OPERATORS.map((o) => o.slice(1)), "digit"]
+        .filter((o) => operators.has(o))
+        .map((operator) => ({ operator, ...row(operators.get(operator)!) }))
+    : null;
+  return { byLength, byDepth, byOperator };
 }
 
 /** F1 of each sentence's used tree against its parse, where both exist and there is something to compare. */
@@ -124,6 +137,14 @@ export function formatBreakdown(b: Breakdown): string {
       "by nesting depth (operators):",
       header("depth"),
       ...b.byDepth.map((r) => line(String(r.depth), r)),
+    );
+  }
+  if (b.byOperator) {
+    lines.push(
+      "",
+      "by outermost operator:",
+      header("operator"),
+      ...b.byOperator.map((r) => line(r.operator, r)),
     );
   }
   return lines.join("\n");

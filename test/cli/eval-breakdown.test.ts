@@ -83,9 +83,20 @@ describe("eval by length and depth", () => {
         tree_f1: null,
       },
     ]);
+    // Outermost operators: MIN (lines 12-19), MAX (0-11), SM (20-23), in the operators' order.
+    const ops = (operator: string, from: number, to: number) => ({
+      operator,
+      examples: to - from,
+      correct: correct(right, from, to),
+      accuracy: correct(right, from, to) / (to - from),
+      tree_f1: null,
+    });
+    assert.deepEqual(s.by_operator, [ops("MIN", 12, 20), ops("MAX", 0, 12), ops("SM", 20, 24)]);
     const text = spinn(["eval", "--model-dir", out, "--data", data]);
     assert.equal(text.status, 0, text.stderr);
     assert.match(text.stdout, /trees \(given\)/);
+    assert.match(text.stdout, /^by outermost operator:$/m);
+    assert.match(text.stdout, /^ {2}SM +4 +\d+\.\d\d%$/m);
     assert.match(text.stdout, /^ {2}21-40 +4 +\d+\.\d\d%$/m);
     assert.match(text.stdout, /^ {2}2 +8 +\d+\.\d\d%$/m);
   });

@@ -52,10 +52,34 @@ test("ListOps accuracy by length and by depth, worked out by hand", () => {
     { depth: 1, examples: 4, correct: 3, accuracy: 0.75, treeF1: null },
     { depth: 2, examples: 1, correct: 0, accuracy: 0, treeF1: null },
   ]);
+  // Outermost operators: MAX (right), MIN (wrong), SM three times (two right).
+  assert.deepEqual(b.byOperator, [
+    { operator: "MIN", examples: 1, correct: 0, accuracy: 0, treeF1: null },
+    { operator: "MAX", examples: 1, correct: 1, accuracy: 1, treeF1: null },
+    { operator: "SM", examples: 3, correct: 2, accuracy: 2 / 3, treeF1: null },
+  ]);
   const text = formatBreakdown(b);
+  assert.match(text, /^by outermost operator:$/m);
+  assert.match(text, /^ {2}SM +3 +66\.67%$/m);
   assert.match(text, /^ {2}<=20 +2 +50\.00%$/m);
   assert.match(text, /^ {2}2 +1 +0\.00%$/m);
   assert.doesNotMatch(text, /tree F1/);
+});
+
+test("a lone digit has no operator: its own row, after the operators", () => {
+  const b = breakdown(
+    listops([
+      [5, "5"],
+      [3, "[SM 1 2 ]"],
+      [7, "7"],
+    ]),
+    null,
+    [5, 0, 7],
+  );
+  assert.deepEqual(b.byOperator, [
+    { operator: "SM", examples: 1, correct: 0, accuracy: 0, treeF1: null },
+    { operator: "digit", examples: 2, correct: 2, accuracy: 1, treeF1: null },
+  ]);
 });
 
 test("the trees' F1 by bin: the trees used against the data's parses", () => {
@@ -122,6 +146,7 @@ test("NLI: a pair's length is its longer sentence; no depth", () => {
     ],
   );
   assert.equal(b.byDepth, null);
+  assert.equal(b.byOperator, null);
 });
 
 test("tree sources: given, fixed, predicted or none", () => {

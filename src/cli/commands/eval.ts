@@ -78,6 +78,7 @@ async function runEval(f: EvalFlags): Promise<void> {
       trees,
       by_length: byLength.byLength,
       ...(byLength.byDepth ? { by_depth: byLength.byDepth } : {}),
+      ...(byLength.byOperator ? { by_operator: byLength.byOperator } : {}),
       ...(agreement ? { agreement } : {}),
       ...(f.report ? { report: f.report } : {}),
     };

@@ -170,6 +170,15 @@ export class MergeParser {
     const W = batch.width;
     const H = this.sizes.dHidden;
     const options = { dtype: this.query.dtype, device: this.query.device };
+    // A data-parallel rank can hold no sentence of a global batch: nothing to parse.
+    if (N === 0) {
+      const none = zeros([0], options);
+      return {
+        encoding: zeros([0, H], options),
+        trees: { transitions: new Uint8Array(0), steps: 0, merges: [] },
+        policy: { logProb: none, entropy: none, transitionLoss: null },
+      };
+    }
     // Rows: the leaves (sentence i's word j at i·W + j), then the candidate parents as they are
     // made, then one row that stays zero: the score of a sentence already parsed (below).
     let candidates = 0;

@@ -111,10 +111,13 @@ const runs: [string, object][] = [
   // A budget of 40: batches of 2 pairs, or 1 of a 6-word premise: a global batch of one row,
   // whose batch norm alone must agree with the group's (and keep a finite running variance).
   ["spinn-pi-budget-ones", { task: "nli", model: "spinn-pi", batchTokens: 40 }],
+  // The merge parser: its merges drawn for the global batch, its pass on each rank's sentences.
+  ["rl-spinn-merge", { task: "listops", model: "rl-spinn", parser: "merge" }],
+  ["rl-spinn-merge-nli", { task: "nli", model: "rl-spinn", parser: "merge", parserHidden: 3 }],
 ];
 
 describe("3 workers with batches of 2 (a worker with nothing to train in each step)", { skip }, () => {
-  for (const [name, kind] of [0, 2, 4, 5, 6, 7, 8, 9].map((i) => runs[i]!)) {
+  for (const [name, kind] of [0, 2, 4, 5, 6, 7, 8, 9, runs.length - 1].map((i) => runs[i]!)) {
     test(name, async () => {
       const data = (kind as { task: string }).task === "nli" ? nli : listops;
       const options = { ...sizes, ...kind, train: data, dev: data, epochs: 1, maxSteps: 4, batchSize: 2 };

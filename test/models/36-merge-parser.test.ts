@@ -388,6 +388,24 @@ describe("the merge parser", () => {
     model.dispose();
   });
 
+  test("a batch with no sentence (a data-parallel rank's empty part) parses to nothing", () => {
+    const model = tinyRlSpinn(60, { parser: "merge" });
+    scope(() => {
+      const empty = {
+        size: 0,
+        width: 0,
+        ids: new Int32Array(0),
+        lengths: new Int32Array(0),
+        steps: 0,
+        transitions: null,
+      };
+      const pass = parserOf(model).run(empty, true, "sample");
+      assert.deepEqual(pass.encoding.shape, [0, 3]);
+      assert.deepEqual([pass.policy!.logProb.shape, pass.trees!.merges], [[0], []]);
+    });
+    model.dispose();
+  });
+
   test("a model directory keeps the merge parser; it runs in no rolling batch", () => {
     const model = tinyRlSpinn(61, { parser: "merge" });
     const vocab = Vocabulary.build([Array.from({ length: 10 }, (_, i) => `w${i}`)]);

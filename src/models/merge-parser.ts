@@ -17,6 +17,8 @@
 import type { SentenceBatch } from "../data/batching.js";
 import { REDUCE, SHIFT, SKIP } from "../data/transitions.js";
 import {
+  type Device,
+  type DType,
   embedding,
   Linear,
   LSTMCell,
@@ -35,7 +37,7 @@ import {
   rowRange,
   type TransitionSource,
 } from "./encoder.js";
-import { interleave, Reduce } from "./spinn.js";
+import { Reduce, reduceStep } from "./spinn.js";
 
 /** The merge parser's sizes: embeddings, TreeLSTM (dHidden) and context LSTM (dTracker). */
 export interface MergeParserSizes {
@@ -170,15 +172,6 @@ export class MergeParser {
     const W = batch.width;
     const H = this.sizes.dHidden;
     const options = { dtype: this.query.dtype, device: this.query.device };
-    // A data-parallel rank can hold no sentence of a global batch: nothing to parse.
-    if (N === 0) {
-      const none = zeros([0], options);
-      return {
-        encoding: zeros([0, H], options),
-        trees: { transitions: new Uint8Array(0), steps: 0, merges: [] },
-        policy: { logProb: none, entropy: none, transitionLoss: null },
-      };
-    }
     // Rows: the leaves (sentence i's word j at i·W + j), then the candidate parents as they are
     // made, then one row that stays zero: the score of a sentence already parsed (below).
     let candidates = 0;
@@ -189,24 +182,24 @@ export class MergeParser {
     memory.write(rowRange(0, N * W), this.leafStates(batch));
     const product = this.reduce.stepProduct(candidates);
     let nextRow = N * W;
-    const compose = (left: number[], right: number[]): Int32Array => {
-      const out = Int32Array.from(left, () => nextRow++);
+    // The fresh pairs' candidate parents: SPINN's REDUCE step into new rows, and their scores.
+    const compose = (fresh: Frontier["fresh"]): Int32Array => {
+      const out = Int32Array.from(fresh.left, () => nextRow++);
       if (out.length === 0) return out;
-      const l = Int32Array.from(left);
-      const r = Int32Array.from(right);
-      const gates = product.forwardGathered([
-        { memory, rows: interleave(l, r), group: 2, start: 0, count: H },
-      ]);
-      memory.writeTreeLstmCell(out, gates, l, r);
+      const pairs = {
+        examples: Int32Array.from(fresh.sentence),
+        left: Int32Array.from(fresh.left),
+        right: Int32Array.from(fresh.right),
+        out,
+      };
+      reduceStep(this.reduce, memory, pairs, null, product);
       scores.write(out, memory.gather(out, 1, 0, H).matmul(this.query).unsqueeze(1));
       return out;
     };
 
     const frontier = new Frontier(batch.lengths, W);
-    frontier.setCandidates(compose(frontier.fresh.left, frontier.fresh.right));
-    const merges = Array.from(batch.lengths, (n) => new Int32Array(Math.max(0, n - 1)));
-    const logProbs: Tensor[] = [];
-    const entropies: Tensor[] = [];
+    frontier.setCandidates(compose(frontier.fresh));
+    const terms: { logProb: Tensor; entropy: Tensor }[] = [];
     for (let step = 0; step < W - 1; step++) {
       const m = W - 1 - step;
       // The step's candidates, N × m: a sentence's pairs, then the zero row, masked out; a
@@ -219,27 +212,19 @@ export class MergeParser {
       for (let i = 0; i < N; i++) {
         const count = frontier.pairs[i]!.length;
         if (count === 0) continue;
-        const j = choose(i, step, host, i * m, count);
-        chosen[i] = j;
-        merges[i]![step] = j;
-        frontier.merge(i, j);
+        chosen[i] = choose(i, step, host, i * m, count);
+        frontier.merge(i, chosen[i]!);
       }
-      frontier.setCandidates(compose(frontier.fresh.left, frontier.fresh.right));
-      const index = tensor(chosen, { dtype: "int64", device: options.device }).unsqueeze(1);
-      logProbs.push(logp.gather(1, index).squeeze(1));
-      entropies.push(logp.exp().mul(logp.maskedFill(mask, 0)).sum([1]).neg());
+      frontier.setCandidates(compose(frontier.fresh));
+      terms.push(stepTerms(logp, mask, chosen));
     }
 
-    const trees = { ...followedTrees(batch.lengths, frontier.nodes, frontier.children), merges };
-    const roots = Int32Array.from(frontier.nodes, (node) => node[0]!);
-    const encoding = memory.gather(roots, 1, 0, H);
-    const zero = () => tensor(new Float32Array(N), options);
-    const policy: PolicyTerms = {
-      logProb: logProbs.length > 0 ? stack(logProbs, 0).sum([0]) : zero(),
-      entropy: entropies.length > 0 ? stack(entropies, 0).sum([0]) : zero(),
-      transitionLoss: null,
+    const trees = {
+      ...followedTrees(batch.lengths, frontier.nodes, frontier.children),
+      merges: frontier.merges,
     };
-    return { encoding, trees, policy };
+    const roots = Int32Array.from(frontier.nodes, (node) => node[0]!);
+    return { encoding: memory.gather(roots, 1, 0, H), trees, policy: summedTerms(terms, N, options) };
   }
 
   /**
@@ -249,6 +234,9 @@ export class MergeParser {
   leafStates(batch: SentenceBatch): Tensor {
     const N = batch.size;
     const W = batch.width;
+    // A batch with no word (a data-parallel rank's empty part of a global batch): no states.
+    if (W === 0)
+      return zeros([0, 2 * this.sizes.dHidden], { dtype: this.embed.dtype, device: this.embed.device });
     const ids = tensor(batch.ids, { device: this.embed.device });
     const words = embedding(this.embed, ids).reshape(N, W, this.sizes.dEmbed);
     const product = this.context.stepProduct(N * W);
@@ -271,6 +259,8 @@ export class MergeParser {
  */
 class Frontier {
   readonly nodes: number[][] = [];
+  /** Each sentence's merges so far: the pair chosen at each step (n − 1 in all). */
+  readonly merges: Int32Array[] = [];
   readonly pairs: number[][] = [];
   readonly children = new Map<number, [number, number]>();
   fresh = { left: [] as number[], right: [] as number[], sentence: [] as number[], position: [] as number[] };
@@ -279,6 +269,7 @@ class Frontier {
   constructor(lengths: Int32Array, W: number) {
     lengths.forEach((n, i) => {
       this.nodes.push(Array.from({ length: n }, (_, j) => i * W + j));
+      this.merges.push(new Int32Array(Math.max(0, n - 1)));
       this.pairs.push(new Array<number>(Math.max(0, n - 1)).fill(-1));
       for (let j = 0; j + 1 < n; j++) this.#addFresh(i, j, i * W + j, i * W + j + 1);
     });
@@ -316,6 +307,9 @@ class Frontier {
     const node = this.nodes[i]!;
     const p = this.pairs[i]!;
     const parent = p[j]!;
+    // n words, n − k nodes after k merges: this is merge k.
+    const merges = this.merges[i]!;
+    merges[merges.length + 1 - node.length] = j;
     this.children.set(parent, [node[j]!, node[j + 1]!]);
     node.splice(j, 2, parent);
     const hasLeft = j > 0;
@@ -336,6 +330,34 @@ class Frontier {
     this.fresh.sentence.push(sentence);
     this.fresh.position.push(position);
   }
+}
+
+/**
+ * One step's policy terms per sentence (N): the log-probability of the chosen pair, and the
+ * entropy of the step's distribution (`mask`: the entries that are not candidates).
+ */
+function stepTerms(logp: Tensor, mask: Tensor, chosen: Int32Array): { logProb: Tensor; entropy: Tensor } {
+  const index = tensor(chosen, { dtype: "int64", device: logp.device }).unsqueeze(1);
+  return {
+    logProb: logp.gather(1, index).squeeze(1),
+    entropy: logp.exp().mul(logp.maskedFill(mask, 0)).sum([1]).neg(),
+  };
+}
+
+/** The steps' terms summed per sentence (zeros when no sentence had a choice to make). */
+function summedTerms(
+  terms: readonly { logProb: Tensor; entropy: Tensor }[],
+  N: number,
+  options: { dtype: DType; device: Device },
+): PolicyTerms {
+  const sum = (key: "logProb" | "entropy") =>
+    terms.length > 0
+      ? stack(
+          terms.map((t) => t[key]),
+          0,
+        ).sum([0])
+      : zeros([N], options);
+  return { logProb: sum("logProb"), entropy: sum("entropy"), transitionLoss: null };
 }
 
 /** The trees of a pass: each sentence's transitions from its root, SKIP-padded (N × (2n − 1)). */

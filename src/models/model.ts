@@ -24,6 +24,7 @@ import {
   type TransitionMode,
 } from "./kinds.js";
 import { LeafEmbedder } from "./leaves.js";
+import { MergeParser } from "./merge-parser.js";
 import { alongTrees, makeParser, type ParserSizes, type TreeParser } from "./parser.js";
 import { DEFAULT_SIZES, type ModelSizes } from "./sizes.js";
 import { SpinnEncoder } from "./spinn.js";
@@ -148,6 +149,17 @@ export class Model {
   policyPass(sentences: SentenceBatch, training: boolean, source: TransitionSource): EncoderPass {
     if (this.parser) return this.parser.run(sentences, training, source);
     return this.encoder.run(this.leaves.forward(sentences, training), sentences, source);
+  }
+
+  /**
+   * The policy terms of trees the model chose earlier (`sentences.transitions`; PPO's rescoring,
+   * without dropout): a merge parser scores their merge orders instead (`merges`, one per
+   * sentence), since a tree has many and the sample's probability is its order's.
+   */
+  rescorePass(sentences: SentenceBatch, merges: readonly Int32Array[] | null): EncoderPass {
+    if (!(this.parser instanceof MergeParser)) return this.policyPass(sentences, false, "given");
+    if (!merges) throw new Error("a merge parser's trees are rescored by their merge orders: pass them");
+    return this.parser.scoreMerges(sentences, merges);
   }
 
   /**

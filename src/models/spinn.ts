@@ -126,8 +126,9 @@ export class Reduce {
  * to its new row). Reduce.forward's maths in three native calls for the whole batch: one gather
  * of the children's h and the tracker's h side by side, one product, and the fused cell inside
  * the memory, which reads the children's c from their rows and writes [h | c] to the new rows.
+ * The merge parser (merge-parser.ts) composes its candidate parents with it too.
  */
-function reduceStep(
+export function reduceStep(
   reduce: Reduce,
   memory: StateMemory,
   popped: ReduceStep,

@@ -10,7 +10,6 @@
 import { SKIP } from "../data/transitions.js";
 import { clipGradNorm, noGrad, type Optimizer, scope, type Tensor, tensor } from "../engine/index.js";
 import { batchLayout } from "../models/batch-layout.js";
-import { MergeParser } from "../models/merge-parser.js";
 import type { Model } from "../models/model.js";
 import type { TaskBatch } from "../tasks/task.js";
 import { requireFinite } from "./divergence.js";
@@ -60,15 +59,11 @@ export function treeLogProb(
 ): Tensor {
   const layout = batchLayout(batch);
   const s = layout.sentences;
-  if (model.parser instanceof MergeParser) {
-    if (!merges) throw new Error("a merge parser's trees are rescored by their merge orders: pass them");
-    return layout.perExample(model.parser.scoreMerges(s, merges).policy!.logProb);
-  }
   const steps = trees.reduce((m, t) => Math.max(m, t.length), 0);
   const transitions = new Uint8Array(s.size * steps).fill(SKIP);
   trees.forEach((t, i) => transitions.set(t, i * steps));
   const sentences = { ...s, steps, transitions };
-  const pass = model.policyPass(sentences, false, "given");
+  const pass = model.rescorePass(sentences, merges);
   if (!pass.policy) throw new Error("PPO passes need a model that predicts its transitions (rl-spinn)");
   return layout.perExample(pass.policy.logProb);
 }

@@ -216,7 +216,7 @@ export class MergeParser {
         frontier.merge(i, chosen[i]!);
       }
       frontier.setCandidates(compose(frontier.fresh));
-      terms.push(stepTerms(logp, mask, chosen));
+      terms.push(stepTerms(logp, mask, chosen, options.device));
     }
 
     const trees = {
@@ -334,10 +334,16 @@ class Frontier {
 
 /**
  * One step's policy terms per sentence (N): the log-probability of the chosen pair, and the
- * entropy of the step's distribution (`mask`: the entries that are not candidates).
+ * entropy of the step's distribution (`mask`: the entries that are not candidates). `device` is
+ * the pass's, given rather than read off `logp` (a native call per step).
  */
-function stepTerms(logp: Tensor, mask: Tensor, chosen: Int32Array): { logProb: Tensor; entropy: Tensor } {
-  const index = tensor(chosen, { dtype: "int64", device: logp.device }).unsqueeze(1);
+function stepTerms(
+  logp: Tensor,
+  mask: Tensor,
+  chosen: Int32Array,
+  device: Device,
+): { logProb: Tensor; entropy: Tensor } {
+  const index = tensor(chosen, { dtype: "int64", device }).unsqueeze(1);
   return {
     logProb: logp.gather(1, index).squeeze(1),
     entropy: logp.exp().mul(logp.maskedFill(mask, 0)).sum([1]).neg(),

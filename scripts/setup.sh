@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 # the benchmarks compare against (and an independent safetensors reader in the tests); chromium
 # is the browser the web page's tests drive (through playwright-core).
 # libgloo-dev: the gloo headers c10d's ProcessGroupGloo needs (data-parallel training, --nproc)
-packages=(libtorch-dev libopenblas0-pthread python3-torch chromium libgloo-dev)
+# libmimalloc2.0: the allocator of CPU tensors (native/src/cpu_allocator.cpp; optional at run time)
+packages=(libtorch-dev libopenblas0-pthread python3-torch chromium libgloo-dev libmimalloc2.0)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

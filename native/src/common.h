@@ -83,6 +83,11 @@ at::Tensor copyInto(at::Tensor& dst, const at::Tensor& src);
 // where there is no GPU. Off by default; runtimeInfo reports it.
 bool genericKernels();
 
+// The CPU tensors' allocator (cpu_allocator.cpp): "mimalloc" or "system" (libtorch's default,
+// glibc's malloc), and a release of both allocators' free pages to the OS.
+const char* cpuAllocatorName();
+bool releaseFreeAllocatorMemory();
+
 // Live-handle bookkeeping for the memory report.
 void trackBox(TensorBox* box);
 void untrackBox(TensorBox* box);

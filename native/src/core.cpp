@@ -239,6 +239,7 @@ Napi::Value runtimeInfo(const Napi::CallbackInfo& info) {
   out.Set("cudaDevices", cuda ? static_cast<double>(torch::cuda::device_count()) : 0.0);
   out.Set("parallelInfo", at::get_parallel_info());
   out.Set("genericKernels", genericKernels());
+  out.Set("cpuAllocator", cpuAllocatorName());
   return out;
 }
 

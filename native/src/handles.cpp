@@ -275,15 +275,16 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// releaseFreeMemory(): hands the pages glibc's malloc holds free back to the OS (malloc_trim),
-// from the middle of its arenas too, not only their tops; returns whether any were. libtorch
-// allocates each batch's tensors with malloc, of sizes that change from batch to batch, and the
-// freed ones leave holes glibc keeps: without this, a predict process's RSS follows its
-// high-water mark and the fragmentation of the arena (+30-60 MiB over the first 100,000 lines,
-// issue 11), with it the memory the current batch needs. About 4 ms on a 100 MB arena: a
-// long-running reader calls it once per batch, not per tensor.
+// releaseFreeMemory(): hands the pages the allocators hold free back to the OS (malloc_trim for
+// glibc's, from the middle of its arenas too, not only their tops; mi_collect for mimalloc's);
+// returns whether glibc released any. libtorch allocates each batch's tensors in sizes that change
+// from batch to batch, and the freed ones leave holes an allocator keeps: without this, a predict
+// process's RSS follows its high-water mark and the fragmentation of the arena (+30-60 MiB over
+// the first 100,000 lines with glibc alone, issue 11), with it the memory the current batch
+// needs. About 4 ms on a 100 MB arena: a long-running reader calls it once per batch, not per
+// tensor.
 Napi::Value releaseFreeMemory(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
+  return Napi::Boolean::New(info.Env(), releaseFreeAllocatorMemory());
 }
 
 // Every exported function is this one trampoline, handed its table row as callback data: the

@@ -119,7 +119,14 @@ export interface BenchResult {
   host_syncs_per_eval_batch: number;
   native_calls_by_name_per_train_step: Record<string, number>;
   cuda_mib?: number;
-  versions: { node: string; torch: string; threads: number; blas_threads: number | null; cores: number };
+  versions: {
+    node: string;
+    torch: string;
+    threads: number;
+    blas_threads: number | null;
+    cpu_allocator: "mimalloc" | "system";
+    cores: number;
+  };
 }
 
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
@@ -320,6 +327,7 @@ function versions(): BenchResult["versions"] {
     torch: info.torchVersion,
     threads: info.threads,
     blas_threads: info.blasThreads,
+    cpu_allocator: info.cpuAllocator,
     cores: availableParallelism(),
   };
 }

@@ -22,6 +22,12 @@ export interface RuntimeInfo {
   parallelInfo: string;
   /** SPINN_GENERIC_KERNELS=1: the fused ops run their device-generic (ATen) path on the CPU too. */
   genericKernels: boolean;
+  /**
+   * Where CPU tensors' memory comes from: "mimalloc" when the addon was built with it
+   * (native/src/cpu_allocator.cpp), unless SPINN_ALLOCATOR=system; "system" is libtorch's default
+   * (glibc's malloc).
+   */
+  cpuAllocator: "mimalloc" | "system";
 }
 
 export interface MemoryReport {
@@ -314,9 +320,26 @@ function requireAddon(require: NodeJS.Require): NativeBinding {
   );
 }
 
+// SPINN_ALLOCATOR picks where CPU tensors' memory comes from (native/src/cpu_allocator.cpp, which
+// reads it as the addon loads): "mimalloc" (the default where libmimalloc.so.2 is installed) or
+// "system" (libtorch's default, glibc's malloc). A value the addon could not honour is an error,
+// not a silent fallback.
+function checkAllocatorChoice(binding: NativeBinding): void {
+  const asked = process.env.SPINN_ALLOCATOR;
+  if (asked === undefined || asked === "") return;
+  if (asked !== "mimalloc" && asked !== "system")
+    throw new TorchError(`SPINN_ALLOCATOR=${asked}: expected mimalloc or system`, "load");
+  if (binding.runtimeInfo().cpuAllocator !== asked)
+    throw new TorchError(
+      "SPINN_ALLOCATOR=mimalloc: libmimalloc.so.2 could not be opened (apt-get install -y libmimalloc2.0)",
+      "load",
+    );
+}
+
 function load(): NativeBinding {
   const binding = requireAddon(createRequire(import.meta.url));
   binding.init(TorchError);
+  checkAllocatorChoice(binding);
   // Threads. OpenBLAS runs the matrix products, where threads pay: it gets every core. libtorch's
   // OpenMP pool parallelises elementwise ops; on the small per-step tensors of tree encoders a
   // parallel region costs more than it saves, and when another process holds a core, a

@@ -1,0 +1,70 @@
+// Where CPU tensors' memory comes from (native/src/cpu_allocator.cpp): mimalloc where
+// libmimalloc.so.2 is installed, libtorch's default (glibc) with SPINN_ALLOCATOR=system. Each
+// choice runs in a child process, since the addon reads it once as it loads.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const program = fileURLToPath(new URL("./cpu-allocator-program.js", import.meta.url));
+
+interface ProgramResult {
+  allocator: string;
+  values: number[];
+  burst: { before: number; peak: number; after: number };
+}
+
+function runProgram(allocator: string | undefined): {
+  status: number | null;
+  stderr: string;
+  result?: ProgramResult;
+} {
+  const env = { ...process.env };
+  delete env.SPINN_ALLOCATOR;
+  if (allocator !== undefined) env.SPINN_ALLOCATOR = allocator;
+  const child = spawnSync(process.execPath, [program], { encoding: "utf8", env });
+  const result = child.status === 0 ? (JSON.parse(child.stdout) as ProgramResult) : undefined;
+  return { status: child.status, stderr: child.stderr, result };
+}
+
+test("both allocators give the same bits: a seeded training with tensors of many sizes", () => {
+  const system = runProgram("system");
+  assert.equal(system.status, 0, system.stderr);
+  assert.equal(system.result!.allocator, "system");
+  const byDefault = runProgram(undefined);
+  assert.equal(byDefault.status, 0, byDefault.stderr);
+  const { values } = byDefault.result!;
+  assert.equal(values.length, system.result!.values.length);
+  assert.ok(values.every(Number.isFinite));
+  assert.deepEqual(values, system.result!.values);
+});
+
+test("releaseFreeMemory gives the pages of freed tensors back to the OS, whichever allocator holds them", () => {
+  for (const allocator of ["system", undefined] as const) {
+    const run = runProgram(allocator);
+    assert.equal(run.status, 0, run.stderr);
+    const { before, peak, after } = run.result!.burst;
+    const label = `${run.result!.allocator}: RSS ${before.toFixed(0)} → ${peak.toFixed(0)} → ${after.toFixed(0)} MiB`;
+    assert.ok(peak - before > 400, `${label}: the burst holds 512 MiB of tensors at its peak`);
+    assert.ok(after - before < 64, `${label}: released after the burst`);
+  }
+});
+
+test("SPINN_ALLOCATOR: an unknown value is an error naming it; mimalloc where it cannot be opened is an error", () => {
+  const unknown = runProgram("tcmalloc");
+  assert.notEqual(unknown.status, 0);
+  assert.match(unknown.stderr, /SPINN_ALLOCATOR=tcmalloc: expected mimalloc or system/);
+  // The default is mimalloc exactly where libmimalloc.so.2 opens (setup.sh installs it).
+  const installed = runProgram(undefined).result!.allocator === "mimalloc";
+  const asked = runProgram("mimalloc");
+  if (installed) {
+    assert.equal(asked.status, 0, asked.stderr);
+    assert.equal(asked.result!.allocator, "mimalloc");
+  } else {
+    assert.notEqual(asked.status, 0);
+    assert.match(
+      asked.stderr,
+      /SPINN_ALLOCATOR=mimalloc: libmimalloc\.so\.2 could not be opened \(apt-get install -y libmimalloc2\.0\)/,
+    );
+  }
+});

@@ -17,7 +17,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <new>
 
 #include "common.h"
 
@@ -51,7 +50,7 @@ void freeTensorBlock(void* p) { mimalloc.free(p); }
 struct MimallocCpuAllocator final : at::Allocator {
   at::DataPtr allocate(size_t n) const override {
     void* p = n == 0 ? nullptr : mimalloc.mallocAligned(n, kAlignment);
-    if (n != 0 && p == nullptr) throw std::bad_alloc();
+    TORCH_CHECK(n == 0 || p != nullptr, "mimalloc: can't allocate memory: you tried to allocate ", n, " bytes");
     return {p, p, &freeTensorBlock, at::Device(at::DeviceType::CPU)};
   }
   at::DeleterFnPtr raw_deleter() const override { return &freeTensorBlock; }

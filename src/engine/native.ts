@@ -23,7 +23,7 @@ export interface RuntimeInfo {
   /** SPINN_GENERIC_KERNELS=1: the fused ops run their device-generic (ATen) path on the CPU too. */
   genericKernels: boolean;
   /**
-   * Where CPU tensors' memory comes from: "mimalloc" when the addon was built with it
+   * Where CPU tensors' memory comes from: "mimalloc" where libmimalloc.so.2 opens
    * (native/src/cpu_allocator.cpp), unless SPINN_ALLOCATOR=system; "system" is libtorch's default
    * (glibc's malloc).
    */

@@ -135,10 +135,10 @@ export function memory(): EngineMemory {
 }
 
 /**
- * Returns the native heap's free pages to the OS (glibc's malloc_trim; native/src/handles.cpp
- * says why). For a process that handles a long stream batch by batch: once per batch keeps its
- * RSS at what the batch needs instead of the heap's high-water mark. Returns whether pages were
- * released.
+ * Returns the native heap's free pages to the OS (glibc's malloc_trim, and mimalloc's collection
+ * of this thread's heap where it holds the tensors; native/src/handles.cpp says why). For a
+ * process that handles a long stream batch by batch: once per batch keeps its RSS at what the
+ * batch needs instead of the heap's high-water mark. Returns whether glibc released pages.
  */
 export function releaseFreeMemory(): boolean {
   return native.releaseFreeMemory();

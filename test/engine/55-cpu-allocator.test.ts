@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { zeros } from "../../src/engine/index.js";
 
 const program = fileURLToPath(new URL("./cpu-allocator-program.js", import.meta.url));
 
@@ -67,4 +68,9 @@ test("SPINN_ALLOCATOR: an unknown value is an error naming it; mimalloc where it
       /SPINN_ALLOCATOR=mimalloc: libmimalloc\.so\.2 could not be opened \(apt-get install -y libmimalloc2\.0\)/,
     );
   }
+});
+
+test("a tensor larger than memory is an error that says how many bytes were asked for", () => {
+  // 10^14 floats: more than any machine's memory, whichever allocator this process runs.
+  assert.throws(() => zeros([1e7, 1e7]), /can't allocate memory: you tried to allocate 400000000000000 bytes/);
 });

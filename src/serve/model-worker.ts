@@ -12,7 +12,7 @@ import { parentPort } from "node:worker_threads";
 import { snakeKeys } from "../cli/json-output.js";
 import { DataError } from "../data/errors.js";
 import type { Device } from "../engine/dtype.js";
-import { scope } from "../engine/index.js";
+import { releaseFreeMemory, scope } from "../engine/index.js";
 import {
   classify,
   inputExamples,
@@ -26,6 +26,7 @@ import { predictsTransitions } from "../models/kinds.js";
 import { type LoadedModel, loadModelDir } from "../models/model-dir.js";
 import { sizesOf } from "../models/sizes.js";
 import { labelNames, sidesOf } from "../tasks/task.js";
+import { IdleRelease } from "./idle-release.js";
 import type { FromWorker, GroupOutcome, JobDone, ModelInfo, ToWorker } from "./protocol.js";
 
 const port = parentPort;
@@ -45,6 +46,30 @@ interface RollingJob {
   /** The rolling batch's counters when the job joined, for its mean batch. */
   steps: number;
   exampleSteps: number;
+}
+
+/** The memory of the worker's batches goes back to the OS after a second without work. */
+const IDLE_RELEASE_MS = 1000;
+const idleRelease = new IdleRelease(releaseIdleMemory, IDLE_RELEASE_MS);
+
+/** A new, empty rolling batch for a model, in place of the one it had. */
+function renewRollingBatch(name: string): void {
+  const loaded = models.get(name)!;
+  rolling.set(name, { batch: new RollingBatch(loaded.model, loaded.vocab), jobs: new Set() });
+}
+
+/**
+ * What an idle worker gives back: each empty rolling batch starts again at its initial size (its
+ * state memory grows to the largest load it held and never shrinks), then the allocators' free
+ * pages go back to the OS.
+ */
+function releaseIdleMemory(): void {
+  for (const [name, entry] of rolling) {
+    if (entry.batch.size !== 0) continue;
+    entry.batch.dispose();
+    renewRollingBatch(name);
+  }
+  releaseFreeMemory();
 }
 
 /** Seconds spent running models (batches and rolling steps), sent with every answer. */
@@ -87,9 +112,7 @@ function load(message: Extract<ToWorker, { type: "load" }>): void {
       );
     if (message.rolling) {
       for (const [name, loaded] of models) {
-        if (rollingUnsupported(loaded.model) !== null) continue;
-        const batch = new RollingBatch(loaded.model, loaded.vocab);
-        rolling.set(name, { batch, jobs: new Set() });
+        if (rollingUnsupported(loaded.model) === null) renewRollingBatch(name);
       }
     }
   } catch (err) {
@@ -261,12 +284,14 @@ async function roll(): Promise<void> {
           const message = (err as Error).message;
           for (const job of entry.jobs) send({ type: "failed", id: job.id, message });
           entry.batch.dispose();
-          const loaded = models.get(name)!;
-          rolling.set(name, { batch: new RollingBatch(loaded.model, loaded.vocab), jobs: new Set() });
+          renewRollingBatch(name);
         }
       }
       sendFinished();
-      if (!held) return;
+      if (!held) {
+        idleRelease.idle();
+        return;
+      }
       await new Promise((resolve) => setImmediate(resolve));
     }
   } finally {
@@ -275,6 +300,7 @@ async function roll(): Promise<void> {
 }
 
 port.on("message", (message: ToWorker) => {
+  idleRelease.busy();
   if (message.type === "load") load(message);
   else if (!message.rolling) run(message);
   else {
@@ -284,4 +310,6 @@ port.on("message", (message: ToWorker) => {
       send({ type: "failed", id: message.id, message: (err as Error).message });
     }
   }
+  // A rolling batch still running schedules the release when it empties (roll()).
+  if (!rollingNow) idleRelease.idle();
 });

@@ -347,11 +347,18 @@ function load(): NativeBinding {
   // a SPINN-PI training step, hidden 64, batch 64, took 248 ms instead of 87 ms on a quiet
   // machine, and under load tanh of a 64×640 tensor took ~1 ms instead of ~50 µs). So intra-op
   // threads default to 1. SPINN_THREADS and SPINN_BLAS_THREADS override both.
-  const intra = Number(process.env.SPINN_THREADS ?? 0);
-  const blas = Number(process.env.SPINN_BLAS_THREADS ?? 0);
-  binding.setNumThreads(intra > 0 ? intra : 1);
-  binding.setBlasThreads(blas > 0 ? blas : availableParallelism());
+  binding.setNumThreads(threadsFromEnv("SPINN_THREADS") ?? 1);
+  binding.setBlasThreads(threadsFromEnv("SPINN_BLAS_THREADS") ?? availableParallelism());
   return binding;
+}
+
+/** A thread count from the environment: unset or empty for the default, else a whole number ≥ 1. */
+function threadsFromEnv(name: string): number | undefined {
+  const value = process.env[name];
+  if (value === undefined || value === "") return undefined;
+  if (!/^[1-9][0-9]*$/.test(value.trim()))
+    throw new TorchError(`${name}=${value}: expected a whole number of threads, at least 1`, "load");
+  return Number(value);
 }
 
 export const native: NativeBinding = load();

@@ -72,5 +72,8 @@ test("SPINN_ALLOCATOR: an unknown value is an error naming it; mimalloc where it
 
 test("a tensor larger than memory is an error that says how many bytes were asked for", () => {
   // 10^14 floats: more than any machine's memory, whichever allocator this process runs.
-  assert.throws(() => zeros([1e7, 1e7]), /can't allocate memory: you tried to allocate 400000000000000 bytes/);
+  assert.throws(
+    () => zeros([1e7, 1e7]),
+    /can't allocate memory: you tried to allocate 400000000000000 bytes/,
+  );
 });

@@ -6,12 +6,13 @@
 // or the flags changed; translation units compile in parallel.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { findLibtorch } from "./find-libtorch.mjs";
+import { addonLoads, findUnusedLibraries, PLACEHOLDER_DIR, writePlaceholders } from "./unused-libraries.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const srcDir = path.join(root, "native/src");
@@ -86,12 +87,16 @@ async function main() {
       ? [`-isystem${torch.gloo.includeDir}`]
       : []),
   ];
-  const ldflags = [
+  // `placeholders`: empty libraries listed before libtorch under the names of libraries it lists
+  // but never uses (scripts/unused-libraries.mjs), found first through $ORIGIN/unused-libs.
+  const ldflags = (placeholders) => [
     "-shared",
     `-L${torch.libDir}`,
+    ...(placeholders.length > 0 ? [`-Wl,-rpath,$ORIGIN/${PLACEHOLDER_DIR}`] : []),
     `-Wl,-rpath,${torch.libDir}`,
     // torch_cuda registers the CUDA backend from static initialisers and is otherwise unreferenced.
     "-Wl,--no-as-needed",
+    ...placeholders,
     ...torch.libs.map((l) => `-l${l}`),
     "-Wl,--as-needed",
   ];
@@ -137,8 +142,30 @@ async function main() {
     existsSync(output) &&
     linkInputs.every((o) => statSync(o).mtimeMs <= statSync(output).mtimeMs);
   if (!upToDate) {
-    await run(cxx, [...linkInputs, "-o", `${output}.tmp`, ...ldflags]);
-    renameSync(`${output}.tmp`, output);
+    const tmp = `${output}.tmp`;
+    await run(cxx, [...linkInputs, "-o", tmp, ...ldflags([])]);
+    const placeholderDir = path.join(buildDir, PLACEHOLDER_DIR);
+    const unused = findUnusedLibraries(tmp);
+    if (unused.names.length > 0) {
+      await run(cxx, [
+        ...linkInputs,
+        "-o",
+        tmp,
+        ...ldflags(writePlaceholders(placeholderDir, unused.names, cxx)),
+      ]);
+      const probe = addonLoads(tmp);
+      if (probe.ok)
+        console.log(`  ${unused.names.length} libraries libtorch lists but never uses are not loaded`);
+      else {
+        console.log(`  loading every library libtorch lists (with placeholders it failed: ${probe.why})`);
+        rmSync(placeholderDir, { recursive: true, force: true });
+        await run(cxx, [...linkInputs, "-o", tmp, ...ldflags([])]);
+      }
+    } else {
+      rmSync(placeholderDir, { recursive: true, force: true });
+      console.log(`  loading every library libtorch lists (${unused.why})`);
+    }
+    renameSync(tmp, output);
   }
   const { tried, ...info } = torch;
   writeFileSync(path.join(buildDir, "libtorch.json"), `${JSON.stringify(info, null, 2)}\n`);

@@ -17,6 +17,7 @@
 import { spawnSync } from "node:child_process";
 import {
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -27,12 +28,14 @@ import {
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { PLACEHOLDER_DIR } from "./unused-libraries.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const { version } = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
 const quick = process.env.SPINN_PACK_TEST_QUICK === "1";
 const work = mkdtempSync(path.join(tmpdir(), "spinn-pack-"));
 const prebuildDir = path.join(root, "prebuilds", `${process.platform}-${process.arch}`);
+const placeholders = path.join(root, "build", PLACEHOLDER_DIR);
 const started = Date.now();
 const seconds = (t0) => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 
@@ -262,6 +265,10 @@ function main() {
   try {
     mkdirSync(prebuildDir, { recursive: true });
     copyFileSync(path.join(root, "build/spinn_native.node"), path.join(prebuildDir, "spinn_native.node"));
+    // The empty libraries the addon lists in place of those libtorch never uses (its RUNPATH
+    // names $ORIGIN/unused-libs): they travel with it.
+    if (existsSync(placeholders))
+      cpSync(placeholders, path.join(prebuildDir, PLACEHOLDER_DIR), { recursive: true });
     prebuilt = pack(path.join(work, "pkg-prebuilt"), true);
   } finally {
     rmSync(path.join(root, "prebuilds"), { recursive: true, force: true });
@@ -272,6 +279,11 @@ function main() {
   const a = consumer("prebuilt", prebuilt.tarball);
   check(a.log.includes("using the native addon prebuilds/"), "the install step uses the prebuilt addon");
   check(!existsSync(path.join(a.pkg, "build")), "nothing was built");
+  if (existsSync(placeholders))
+    check(
+      existsSync(path.join(a.pkg, "prebuilds", `${process.platform}-${process.arch}`, PLACEHOLDER_DIR)),
+      "the prebuilt addon's placeholder libraries were installed with it",
+    );
   usePackage(a);
   typeCheck(a);
   console.log(`  prebuilt: ${seconds(t0)}`);

@@ -3,7 +3,7 @@
 // this machine's build, that the engine maps none of the libraries it replaced.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -98,6 +98,17 @@ test("the load check reports why a file does not load", () => {
   assert.equal(probe.ok, false);
   assert.match(probe.why ?? "", /invalid ELF header|too short/);
   assert.deepEqual(scripts.addonLoads(join(repoRoot, "build/spinn_native.node")), { ok: true });
+});
+
+test("an addon copied without its placeholders still loads (the real libraries, found as before)", (t) => {
+  if (!existsSync(join(repoRoot, "build", scripts.PLACEHOLDER_DIR))) {
+    t.skip("no placeholders in this build");
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "spinn-alone-"));
+  const copy = join(dir, "spinn_native.node");
+  copyFileSync(join(repoRoot, "build/spinn_native.node"), copy);
+  assert.deepEqual(scripts.addonLoads(copy), { ok: true });
 });
 
 test("the engine maps the placeholders, not the libraries they replace", (t) => {

@@ -86,7 +86,10 @@ bool genericKernels();
 // The CPU tensors' allocator (cpu_allocator.cpp): "mimalloc" or "system" (libtorch's default,
 // glibc's malloc), and a release of both allocators' free pages to the OS.
 const char* cpuAllocatorName();
-bool releaseFreeAllocatorMemory();
+bool releaseFreeAllocatorMemory(bool betweenBatches);
+// The large-block range's bytes in use, free below its top, and up to its top (large_blocks.h;
+// zeros when tensors do not come from it).
+void largeBlockBytes(size_t& used, size_t& free, size_t& top);
 
 // Live-handle bookkeeping for the memory report.
 void trackBox(TensorBox* box);

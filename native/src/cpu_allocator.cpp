@@ -6,7 +6,8 @@
 // 140-170 MiB higher than with mimalloc, which keeps blocks of a size class together, at the same
 // speed (BENCHMARKS.md, "Memory"). It cannot replace malloc for the whole process from here (that
 // needs LD_PRELOAD before Node starts), so it takes the tensors only: c10's allocator registry lets
-// a library register a CPU allocator above libtorch's default one.
+// a library register a CPU allocator above libtorch's default one. Blocks of 128 KiB and more
+// come from a best-fit range of their own instead (large_blocks.cpp says why), which comes with it.
 //
 // mimalloc is opened at run time (Debian's libmimalloc2.0), not linked: an addon built or
 // prebuilt where it is installed still loads where it is not, with libtorch's default allocator.
@@ -14,11 +15,13 @@
 #include <c10/core/CPUAllocator.h>
 #include <dlfcn.h>
 #include <malloc.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 
 #include "common.h"
+#include "large_blocks.h"
 
 namespace spinn {
 namespace {
@@ -45,11 +48,21 @@ Mimalloc mimalloc;
 // c10's default CPU allocator aligns to 64 bytes (c10::gAlignment): kernels vectorise on it.
 constexpr size_t kAlignment = 64;
 
-void freeTensorBlock(void* p) { mimalloc.free(p); }
+// Blocks of 128 KiB and more, best-fit in a range of their own (large_blocks.cpp); the rest, and
+// what does not fit there, from mimalloc.
+LargeBlocks largeBlocks;
+
+void freeTensorBlock(void* p) {
+  if (largeBlocks.owns(p))
+    largeBlocks.free(p);
+  else
+    mimalloc.free(p);
+}
 
 struct MimallocCpuAllocator final : at::Allocator {
   at::DataPtr allocate(size_t n) const override {
-    void* p = n == 0 ? nullptr : mimalloc.mallocAligned(n, kAlignment);
+    void* p = n >= LargeBlocks::kMinBytes ? largeBlocks.allocate(n) : nullptr;
+    if (p == nullptr && n > 0) p = mimalloc.mallocAligned(n, kAlignment);
     TORCH_CHECK(n == 0 || p != nullptr, "mimalloc: can't allocate memory: you tried to allocate ", n, " bytes");
     return {p, p, &freeTensorBlock, at::Device(at::DeviceType::CPU)};
   }
@@ -86,6 +99,8 @@ bool systemAllocatorAsked() {
 const bool mimallocRegistered = [] {
   if (systemAllocatorAsked() || !openMimalloc()) return false;
   setDecommitDelay();
+  // As much address space as the machine has memory: no tensor set beyond that can be resident.
+  largeBlocks.reserve(size_t(sysconf(_SC_PHYS_PAGES)) * size_t(sysconf(_SC_PAGESIZE)));
   c10::SetCPUAllocator(&mimallocCpuAllocator, /*priority=*/1);
   return true;
 }();
@@ -94,11 +109,21 @@ const bool mimallocRegistered = [] {
 
 const char* cpuAllocatorName() { return mimallocRegistered ? "mimalloc" : "system"; }
 
+void largeBlockBytes(size_t& used, size_t& free, size_t& top) {
+  LargeBlocks::Usage u = largeBlocks.usage();
+  used = u.used;
+  free = u.free;
+  top = u.top;
+}
+
 // Hands the free pages of both allocators back to the OS: glibc's (the autograd graph's objects,
 // and the tensors when mimalloc is not in use) and mimalloc's (this thread's heap, where the
 // caller's tensors were made).
-bool releaseFreeAllocatorMemory() {
-  if (mimallocRegistered) mimalloc.collect(true);
+bool releaseFreeAllocatorMemory(bool betweenBatches) {
+  if (mimallocRegistered) {
+    largeBlocks.releaseFreePages(betweenBatches ? LargeBlocks::kRetainedBetweenBatches : 0);
+    mimalloc.collect(true);
+  }
   return malloc_trim(0) == 1;
 }
 

@@ -272,6 +272,13 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
   out.Set("cudaBytes", cudaBytes);
   out.Set("handles", static_cast<double>(handleCount.load()));
   out.Set("collectedByGc", static_cast<double>(collectedCount.load()));
+  size_t used, free, top;
+  largeBlockBytes(used, free, top);
+  Napi::Object large = Napi::Object::New(info.Env());
+  large.Set("usedBytes", static_cast<double>(used));
+  large.Set("freeBytes", static_cast<double>(free));
+  large.Set("topBytes", static_cast<double>(top));
+  out.Set("largeBlocks", large);
   return out;
 }
 
@@ -282,9 +289,11 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
 // process's RSS follows its high-water mark and the fragmentation of the arena (+30-60 MiB over
 // the first 100,000 lines with glibc alone, issue 11), with it the memory the current batch
 // needs. About 4 ms on a 100 MB arena: a long-running reader calls it once per batch, not per
-// tensor.
+// tensor. releaseFreeMemory(true), between batches, leaves up to 32 MiB of the large-block range's
+// free pages resident for the next batch (large_blocks.cpp).
 Napi::Value releaseFreeMemory(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), releaseFreeAllocatorMemory());
+  bool betweenBatches = info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
+  return Napi::Boolean::New(info.Env(), releaseFreeAllocatorMemory(betweenBatches));
 }
 
 // Every exported function is this one trampoline, handed its table row as callback data: the

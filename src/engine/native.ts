@@ -44,6 +44,12 @@ export interface MemoryReport {
   handles: number;
   /** Tensors the garbage collector freed because nobody disposed them (the safety net's catch). */
   collectedByGc: number;
+  /**
+   * The range where CPU tensors of 128 KiB and more are placed best-fit (with mimalloc as the
+   * allocator; zeros otherwise): bytes of the blocks in use, of the free extents between them,
+   * and from the start of the range to the end of the highest block in use.
+   */
+  largeBlocks: { usedBytes: number; freeBytes: number; topBytes: number };
 }
 
 export interface DistributedAvailability {
@@ -72,7 +78,7 @@ interface NativeCore {
   dispose(h: Handle): boolean;
   disposeMany(hs: Handle[]): number;
   memory(): MemoryReport;
-  releaseFreeMemory(): boolean;
+  releaseFreeMemory(betweenBatches?: boolean): boolean;
   fromData(
     data: HostArray | ArrayLike<number | boolean>,
     shape: number[],

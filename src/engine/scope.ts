@@ -135,11 +135,13 @@ export function memory(): EngineMemory {
 }
 
 /**
- * Returns the native heap's free pages to the OS (glibc's malloc_trim, and mimalloc's collection
- * of this thread's heap where it holds the tensors; native/src/handles.cpp says why). For a
- * process that handles a long stream batch by batch: once per batch keeps its RSS at what the
- * batch needs instead of the heap's high-water mark. Returns whether glibc released pages.
+ * Returns the native heap's free pages to the OS (glibc's malloc_trim, mimalloc's collection of
+ * this thread's heap and the large-block range's free pages where they hold the tensors;
+ * native/src/handles.cpp says why). For a process that handles a long stream batch by batch:
+ * once per batch, with `betweenBatches: true`, keeps its RSS at what the batch needs instead of
+ * the heap's high-water mark, and keeps up to 32 MiB of free tensor pages for the next batch.
+ * Without it (an idle server), everything free goes back. Returns whether glibc released pages.
  */
-export function releaseFreeMemory(): boolean {
-  return native.releaseFreeMemory();
+export function releaseFreeMemory(options: { betweenBatches?: boolean } = {}): boolean {
+  return native.releaseFreeMemory(options.betweenBatches ?? false);
 }

@@ -19,7 +19,9 @@ function shortTraining(): number[] {
   const optim = new Adam([w1, w2], { lr: 1e-2 });
   for (let step = 0; step < 12; step++) {
     scope(() => {
-      const rows = 16 + 37 * step; // a different batch size each step: blocks of many sizes
+      // A different batch size each step: blocks of many sizes, from a few KiB to ~650 KiB (those
+      // of 128 KiB and more come from the large-block range under mimalloc).
+      const rows = 16 + 307 * step;
       const x = randn([rows, 32]);
       const target = randn([rows, 3]);
       const h = linear(x, w1).tanh();
@@ -36,18 +38,24 @@ function residentMib(): number {
   return process.memoryUsage().rss / 2 ** 20;
 }
 
-function burstOfLargeTensors(): { before: number; peak: number; after: number } {
+function burstOfLargeTensors(betweenBatches: boolean): { before: number; peak: number; after: number } {
   const before = residentMib();
   let peak = before;
   scope(() => {
     for (let i = 0; i < 64; i++) randn([1024, 1024]).add(1); // 64 × 2 × 4 MiB, held to the end
     peak = residentMib();
   });
-  releaseFreeMemory();
+  releaseFreeMemory({ betweenBatches });
   return { before, peak, after: residentMib() };
 }
 
 const values = shortTraining();
 process.stdout.write(
-  JSON.stringify({ allocator: runtimeInfo().cpuAllocator, values, burst: burstOfLargeTensors() }),
+  JSON.stringify({
+    allocator: runtimeInfo().cpuAllocator,
+    values,
+    burst: burstOfLargeTensors(false),
+    // The same again, released as between two batches (some free pages kept for the next).
+    burstBetweenBatches: burstOfLargeTensors(true),
+  }),
 );

@@ -57,7 +57,8 @@ async function runParse(f: ParseFlags): Promise<void> {
     lines += entries.length;
     const sentences = entries.flatMap((e) => ("item" in e ? [e.item] : []));
     const trees = sentences.length > 0 ? parseSentences(model, vocab, sentences, batchSize) : [];
-    releaseFreeMemory(); // the batch's freed tensors back to the OS: RSS stays flat over a stream
+    // The batch's freed tensors back to the OS (some kept for the next): RSS stays flat over a stream.
+    releaseFreeMemory({ betweenBatches: true });
     let i = 0;
     for (const entry of entries) {
       if ("error" in entry) {

@@ -44,7 +44,8 @@ async function runPredict(f: PredictFlags): Promise<void> {
     const examples = entries.flatMap((e) => ("item" in e ? [e.item] : []));
     const data = { task, file, examples, skipped: { noGoldLabel: 0, invalid: 0 } };
     const p = examples.length > 0 ? predict(model, data, vocab, batchSize) : null;
-    releaseFreeMemory(); // the batch's freed tensors back to the OS: RSS stays flat over a stream
+    // The batch's freed tensors back to the OS (some kept for the next): RSS stays flat over a stream.
+    releaseFreeMemory({ betweenBatches: true });
     // Show the trees the model composed along (its own, for full SPINN).
     const used = p ? withUsedTrees(data, p).examples : [];
     let i = 0;

@@ -50,7 +50,8 @@ constexpr size_t kAlignment = 64;
 
 // Blocks of 128 KiB and more, best-fit in a range of their own (large_blocks.cpp); the rest, and
 // what does not fit there, from mimalloc.
-LargeBlocks largeBlocks;
+// Never destroyed: libtorch's own static objects may free tensors after this file's are gone.
+LargeBlocks& largeBlocks = *new LargeBlocks;
 
 void freeTensorBlock(void* p) {
   if (largeBlocks.owns(p))

@@ -15,8 +15,10 @@
 #include <c10/core/CPUAllocator.h>
 #include <dlfcn.h>
 #include <malloc.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -88,6 +90,17 @@ void setDecommitDelay() {
   mimalloc.optionSet(kDecommitDelayOption, kDecommitDelayMs);
 }
 
+// As much address space as the machine has memory (no set of tensors beyond that can be
+// resident), and under an address-space limit (ulimit -v) at most a quarter of it, so that the
+// rest of the process (V8, mimalloc, the libraries) keeps room.
+size_t largeBlockRangeBytes() {
+  size_t bytes = size_t(sysconf(_SC_PHYS_PAGES)) * size_t(sysconf(_SC_PAGESIZE));
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+    bytes = std::min(bytes, size_t(limit.rlim_cur / 4));
+  return bytes;
+}
+
 bool systemAllocatorAsked() {
   const char* v = std::getenv("SPINN_ALLOCATOR");
   return v != nullptr && std::strcmp(v, "system") == 0;
@@ -100,8 +113,7 @@ bool systemAllocatorAsked() {
 const bool mimallocRegistered = [] {
   if (systemAllocatorAsked() || !openMimalloc()) return false;
   setDecommitDelay();
-  // As much address space as the machine has memory: no tensor set beyond that can be resident.
-  largeBlocks.reserve(size_t(sysconf(_SC_PHYS_PAGES)) * size_t(sysconf(_SC_PAGESIZE)));
+  largeBlocks.reserve(largeBlockRangeBytes());
   c10::SetCPUAllocator(&mimallocCpuAllocator, /*priority=*/1);
   return true;
 }();

@@ -1,10 +1,10 @@
 // Libraries the addon's dependencies list but take nothing from, and the empty placeholders that
 // keep the dynamic loader from loading them.
 //
-// Why: Debian's libtorch_cpu lists about 25 libraries it takes no symbol from (OpenCV, FFmpeg,
-// LMDB, LevelDB, ZeroMQ: Caffe2 parts linked without --as-needed), and those bring about 250 more
-// (GDAL, Qt, poppler, ...). Loading them cost every process that loads the engine ~68 MiB of RSS
-// (their relocated data and their static initialisers' heap) and ~0.4 s. The addon now lists,
+// Why: Debian's libtorch_cpu lists 22 libraries it takes no symbol from (OpenCV, FFmpeg, LMDB,
+// LevelDB, ZeroMQ, zstd, snappy: Caffe2 parts linked without --as-needed), and those bring ~230
+// more (GDAL, Qt, poppler, ...). Loading them cost every process that loads the engine ~67 MiB of
+// RSS (their relocated data and their static initialisers' heap) and 0.1-0.2 s. The addon now lists,
 // before libtorch, an empty library under each such name (same SONAME, no code, no symbols), kept
 // in build/unused-libs/ and found through the addon's RUNPATH ($ORIGIN/unused-libs). When
 // libtorch_cpu then asks for one of those names, the loader finds a library of that name already
@@ -53,18 +53,14 @@ export function unusedLibraries(root, describe, keep) {
     for (const user of [...used]) {
       for (const name of about(user)?.needed ?? []) {
         if (used.has(name)) continue;
-        const lib = about(name);
-        if (keep(name)) {
-          used.add(name);
-          addImports(name);
-          changed = true;
-        } else if (lib === null) {
-          return []; // not found: the addon would not load anyway; change nothing
-        } else if ([...lib.exports].some((s) => imported.has(s))) {
-          used.add(name);
-          addImports(name);
-          changed = true;
+        if (!keep(name)) {
+          const lib = about(name);
+          if (lib === null) return []; // not found: the addon would not load anyway; change nothing
+          if (![...lib.exports].some((s) => imported.has(s))) continue;
         }
+        used.add(name);
+        addImports(name);
+        changed = true;
       }
     }
   }

@@ -13,6 +13,7 @@
 #include "large_blocks.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <iterator>
@@ -20,7 +21,11 @@
 namespace spinn {
 namespace {
 
-constexpr size_t kPage = 4096;
+// madvise and mprotect work in whole pages of the machine's size.
+size_t pageSize() {
+  static const size_t bytes = size_t(sysconf(_SC_PAGESIZE));
+  return bytes;
+}
 // The writable part grows in steps of this much (one mprotect per step).
 constexpr size_t kWritableStep = size_t(64) << 20;
 // Free pages not reused for this long go back to the OS (mimalloc's delay, cpu_allocator.cpp):
@@ -69,7 +74,7 @@ void LargeBlocks::eraseFree(uintptr_t at) {
 
 void* LargeBlocks::allocate(size_t n) {
   if (base_ == 0) return nullptr;
-  const size_t size = roundUp(n, kPage);
+  const size_t size = roundUp(n, pageSize());
   std::lock_guard<std::mutex> lock(mutex_);
   releaseIdlePages(Clock::now());
   uintptr_t at;
@@ -145,7 +150,7 @@ void LargeBlocks::releaseFreePages(size_t retain) {
   // process that releases after every batch (spinn predict) would otherwise take page faults for
   // its next batch's blocks every time (0.75-0.93 of the lines/s in three runs). All sizes here
   // are whole pages.
-  retain = retain / kPage * kPage;
+  retain = retain / pageSize() * pageSize();
   size_t free = touchedEnd_ - top_;
   for (const auto& [at, extent] : freeByAddress_)
     if (!extent.released) free += extent.size;

@@ -4,6 +4,9 @@
 import { CommanderError } from "commander";
 import { exitCodeOf, userMessage } from "./errors.js";
 import { buildProgram } from "./program.js";
+import { keepYoungGenerationSmall } from "./young-generation.js";
+
+keepYoungGenerationSmall();
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();

@@ -143,33 +143,37 @@ async function main() {
     linkInputs.every((o) => statSync(o).mtimeMs <= statSync(output).mtimeMs);
   if (!upToDate) {
     const tmp = `${output}.tmp`;
-    await run(cxx, [...linkInputs, "-o", tmp, ...ldflags([])]);
-    const placeholderDir = path.join(buildDir, PLACEHOLDER_DIR);
-    const unused = findUnusedLibraries(tmp);
-    if (unused.names.length > 0) {
-      await run(cxx, [
-        ...linkInputs,
-        "-o",
-        tmp,
-        ...ldflags(writePlaceholders(placeholderDir, unused.names, cxx)),
-      ]);
-      const probe = addonLoads(tmp);
-      if (probe.ok)
-        console.log(`  ${unused.names.length} libraries libtorch lists but never uses are not loaded`);
-      else {
-        console.log(`  loading every library libtorch lists (with placeholders it failed: ${probe.why})`);
-        rmSync(placeholderDir, { recursive: true, force: true });
-        await run(cxx, [...linkInputs, "-o", tmp, ...ldflags([])]);
-      }
-    } else {
-      rmSync(placeholderDir, { recursive: true, force: true });
-      console.log(`  loading every library libtorch lists (${unused.why})`);
-    }
+    await link(cxx, linkInputs, tmp, ldflags);
     renameSync(tmp, output);
   }
   const { tried, ...info } = torch;
   writeFileSync(path.join(buildDir, "libtorch.json"), `${JSON.stringify(info, null, 2)}\n`);
   console.log(`built ${path.relative(root, output)}`);
+}
+
+/**
+ * Links the addon into `out`: first as libtorch lists its libraries, then, when some of them are
+ * never used (scripts/unused-libraries.mjs), again with empty placeholders in their place, kept
+ * only if that addon loads. `ldflags(placeholders)` gives the link flags.
+ */
+async function link(cxx, inputs, out, ldflags) {
+  await run(cxx, [...inputs, "-o", out, ...ldflags([])]);
+  const placeholderDir = path.join(buildDir, PLACEHOLDER_DIR);
+  const unused = findUnusedLibraries(out);
+  if (unused.names.length === 0) {
+    rmSync(placeholderDir, { recursive: true, force: true });
+    console.log(`  loading every library libtorch lists (${unused.why})`);
+    return;
+  }
+  await run(cxx, [...inputs, "-o", out, ...ldflags(writePlaceholders(placeholderDir, unused.names, cxx))]);
+  const probe = addonLoads(out);
+  if (probe.ok) {
+    console.log(`  ${unused.names.length} libraries libtorch lists but never uses are not loaded`);
+    return;
+  }
+  console.log(`  loading every library libtorch lists (with placeholders it failed: ${probe.why})`);
+  rmSync(placeholderDir, { recursive: true, force: true });
+  await run(cxx, [...inputs, "-o", out, ...ldflags([])]);
 }
 
 main().catch((err) => {

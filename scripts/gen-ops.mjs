@@ -66,7 +66,7 @@ export const OPS = [
   ["mm", "T a, T b", "T", "at::mm(a, b)", "mm(other)"],
   ["bmm", "T a, T b", "T", "at::bmm(a, b)", "bmm(other)"],
   ["addmm", "T bias, T a, T b", "T", "at::addmm(bias, a, b)"],
-  ["linear", "T x, T weight, T? bias", "T", "at::linear(x, weight, bias)"],
+  ["linear", "T x, T weight, T? bias", "T", "spinn::linear(x, weight, bias)"],
   // shape
   ["reshape", "T a, i[] shape", "T", "at::reshape(a, shape)", "reshape(...shape)"],
   ["transpose", "T a, i d0, i d1", "T", "at::transpose(a, d0, d1)", "transpose(dim0, dim1)"],

@@ -272,7 +272,7 @@ Napi::Value gatheredLinear(const Napi::CallbackInfo& info) {
   at::Tensor bias = argOptionalTensor(info, 1);
   at::Tensor x = gatherArgs(info, first);
   checkInput(x, weight);
-  return wrapTensor(info.Env(), at::linear(x, weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt));
+  return wrapTensor(info.Env(), spinn::linear(x, weight, bias));
 }
 
 }  // namespace

@@ -83,6 +83,14 @@ at::Tensor copyInto(at::Tensor& dst, const at::Tensor& src);
 // where there is no GPU. Off by default; runtimeInfo reports it.
 bool genericKernels();
 
+// linear(x, W, b) = x·Wᵀ + b (b may be undefined): at::linear, or for float32 CPU products
+// without gradients at small row counts a kernel over a packed copy of W (packed_linear.cpp).
+at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+// Whether that kernel can run here (AVX2 and FMA; not turned off); runtimeInfo reports it.
+bool packedLinearAvailable();
+// The OpenBLAS thread count, as setBlasThreads last set it (the packed kernel runs one thread).
+void noteBlasThreads(int n);
+
 // The CPU tensors' allocator (cpu_allocator.cpp): "mimalloc" or "system" (libtorch's default,
 // glibc's malloc), and a release of both allocators' free pages to the OS.
 const char* cpuAllocatorName();

@@ -224,6 +224,7 @@ Napi::Value setBlasThreads(const Napi::CallbackInfo& info) {
   using SetThreads = void (*)(int);
   auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
   if (set) set(static_cast<int>(n));
+  noteBlasThreads(static_cast<int>(n));
   return Napi::Boolean::New(info.Env(), set != nullptr);
 }
 
@@ -239,6 +240,7 @@ Napi::Value runtimeInfo(const Napi::CallbackInfo& info) {
   out.Set("cudaDevices", cuda ? static_cast<double>(torch::cuda::device_count()) : 0.0);
   out.Set("parallelInfo", at::get_parallel_info());
   out.Set("genericKernels", genericKernels());
+  out.Set("packedLinear", packedLinearAvailable());
   out.Set("cpuAllocator", cpuAllocatorName());
   return out;
 }

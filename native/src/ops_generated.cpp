@@ -235,7 +235,7 @@ static Napi::Value op_linear(const Napi::CallbackInfo& info) {
   auto x = spinn::argTensor(info, 0);
   auto weight = spinn::argTensor(info, 1);
   auto bias = spinn::argOptionalTensor(info, 2);
-  return spinn::wrapTensor(info.Env(), at::linear(x, weight, bias));
+  return spinn::wrapTensor(info.Env(), spinn::linear(x, weight, bias));
 }
 static Napi::Value op_reshape(const Napi::CallbackInfo& info) {
   spinn::expectArgs(info, 2);

@@ -23,6 +23,12 @@ export interface RuntimeInfo {
   /** SPINN_GENERIC_KERNELS=1: the fused ops run their device-generic (ATen) path on the CPU too. */
   genericKernels: boolean;
   /**
+   * Products without gradients at small row counts run a kernel over a packed copy of the weight
+   * (native/src/packed_linear.cpp): true where the CPU has AVX2 and FMA, unless
+   * SPINN_PACKED_LINEAR=0 or SPINN_GENERIC_KERNELS=1.
+   */
+  packedLinear: boolean;
+  /**
    * Where CPU tensors' memory comes from: "mimalloc" where libmimalloc.so.2 opens
    * (native/src/cpu_allocator.cpp), unless SPINN_ALLOCATOR=system; "system" is libtorch's default
    * (glibc's malloc).

@@ -19,14 +19,17 @@
 //
 // Every output element is bias + Σₖ x[k]·w[k] in the order k = 0, 1, …, whatever the row count:
 // an example's products do not depend on the batch it is in. They differ from OpenBLAS's in the
-// last bits (another order of summation).
-#include <immintrin.h>
-
+// last bits (another order of summation). Off x86-64 (no AVX2), products take at::linear.
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 
 #include "common.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define SPINN_PACKED_LINEAR_KERNEL 1
+#endif
 
 namespace spinn {
 namespace {
@@ -40,10 +43,14 @@ constexpr size_t kCacheEntries = 64;
 
 std::atomic<int> blasThreadCount{0};
 
+#ifdef SPINN_PACKED_LINEAR_KERNEL
 bool cpuHasAvx2Fma() {
   static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return ok;
 }
+#else
+bool cpuHasAvx2Fma() { return false; }
+#endif
 
 bool packedLinearEnabled() {
   static const bool on = [] {
@@ -53,6 +60,7 @@ bool packedLinearEnabled() {
   return on && !genericKernels() && cpuHasAvx2Fma();
 }
 
+#ifdef SPINN_PACKED_LINEAR_KERNEL
 // A weight's packed copy: valid while the weight is alive (the weak pointer), at the version it
 // was packed at, and at the same storage.
 struct PackedWeight {
@@ -170,6 +178,12 @@ at::Tensor packedLinear(const at::Tensor& x, const at::Tensor& w, const at::Tens
   }
   return y;
 }
+
+#else
+at::Tensor packedLinear(const at::Tensor&, const at::Tensor&, const at::Tensor&) {
+  TORCH_CHECK(false, "the packed linear kernel is x86-64 only");
+}
+#endif
 
 bool takesPackedPath(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   if (!packedLinearEnabled()) return false;

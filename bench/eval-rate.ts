@@ -44,6 +44,7 @@ console.log(
     seconds_per_rate: seconds,
     rates,
     blas_threads: info.blasThreads,
+    packed_linear: info.packedLinear,
     date: new Date().toISOString(),
   }),
 );

@@ -19,6 +19,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { runtimeInfo } from "../src/engine/index.js";
 import { DEFAULT_BATCHING, defaultWorkers } from "../src/serve/options.js";
 import { type Item, itemsOf, offlineRate } from "./shipped-model-rate.js";
 
@@ -163,6 +164,8 @@ try {
       max_batch: maxBatch,
       max_wait_ms: Number(process.env.BENCH_MAX_WAIT_MS ?? DEFAULT_BATCHING.maxWaitMs),
       rolling,
+      // Read in this process, whose environment the server inherits (SPINN_PACKED_LINEAR).
+      packed_linear: runtimeInfo().packedLinear,
     },
     models: results,
     live_tensors: { before: liveBefore, after: liveAfter },

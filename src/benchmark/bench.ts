@@ -125,6 +125,8 @@ export interface BenchResult {
     threads: number;
     blas_threads: number | null;
     cpu_allocator: "mimalloc" | "system";
+    /** Products without gradients at small row counts on a packed weight (runtimeInfo().packedLinear). */
+    packed_linear: boolean;
     cores: number;
   };
 }
@@ -328,6 +330,7 @@ function versions(): BenchResult["versions"] {
     threads: info.threads,
     blas_threads: info.blasThreads,
     cpu_allocator: info.cpuAllocator,
+    packed_linear: info.packedLinear,
     cores: availableParallelism(),
   };
 }

@@ -159,13 +159,17 @@ __attribute__((target("avx2,fma"))) void tile(const float* x, int64_t ldx, const
 at::Tensor packedLinear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   const int64_t m = x.size(0), k = x.size(1), n = w.size(0), panels = (n + kPanel - 1) / kPanel;
   const float* packed = packedPanels(w);
-  std::vector<float> bias(static_cast<size_t>(panels * kPanel), 0.f);
+  // The bias padded to whole panels, and the last rows (fewer than a tile) padded with zero
+  // rows: in buffers kept by the thread, so that a product allocates nothing but its output.
+  thread_local std::vector<float> bias, tail;
+  bias.assign(static_cast<size_t>(panels * kPanel), 0.f);
   if (b.defined()) std::memcpy(bias.data(), b.data_ptr<float>(), sizeof(float) * n);
-  // The last rows, fewer than a tile, are read from a copy padded with zero rows.
   const int64_t whole = m / kTileRows * kTileRows;
-  std::vector<float> tail(m > whole ? static_cast<size_t>(kTileRows * k) : 0, 0.f);
   const float* xs = x.data_ptr<float>();
-  if (m > whole) std::memcpy(tail.data(), xs + whole * k, sizeof(float) * (m - whole) * k);
+  if (m > whole) {
+    tail.assign(static_cast<size_t>(kTileRows * k), 0.f);
+    std::memcpy(tail.data(), xs + whole * k, sizeof(float) * (m - whole) * k);
+  }
   at::Tensor y = at::empty({m, n}, x.options());
   float* ys = y.data_ptr<float>();
   for (int64_t p = 0; p < panels; p++) {

@@ -4,7 +4,7 @@
 // the row counts of a server's steps (a rolling batch of 32 pairs: 8-64 rows a product) the
 // weight (1500 × 664 for SPINN's composition) is far larger than x, so packing it again at every
 // call costs as much as a third of the product (measured on a 2-core AVX2 machine, one BLAS
-// thread: 16 × 664 · 664 × 1500 at 44-47 GFLOP/s through OpenBLAS, 66-72 here). Here the weight
+// thread: 16 × 664 · 664 × 1500 at 46-54 GFLOP/s through OpenBLAS, 66-79 here). Here the weight
 // is packed once into panels of 16 output columns (K × 16 floats each, the panel's columns side by
 // side for every k) and kept per thread while the weight is unchanged (same tensor, same
 // version: an optimizer step or a load bumps it). A 6 × 16 AVX2/FMA tile then streams each panel
@@ -120,7 +120,7 @@ __attribute__((target("avx2,fma"))) void tile(const float* x, int64_t ldx, const
   __m256 a30 = b0, a31 = b1, a40 = b0, a41 = b1, a50 = b0, a51 = b1;
   const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx, *x4 = x + 4 * ldx, *x5 = x + 5 * ldx;
   for (int64_t i = 0; i < k; i++) {
-    const __m256 w0 = _mm256_load_ps(panel + i * kPanel), w1 = _mm256_load_ps(panel + i * kPanel + 8);
+    const __m256 w0 = _mm256_loadu_ps(panel + i * kPanel), w1 = _mm256_loadu_ps(panel + i * kPanel + 8);
     __m256 v = _mm256_broadcast_ss(x0 + i);
     a00 = _mm256_fmadd_ps(v, w0, a00);
     a01 = _mm256_fmadd_ps(v, w1, a01);

@@ -34,6 +34,18 @@
 namespace spinn {
 namespace {
 
+std::atomic<int> blasThreadCount{0};
+
+#ifdef SPINN_PACKED_LINEAR_KERNEL
+// SPINN_PACKED_LINEAR=0 or SPINN_GENERIC_KERNELS=1 turn the kernel off (read once).
+bool switchedOn() {
+  static const bool on = [] {
+    const char* v = std::getenv("SPINN_PACKED_LINEAR");
+    return !(v != nullptr && std::strcmp(v, "0") == 0);
+  }();
+  return on && !genericKernels();
+}
+
 constexpr int64_t kPanel = 16;
 constexpr int64_t kTileRows = 6;
 constexpr int64_t kMaxRows = 256;
@@ -41,26 +53,11 @@ constexpr int64_t kOneThreadRows = 16;
 // Packed copies kept per thread; beyond, the oldest goes (a model has a handful of weights).
 constexpr size_t kCacheEntries = 64;
 
-std::atomic<int> blasThreadCount{0};
-
-#ifdef SPINN_PACKED_LINEAR_KERNEL
 bool cpuHasAvx2Fma() {
   static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return ok;
 }
-#else
-bool cpuHasAvx2Fma() { return false; }
-#endif
 
-bool packedLinearEnabled() {
-  static const bool on = [] {
-    const char* v = std::getenv("SPINN_PACKED_LINEAR");
-    return !(v != nullptr && std::strcmp(v, "0") == 0);
-  }();
-  return on && !genericKernels() && cpuHasAvx2Fma();
-}
-
-#ifdef SPINN_PACKED_LINEAR_KERNEL
 // A weight's packed copy: valid while the weight is alive (the weak pointer), at the version it
 // was packed at, and at the same storage.
 struct PackedWeight {
@@ -70,8 +67,6 @@ struct PackedWeight {
   at::Tensor panels;  // panels × K × 16 floats; the last panel's missing columns are zeros
 };
 thread_local std::vector<PackedWeight> packedWeights;
-
-int64_t versionOf(const at::Tensor& w) { return w.is_inference() ? -1 : static_cast<int64_t>(w._version()); }
 
 at::Tensor pack(const at::Tensor& w) {
   const int64_t n = w.size(0), k = w.size(1), panels = (n + kPanel - 1) / kPanel;
@@ -90,7 +85,7 @@ at::Tensor pack(const at::Tensor& w) {
 
 const float* packedPanels(const at::Tensor& w) {
   c10::TensorImpl* impl = w.unsafeGetTensorImpl();
-  const int64_t version = versionOf(w);
+  const int64_t version = static_cast<int64_t>(w._version());
   for (auto it = packedWeights.begin(); it != packedWeights.end();) {
     auto live = it->owner.lock();
     if (!live) {
@@ -183,32 +178,39 @@ at::Tensor packedLinear(const at::Tensor& x, const at::Tensor& w, const at::Tens
   return y;
 }
 
-#else
-at::Tensor packedLinear(const at::Tensor&, const at::Tensor&, const at::Tensor&) {
-  TORCH_CHECK(false, "the packed linear kernel is x86-64 only");
-}
-#endif
-
+// Whether a product takes the kernel (see the top). Inference tensors (never made here) keep
+// no version, so a change to one could not be seen: they take libtorch's product.
 bool takesPackedPath(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
-  if (!packedLinearEnabled()) return false;
+  if (!packedLinearAvailable()) return false;
   if (at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad())))
     return false;
-  auto plain = [](const at::Tensor& t) { return t.is_cpu() && t.scalar_type() == at::kFloat && t.is_contiguous(); };
+  auto plain = [](const at::Tensor& t) {
+    return t.is_cpu() && t.scalar_type() == at::kFloat && t.is_contiguous() && !t.is_inference();
+  };
   if (!plain(x) || !plain(w) || x.dim() != 2 || w.dim() != 2 || x.size(1) != w.size(1)) return false;
   if (b.defined() && (!plain(b) || b.dim() != 1 || b.size(0) != w.size(0))) return false;
   const int64_t rows = x.size(0);
   if (rows < 1 || rows > kMaxRows || x.size(1) < 1 || w.size(0) < 1) return false;
   return blasThreadCount.load(std::memory_order_relaxed) == 1 || rows <= kOneThreadRows;
 }
+#endif
 
 }  // namespace
 
 void noteBlasThreads(int n) { blasThreadCount.store(n, std::memory_order_relaxed); }
 
-bool packedLinearAvailable() { return packedLinearEnabled(); }
+bool packedLinearAvailable() {
+#ifdef SPINN_PACKED_LINEAR_KERNEL
+  return switchedOn() && cpuHasAvx2Fma();
+#else
+  return false;
+#endif
+}
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+#ifdef SPINN_PACKED_LINEAR_KERNEL
   if (takesPackedPath(x, weight, bias)) return packedLinear(x, weight, bias);
+#endif
   return at::linear(x, weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt);
 }
 

@@ -1,3 +1,6 @@
+// The CLI keeps V8's young generation at its starting size (src/cli/young-generation.ts): checked
+// in child programs that keep objects alive across many scavenges, and the detection of a size
+// the user gave node.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import path from "node:path";

@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 # is the browser the web page's tests drive (through playwright-core).
 # libgloo-dev: the gloo headers c10d's ProcessGroupGloo needs (data-parallel training, --nproc)
 # libmimalloc2.0: the allocator of CPU tensors (native/src/cpu_allocator.cpp; optional at run time)
-packages=(libtorch-dev libopenblas0-pthread python3-torch chromium libgloo-dev libmimalloc2.0)
+# wrk: the HTTP load generator of `npm run bench:serve` (bench/wrk-load.ts)
+packages=(libtorch-dev libopenblas0-pthread python3-torch chromium libgloo-dev libmimalloc2.0 wrk)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

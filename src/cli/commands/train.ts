@@ -201,12 +201,15 @@ async function trainHere(f: TrainFlags, options: TrainOptions, place: WorkerPlac
     );
     progress.stop();
     if (!leader) return;
+    // A run stopped (--max-steps, Ctrl-C) before its first dev evaluation has no best model yet.
     const best =
-      result.bestDevAccuracy === null ? "no evaluation yet" : `${(100 * result.bestDevAccuracy).toFixed(2)}%`;
+      result.bestDevAccuracy === null
+        ? "none yet (no dev evaluation ran, so no best model)"
+        : `${(100 * result.bestDevAccuracy).toFixed(2)}%; model in ${result.out}/best`;
     if (!f.json) {
       process.stdout.write(
         `${result.interrupted ? "stopped" : "done"} after ${result.steps} steps (${result.seconds.toFixed(0)} s); ` +
-          `best dev accuracy ${best}; model in ${result.out}/best, checkpoint in ${result.out}/last\n`,
+          `best dev accuracy ${best}; checkpoint in ${result.out}/last\n`,
       );
     } else {
       writeJsonLine(result);

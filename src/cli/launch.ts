@@ -5,10 +5,11 @@
 // --log-dir/rank-N.log when asked, and their last line is kept for the one error line a failed
 // run ends with.
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { createWriteStream, type WriteStream } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { Option } from "commander";
+import { makeDirectory } from "../util/make-directory.js";
 import { UserError } from "./errors.js";
 import { hostOption, intOption } from "./flags.js";
 
@@ -82,7 +83,7 @@ interface Worker {
 export async function launch(plan: LaunchPlan, argv: readonly string[]): Promise<number> {
   const port = plan.masterPort ?? (await freePort());
   const worldSize = plan.nproc * plan.nnodes;
-  if (plan.logDir) mkdirSync(plan.logDir, { recursive: true });
+  if (plan.logDir) makeDirectory(plan.logDir);
   const workers: Worker[] = [];
   for (let local = 0; local < plan.nproc; local++) {
     const rank = plan.nodeRank * plan.nproc + local;

@@ -10,7 +10,6 @@ import {
   closeSync,
   existsSync,
   fsyncSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -21,6 +20,7 @@ import {
 import path from "node:path";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { CheckpointError, Fields, readJsonFile } from "../util/checked-json.js";
+import { makeDirectory } from "../util/make-directory.js";
 import { pidAlive } from "../util/pid.js";
 import { crashPoint } from "../util/test-hooks.js";
 
@@ -176,7 +176,7 @@ export function writeDirAtomic(target: string, fill: (dir: string) => void): voi
   // Test hooks' names: "last-sealed", "best-before-rename"...
   const name = path.basename(target);
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
+  makeDirectory(tmp);
   try {
     fill(tmp);
     crashPoint(`${name}-filled`);

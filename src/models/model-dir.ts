@@ -3,7 +3,7 @@
 // files, so it is written whole or not at all (checkpoint-dir.ts), and every file is checked when
 // read back: a corrupted or hand-edited file is a CheckpointError naming it, never a stack trace
 // or a silently wrong model.
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { Vocabulary } from "../data/vocabulary.js";
 import {
@@ -18,6 +18,7 @@ import {
 } from "../engine/index.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { CheckpointError, Fields, parseJson } from "../util/checked-json.js";
+import { makeDirectory } from "../util/make-directory.js";
 import { readVerified, resolveCheckpointDir, writeDirAtomic } from "./checkpoint-dir.js";
 import { ENCODERS, TASKS, TRANSITION_MODES } from "./kinds.js";
 import { Model, type ModelConfig } from "./model.js";
@@ -61,7 +62,7 @@ export function saveModelDir(
   vocab: Vocabulary,
   trained?: ModelMeta["trained"],
 ): void {
-  mkdirSync(path.dirname(path.resolve(dir)), { recursive: true });
+  makeDirectory(path.dirname(path.resolve(dir)));
   writeDirAtomic(dir, (tmp) => writeModelFiles(tmp, model, vocab, trained));
 }
 

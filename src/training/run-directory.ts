@@ -5,7 +5,7 @@
 // leaves a whole one; metrics are appended, or replaced whole on resume. The directory is
 // self-contained: trainer.json records --out as given but a resume never uses it (it writes where
 // it is resumed), and data paths are stored absolute, so a copied or moved run resumes in place.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { RngState } from "../data/rng.js";
 import type { Vocabulary } from "../data/vocabulary.js";
@@ -21,6 +21,7 @@ import { loadTensors, saveModelDir, writeModelFiles } from "../models/model-dir.
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { CheckpointError, parseJson } from "../util/checked-json.js";
 import { appendFileNamed } from "../util/fs-errors.js";
+import { makeDirectory } from "../util/make-directory.js";
 import { pidAlive } from "../util/pid.js";
 import type { TrainOptions } from "./options.js";
 import { RunLock } from "./run-lock.js";
@@ -113,7 +114,7 @@ export class RunDirectory {
   }
 
   lock(create: boolean, log: (message: string) => void): RunLock {
-    if (create) mkdirSync(this.out, { recursive: true });
+    if (create) makeDirectory(this.out);
     else if (!existsSync(this.out))
       throw new CheckpointError(`${this.out}: nothing to resume (no such directory)`);
     const lock = RunLock.acquire(this.out, log);
@@ -182,7 +183,7 @@ export class RunDirectory {
 
   /** A new run: the directory exists and its metrics file is empty. */
   start(): void {
-    mkdirSync(this.out, { recursive: true });
+    makeDirectory(this.out);
     writeFileAtomic(this.metrics, "");
   }
 

@@ -1,9 +1,10 @@
 // Writes that never leave a half-written file: data goes to a temporary file in the same
 // directory, is flushed to disk, and is renamed over the target (rename is atomic on POSIX).
 // A crash at any point leaves either the old file or the new one, never a mix.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
 import { injectedWriteFault, withPath } from "./fs-errors.js";
+import { makeDirectory } from "./make-directory.js";
 import { crashPoint } from "./test-hooks.js";
 
 /**
@@ -15,7 +16,7 @@ export function writeFileAtomic(
   file: string,
   chunks: Uint8Array | string | readonly (Uint8Array | string)[],
 ): void {
-  mkdirSync(path.dirname(file), { recursive: true }); // its errors name the directory
+  makeDirectory(path.dirname(file)); // its errors name the directory
   const parts = Array.isArray(chunks) ? chunks : [chunks as Uint8Array | string];
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   let fd = -1;

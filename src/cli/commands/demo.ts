@@ -1,12 +1,13 @@
 // `spinn demo`: the embedded default job. Generates ListOps data (train, dev and a held-out test
 // set, unique across all three), trains SPINN-PI on the given trees, evaluates the best-on-dev
 // model on the test set, shows a few test examples with their trees, and leaves the model in --out.
-import { mkdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { ENCODERS, type EncoderKind } from "../../models/kinds.js";
 import type { TrainOptions } from "../../training/options.js";
 import type { TrainResult } from "../../training/trainer.js";
+import { makeDirectory } from "../../util/make-directory.js";
 import { UserError } from "../errors.js";
 import { choiceOption, intOption } from "../flags.js";
 import { writeJsonLine } from "../json-output.js";
@@ -79,7 +80,7 @@ async function generateData(out: string, s: DemoSettings, say: Say): Promise<Dem
     maxLength: s.maxLength,
   });
   const dataDir = path.join(out, "data");
-  mkdirSync(dataDir, { recursive: true });
+  makeDirectory(dataDir);
   const files = {
     train: path.join(dataDir, "train.tsv"),
     dev: path.join(dataDir, "dev.tsv"),

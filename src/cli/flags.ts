@@ -113,7 +113,15 @@ export function intListOption(
 export function numberValue(value: string, flag: string, min = 0, max = Number.POSITIVE_INFINITY): number {
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
-    throw new UserError(`${flag} must be a number in [${min}, ${max}], got "${value}"`);
+    // min = Number.MIN_VALUE is how a flag asks for a positive number.
+    const low = min === Number.MIN_VALUE ? "> 0" : `>= ${min}`;
+    const range =
+      max === Number.POSITIVE_INFINITY
+        ? low
+        : min === Number.MIN_VALUE
+          ? `in (0, ${max}]`
+          : `in [${min}, ${max}]`;
+    throw new UserError(`${flag} must be a number ${range}, got "${value}"`);
   }
   return n;
 }

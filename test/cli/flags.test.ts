@@ -62,10 +62,12 @@ describe("a bad flag value: one line naming the flag, exit code 2, before anythi
       ["train", "--out", dir, "--lr-decay", "1.5"],
       '--lr-decay must be a number in [0, 1], got "1.5"',
     ],
+    ["number", ["train", "--out", dir, "--lr", "0"], '--lr must be a number > 0, got "0"'],
+    ["number", ["train", "--out", dir, "--clip", "-1"], '--clip must be a number >= 0, got "-1"'],
     [
       "number",
-      ["train", "--out", dir, "--lr", "0"],
-      `--lr must be a number in [${Number.MIN_VALUE}, Infinity], got "0"`,
+      ["train", "--out", dir, "--ppo-clip", "0"],
+      '--ppo-clip must be a number in (0, 0.999999], got "0"',
     ],
     ["number", ["bench", "--embed-dropout", "1"], '--embed-dropout must be a number in [0, 0.99], got "1"'],
     [

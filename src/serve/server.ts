@@ -51,6 +51,9 @@ function describeError(err: FastifyError, bodyLimit: number, contentType: string
  */
 function installJsonParser(app: FastifyInstance): void {
   app.removeContentTypeParser("application/json");
+  // fastify also reads text/plain, as a string, which the schemas then reject as "body must be
+  // object": a body that is not declared JSON is a 415 like any other media type.
+  app.removeContentTypeParser("text/plain");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
     try {
       done(null, JSON.parse(body as string));

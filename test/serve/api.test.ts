@@ -329,6 +329,16 @@ describe("errors", () => {
     );
   });
 
+  test("JSON sent as text/plain: 415 too, not a schema error", async () => {
+    const body = JSON.stringify({ inputs: [{ premise: "a dog runs", hypothesis: "an animal moves" }] });
+    const r = await post(`${server.url}/v1/predict`, body, "text/plain");
+    assert.equal(r.status, 415);
+    assert.equal(
+      r.body.message,
+      'unsupported media type "text/plain": send JSON (content-type: application/json)',
+    );
+  });
+
   test("errors are counted by kind", async () => {
     const text = await (await fetch(`${server.url}/metrics`)).text();
     for (const kind of [

@@ -54,7 +54,14 @@ function installJsonParser(app: FastifyInstance): void {
   // fastify also reads text/plain, as a string, which the schemas then reject as "body must be
   // object": a body that is not declared JSON is a 415 like any other media type.
   app.removeContentTypeParser("text/plain");
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    // fastify does not decompress: a compressed body would read as invalid JSON.
+    const encoding = request.headers["content-encoding"];
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== "identity") {
+      const message = `unsupported content-encoding ${JSON.stringify(encoding)}: send the body uncompressed`;
+      done(new HttpError(415, "invalid_request", message), undefined);
+      return;
+    }
     try {
       done(null, JSON.parse(body as string));
     } catch (err) {

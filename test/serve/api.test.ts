@@ -3,6 +3,7 @@
 // error case with its status and message.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
 import { snakeKeys } from "../../src/cli/json-output.js";
 import { classify, parse, predictListOps } from "../../src/inference/raw-input.js";
 import { type LoadedModel, loadModelDir } from "../../src/models/model-dir.js";
@@ -327,6 +328,23 @@ describe("errors", () => {
       r.body.message,
       'unsupported media type "application/x-www-form-urlencoded": send JSON (content-type: application/json)',
     );
+  });
+
+  test("a compressed body: 415 naming the encoding, not invalid JSON", async () => {
+    const res = await fetch(`${server.url}/v1/predict`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+      body: gzipSync(JSON.stringify({ inputs: [{ premise: "a dog runs", hypothesis: "an animal moves" }] })),
+    });
+    assert.equal(res.status, 415);
+    assert.equal(
+      ((await res.json()) as { message: string }).message,
+      'unsupported content-encoding "gzip": send the body uncompressed',
+    );
+    const plain = await post(`${server.url}/v1/predict`, {
+      inputs: [{ premise: "a dog", hypothesis: "a cat" }],
+    });
+    assert.equal(plain.status, 200);
   });
 
   test("JSON sent as text/plain: 415 too, not a schema error", async () => {

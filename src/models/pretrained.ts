@@ -48,6 +48,16 @@ export function pretrainedNames(): string[] {
     .sort();
 }
 
+/**
+ * What a `DIR_OR_NAME` argument names: the path when it exists (a model directory or a training
+ * run), else a shipped model's directory; null when it is neither.
+ */
+export function dirOrShipped(spec: string): { dir: string; shipped: boolean } | null {
+  if (existsSync(spec)) return { dir: path.resolve(spec), shipped: false };
+  if (pretrainedNames().includes(spec)) return { dir: pretrainedDir(spec), shipped: true };
+  return null;
+}
+
 /** The model directory of a shipped model; a clear error naming the ones there are. */
 export function pretrainedDir(name: string): string {
   const names = pretrainedNames();

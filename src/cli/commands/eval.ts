@@ -94,9 +94,12 @@ async function runEval(f: EvalFlags): Promise<void> {
 
 type TaskData = import("../../tasks/task.js").TaskData;
 
-/** --agree-with: the F1 between this model's trees (`used`) and another model's on the same sentences. */
+/**
+ * --agree-with DIR_OR_NAME (a model directory, a training run or a shipped model): the F1 between
+ * this model's trees (`used`) and the other model's on the same sentences.
+ */
 async function agreementWith(
-  dir: string,
+  spec: string,
   device: Device,
   given: TaskData,
   used: TaskData,
@@ -109,7 +112,15 @@ async function agreementWith(
   const { dataWithTrees, requireTrees } = await import("../../tasks/task.js");
   const { composesTrees } = await import("../../models/kinds.js");
   const { treeAgreement } = await import("../../inference/report.js");
-  const other = loadModelDir(dir, device);
+  const { dirOrShipped, pretrainedNames } = await import("../../models/pretrained.js");
+  const found = dirOrShipped(spec);
+  if (!found) {
+    const shipped = pretrainedNames().join(", ") || "none";
+    throw new UserError(
+      `--agree-with ${spec}: no such model directory, nor a shipped model (shipped: ${shipped})`,
+    );
+  }
+  const other = loadModelDir(found.dir, device);
   try {
     if (!composesTrees(other.model.config.encoder) || !hasTrees) {
       throw new UserError("--agree-with compares the trees of two SPINN models; one of these has none");
@@ -199,7 +210,10 @@ export function registerEvalCommand(program: Command): void {
       ),
     )
     .option("--lenient", "skip invalid data lines (reported) instead of stopping")
-    .option("--agree-with <dir>", "another SPINN model: report the F1 between its trees and this one's")
+    .option(
+      "--agree-with <dir-or-name>",
+      "another SPINN model (a model directory, a training run or a shipped model's name): report the F1 between its trees and this one's",
+    )
     .option("--json", "print only a JSON summary line")
     .addHelpText(
       "after",

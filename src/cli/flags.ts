@@ -25,7 +25,7 @@ import { STDIN } from "../data/lines.js";
 import type { Device } from "../engine/dtype.js";
 import { DEFAULT_INPUT_LIMITS, INPUT_LIMIT_FLAGS, type InputLimits } from "../inference/input-limits.js";
 import { type EncoderKind, type ParserKind, predictsTransitions } from "../models/kinds.js";
-import { pretrainedDir, pretrainedNames } from "../models/pretrained.js";
+import { dirOrShipped, pretrainedDir, pretrainedNames } from "../models/pretrained.js";
 import { MODEL_SIZES, SIZE_KEYS } from "../models/sizes.js";
 import { UserError } from "./errors.js";
 
@@ -167,6 +167,25 @@ export function fileOption(
   settings: FlagSettings<string> & { stdin?: boolean } = {},
 ): Option {
   return valueOption(flags, help, (v, f) => fileValue(v, f, settings.stdin), settings);
+}
+
+/**
+ * A model given as DIR_OR_NAME: the path when it exists (a model directory or a training run;
+ * loading it says what is wrong with one), else a shipped model's name; its directory.
+ */
+export function modelDirOrNameValue(value: string, flag: string): string {
+  const found = dirOrShipped(value);
+  if (found) return found.dir;
+  const shipped = pretrainedNames().join(", ") || "none";
+  throw new UserError(`${flag} ${value}: no such model directory, nor a shipped model (shipped: ${shipped})`);
+}
+
+export function modelDirOrNameOption(
+  flags: string,
+  help: string,
+  settings: FlagSettings<string> = {},
+): Option {
+  return valueOption(flags, help, modelDirOrNameValue, settings);
 }
 
 /** A device name as the engine takes it: cpu, cuda or cuda:N (whether it exists is checked on use). */

@@ -5,7 +5,14 @@ import type { Command } from "commander";
 import { DEFAULT_EVAL_BATCH_TOKENS } from "../../data/batching.js";
 import type { Device } from "../../engine/dtype.js";
 import { UserError } from "../errors.js";
-import { addModelOptions, fileOption, intOption, type ModelFlags, modelDirFlag } from "../flags.js";
+import {
+  addModelOptions,
+  fileOption,
+  intOption,
+  type ModelFlags,
+  modelDirFlag,
+  modelDirOrNameOption,
+} from "../flags.js";
 import { snakeKeys, writeJsonLine } from "../json-output.js";
 import { terminalHint } from "../line-batches.js";
 
@@ -95,11 +102,11 @@ async function runEval(f: EvalFlags): Promise<void> {
 type TaskData = import("../../tasks/task.js").TaskData;
 
 /**
- * --agree-with DIR_OR_NAME (a model directory, a training run or a shipped model): the F1 between
- * this model's trees (`used`) and the other model's on the same sentences.
+ * --agree-with (a model directory, a training run or a shipped model's, resolved by the flag's
+ * parser): the F1 between this model's trees (`used`) and the other model's on the same sentences.
  */
 async function agreementWith(
-  spec: string,
+  dir: string,
   device: Device,
   given: TaskData,
   used: TaskData,
@@ -112,15 +119,7 @@ async function agreementWith(
   const { dataWithTrees, requireTrees } = await import("../../tasks/task.js");
   const { composesTrees } = await import("../../models/kinds.js");
   const { treeAgreement } = await import("../../inference/report.js");
-  const { dirOrShipped, pretrainedNames } = await import("../../models/pretrained.js");
-  const found = dirOrShipped(spec);
-  if (!found) {
-    const shipped = pretrainedNames().join(", ") || "none";
-    throw new UserError(
-      `--agree-with ${spec}: no such model directory, nor a shipped model (shipped: ${shipped})`,
-    );
-  }
-  const other = loadModelDir(found.dir, device);
+  const other = loadModelDir(dir, device);
   try {
     if (!composesTrees(other.model.config.encoder) || !hasTrees) {
       throw new UserError("--agree-with compares the trees of two SPINN models; one of these has none");
@@ -210,9 +209,11 @@ export function registerEvalCommand(program: Command): void {
       ),
     )
     .option("--lenient", "skip invalid data lines (reported) instead of stopping")
-    .option(
-      "--agree-with <dir-or-name>",
-      "another SPINN model (a model directory, a training run or a shipped model's name): report the F1 between its trees and this one's",
+    .addOption(
+      modelDirOrNameOption(
+        "--agree-with <dir-or-name>",
+        "another SPINN model (a model directory, a training run or a shipped model's name): report the F1 between its trees and this one's",
+      ),
     )
     .option("--json", "print only a JSON summary line")
     .addHelpText(

@@ -35,9 +35,10 @@ const perRequest = Number(process.env.BENCH_ITEMS ?? 1);
 const maxBatch = Number(process.env.BENCH_MAX_BATCH ?? DEFAULT_BATCHING.maxBatch);
 const workers = Number(process.env.BENCH_WORKERS ?? defaultWorkers());
 const rolling = process.env.BENCH_ROLLING !== "0";
-const client = process.env.BENCH_CLIENT ?? (wrkAvailable() ? "wrk" : "node");
+const hasWrk = wrkAvailable();
+const client = process.env.BENCH_CLIENT ?? (hasWrk ? "wrk" : "node");
 if (client !== "wrk" && client !== "node") throw new Error(`BENCH_CLIENT: "${client}" is not wrk or node`);
-if (client === "wrk" && !wrkAvailable())
+if (client === "wrk" && !hasWrk)
   throw new Error("BENCH_CLIENT=wrk: wrk is not installed (apt-get install wrk)");
 
 async function startServer(): Promise<{ child: ChildProcess; port: number }> {
@@ -84,19 +85,20 @@ async function metric(port: number, sample: string): Promise<number> {
 }
 
 /**
- * Waits until the server holds no items (wrk stops with requests still in flight, which the
- * server then answers to closed sockets), then past the workers' idle release (a second), so
- * that the live tensors are read in the state they were read in before the load.
+ * Waits until the server holds no items: wrk stops with requests still in flight, which the
+ * server then answers to closed sockets (their work is counted in no level).
  */
-async function settled(port: number): Promise<void> {
+async function drained(port: number): Promise<void> {
   const until = performance.now() + 60_000;
   while (
     (await metric(port, "spinn_queue_depth")) + (await metric(port, "spinn_batch_items_running")) > 0 &&
     performance.now() < until
   )
     await new Promise((resolve) => setTimeout(resolve, 50));
-  await new Promise((resolve) => setTimeout(resolve, 1500));
 }
+
+/** The model workers release their memory after this long idle (model-worker.ts), and a margin. */
+const IDLE_RELEASE_WAIT_MS = 1500;
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
@@ -149,11 +151,11 @@ async function load(port: number, model: string, items: Item[], clients: number)
     client === "wrk"
       ? wrkLoad(port, "/v1/predict", bodies, clients, seconds)
       : await nodeLoad(port, bodies, clients);
-  await settled(port);
   const elapsed = run.seconds;
   const batches = (await metric(port, `spinn_batch_size_count{model="${model}"}`)) - batchesBefore;
   const batched = (await metric(port, `spinn_batch_size_sum{model="${model}"}`)) - itemsBefore;
   const busy = (await metric(port, "spinn_model_busy_seconds")) - busyBefore;
+  await drained(port);
   return {
     clients,
     requests: run.requests,
@@ -205,7 +207,9 @@ try {
       levels: levelsOut,
     });
   }
-  await settled(server.port);
+  // Read in the state they were read in before the load: no items, the workers' idle memory released.
+  await drained(server.port);
+  await new Promise((resolve) => setTimeout(resolve, IDLE_RELEASE_WAIT_MS));
   const liveAfter = await metric(server.port, "spinn_native_live_tensors");
   const report = {
     benchmark: "serve",

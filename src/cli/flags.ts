@@ -114,13 +114,12 @@ export function numberValue(value: string, flag: string, min = 0, max = Number.P
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
     // min = Number.MIN_VALUE is how a flag asks for a positive number.
-    const low = min === Number.MIN_VALUE ? "> 0" : `>= ${min}`;
-    const range =
-      max === Number.POSITIVE_INFINITY
-        ? low
-        : min === Number.MIN_VALUE
-          ? `in (0, ${max}]`
-          : `in [${min}, ${max}]`;
+    const positive = min === Number.MIN_VALUE;
+    const unbounded = max === Number.POSITIVE_INFINITY;
+    const from = positive ? "0" : String(min);
+    const range = unbounded
+      ? `${positive ? ">" : ">="} ${from}`
+      : `in ${positive ? "(" : "["}${from}, ${max}]`;
     throw new UserError(`${flag} must be a number ${range}, got "${value}"`);
   }
   return n;
@@ -169,15 +168,9 @@ export function fileOption(
   return valueOption(flags, help, (v, f) => fileValue(v, f, settings.stdin), settings);
 }
 
-/**
- * A model given as DIR_OR_NAME: the path when it exists (a model directory or a training run;
- * loading it says what is wrong with one), else a shipped model's name; its directory.
- */
+/** A model given as DIR_OR_NAME (a model directory, a training run or a shipped model): its directory. */
 export function modelDirOrNameValue(value: string, flag: string): string {
-  const found = dirOrShipped(value);
-  if (found) return found.dir;
-  const shipped = pretrainedNames().join(", ") || "none";
-  throw new UserError(`${flag} ${value}: no such model directory, nor a shipped model (shipped: ${shipped})`);
+  return dirOrShipped(value, flag).dir;
 }
 
 export function modelDirOrNameOption(

@@ -49,13 +49,18 @@ export function pretrainedNames(): string[] {
 }
 
 /**
- * What a `DIR_OR_NAME` argument names: the path when it exists (a model directory or a training
- * run), else a shipped model's directory; null when it is neither.
+ * What a `DIR_OR_NAME` value of `flag` names: the path when it exists (a model directory or a
+ * training run; loading it says what is wrong with one), else a shipped model's directory; an
+ * error naming the shipped models when it is neither.
  */
-export function dirOrShipped(spec: string): { dir: string; shipped: boolean } | null {
+export function dirOrShipped(spec: string, flag: string): { dir: string; shipped: boolean } {
   if (existsSync(spec)) return { dir: path.resolve(spec), shipped: false };
-  if (pretrainedNames().includes(spec)) return { dir: pretrainedDir(spec), shipped: true };
-  return null;
+  const names = pretrainedNames();
+  if (names.includes(spec)) return { dir: pretrainedDir(spec), shipped: true };
+  const shipped = names.join(", ") || "none";
+  throw new PretrainedError(
+    `${flag} ${spec}: no such model directory, nor a shipped model (shipped: ${shipped})`,
+  );
 }
 
 /** The model directory of a shipped model; a clear error naming the ones there are. */

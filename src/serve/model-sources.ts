@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { UserError } from "../cli/errors.js";
 import { snakeKeys } from "../cli/json-output.js";
-import { dirOrShipped, pretrainedNames, readCardFile } from "../models/pretrained.js";
+import { dirOrShipped, readCardFile } from "../models/pretrained.js";
 import type { ModelSource } from "./protocol.js";
 
 export interface ServedModel extends ModelSource {
@@ -18,11 +18,8 @@ function cardOf(dir: string): Record<string, unknown> | null {
 }
 
 function sourceOf(spec: string): ServedModel {
-  const found = dirOrShipped(spec);
-  if (found)
-    return { name: found.shipped ? spec : path.basename(found.dir), dir: found.dir, card: cardOf(found.dir) };
-  const shipped = pretrainedNames().join(", ") || "none";
-  throw new UserError(`--model ${spec}: no such model directory, nor a shipped model (shipped: ${shipped})`);
+  const { dir, shipped } = dirOrShipped(spec, "--model");
+  return { name: shipped ? spec : path.basename(dir), dir, card: cardOf(dir) };
 }
 
 /** The models named on the command line, in order (the first is the default); names are unique. */

@@ -13,6 +13,7 @@ import { writeJsonLine } from "./json-output.js";
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
+const BOM = 0xfeff;
 
 /** One input line's outcome: its item, or (with --lenient) the error that made it unusable. */
 export type LineEntry<T> = { line: number; item: T } | { line: number; error: DataError };
@@ -73,7 +74,8 @@ export function errorOfLine(err: DataError): string {
 }
 
 /**
- * The lines of a byte stream (UTF-8, "\n" or "\r\n"; a last line without a break counts). At
+ * The lines of a byte stream (UTF-8, "\n" or "\r\n"; a last line without a break counts; a
+ * byte-order mark before the first line is dropped, as the data readers drop it). At
  * most maxBytes of one line are held: past that `tooLong(lineNo)` is called. If it throws, the
  * reading ends there; if it returns, the rest of that line is read past unkept and the line is
  * yielded as null.
@@ -93,13 +95,14 @@ export async function* lines(
     parts = [];
     held = 0;
   };
-  const take = (tail: Buffer): string => {
+  const take = (tail: Buffer, n: number): string => {
     parts.push(tail);
     let bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     parts = [];
     held = 0;
     if (bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, bytes.length - 1);
-    return bytes.toString("utf8");
+    const text = bytes.toString("utf8");
+    return n === 1 && text.charCodeAt(0) === BOM ? text.slice(1) : text;
   };
   // Leaving the loop early (an error, a break) destroys the stream: nothing more is read.
   for await (const chunk of stream as AsyncIterable<Buffer | string>) {
@@ -112,7 +115,7 @@ export async function* lines(
         const crlf = nl > 0 ? buf[nl - 1] === CR : parts.length > 0 && endsWithCr(parts);
         if (held + (nl - start) - (crlf ? 1 : 0) > maxBytes) skip(lineNo);
       }
-      const line = skipping ? null : take(buf.subarray(start, nl));
+      const line = skipping ? null : take(buf.subarray(start, nl), lineNo);
       skipping = false;
       start = nl + 1;
       yield line;
@@ -129,7 +132,7 @@ export async function* lines(
     if (held - (endsWithCr(parts) ? 1 : 0) > maxBytes) {
       tooLong(lineNo + 1);
       yield null;
-    } else yield take(Buffer.alloc(0));
+    } else yield take(Buffer.alloc(0), lineNo + 1);
   }
 }
 

@@ -42,6 +42,12 @@ describe("the line reader", () => {
     );
   });
 
+  test("drops a byte-order mark before the first line only, whole or split across chunks", async () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    assert.deepEqual(await collect([Buffer.concat([bom, Buffer.from("a\n")]), bom, "b"], 10), ["a", "\ufeffb"]);
+    assert.deepEqual(await collect([bom.subarray(0, 2), Buffer.concat([bom.subarray(2), Buffer.from("a")])], 10), ["a"]);
+  });
+
   test("a line of exactly the limit passes; one byte more is an error at its line", async () => {
     assert.deepEqual(await collect(["12345\r\n", "123", "45\n"], 5), ["12345", "12345"]);
     await assert.rejects(collect(["ok\n", "123", "456\n"], 5), /line 2 too long/);
@@ -112,6 +118,19 @@ describe("predict and parse limits", () => {
     assert.equal(big.stdout.trim().split("\n").length, 1);
     const bad = spinn(["parse", "--model-dir", run, "--max-tokens", "0"], "[MAX 1 ]\n");
     assert.equal(bad.stderr, 'spinn: --max-tokens must be an integer >= 1, got "0"\n');
+  });
+
+  test("predict and parse read past a byte-order mark, as eval does", () => {
+    const file = path.join(dir, "bom.jsonl");
+    const line = JSON.stringify({ sentence: "( ( ( [MAX 2 ) 9 ) ] )" });
+    writeFileSync(file, `\ufeff${line}\r\n${line}\r\n`);
+    const r = spinn(["predict", "--model-dir", run, "--input", file]);
+    assert.equal(r.status, 0, r.stderr);
+    const plain = spinn(["predict", "--model-dir", run], `${line}\n${line}\n`);
+    assert.equal(r.stdout, plain.stdout);
+    const p = spinn(["parse", "--model-dir", run, "--json"], "\ufeff[MAX 2 9 ]\n");
+    assert.equal(p.status, 0, p.stderr);
+    assert.deepEqual(JSON.parse(p.stdout).tokens, ["[MAX", "2", "9", "]"]);
   });
 
   test("a line over --max-line-bytes is an error at its line", () => {

@@ -44,8 +44,14 @@ describe("the line reader", () => {
 
   test("drops a byte-order mark before the first line only, whole or split across chunks", async () => {
     const bom = Buffer.from([0xef, 0xbb, 0xbf]);
-    assert.deepEqual(await collect([Buffer.concat([bom, Buffer.from("a\n")]), bom, "b"], 10), ["a", "\ufeffb"]);
-    assert.deepEqual(await collect([bom.subarray(0, 2), Buffer.concat([bom.subarray(2), Buffer.from("a")])], 10), ["a"]);
+    assert.deepEqual(await collect([Buffer.concat([bom, Buffer.from("a\n")]), bom, "b"], 10), [
+      "a",
+      "\ufeffb",
+    ]);
+    assert.deepEqual(
+      await collect([bom.subarray(0, 2), Buffer.concat([bom.subarray(2), Buffer.from("a")])], 10),
+      ["a"],
+    );
   });
 
   test("a line of exactly the limit passes; one byte more is an error at its line", async () => {

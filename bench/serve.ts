@@ -6,7 +6,8 @@
 // and after the load and averaged, and in the server's largest batches in arrival order, in this
 // process while the server idles), the mean
 // batch the server formed (a rolling batch's mean), the share of the model workers' time spent
-// running models, and live native tensors before and after.
+// running models, where the server's cores went (its main thread, each model worker, the other
+// threads; from /proc, Linux only), and live native tensors before and after.
 // Prints one JSON object. Goal (issue 13): at 64 clients ≥ 70% of the offline rate, p99 < 250 ms
 // for single pairs.
 //   BENCH_SECONDS (8 per measurement), BENCH_CONCURRENCY ("1,8,64"), BENCH_MODELS ("snli-spinn,listops-pi"),
@@ -24,6 +25,7 @@ import { fileURLToPath } from "node:url";
 import { runtimeInfo } from "../src/engine/index.js";
 import { DEFAULT_BATCHING, defaultWorkers } from "../src/serve/options.js";
 import { type Item, itemsOf, offlineRate } from "./shipped-model-rate.js";
+import { coreShares, threadTimes } from "./thread-cpu.js";
 import { wrkAvailable, wrkLoad } from "./wrk-load.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -142,15 +144,19 @@ async function nodeLoad(port: number, bodies: string[], clients: number) {
 }
 
 /** `clients` closed-loop clients for `seconds`: latencies, items/s, the server's batches. */
-async function load(port: number, model: string, items: Item[], clients: number) {
+async function load(port: number, pid: number, model: string, items: Item[], clients: number) {
   const batchesBefore = await metric(port, `spinn_batch_size_count{model="${model}"}`);
   const itemsBefore = await metric(port, `spinn_batch_size_sum{model="${model}"}`);
   const busyBefore = await metric(port, "spinn_model_busy_seconds");
   const bodies = bodiesOf(model, items);
+  const threadsBefore = threadTimes(pid);
+  const started = performance.now();
   const run =
     client === "wrk"
       ? wrkLoad(port, "/v1/predict", bodies, clients, seconds)
       : await nodeLoad(port, bodies, clients);
+  const window = (performance.now() - started) / 1000;
+  const threadsAfter = threadTimes(pid);
   const elapsed = run.seconds;
   const batches = (await metric(port, `spinn_batch_size_count{model="${model}"}`)) - batchesBefore;
   const batched = (await metric(port, `spinn_batch_size_sum{model="${model}"}`)) - itemsBefore;
@@ -166,6 +172,11 @@ async function load(port: number, model: string, items: Item[], clients: number)
     // The share of the model workers' time spent running models: below 1, time went elsewhere
     // (HTTP, JSON, the clients, other processes on the machine) or a worker waited for items.
     model_busy_share: round(busy / (elapsed * workers), 3),
+    // Where the server's cores went (Linux; null elsewhere).
+    cpu:
+      threadsBefore && threadsAfter
+        ? coreShares(pid, threadsBefore, threadsAfter, window, workers, run.requests)
+        : null,
   };
 }
 
@@ -187,7 +198,7 @@ try {
     const offlineArrival = offlineRate(model, items, { batchSize: maxBatch, perCall: maxBatch, seconds });
     const levelsOut = [];
     for (const clients of levels) {
-      const r = await load(server.port, model, items, clients);
+      const r = await load(server.port, server.child.pid!, model, items, clients);
       levelsOut.push({
         ...r,
         share_of_offline_arrival_batches: round(r.items_per_s / offlineArrival, 3),

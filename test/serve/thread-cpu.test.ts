@@ -34,14 +34,23 @@ test("reads every thread of a running process, the main thread's time growing as
     t.skip("no /proc/PID/task/TID/schedstat here (not Linux)");
     return;
   }
+  // Spin until the process has used 50 ms of CPU (CPU time, not wall time: a busy machine may
+  // take the core away mid-loop). The loop allocates nothing, so the main thread does nearly all
+  // of it; its schedstat time can be no more than the process's (both clocks are exact to well
+  // under a millisecond on Linux; 2 ms of slack).
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
   const before = threadTimes(process.pid)!;
-  const end = performance.now() + 50;
-  while (performance.now() < end) {
-    // 50 ms on this thread's core
+  const start = cpuMs();
+  while (cpuMs() - start < 50) {
+    // on this thread's core
   }
+  const used = cpuMs() - start;
   const after = threadTimes(process.pid)!;
   const ran = (after.get(process.pid)!.runNs - before.get(process.pid)!.runNs) / 1e6;
-  assert.ok(ran >= 40 && ran < 1000, `the main thread ran ${ran} ms in a 50 ms busy loop`);
+  assert.ok(ran >= used / 2 && ran <= used + 2, `the main thread ran ${ran} ms of the process's ${used}`);
   assert.ok(after.size >= 2, `${after.size} threads`); // node always has helper threads
   assert.equal(threadTimes(2 ** 30), null); // no such process
 });

@@ -311,17 +311,26 @@ export function addLineInputOptions(command: Command): Command {
  */
 export function checkParserFlags(
   model: EncoderKind,
-  given: { parser?: ParserKind | undefined; parserHidden?: number | undefined },
+  given: {
+    parser?: ParserKind | undefined;
+    parserHidden?: number | undefined;
+    composerTracker?: number | undefined;
+  },
 ): void {
   for (const [key, flag] of [
     ["parser", "--parser"],
     ["parserHidden", "--parser-hidden"],
+    ["composerTracker", "--composer-tracker"],
   ] as const) {
     if (given[key] !== undefined && !predictsTransitions(model))
       throw new UserError(`${flag} applies to the models that parse (spinn, rl-spinn), not ${model}`);
   }
   if (given.parserHidden !== undefined && (given.parser ?? "shared") === "shared")
     throw new UserError("--parser-hidden sizes a separate parser: add --parser separate or --parser merge");
+  if (given.composerTracker !== undefined && (given.parser ?? "shared") === "shared")
+    throw new UserError(
+      "--composer-tracker gives the composer a tracker beside a separate parser: add --parser separate or --parser merge (with the shared tracker the composer has one already)",
+    );
   if (given.parser === "merge" && model !== "rl-spinn")
     throw new UserError(
       `--parser merge learns its trees from the reward alone: it applies to rl-spinn, not ${model}`,

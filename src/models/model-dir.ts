@@ -139,6 +139,7 @@ function readModelMeta(dir: string): ModelMeta {
     const parser = m.nested("parser");
     for (const key of ["dEmbed", "dHidden", "dTracker"]) parser.int(key, 1);
   }
+  if (m.has("composerTracker")) m.int("composerTracker", 0);
   for (const [key, spec] of Object.entries(MODEL_SIZES)) {
     if (spec.kind === "integer") m.int(key, spec.min);
     else if (!(m.number(key) >= 0 && m.number(key) < 1))

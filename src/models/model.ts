@@ -49,6 +49,12 @@ export interface ModelConfig extends ModelSizes {
    * encoder's own tracker decides the transitions.
    */
   parser?: ParserSizes;
+  /**
+   * With a separate parser: the size of the composer's own tracker (`--composer-tracker`), an LSTM
+   * that follows the parser's transitions and feeds every composition, as SPINN-PI's follows
+   * given ones. Absent or 0: the composer has none (SPINN-PI-NT along the parser's trees).
+   */
+  composerTracker?: number;
 }
 
 export function defaultConfig(task: Task, encoder: EncoderKind, vocabSize: number): ModelConfig {
@@ -253,9 +259,10 @@ function makeEncoder(path: ReturnType<ParameterStore["root"]>, c: ModelConfig): 
       return new SpinnEncoder(path, { dHidden: c.dHidden, dTracker: c.dTracker });
     case "spinn":
     case "rl-spinn":
-      // With a separate parser, the encoder composes along its trees: no tracker of its own.
+      // With a separate parser, the encoder composes along its trees, with a tracker of its own
+      // only if asked (composerTracker).
       return c.parser
-        ? new SpinnEncoder(path, { dHidden: c.dHidden, dTracker: 0 })
+        ? new SpinnEncoder(path, { dHidden: c.dHidden, dTracker: c.composerTracker ?? 0 })
         : new SpinnEncoder(path, { dHidden: c.dHidden, dTracker: c.dTracker, predictTransitions: true });
     case "lstm":
       return new LstmEncoder(path, c.dHidden, false);
@@ -300,6 +307,14 @@ function validateConfig(c: ModelConfig): void {
       );
     if (c.parser.dEmbed !== c.dEmbed)
       throw new Error("model config: parser.dEmbed must equal dEmbed (the two share pretrained vectors)");
+  }
+  if (c.composerTracker !== undefined) {
+    if (!Number.isInteger(c.composerTracker) || c.composerTracker < 0)
+      throw new Error("model config: composerTracker must be an integer >= 0");
+    if (c.composerTracker > 0 && !c.parser)
+      throw new Error(
+        "model config: composerTracker sizes the composer's tracker beside a separate parser: it needs parser",
+      );
   }
   for (const key of ["embedDropout", "mlpDropout"] as const) {
     if (!(c[key] >= 0 && c[key] < 1)) throw new Error(`model config: ${key} must be in [0, 1)`);

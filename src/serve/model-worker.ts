@@ -95,7 +95,11 @@ function describe(name: string, loaded: LoadedModel): Omit<ModelInfo, "card"> {
       ...sizesOf(config),
       // A separate parser's sizes (parser.ts), beside the composer's.
       ...(config.parser
-        ? { parserHidden: config.parser.dHidden, parserTracker: config.parser.dTracker }
+        ? {
+            parserHidden: config.parser.dHidden,
+            parserTracker: config.parser.dTracker,
+            composerTracker: config.composerTracker ?? 0,
+          }
         : {}),
     }) as Record<string, number>,
   };

@@ -68,10 +68,16 @@ export interface TrainOptions extends ModelSizes {
   /**
    * Full SPINN and RL-SPINN: what decides the transitions, the encoder's own tracker ("shared")
    * or a parser disjoint from the composer ("separate", models/parser.ts) with its own hidden
-   * size (unset: dHidden) and a tracker of dTracker; the composer then has no tracker.
+   * size (unset: dHidden) and a tracker of dTracker; the composer then has no tracker unless
+   * composerTracker gives it one.
    */
   parser: ParserKind;
   parserHidden?: number;
+  /**
+   * With a separate or merge parser: the size of the composer's own tracker, which follows the
+   * parser's transitions (models/model.ts composerTracker); unset or 0: none.
+   */
+  composerTracker?: number;
   embeddings?: string;
   embeddingsCache?: string;
   epochs: number;

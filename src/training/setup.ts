@@ -129,6 +129,7 @@ async function buildModel(
     transitions: o.transitions,
     ...(o.model === "rl-spinn" && o.baseline === "learned" ? { valueHead: true } : {}),
     ...parserConfig(o.parser, { ...options, parserHidden: o.parserHidden }),
+    ...(o.composerTracker ? { composerTracker: o.composerTracker } : {}),
   };
   const model = new Model(config, { device: o.device, dtype: o.dtype });
   if (!emb) return { vocab, model, options };

@@ -61,6 +61,7 @@ function checkOptions(o: Fields): void {
   o.number("lr");
   if (o.has("policyLr")) o.number("policyLr");
   if (o.has("parserHidden")) o.int("parserHidden", 1);
+  if (o.has("composerTracker")) o.int("composerTracker", 0);
   const choices: Record<string, readonly string[]> = {
     optimizer: OPTIMIZERS,
     dtype: FLOAT_DTYPES,

@@ -138,6 +138,69 @@ describe("a separate parser", () => {
     }
   });
 
+  test("a composer with a tracker of its own composes along the parser's trees as SPINN-PI along given ones", () => {
+    const model = tinyRlSpinn(53, { parser: true, composerTracker: 2 });
+    // SPINN-PI of the composer's sizes, its weights copied by name (the composer's, the leaves'
+    // and the classifier's: everything but the parser).
+    const pi = new Model(
+      { ...model.config, encoder: "spinn-pi", dTracker: 2, parser: undefined, composerTracker: undefined },
+      {
+        dtype: "float64",
+      },
+    );
+    const weights = model.store.all();
+    const copied = [...pi.store.all().keys()];
+    assert.ok(
+      copied.some((name) => name.startsWith("encoder.tracker.")),
+      "SPINN-PI's tracker is copied",
+    );
+    noGrad(() => {
+      for (const name of copied) pi.store.get(name).copy_(weights.get(name)!);
+      scope(() => {
+        const pass = model.sentencePass(unparsed(), false, "greedy");
+        const { transitions, steps } = pass.trees!;
+        const along = batchOf(
+          SENTENCES.map((ids, i) => ({
+            ids,
+            transitions: transitions.subarray(i * steps, i * steps + 2 * ids.length - 1),
+          })),
+        );
+        const expected = pi.sentencePass(along, false, "given").encoding;
+        assert.ok(pass.encoding.sub(expected).abs().max().item() < 1e-12);
+        // With the tracker's input to the compositions cut, SPINN-PI encodes otherwise: the check
+        // depends on the tracker.
+        const track = pi.store.get("encoder.reduce.track.weight");
+        track.copy_(track.mul(0));
+        const untracked = pi.sentencePass(along, false, "given").encoding;
+        assert.ok(untracked.sub(pass.encoding).abs().max().item() > 1e-6);
+      });
+    });
+    pi.dispose();
+    model.dispose();
+  });
+
+  test("a model directory keeps the composer's tracker", () => {
+    const model = tinyRlSpinn(59, { parser: true, composerTracker: 2 });
+    const vocab = Vocabulary.build([Array.from({ length: 10 }, (_, i) => `w${i}`)]);
+    const dir = mkdtempSync(path.join(tmpdir(), "composer-tracker-dir-"));
+    try {
+      saveModelDir(path.join(dir, "m"), model, vocab);
+      const loaded = loadModelDir(path.join(dir, "m"), "cpu", "float64");
+      assert.equal(loaded.model.config.composerTracker, 2);
+      noGrad(() =>
+        scope(() => {
+          const a = model.sentencePass(unparsed(), false, "greedy");
+          const b = loaded.model.sentencePass(unparsed(), false, "greedy");
+          assert.equal(b.encoding.sub(a.encoding).abs().max().item(), 0);
+        }),
+      );
+      loaded.model.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      model.dispose();
+    }
+  });
+
   test("a config with a parser is checked", () => {
     const base = { ...defaultConfig("listops", "spinn-pi", 12), dEmbed: 4, dHidden: 3, dTracker: 3 };
     assert.throws(
@@ -152,6 +215,14 @@ describe("a separate parser", () => {
     assert.throws(
       () => new Model({ ...rl, parser: { dEmbed: 5, dHidden: 3, dTracker: 3 } }),
       /parser\.dEmbed must equal dEmbed/,
+    );
+    assert.throws(
+      () => new Model({ ...rl, composerTracker: 3 }),
+      /composerTracker sizes the composer's tracker beside a separate parser: it needs parser/,
+    );
+    assert.throws(
+      () => new Model({ ...rl, parser: { dEmbed: 4, dHidden: 3, dTracker: 3 }, composerTracker: 1.5 }),
+      /composerTracker must be an integer >= 0/,
     );
   });
 });

@@ -6,11 +6,11 @@ import { defaultConfig, Model } from "../../src/models/model.js";
 /**
  * A float64 RL-SPINN with 4-d embeddings, hidden 3, tracker 3, one 4-wide MLP layer; with
  * `parser`, a separate parser of the same sizes decides its transitions (models/parser.ts; "merge":
- * the merge parser, models/merge-parser.ts).
+ * the merge parser, models/merge-parser.ts); `composerTracker`: the composer's own tracker beside it.
  */
 export function tinyRlSpinn(
   seed: number,
-  options: { valueHead?: boolean; parser?: boolean | "merge" } = {},
+  options: { valueHead?: boolean; parser?: boolean | "merge"; composerTracker?: number } = {},
 ): Model {
   manualSeed(seed);
   const config = {
@@ -31,6 +31,7 @@ export function tinyRlSpinn(
           },
         }
       : {}),
+    ...(options.composerTracker ? { composerTracker: options.composerTracker } : {}),
   };
   return new Model(config, { dtype: "float64" });
 }

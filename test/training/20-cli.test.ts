@@ -287,6 +287,32 @@ describe("train, eval, predict", () => {
     const sizeAlone = trainNli("--model", "rl-spinn", "--parser-hidden", "8", "--out", path.join(dir, "x"));
     assert.equal(sizeAlone.status, 2);
     assert.match(sizeAlone.stderr, /--parser-hidden sizes a separate parser: add --parser separate/);
+    const trackerAlone = trainNli(
+      "--model",
+      "rl-spinn",
+      "--composer-tracker",
+      "8",
+      "--out",
+      path.join(dir, "x"),
+    );
+    assert.equal(trackerAlone.status, 2);
+    assert.match(
+      trackerAlone.stderr,
+      /--composer-tracker gives the composer a tracker beside a separate parser: add --parser separate/,
+    );
+    const trackerMisplaced = trainNli(
+      "--model",
+      "spinn-pi-nt",
+      "--composer-tracker",
+      "8",
+      "--out",
+      path.join(dir, "x"),
+    );
+    assert.equal(trackerMisplaced.status, 2);
+    assert.match(
+      trackerMisplaced.stderr,
+      /--composer-tracker applies to the models that parse \(spinn, rl-spinn\), not spinn-pi-nt/,
+    );
   });
 
   test("bench prints throughput, memory and versions as one JSON line", () => {

@@ -248,13 +248,18 @@ function runOptions(): Option[] {
     ),
     choiceOption(
       "--parser <kind>",
-      "spinn, rl-spinn: what decides the transitions: shared (the encoder's own tracker), separate (a shift-reduce parser with its own embeddings, TreeLSTM and tracker, trained by the transition or policy loss alone; the composer then has no tracker) or merge (rl-spinn: an easy-first parser that merges one adjacent pair at a time, after Choi et al. 2018 and Havrylov et al. 2019; --d-tracker sizes its context LSTM)",
+      "spinn, rl-spinn: what decides the transitions: shared (the encoder's own tracker), separate (a shift-reduce parser with its own embeddings, TreeLSTM and tracker, trained by the transition or policy loss alone; the composer then has no tracker unless --composer-tracker) or merge (rl-spinn: an easy-first parser that merges one adjacent pair at a time, after Choi et al. 2018 and Havrylov et al. 2019; --d-tracker sizes its context LSTM)",
       PARSERS,
       { default: TRAIN_DEFAULTS.parser },
     ),
     intOption("--parser-hidden <n>", "hidden size of a separate or merge parser (default: --d-hidden)", {
       min: 1,
     }),
+    intOption(
+      "--composer-tracker <n>",
+      "with a separate or merge parser: size of the composer's own tracker LSTM, which follows the parser's transitions and feeds every composition (default: none)",
+      { min: 1 },
+    ),
     numberOption(
       "--subtree-weight <x>",
       "ListOps, spinn-pi(-nt) with the given trees: weight of the loss on every sub-list's value, read out by the classifier (0: the label alone)",

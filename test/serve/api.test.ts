@@ -96,6 +96,7 @@ describe("endpoints", () => {
     const sizes = (k: number) => models[k]!.sizes as Record<string, number>;
     assert.equal(sizes(2).parser_hidden, rl.parser!.dHidden);
     assert.equal(sizes(2).parser_tracker, rl.parser!.dTracker);
+    assert.equal(sizes(2).composer_tracker, rl.composerTracker ?? 0);
     assert.equal(sizes(1).parser_hidden, undefined);
     for (const m of models) assert.deepEqual(m.card, snakeKeys(readCard(m.name as string)));
     assert.equal(

@@ -62,7 +62,7 @@ function data(task: Task, seed: number): TaskData {
   return { task, file: "<test>", examples, skipped: { noGoldLabel: 0, invalid: 0 } };
 }
 
-function model(task: Task, encoder: EncoderKind, separateParser = false): Model {
+function model(task: Task, encoder: EncoderKind, separateParser = false, composerTracker = 0): Model {
   manualSeed(7);
   const config = {
     ...defaultConfig(task, encoder, vocab.size),
@@ -71,6 +71,7 @@ function model(task: Task, encoder: EncoderKind, separateParser = false): Model 
     dTracker: 3,
     dMlp: 10,
     ...(separateParser ? { parser: { dEmbed: 8, dHidden: 5, dTracker: 4 } } : {}),
+    ...(composerTracker > 0 ? { composerTracker } : {}),
   };
   return new Model(config, { dtype: "float64" });
 }
@@ -104,7 +105,7 @@ function rolled(m: Model, v: Vocabulary, examples: Example[], perStep: number, i
 }
 
 describe("rolling batch", () => {
-  const cases: [Task, EncoderKind, string, boolean?][] = [
+  const cases: [Task, EncoderKind, string, boolean?, number?][] = [
     ["nli", "spinn-pi", "given trees, pairs"],
     ["listops", "spinn-pi-nt", "given trees by level, single sentences"],
     ["nli", "spinn-pi-nt", "given trees by level, pairs"],
@@ -113,10 +114,11 @@ describe("rolling batch", () => {
     ["listops", "rl-spinn", "RL-SPINN's greedy trees, single sentences"],
     ["listops", "rl-spinn", "a separate parser's greedy trees, single sentences", true],
     ["nli", "spinn", "a separate parser's greedy trees, pairs", true],
+    ["listops", "rl-spinn", "a separate parser's greedy trees, a composer with its own tracker", true, 2],
   ];
-  for (const [task, encoder, what, separate] of cases) {
+  for (const [task, encoder, what, separate, composerTracker] of cases) {
     test(`${encoder} (${what}): the answers of the batch path, within 1e-12 in float64`, () => {
-      const m = model(task, encoder, separate);
+      const m = model(task, encoder, separate, composerTracker);
       const d = data(task, 11);
       const want = predict(m, d, vocab);
       const before = memory().tensors;
